@@ -1,0 +1,751 @@
+# cython: freethreading_compatible = False
+"""pyroute._core: the native engine and its Python boundary.
+
+This is the only place where Python objects meet the core: id <-> handle maps, argument
+checks, conversion of the core's event records into event Structs, and ``_raise_core``,
+the one function that turns the core's error state into an exception. Users import
+``pyroute``, never this module.
+"""
+
+include "slab.pyx"
+include "reqqueue.pyx"
+include "opslots.pyx"
+include "timers.pyx"
+include "engine.pyx"
+
+from collections import deque
+import time as _time_mod
+
+from libc.math cimport isfinite, INFINITY
+
+from pyroute import errors as _errors
+from pyroute.errors import RoutingError, InvalidState, InvalidArgument, BatchError
+from pyroute.config import (
+    compile_config as _compile, RULE_REASONS as _REASONS, POLICIES as _POLICIES,
+    MAX_LIMIT as _MAX_LIMIT, PRIORITY_LIMIT as _PRIORITY_LIMIT,
+)
+from pyroute._common import rng_init as _rng_init
+from pyroute.events import (
+    Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged,
+)
+from pyroute.commands import (
+    Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
+    Advance,
+)
+from pyroute.views import (
+    STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
+    TotalStats,
+)
+
+DEBUG = bool(PR_DEBUG)
+
+cdef tuple STATUSES = _STATUSES
+cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
+cdef tuple REASONS = _REASONS
+
+
+cdef inline int check_id(object x, str what) except -1:
+    if type(x) is str or type(x) is int:
+        return 0
+    if isinstance(x, bool) or not isinstance(x, (str, int)):
+        raise _errors._id_problem(what, x)
+    return 0
+
+
+cdef int check_int(object x, str what, long lo, long hi) except -1:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise InvalidArgument(f"{what} must be an int, got {type(x).__name__} {x!r}")
+    if x < lo or x > hi:
+        raise InvalidArgument(f"{what} must be between {lo} and {hi}, got {x}")
+    return 0
+
+
+cdef class Router:
+    """The native router. See ``pyroute.Router`` for the documented API."""
+
+    cdef Engine e
+    cdef readonly object config
+    cdef object _cc
+    cdef object _clock
+    cdef dict req_map
+    cdef list req_ids
+    cdef dict op_map
+    cdef list op_ids
+    cdef dict history
+    cdef object history_order
+    cdef Py_ssize_t history_limit
+    cdef tuple gnames
+    cdef tuple cnames
+    cdef dict gindex
+    cdef dict cindex
+    cdef list hidden
+    cdef bint broken
+    cdef bint initialized
+
+    engine = "native"
+
+    def __cinit__(self):
+        memset(&self.e, 0, sizeof(Engine))
+        self.initialized = False
+
+    def __init__(self, config, *, clock=_time_mod.monotonic):
+        cdef int32_t n_rules = 0, n_targets = 0, ri = 0, ti = 0, g, c
+        cdef Engine* e
+        if self.initialized:
+            raise InvalidState("Router is already initialised")
+        cc = _compile(config)
+        cfg = cc.config
+        self.config = cfg
+        self._cc = cc
+        if not callable(clock):
+            raise InvalidArgument(f"clock must be callable, got {clock!r}")
+        self._clock = clock
+        self.gnames = cc.group_names
+        self.cnames = cc.channel_names
+        self.gindex = dict(cc.group_index)
+        self.cindex = dict(cc.channel_index)
+        self.hidden = [grp.hidden for grp in cfg.groups]
+        self.req_map = {}
+        self.req_ids = []
+        self.op_map = {}
+        self.op_ids = []
+        self.history = {}
+        self.history_order = deque()
+        self.history_limit = cfg.history
+        for rules in cc.rules:
+            n_rules += len(rules)
+            for rule in rules:
+                n_targets += len(rule.to)
+        G = len(cfg.groups)
+        C = len(cfg.channels)
+        e = &self.e
+        if eng_init(e, C, G, n_rules, n_targets) < 0:
+            eng_dealloc(e)
+            raise MemoryError("pyroute: out of memory creating the router")
+        self.initialized = True
+        e.now = -INFINITY
+        e.deadline = cfg.order == "deadline"
+        e.aging = cfg.aging
+        for c in range(C):
+            e.early[c] = cfg.channels[c].early_cancel
+        for g in range(G):
+            e.policy[g] = cc.policies[g]
+            e.rng[g] = _rng_init(cfg.seed, g)
+            e.has_no_ops[g] = False
+            for c in range(C):
+                if e.deadline:
+                    e.off[g * C + c] = cfg.channels[c].target_wait
+                else:
+                    e.off[g * C + c] = -(cfg.channels[c].priority + cfg.groups[g].priority)
+            e.rule_start[g] = ri
+            for rule in cc.rules[g]:
+                e.rule_kind[ri] = rule.kind
+                e.rule_value[ri] = rule.value
+                e.to_start[ri] = ti
+                if rule.kind == RULE_NO_OPS:
+                    e.has_no_ops[g] = True
+                for t in rule.to:
+                    e.to_group[ti] = t
+                    ti += 1
+                ri += 1
+        e.rule_start[G] = ri
+        e.to_start[ri] = ti
+
+    def __dealloc__(self):
+        eng_dealloc(&self.e)
+
+    @classmethod
+    def from_toml(cls, path, **kw):
+        """Build a router from a TOML config file (``RouterConfig.from_toml``)."""
+        from pyroute.config import RouterConfig
+        return cls(RouterConfig.from_toml(path), **kw)
+
+    # ------------------------------------------------------------------ boundary helpers
+    cdef inline int _ok(self) except -1:
+        if self.broken:
+            raise RoutingError(
+                "this router ran out of memory earlier and its state is no longer known; "
+                "build a new one (or reopen it from its journal)")
+        return 0
+
+    cdef double _time(self, object now) except? -1.0:
+        cdef double t
+        if now is None:
+            now = self._clock()
+        if type(now) is float:
+            t = now
+        elif isinstance(now, bool) or not isinstance(now, (int, float)):
+            raise _errors.bad_time(now, self.e.now)
+        else:
+            try:
+                t = float(now)
+            except OverflowError:
+                raise _errors.bad_time(float("inf"), self.e.now) from None
+        if not isfinite(t) or t < self.e.now:
+            raise _errors.bad_time(now, self.e.now)
+        return t
+
+    cdef inline hnd _op(self, object opid) except -2:
+        check_id(opid, "operator")
+        h = self.op_map.get(opid)
+        if h is None:
+            raise _errors.unknown("operator", opid)
+        return <hnd>h
+
+    cdef hnd _live(self, object rid, str verb) except -2:
+        check_id(rid, "conversation")
+        h = self.req_map.get(rid)
+        if h is None:
+            if rid in self.history:
+                raise InvalidState(
+                    f"cannot {verb} conversation {rid!r}: it is already "
+                    f"{self.history[rid][0]}")
+            raise _errors.unknown("conversation", rid)
+        return <hnd>h
+
+    cdef list _groups(self, object groups):
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
+            raise InvalidArgument(
+                f"groups must be a list of group names, got {type(groups).__name__} {groups!r}")
+        out = []
+        for g in groups:
+            if not isinstance(g, str):
+                raise InvalidArgument(f"group names are str, got {type(g).__name__} {g!r}")
+            gi = self.gindex.get(g)
+            if gi is None:
+                raise _errors.unknown("group", g)
+            if gi in out:
+                raise InvalidArgument(f"group {g!r} is listed twice in groups")
+            out.append(gi)
+        return out
+
+    cdef inline int8_t _status(self, object status) except -1:
+        code = STATUS_CODE.get(status) if isinstance(status, str) else None
+        if code is None:
+            raise InvalidArgument(
+                f"status must be one of {', '.join(map(repr, STATUSES))}, got {status!r}")
+        return <int8_t>code
+
+    cdef int _raise_core(self) except -1:
+        """The one place the core's error state becomes an exception."""
+        if self.e.oom:
+            self.broken = True
+            raise MemoryError("pyroute: the native core ran out of memory")
+        return 0
+
+    cdef inline void _bind(self, list ids, dict idmap, hnd h, object ident):
+        if h >= len(ids):
+            ids.extend([None] * (h + 1 - len(ids)))
+        ids[h] = ident
+        idmap[ident] = h
+
+    cdef tuple _elig(self, Req* r):
+        cdef hnd eh = r.first_entry
+        cdef Entry* en = EN(&self.e, eh)
+        if en.next == -1:
+            return (self.gnames[en.group],)
+        out = []
+        while eh != -1:
+            en = EN(&self.e, eh)
+            out.append(self.gnames[en.group])
+            eh = en.next
+        return tuple(out)
+
+    cdef void _remember(self, object rid, tuple record):
+        if self.history_limit == 0:
+            return
+        self.history[rid] = record
+        self.history_order.append(rid)
+        if len(self.history_order) > self.history_limit:
+            del self.history[self.history_order.popleft()]
+
+    cdef int _collect(self, list out) except -1:
+        """Turn the core's event records into events, retire dead handles, reset."""
+        cdef Engine* e = &self.e
+        cdef int64_t i, j
+        cdef EvRec* ev
+        cdef Req* r
+        cdef list req_ids = self.req_ids
+        cdef list op_ids = self.op_ids
+        cdef tuple gnames = self.gnames
+        cdef tuple cnames = self.cnames
+        cdef hnd h
+        if e.oom:
+            self._raise_core()
+        for i in range(e.n_ev):
+            ev = &e.ev[i]
+            if ev.type == EV_ASSIGNED:
+                out.append(Assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                                    cnames[ev.ch], ev.at, ev.waited))
+            elif ev.type == EV_FINISHED:
+                out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+            elif ev.type == EV_QUEUED:
+                out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
+            elif ev.type == EV_CANCELLED:
+                out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0))
+            elif ev.type == EV_OVERFLOWED:
+                out.append(Overflowed(
+                    req_ids[ev.req], gnames[ev.group],
+                    tuple([gnames[e.evg[j]] for j in range(ev.aux, ev.aux + ev.naux)]),
+                    REASONS[ev.flag], ev.at))
+            elif ev.type == EV_STATUS:
+                out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at, ""))
+        for i in range(e.n_dead_reqs):
+            h = e.dead_reqs[i]
+            r = R(e, h)
+            rid = req_ids[h]
+            self._remember(rid, (
+                "finished" if r.state == ST_FINISHED else "cancelled", cnames[r.ch],
+                gnames[r.home], r.prio, op_ids[r.op] if r.op >= 0 else None, r.arrival,
+                self._elig(r)))
+            del self.req_map[rid]
+            req_ids[h] = None
+        for i in range(e.n_dead_ops):
+            h = e.dead_ops[i]
+            del self.op_map[op_ids[h]]
+            op_ids[h] = None
+        eng_free_dead(e)
+        if PR_DEBUG:
+            self.check()
+        return 0
+
+    # ------------------------------------------------------------------ commands (cdef)
+    cdef int _submit(self, object request, object channel, object group, object priority,
+                     object visitor, object now, list out) except -1:
+        cdef double t
+        cdef int32_t ci, gi
+        cdef hnd h
+        self._ok()
+        check_id(request, "conversation")
+        if request in self.req_map or request in self.history:
+            raise _errors.duplicate("conversation", request)
+        x = self.cindex.get(channel) if type(channel) is str else None
+        if x is None:
+            raise _errors.unknown("channel", channel)
+        ci = x
+        x = self.gindex.get(group) if type(group) is str else None
+        if x is None:
+            raise _errors.unknown("group", group)
+        gi = x
+        if type(priority) is not int or not (-_PRIORITY_LIMIT <= priority <= _PRIORITY_LIMIT):
+            check_int(priority, "priority", -_PRIORITY_LIMIT, _PRIORITY_LIMIT)
+        if visitor is not None and (isinstance(visitor, bool)
+                                    or not isinstance(visitor, (str, int))):
+            raise InvalidArgument(
+                f"visitor must be a str, an int or None, got {type(visitor).__name__} "
+                f"{visitor!r}")
+        t = self._time(now)
+        if self.hidden[gi]:
+            eng_begin(&self.e, t)
+            self._collect(out)
+            self._remember(request, ("rejected", channel, group, priority, None, t, (group,)))
+            out.append(Rejected(request, t, "hidden"))
+            return 0
+        h = eng_submit(&self.e, ci, gi, <int32_t>priority, t)
+        if h < 0:
+            self._raise_core()
+        self._bind(self.req_ids, self.req_map, h, request)
+        self._collect(out)
+        return 0
+
+    cdef int _finish(self, object request, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        h = self._live(request, "finish")
+        if R(&self.e, h).state != ST_ACTIVE:
+            raise InvalidState(
+                f"cannot finish conversation {request!r}: it is still queued "
+                f"(cancel it if the customer left)")
+        t = self._time(now)
+        eng_finish(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _cancel(self, object request, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        h = self._live(request, "cancel")
+        t = self._time(now)
+        eng_cancel(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _add_operator(self, object operator, object groups, object limit, object status,
+                           object now, list out) except -1:
+        cdef double t
+        cdef int8_t st
+        cdef hnd h
+        cdef int32_t buf[1024]
+        cdef Py_ssize_t i
+        self._ok()
+        check_id(operator, "operator")
+        if operator in self.op_map:
+            raise _errors.duplicate("operator", operator)
+        gs = self._groups(groups)
+        check_int(limit, "limit", 0, _MAX_LIMIT)
+        st = self._status(status)
+        t = self._time(now)
+        for i in range(len(gs)):
+            buf[i] = gs[i]
+        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, t)
+        if h < 0:
+            self._raise_core()
+        self._bind(self.op_ids, self.op_map, h, operator)
+        self._collect(out)
+        return 0
+
+    cdef int _remove_operator(self, object operator, object now, object requeue,
+                              list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        h = self._op(operator)
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
+        if O(&self.e, h).load and not requeue:
+            raise InvalidState(
+                f"operator {operator!r} still holds {O(&self.e, h).load} conversation(s): "
+                f"finish them first, or pass requeue=True to send them back to the queue")
+        t = self._time(now)
+        eng_remove_op(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_status(self, object operator, object status, object now, object requeue,
+                         list out) except -1:
+        cdef hnd h
+        cdef double t
+        cdef int8_t st
+        self._ok()
+        h = self._op(operator)
+        st = self._status(status)
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
+        t = self._time(now)
+        eng_set_status(&self.e, h, st, requeue, t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_groups(self, object operator, object groups, object now,
+                         list out) except -1:
+        cdef hnd h
+        cdef double t
+        cdef int32_t buf[1024]
+        cdef Py_ssize_t i
+        self._ok()
+        h = self._op(operator)
+        gs = self._groups(groups)
+        t = self._time(now)
+        for i in range(len(gs)):
+            buf[i] = gs[i]
+        eng_set_groups(&self.e, h, buf, <int32_t>len(gs), t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_limit(self, object operator, object limit, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        h = self._op(operator)
+        check_int(limit, "limit", 0, _MAX_LIMIT)
+        t = self._time(now)
+        eng_set_limit(&self.e, h, <int32_t>limit, t)
+        self._collect(out)
+        return 0
+
+    cdef int _advance(self, object now, list out) except -1:
+        cdef double t
+        self._ok()
+        t = self._time(now)
+        eng_begin(&self.e, t)
+        self._collect(out)
+        return 0
+
+    cdef int _apply(self, object cmd, list out) except -1:
+        tp = type(cmd)
+        if tp is Submit:
+            return self._submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
+                                cmd.now, out)
+        if tp is Finish:
+            return self._finish(cmd.request, cmd.now, out)
+        if tp is Cancel:
+            return self._cancel(cmd.request, cmd.now, out)
+        if tp is SetStatus:
+            return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
+        if tp is AddOperator:
+            return self._add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
+                                      out)
+        if tp is RemoveOperator:
+            return self._remove_operator(cmd.operator, cmd.now, cmd.requeue, out)
+        if tp is SetGroups:
+            return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
+        if tp is SetLimit:
+            return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Advance:
+            return self._advance(cmd.now, out)
+        raise InvalidArgument(
+            f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
+
+    # ------------------------------------------------------------------ commands (public)
+    def submit(self, request, channel, group, priority=0, visitor=None, now=None):
+        """Route a new conversation. Returns ``[Assigned]``, or ``[Queued]`` (after any
+        ``Overflowed``), or ``[Rejected]``; events of timers due by ``now`` come first.
+
+        Raises UnknownId (channel, group), DuplicateId, InvalidArgument, TimeError.
+        O(log n) in the queue and operator heaps touched.
+        """
+        cdef list out = []
+        self._submit(request, channel, group, priority, visitor, now, out)
+        return out
+
+    def finish(self, request, now=None):
+        """The operator is done with an active conversation: ``Finished``, then the
+        ``Assigned`` events of what the freed slot pulls in. Raises UnknownId,
+        InvalidState (queued or already ended). O(groups x channels + log n)."""
+        cdef list out = []
+        self._finish(request, now, out)
+        return out
+
+    def cancel(self, request, now=None):
+        """The customer left: ``Cancelled(early=...)``; an answered conversation frees its
+        operator's slot. Raises UnknownId, InvalidState (already ended). O(log n)."""
+        cdef list out = []
+        self._cancel(request, now, out)
+        return out
+
+    def add_operator(self, operator, groups, limit, status="offline", now=None):
+        """Register an operator in ``groups`` with ``limit`` slots (offline unless
+        ``status`` says otherwise). Raises DuplicateId, UnknownId (group),
+        InvalidArgument. O(groups x log n)."""
+        cdef list out = []
+        self._add_operator(operator, groups, limit, status, now, out)
+        return out
+
+    def remove_operator(self, operator, now=None, requeue=False):
+        """Remove an operator. One who holds conversations needs ``requeue=True``: they go
+        back to the queue at their original place. Raises UnknownId, InvalidState."""
+        cdef list out = []
+        self._remove_operator(operator, now, requeue, out)
+        return out
+
+    def set_status(self, operator, status, now=None, requeue=False):
+        """``"online"``, ``"away"`` or ``"offline"``: ``StatusChanged``, then what follows
+        (assignments when going online; requeues with ``requeue=True``; overflow of
+        groups left with nobody online). Raises UnknownId, InvalidArgument."""
+        cdef list out = []
+        self._set_status(operator, status, now, requeue, out)
+        return out
+
+    def set_groups(self, operator, groups, now=None):
+        """Move an operator to ``groups``; waiting conversations of new groups can go to
+        it at once. Raises UnknownId, InvalidArgument."""
+        cdef list out = []
+        self._set_groups(operator, groups, now, out)
+        return out
+
+    def set_limit(self, operator, limit, now=None):
+        """Change the operator's limit; lowering it takes nothing away. Raises UnknownId,
+        InvalidArgument."""
+        cdef list out = []
+        self._set_limit(operator, limit, now, out)
+        return out
+
+    def advance(self, now=None):
+        """Fire the timers due by ``now``. O(k log n) for k timers."""
+        cdef list out = []
+        self._advance(now, out)
+        return out
+
+    def apply(self, cmd):
+        """Apply one Command struct: the same as calling the matching method."""
+        cdef list out = []
+        self._apply(cmd, out)
+        return out
+
+    def apply_many(self, cmds):
+        """Apply commands in order in one call. On a failure raises BatchError with the
+        events of the commands applied before it (they stay applied)."""
+        cdef list out = []
+        cdef Py_ssize_t i = 0
+        for cmd in cmds:
+            try:
+                self._apply(cmd, out)
+            except RoutingError as exc:
+                raise BatchError(i, exc, out) from exc
+            i += 1
+        return out
+
+    # ------------------------------------------------------------------ views
+    def operator(self, operator):
+        """A snapshot of one operator (``OperatorView``). O(groups + load)."""
+        cdef hnd h = self._op(operator)
+        cdef Op* o = O(&self.e, h)
+        cdef hnd x
+        groups = []
+        x = o.first_member
+        while x != -1:
+            groups.append(self.gnames[M(&self.e, x).group])
+            x = M(&self.e, x).next
+        active = []
+        x = o.act_head
+        while x != -1:
+            active.append(self.req_ids[x])
+            x = R(&self.e, x).act_next
+        return OperatorView(operator, STATUSES[o.status], o.limit, o.load, tuple(groups),
+                            tuple(active))
+
+    def request(self, request):
+        """A snapshot of one conversation, live or kept in history (``RequestView``)."""
+        cdef Req* r
+        check_id(request, "conversation")
+        h = self.req_map.get(request)
+        if h is not None:
+            r = R(&self.e, <hnd>h)
+            return RequestView(request, "queued" if r.state == ST_QUEUED else "active",
+                               self.cnames[r.ch], self.gnames[r.home], r.prio,
+                               self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
+                               self._elig(r))
+        rec = self.history.get(request)
+        if rec is None:
+            raise _errors.unknown("conversation", request)
+        return RequestView(request, *rec)
+
+    def queue(self, group, channel=None):
+        """Waiting conversation ids of a group (one channel, or all merged) in the order an
+        operator of that group alone would take them. O(n log n)."""
+        cdef int64_t c, i, base
+        cdef RQueue* q
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group)
+        if channel is not None:
+            ci = self.cindex.get(channel) if isinstance(channel, str) else None
+            if ci is None:
+                raise _errors.unknown("channel", channel)
+        base = <int64_t>gi * self.e.C
+        items = []
+        for c in range(self.e.C):
+            if channel is not None and c != ci:
+                continue
+            q = &self.e.queues[base + c]
+            for i in range(q.n):
+                items.append((q.nodes[i].k + (0.0 if channel is not None else self.e.off[base + c]),
+                              q.nodes[i].seq, EN(&self.e, q.nodes[i].entry).req))
+        items.sort()
+        return [self.req_ids[x[2]] for x in items]
+
+    def stats(self, now=None):
+        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
+        timers; call ``advance(now)`` first for a view that includes them."""
+        cdef Engine* e = &self.e
+        cdef int64_t g, c
+        t = self._time(now)
+        chans = {self.cnames[c]: ChannelStats(e.c_waiting[c], e.c_active[c], e.online,
+                                              e.free_slots) for c in range(e.C)}
+        groups = {self.gnames[g]: GroupStats(e.g_waiting[g], e.g_active[g], e.g_online[g],
+                                             e.g_free[g]) for g in range(e.G)}
+        total = TotalStats(sum([e.c_waiting[c] for c in range(e.C)]),
+                           sum([e.c_active[c] for c in range(e.C)]), e.online, e.free_slots,
+                           e.n_ops)
+        return Stats(t, total, chans, groups)
+
+    def memory(self):
+        """Bytes of native memory the core holds (its arrays, at their capacity)."""
+        return self.e.mem
+
+    # ------------------------------------------------------------------ introspection
+    def _state(self):
+        """The full state in the reference engine's canonical form."""
+        cdef Engine* e = &self.e
+        cdef int64_t i, c, g
+        cdef Op* o
+        cdef Req* r
+        cdef Member* m
+        cdef hnd x
+        gn, cn = self.gnames, self.cnames
+        ops = []
+        for i in range(e.ops.used):
+            o = O(e, <hnd>i)
+            if not o.alive:
+                continue
+            members = []
+            x = o.first_member
+            while x != -1:
+                m = M(e, x)
+                members.append((gn[m.group], m.join, m.rr, m.rand))
+                x = m.next
+            active = []
+            x = o.act_head
+            while x != -1:
+                active.append(self.req_ids[x])
+                x = R(e, x).act_next
+            ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.reg,
+                                o.last_assign, o.idle, o.handled, tuple(active),
+                                tuple(members))))
+        ops.sort(key=lambda p: p[0])
+        reqs = []
+        for i in range(e.reqs.used):
+            r = R(e, <hnd>i)
+            if r.state != ST_QUEUED and r.state != ST_ACTIVE:
+                continue
+            queued_in = []
+            x = r.first_entry
+            while x != -1:
+                if EN(e, x).pos >= 0:
+                    queued_in.append(gn[EN(e, x).group])
+                x = EN(e, x).next
+            reqs.append((r.seq, (self.req_ids[i], "queued" if r.state == ST_QUEUED else "active",
+                                 cn[r.ch], gn[r.home], r.prio, r.arrival, r.k, r.seq, r.gen,
+                                 self.op_ids[r.op] if r.op >= 0 else None,
+                                 gn[r.via] if r.via >= 0 else None,
+                                 r.assigned_at if r.state == ST_ACTIVE else None,
+                                 self._elig(r), tuple(queued_in))))
+        reqs.sort(key=lambda p: p[0])
+        queues = {}
+        for g in range(e.G):
+            for c in range(e.C):
+                if e.queues[g * e.C + c].n:
+                    queues[f"{gn[g]}/{cn[c]}"] = self.queue(gn[g], cn[c])
+        opsets = {}
+        for g in range(e.G):
+            if e.oheaps[g].n:
+                items = sorted((e.oheaps[g].nodes[i].p, e.oheaps[g].nodes[i].s1,
+                                e.oheaps[g].nodes[i].s2,
+                                self.op_ids[M(e, e.oheaps[g].nodes[i].member).op])
+                               for i in range(e.oheaps[g].n))
+                opsets[gn[g]] = [it[3] for it in items]
+        timers = sorted((e.timers.nodes[i].due, e.timers.nodes[i].tseq, i)
+                        for i in range(e.timers.n))
+        tlist = []
+        for (_, _, i) in timers:
+            tn = e.timers.nodes[i]
+            r = R(e, tn.req)
+            live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
+            rid = self.req_ids[tn.req] if live else None
+            tlist.append((tn.due, rid, tn.rseq, tn.gen, gn[tn.group], tn.rule))
+        history = [RequestView(rid, *self.history[rid]) for rid in self.history_order
+                   if rid in self.history]
+        return {
+            "now": e.now, "seq": e.seq, "reg": e.reg, "join": e.join, "tick": e.tick,
+            "rng": [e.rng[g] for g in range(e.G)],
+            "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
+            "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
+            "counters": ([e.g_waiting[g] for g in range(e.G)],
+                         [e.g_online[g] for g in range(e.G)],
+                         [e.g_free[g] for g in range(e.G)],
+                         [e.g_active[g] for g in range(e.G)],
+                         [e.c_waiting[c] for c in range(e.C)],
+                         [e.c_active[c] for c in range(e.C)], e.online, e.free_slots),
+        }
+
+    def check(self):
+        """Verify the core's structures: heap order and positions, queue membership
+        against request states, slot counts against assignments, counters. Raises
+        AssertionError naming what is wrong. O(everything): for tests and debugging."""
+        _check(&self.e)
+
+
+include "check.pyx"
+

@@ -1,0 +1,128 @@
+# The engine: all routing state behind integer handles, and the state machine that the
+# bindings drive. Every operation is ``noexcept nogil``; allocation failures set the sticky
+# ``oom`` flag, which the bindings turn into MemoryError (and then refuse further calls).
+
+cdef enum:
+    EV_ASSIGNED = 1
+    EV_QUEUED = 2
+    EV_OVERFLOWED = 3
+    EV_FINISHED = 4
+    EV_CANCELLED = 5
+    EV_STATUS = 6
+
+ctypedef struct EvRec:
+    double at
+    double waited
+    hnd req
+    hnd op
+    int32_t group
+    int32_t ch
+    int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status
+    int32_t naux          # Overflowed: number of targets
+    int8_t type
+    int8_t flag           # Cancelled: early; Overflowed: rule kind
+
+ctypedef struct PendingTimer:
+    double due
+    int32_t group
+    int32_t rule
+
+ctypedef struct Engine:
+    int32_t C
+    int32_t G
+    double now
+    int64_t seq
+    int64_t reg
+    int64_t join
+    int64_t tick
+    int64_t tseq
+    bint deadline
+    double aging
+    int oom
+    int64_t mem               # bytes held by the core's arrays
+    # configuration (indices)
+    double* off               # [G*C] added to a request's k when comparing across queues
+    double* early             # [C]
+    int32_t* policy           # [G]
+    uint64_t* rng             # [G]
+    int32_t* rule_start       # [G+1] rules of group g: rule_start[g] .. rule_start[g+1]
+    int32_t* rule_kind        # [R]
+    double* rule_value        # [R]
+    int32_t* to_start         # [R+1] targets of rule r: to_start[r] .. to_start[r+1]
+    int32_t* to_group         # [sum of targets]
+    bint* has_no_ops          # [G]
+    # slabs
+    Slab reqs
+    Slab ents
+    Slab ops
+    Slab mems
+    # structures
+    RQueue* queues            # [G*C]
+    OHeap* oheaps             # [G]
+    THeap timers
+    # counters
+    int64_t* g_waiting
+    int64_t* g_online
+    int64_t* g_free
+    int64_t* g_active
+    int64_t* c_waiting
+    int64_t* c_active
+    int64_t online
+    int64_t free_slots
+    int64_t n_ops
+    # events of the current call
+    EvRec* ev
+    int64_t n_ev
+    int64_t cap_ev
+    int32_t* evg
+    int64_t n_evg
+    int64_t cap_evg
+    # handles released by the current call, freed once the bindings have read them
+    hnd* dead_reqs
+    int64_t n_dead_reqs
+    int64_t cap_dead_reqs
+    hnd* dead_ops
+    int64_t n_dead_ops
+    int64_t cap_dead_ops
+    # scratch
+    int32_t* work             # [G] groups being expanded
+    int32_t* work2            # [G] groups to sweep
+    PendingTimer* pending     # [R]
+    int64_t n_pending
+    int64_t* tmp              # sweep / requeue lists
+    int64_t cap_tmp
+
+cdef inline Req* R(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.reqs.used)
+    return &(<Req*>e.reqs.items)[h]
+
+cdef inline Entry* EN(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.ents.used)
+    return &(<Entry*>e.ents.items)[h]
+
+cdef inline Op* O(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.ops.used)
+    return &(<Op*>e.ops.items)[h]
+
+cdef inline Member* M(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.mems.used)
+    return &(<Member*>e.mems.items)[h]
+
+cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules, int32_t n_targets) noexcept nogil
+cdef void eng_dealloc(Engine* e) noexcept nogil
+cdef void eng_begin(Engine* e, double now) noexcept nogil
+cdef void eng_fire(Engine* e, double now) noexcept nogil
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
+cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
+cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
+cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
+                    double now) noexcept nogil
+cdef void eng_remove_op(Engine* e, hnd op, double now) noexcept nogil
+cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
+                         double now) noexcept nogil
+cdef void eng_set_groups(Engine* e, hnd op, int32_t* groups, int32_t n,
+                         double now) noexcept nogil
+cdef void eng_set_limit(Engine* e, hnd op, int32_t limit, double now) noexcept nogil
+cdef void eng_free_dead(Engine* e) noexcept nogil
+cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil
+

@@ -1,0 +1,841 @@
+# The routing state machine. It mirrors pyroute/reference.py step for step: the same
+# operations in the same order, so both engines emit the same events and reach the same
+# state. docs/semantics.md states the rules in prose.
+
+# ---------------------------------------------------------------------- lifecycle
+
+cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
+                  int32_t n_targets) noexcept nogil:
+    cdef int64_t nq = <int64_t>G * C
+    memset(e, 0, sizeof(Engine))
+    e.C = C
+    e.G = G
+    e.now = -1e308
+    slab_init(&e.reqs, sizeof(Req))
+    slab_init(&e.ents, sizeof(Entry))
+    slab_init(&e.ops, sizeof(Op))
+    slab_init(&e.mems, sizeof(Member))
+    e.off = <double*>malloc(sizeof(double) * nq)
+    e.early = <double*>malloc(sizeof(double) * C)
+    e.policy = <int32_t*>malloc(sizeof(int32_t) * G)
+    e.rng = <uint64_t*>malloc(sizeof(uint64_t) * G)
+    e.rule_start = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
+    e.rule_kind = <int32_t*>malloc(sizeof(int32_t) * (n_rules + 1))
+    e.rule_value = <double*>malloc(sizeof(double) * (n_rules + 1))
+    e.to_start = <int32_t*>malloc(sizeof(int32_t) * (n_rules + 1))
+    e.to_group = <int32_t*>malloc(sizeof(int32_t) * (n_targets + 1))
+    e.has_no_ops = <bint*>malloc(sizeof(bint) * G)
+    e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
+    e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
+    e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
+    e.g_online = <int64_t*>calloc_(G, sizeof(int64_t))
+    e.g_free = <int64_t*>calloc_(G, sizeof(int64_t))
+    e.g_active = <int64_t*>calloc_(G, sizeof(int64_t))
+    e.c_waiting = <int64_t*>calloc_(C, sizeof(int64_t))
+    e.c_active = <int64_t*>calloc_(C, sizeof(int64_t))
+    e.work = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
+    e.work2 = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
+    e.pending = <PendingTimer*>malloc(sizeof(PendingTimer) * (n_rules + 1))
+    e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
+             + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
+             + sizeof(PendingTimer) * n_rules + sizeof(Engine))
+    if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
+            or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
+            or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
+            or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
+            or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
+            or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
+            or e.work2 == NULL or e.pending == NULL):
+        return ERR_NOMEM
+    return 0
+
+
+cdef inline void* calloc_(int64_t n, size_t size) noexcept nogil:
+    cdef void* p = malloc(<size_t>(n if n > 0 else 1) * size)
+    if p != NULL:
+        memset(p, 0, <size_t>(n if n > 0 else 1) * size)
+    return p
+
+
+cdef void eng_dealloc(Engine* e) noexcept nogil:
+    cdef int64_t i
+    if e.queues != NULL:
+        for i in range(<int64_t>e.G * e.C):
+            free(e.queues[i].nodes)
+    if e.oheaps != NULL:
+        for i in range(e.G):
+            free(e.oheaps[i].nodes)
+    free(e.timers.nodes)
+    slab_dealloc(&e.reqs)
+    slab_dealloc(&e.ents)
+    slab_dealloc(&e.ops)
+    slab_dealloc(&e.mems)
+    free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
+    free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
+    free(e.has_no_ops); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
+    free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
+    free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
+    free(e.dead_ops); free(e.tmp)
+    memset(e, 0, sizeof(Engine))
+
+
+# ---------------------------------------------------------------------- events
+
+cdef inline EvRec* ev_new(Engine* e, int8_t type, hnd req, double at) noexcept nogil:
+    cdef EvRec* ev
+    if e.n_ev == e.cap_ev and pr_grow(<void**>&e.ev, &e.cap_ev, e.n_ev + 1, sizeof(EvRec),
+                                      &e.mem) < 0:
+        e.oom = 1
+        return NULL
+    ev = &e.ev[e.n_ev]
+    e.n_ev += 1
+    ev.type = type
+    ev.req = req
+    ev.at = at
+    ev.op = -1
+    ev.group = -1
+    ev.ch = -1
+    ev.waited = 0.0
+    ev.aux = 0
+    ev.naux = 0
+    ev.flag = 0
+    return ev
+
+
+cdef inline void push_dead(Engine* e, hnd** arr, int64_t* n, int64_t* cap,
+                           hnd h) noexcept nogil:
+    if n[0] == cap[0] and pr_grow(<void**>arr, cap, n[0] + 1, sizeof(hnd), &e.mem) < 0:
+        e.oom = 1
+        return
+    arr[0][n[0]] = h
+    n[0] += 1
+
+
+# ---------------------------------------------------------------------- operators
+
+cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil:
+    cdef int32_t p = e.policy[m.group]
+    if p == POL_EVEN:
+        return <double>(o.load - o.limit)
+    if p == POL_LONGEST_IDLE:
+        return <double>o.idle
+    if p == POL_ROUND_ROBIN:
+        return <double>m.rr
+    if p == POL_LEAST_RATIO:
+        return <double>o.load / <double>o.limit
+    if p == POL_FEWEST_HANDLED:
+        return <double>o.handled
+    if p == POL_ORDERED:
+        return <double>m.join
+    return m.rand
+
+
+cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
+    """Take the operator out of its groups' heaps and counters."""
+    cdef Op* o = O(e, oh)
+    cdef bint on = o.status == OP_ONLINE
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
+    cdef hnd mh = o.first_member
+    cdef Member* m
+    while mh != -1:
+        m = M(e, mh)
+        if m.pos >= 0:
+            oh_remove(&e.oheaps[m.group], <Member*>e.mems.items, m.pos)
+        if on:
+            e.g_online[m.group] -= 1
+            e.g_free[m.group] -= free_
+        mh = m.next
+    if on:
+        e.online -= 1
+        e.free_slots -= free_
+
+
+cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
+    cdef Op* o = O(e, oh)
+    cdef bint on = o.status == OP_ONLINE
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
+    cdef hnd mh = o.first_member
+    cdef Member* m
+    cdef OHeap* h
+    if not on:
+        return
+    while mh != -1:
+        m = M(e, mh)
+        e.g_online[m.group] += 1
+        e.g_free[m.group] += free_
+        if o.load < o.limit:
+            h = &e.oheaps[m.group]
+            if h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:
+                e.oom = 1
+            else:
+                oh_push(h, <Member*>e.mems.items, mh, op_key(e, o, m), o.last_assign, o.reg)
+        mh = m.next
+    e.online += 1
+    e.free_slots += free_
+
+
+cdef inline hnd new_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
+    """Append a membership (slab space reserved by the caller)."""
+    cdef hnd mh = slab_take(&e.mems)
+    cdef Member* m = M(e, mh)
+    e.join += 1
+    m.join = e.join
+    m.rr = 0
+    m.rand = 0.0
+    if e.policy[g] == POL_RANDOM:
+        m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
+    m.op = oh
+    m.group = g
+    m.pos = -1
+    m.next = -1
+    return mh
+
+
+# ---------------------------------------------------------------------- queues
+
+cdef inline void enqueue_entry(Engine* e, hnd eh) noexcept nogil:
+    cdef Entry* en = EN(e, eh)
+    cdef Req* r = R(e, en.req)
+    cdef int32_t g = en.group
+    cdef RQueue* q = &e.queues[<int64_t>g * e.C + r.ch]
+    if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+    if r.n_queued == 0:
+        e.c_waiting[r.ch] += 1
+    r.n_queued += 1
+    e.g_waiting[g] += 1
+
+
+cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
+    cdef Req* r = R(e, rh)
+    cdef hnd eh = r.first_entry
+    cdef Entry* en
+    if r.n_queued == 0:
+        return
+    while eh != -1:
+        en = EN(e, eh)
+        if en.pos >= 0:
+            rq_remove(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, en.pos)
+            e.g_waiting[en.group] -= 1
+        eh = en.next
+    e.c_waiting[r.ch] -= 1
+    r.n_queued = 0
+
+
+# ---------------------------------------------------------------------- assignment
+
+cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
+    cdef Member* m = M(e, mh)
+    cdef hnd oh = m.op
+    cdef int32_t g = m.group
+    cdef Op* o
+    cdef Req* r
+    cdef EvRec* ev
+    dequeue(e, rh)
+    detach(e, oh)
+    o = O(e, oh)
+    e.tick += 1
+    o.load += 1
+    o.handled += 1
+    o.last_assign = e.tick
+    o.idle = e.tick
+    m.rr = e.tick
+    if e.policy[g] == POL_RANDOM:
+        m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
+    attach(e, oh)
+    r = R(e, rh)
+    r.act_prev = o.act_tail
+    r.act_next = -1
+    if o.act_tail != -1:
+        R(e, o.act_tail).act_next = rh
+    else:
+        o.act_head = rh
+    o.act_tail = rh
+    r.state = ST_ACTIVE
+    r.op = oh
+    r.via = <int16_t>g
+    r.assigned_at = now
+    e.g_active[g] += 1
+    e.c_active[r.ch] += 1
+    ev = ev_new(e, EV_ASSIGNED, rh, now)
+    if ev != NULL:
+        ev.op = oh
+        ev.group = g
+        ev.ch = r.ch
+        ev.waited = now - r.arrival
+
+
+cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
+    """Free the slot a request holds; returns its operator."""
+    cdef Req* r = R(e, rh)
+    cdef hnd oh = r.op
+    cdef Op* o
+    detach(e, oh)
+    o = O(e, oh)
+    e.tick += 1
+    o.load -= 1
+    o.idle = e.tick
+    attach(e, oh)
+    if r.act_prev != -1:
+        R(e, r.act_prev).act_next = r.act_next
+    else:
+        o.act_head = r.act_next
+    if r.act_next != -1:
+        R(e, r.act_next).act_prev = r.act_prev
+    else:
+        o.act_tail = r.act_prev
+    r.act_prev = -1
+    r.act_next = -1
+    e.g_active[r.via] -= 1
+    e.c_active[r.ch] -= 1
+    return oh
+
+
+cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
+    """Give the request to the policy's pick of the first group (from entry ``eh`` on)
+    that has an operator with room."""
+    cdef Entry* en
+    cdef OHeap* h
+    while eh != -1:
+        en = EN(e, eh)
+        h = &e.oheaps[en.group]
+        if h.n > 0:
+            assign(e, rh, h.nodes[0].member, now)
+            return True
+        eh = en.next
+    return False
+
+
+cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
+    """Let an operator with room pull the best waiting requests it can serve."""
+    cdef Op* o = O(e, oh)
+    cdef hnd mh, best_entry, best_m
+    cdef Member* m
+    cdef RQueue* q
+    cdef int64_t base, best_seq, c
+    cdef double key, best_key
+    while o.status == OP_ONLINE and o.load < o.limit:
+        best_entry = -1
+        best_m = -1
+        best_key = 0.0
+        best_seq = 0
+        mh = o.first_member
+        while mh != -1:
+            m = M(e, mh)
+            base = <int64_t>m.group * e.C
+            for c in range(e.C):
+                q = &e.queues[base + c]
+                if q.n:
+                    key = q.nodes[0].k + e.off[base + c]
+                    if (best_entry == -1 or key < best_key
+                            or (key == best_key and q.nodes[0].seq < best_seq)):
+                        best_entry = q.nodes[0].entry
+                        best_key = key
+                        best_seq = q.nodes[0].seq
+                        best_m = mh
+            mh = m.next
+        if best_entry == -1:
+            return
+        assign(e, EN(e, best_entry).req, best_m, now)
+        o = O(e, oh)
+
+
+# ---------------------------------------------------------------------- overflow
+
+cdef inline bint is_eligible(Engine* e, Req* r, int32_t g) noexcept nogil:
+    cdef hnd eh = r.first_entry
+    cdef Entry* en
+    while eh != -1:
+        en = EN(e, eh)
+        if en.group == g:
+            return True
+        eh = en.next
+    return False
+
+
+cdef int64_t add_groups(Engine* e, hnd rh, int32_t g, int32_t ri, double now,
+                        int64_t n) noexcept nogil:
+    """Rule ``ri`` (global index) of group ``g`` fires: append the targets the request is
+    not yet eligible for to its entries and to ``e.work[n:]``; returns the new ``n``."""
+    cdef int32_t i, t, added = 0
+    cdef int32_t nt = e.to_start[ri + 1] - e.to_start[ri]
+    cdef int64_t start
+    cdef hnd eh
+    cdef Req* r
+    cdef Entry* en
+    cdef EvRec* ev
+    if slab_reserve(&e.ents, nt, &e.mem) < 0 or pr_grow(
+            <void**>&e.evg, &e.cap_evg, e.n_evg + nt, sizeof(int32_t), &e.mem) < 0:
+        e.oom = 1
+        return n
+    start = e.n_evg
+    r = R(e, rh)
+    for i in range(e.to_start[ri], e.to_start[ri + 1]):
+        t = e.to_group[i]
+        if is_eligible(e, r, t):
+            continue
+        eh = slab_take(&e.ents)
+        en = EN(e, eh)
+        en.req = rh
+        en.group = t
+        en.pos = -1
+        en.next = -1
+        EN(e, r.last_entry).next = eh
+        r.last_entry = eh
+        e.work[n] = t
+        n += 1
+        e.evg[e.n_evg] = t
+        e.n_evg += 1
+        added += 1
+    if added:
+        ev = ev_new(e, EV_OVERFLOWED, rh, now)
+        if ev != NULL:
+            ev.group = g
+            ev.aux = <int32_t>start
+            ev.naux = added
+            ev.flag = <int8_t>e.rule_kind[ri]
+    return n
+
+
+cdef int64_t expand(Engine* e, hnd rh, int64_t n, double now) noexcept nogil:
+    """Evaluate the rules of the groups in ``e.work[:n]`` and of every group they add.
+    Rules waiting for a later time go to ``e.pending``. Returns the new ``n``."""
+    cdef int64_t i = 0
+    cdef int32_t g, ri, kind
+    cdef bint fire
+    cdef double due
+    while i < n:
+        g = e.work[i]
+        i += 1
+        for ri in range(e.rule_start[g], e.rule_start[g + 1]):
+            kind = e.rule_kind[ri]
+            if kind == RULE_AFTER:
+                due = R(e, rh).arrival + e.rule_value[ri]
+                fire = due <= now
+                if not fire:
+                    e.pending[e.n_pending].due = due
+                    e.pending[e.n_pending].group = g
+                    e.pending[e.n_pending].rule = ri - e.rule_start[g]
+                    e.n_pending += 1
+            elif kind == RULE_NO_OPS:
+                fire = e.g_online[g] == 0
+            else:
+                fire = <double>e.g_waiting[g] >= e.rule_value[ri]
+            if fire:
+                n = add_groups(e, rh, g, ri, now, n)
+    return n
+
+
+cdef inline void push_pending(Engine* e, hnd rh) noexcept nogil:
+    cdef int64_t i
+    cdef Req* r = R(e, rh)
+    cdef TNode t
+    if e.n_pending == 0:
+        return
+    if th_reserve(&e.timers, e.n_pending, &e.mem) < 0:
+        e.oom = 1
+        return
+    for i in range(e.n_pending):
+        e.tseq += 1
+        t.due = e.pending[i].due
+        t.tseq = e.tseq
+        t.rseq = r.seq
+        t.req = rh
+        t.gen = r.gen
+        t.group = e.pending[i].group
+        t.rule = e.pending[i].rule
+        th_push(&e.timers, &t)
+    e.n_pending = 0
+
+
+cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
+    """Route a request entering the queue (submitted or requeued)."""
+    cdef Req* r = R(e, rh)
+    cdef int64_t n = 0
+    cdef hnd eh = r.first_entry
+    cdef EvRec* ev
+    e.n_pending = 0
+    while eh != -1:
+        e.work[n] = EN(e, eh).group
+        n += 1
+        eh = EN(e, eh).next
+    expand(e, rh, n, now)
+    if place(e, rh, R(e, rh).first_entry, now):
+        e.n_pending = 0
+        return
+    eh = R(e, rh).first_entry
+    while eh != -1:
+        enqueue_entry(e, eh)
+        eh = EN(e, eh).next
+    push_pending(e, rh)
+    r = R(e, rh)
+    ev = ev_new(e, EV_QUEUED, rh, now)
+    if ev != NULL:
+        ev.group = r.home
+        ev.ch = r.ch
+
+
+cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now) noexcept nogil:
+    """Apply one rule to a queued request; route it among the groups it gains."""
+    cdef hnd last = R(e, rh).last_entry
+    cdef hnd first_new, eh
+    cdef int64_t n
+    e.n_pending = 0
+    n = add_groups(e, rh, g, e.rule_start[g] + local_ri, now, 0)
+    if n == 0:
+        return
+    expand(e, rh, n, now)
+    first_new = EN(e, last).next
+    if place(e, rh, first_new, now):
+        e.n_pending = 0
+        return
+    eh = first_new
+    while eh != -1:
+        enqueue_entry(e, eh)
+        eh = EN(e, eh).next
+    push_pending(e, rh)
+
+
+cdef int cmp_pairs(const void* a, const void* b) noexcept nogil:
+    cdef int64_t x = (<int64_t*>a)[0]
+    cdef int64_t y = (<int64_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef inline bint tmp_reserve(Engine* e, int64_t pairs) noexcept nogil:
+    if pr_grow(<void**>&e.tmp, &e.cap_tmp, 2 * pairs, sizeof(int64_t), &e.mem) < 0:
+        e.oom = 1
+        return False
+    return True
+
+
+cdef void sweep(Engine* e, int64_t n, double now) noexcept nogil:
+    """``when_no_operators`` rules of the groups in ``e.work2[:n]`` that have just lost
+    their last online operator, applied to their waiting requests in submission order."""
+    cdef int64_t i, j, c, k, count
+    cdef int32_t g, ri
+    cdef RQueue* q
+    cdef hnd rh
+    for i in range(n):
+        g = e.work2[i]
+        if e.g_online[g] != 0 or not e.has_no_ops[g]:
+            continue
+        if not tmp_reserve(e, e.g_waiting[g]):
+            return
+        count = 0
+        for c in range(e.C):
+            q = &e.queues[<int64_t>g * e.C + c]
+            for k in range(q.n):
+                rh = EN(e, q.nodes[k].entry).req
+                e.tmp[2 * count] = R(e, rh).seq
+                e.tmp[2 * count + 1] = rh
+                count += 1
+        qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
+        for j in range(count):
+            rh = <hnd>e.tmp[2 * j + 1]
+            for ri in range(e.rule_start[g], e.rule_start[g + 1]):
+                if e.rule_kind[ri] == RULE_NO_OPS and R(e, rh).state == ST_QUEUED:
+                    apply_rule(e, rh, g, ri - e.rule_start[g], now)
+
+
+cdef void requeue_all(Engine* e, hnd oh, double now) noexcept nogil:
+    cdef int64_t count = 0, j
+    cdef hnd rh = O(e, oh).act_head
+    cdef Req* r
+    if not tmp_reserve(e, O(e, oh).load):
+        return
+    while rh != -1:
+        e.tmp[2 * count] = R(e, rh).seq
+        e.tmp[2 * count + 1] = rh
+        count += 1
+        rh = R(e, rh).act_next
+    qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
+    for j in range(count):
+        rh = <hnd>e.tmp[2 * j + 1]
+        release(e, rh)
+        r = R(e, rh)
+        r.state = ST_QUEUED
+        r.op = -1
+        r.via = -1
+        r.gen += 1
+        route_new(e, rh, now)
+
+
+cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
+    cdef int64_t n = 0
+    cdef hnd mh = O(e, oh).first_member
+    while mh != -1:
+        e.work2[n] = M(e, mh).group
+        n += 1
+        mh = M(e, mh).next
+    return n
+
+
+# ---------------------------------------------------------------------- commands
+
+cdef void eng_fire(Engine* e, double now) noexcept nogil:
+    """Fire the timers due by ``now``, each as if called at its due time."""
+    cdef TNode t
+    cdef Req* r
+    while e.timers.n and e.timers.nodes[0].due <= now:
+        th_pop(&e.timers, &t)
+        r = R(e, t.req)
+        if r.state == ST_QUEUED and r.seq == t.rseq and r.gen == t.gen:
+            apply_rule(e, t.req, t.group, t.rule, t.due)
+
+
+cdef void eng_begin(Engine* e, double now) noexcept nogil:
+    if e.timers.n and e.timers.nodes[0].due <= now:
+        eng_fire(e, now)
+    e.now = now
+
+
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
+    cdef hnd rh, eh
+    cdef Req* r
+    cdef Entry* en
+    if slab_reserve(&e.reqs, 1, &e.mem) < 0 or slab_reserve(&e.ents, 1, &e.mem) < 0:
+        e.oom = 1
+        return -1
+    eng_begin(e, now)
+    rh = slab_take(&e.reqs)
+    eh = slab_take(&e.ents)
+    e.seq += 1
+    r = R(e, rh)
+    r.seq = e.seq
+    r.arrival = now
+    r.k = now if e.deadline else e.aging * now - <double>prio
+    r.assigned_at = 0.0
+    r.prio = prio
+    r.op = -1
+    r.gen = 1
+    r.first_entry = eh
+    r.last_entry = eh
+    r.act_prev = -1
+    r.act_next = -1
+    r.n_queued = 0
+    r.ch = <int16_t>ch
+    r.home = <int16_t>g
+    r.via = -1
+    r.state = ST_QUEUED
+    en = EN(e, eh)
+    en.req = rh
+    en.group = g
+    en.pos = -1
+    en.next = -1
+    route_new(e, rh, now)
+    return rh
+
+
+cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef hnd oh
+    cdef EvRec* ev
+    eng_begin(e, now)
+    oh = release(e, rh)
+    R(e, rh).state = ST_FINISHED
+    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+    ev = ev_new(e, EV_FINISHED, rh, now)
+    if ev != NULL:
+        ev.op = oh
+    fill(e, oh, now)
+
+
+cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef hnd oh = -1
+    cdef Req* r
+    cdef double waited
+    cdef EvRec* ev
+    eng_begin(e, now)
+    r = R(e, rh)
+    if r.state == ST_QUEUED:
+        dequeue(e, rh)
+        waited = now - r.arrival
+    else:
+        oh = release(e, rh)
+        waited = r.assigned_at - r.arrival
+    r = R(e, rh)
+    r.op = oh
+    r.state = ST_CANCELLED
+    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+    ev = ev_new(e, EV_CANCELLED, rh, now)
+    if ev != NULL:
+        ev.waited = waited
+        ev.flag = (now - r.arrival) < e.early[r.ch]
+    if oh != -1:
+        fill(e, oh, now)
+
+
+cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
+                    double now) noexcept nogil:
+    cdef hnd oh, mh, prev = -1
+    cdef Op* o
+    cdef int32_t i
+    if slab_reserve(&e.ops, 1, &e.mem) < 0 or slab_reserve(&e.mems, n, &e.mem) < 0:
+        e.oom = 1
+        return -1
+    eng_begin(e, now)
+    e.reg += 1
+    oh = slab_take(&e.ops)
+    o = O(e, oh)
+    memset(o, 0, sizeof(Op))
+    o.reg = e.reg
+    o.limit = limit
+    o.first_member = -1
+    o.act_head = -1
+    o.act_tail = -1
+    o.alive = 1
+    for i in range(n):
+        mh = new_member(e, oh, groups[i])
+        if prev == -1:
+            O(e, oh).first_member = mh
+        else:
+            M(e, prev).next = mh
+        prev = mh
+    o = O(e, oh)
+    o.status = status
+    if status == OP_ONLINE:
+        e.tick += 1
+        o.idle = e.tick
+    e.n_ops += 1
+    attach(e, oh)
+    fill(e, oh, now)
+    return oh
+
+
+cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
+    cdef bint was_online
+    cdef int64_t n
+    eng_begin(e, now)
+    was_online = O(e, oh).status == OP_ONLINE
+    detach(e, oh)
+    O(e, oh).status = OP_OFFLINE
+    attach(e, oh)
+    requeue_all(e, oh, now)
+    detach(e, oh)
+    O(e, oh).alive = 0
+    e.n_ops -= 1
+    push_dead(e, &e.dead_ops, &e.n_dead_ops, &e.cap_dead_ops, oh)
+    if was_online:
+        n = copy_groups(e, oh)
+        sweep(e, n, now)
+
+
+cdef void eng_set_status(Engine* e, hnd oh, int8_t status, bint requeue,
+                         double now) noexcept nogil:
+    cdef int8_t old
+    cdef EvRec* ev
+    cdef int64_t n
+    eng_begin(e, now)
+    old = O(e, oh).status
+    if old != status:
+        detach(e, oh)
+        O(e, oh).status = status
+        if status == OP_ONLINE:
+            e.tick += 1
+            O(e, oh).idle = e.tick
+        attach(e, oh)
+        ev = ev_new(e, EV_STATUS, -1, now)
+        if ev != NULL:
+            ev.op = oh
+            ev.aux = status
+    if status != OP_ONLINE and requeue:
+        requeue_all(e, oh, now)
+    if old == OP_ONLINE and status != OP_ONLINE:
+        n = copy_groups(e, oh)
+        sweep(e, n, now)
+    fill(e, oh, now)
+
+
+cdef void eng_set_groups(Engine* e, hnd oh, int32_t* groups, int32_t n,
+                         double now) noexcept nogil:
+    cdef hnd mh, nxt, prev = -1, first = -1
+    cdef int32_t i
+    cdef int64_t n_removed = 0
+    cdef bint keep
+    if slab_reserve(&e.mems, n, &e.mem) < 0:
+        e.oom = 1
+        return
+    eng_begin(e, now)
+    detach(e, oh)
+    # kept memberships, in their old order; dropped ones are remembered for the sweep
+    mh = O(e, oh).first_member
+    while mh != -1:
+        nxt = M(e, mh).next
+        keep = False
+        for i in range(n):
+            if groups[i] == M(e, mh).group:
+                keep = True
+                break
+        if keep:
+            M(e, mh).next = -1
+            if prev == -1:
+                first = mh
+            else:
+                M(e, prev).next = mh
+            prev = mh
+        else:
+            e.work2[n_removed] = M(e, mh).group
+            n_removed += 1
+            slab_give(&e.mems, mh, &e.mem)
+        mh = nxt
+    # new memberships, in the order given
+    for i in range(n):
+        keep = False
+        mh = first
+        while mh != -1:
+            if M(e, mh).group == groups[i]:
+                keep = True
+                break
+            mh = M(e, mh).next
+        if keep:
+            continue
+        mh = new_member(e, oh, groups[i])
+        if prev == -1:
+            first = mh
+        else:
+            M(e, prev).next = mh
+        prev = mh
+    O(e, oh).first_member = first
+    attach(e, oh)
+    if O(e, oh).status == OP_ONLINE:
+        sweep(e, n_removed, now)
+    fill(e, oh, now)
+
+
+cdef void eng_set_limit(Engine* e, hnd oh, int32_t limit, double now) noexcept nogil:
+    eng_begin(e, now)
+    detach(e, oh)
+    O(e, oh).limit = limit
+    attach(e, oh)
+    fill(e, oh, now)
+
+
+cdef void eng_free_dead(Engine* e) noexcept nogil:
+    """Release the handles the last call retired, once the bindings have read them."""
+    cdef int64_t i
+    cdef hnd h, eh, nxt
+    for i in range(e.n_dead_reqs):
+        h = e.dead_reqs[i]
+        eh = R(e, h).first_entry
+        while eh != -1:
+            nxt = EN(e, eh).next
+            slab_give(&e.ents, eh, &e.mem)
+            eh = nxt
+        R(e, h).state = ST_FREE
+        R(e, h).first_entry = -1
+        slab_give(&e.reqs, h, &e.mem)
+    for i in range(e.n_dead_ops):
+        h = e.dead_ops[i]
+        eh = O(e, h).first_member
+        while eh != -1:
+            nxt = M(e, eh).next
+            slab_give(&e.mems, eh, &e.mem)
+            eh = nxt
+        O(e, h).first_member = -1
+        slab_give(&e.ops, h, &e.mem)
+    e.n_dead_reqs = 0
+    e.n_dead_ops = 0
+    e.n_ev = 0
+    e.n_evg = 0

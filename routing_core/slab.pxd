@@ -1,0 +1,64 @@
+# Slabs: arrays of structs addressed by integer handles, with a stack of free handles.
+# Requests, their group entries, operators and memberships each live in one.
+
+
+ctypedef struct Req:
+    int64_t seq           # submission order, the last tie-break of every queue
+    double arrival
+    double k              # queue key inside a (group, channel) queue: lower is served first
+    double assigned_at
+    int32_t prio
+    hnd op                # operator holding it, or -1
+    int32_t gen           # bumped each time it (re)enters the queue; stale timers skip it
+    hnd first_entry       # eligible groups, in the order they were added
+    hnd last_entry
+    hnd act_prev          # neighbours in its operator's list of active conversations
+    hnd act_next
+    int32_t n_queued      # how many queues it sits in
+    int16_t ch
+    int16_t home
+    int16_t via           # group it was assigned through, or -1
+    int8_t state
+
+ctypedef struct Entry:    # one eligible group of one request
+    hnd req
+    int32_t group
+    int32_t pos           # position in the (group, channel) heap, or -1
+    hnd next              # the request's next entry
+
+ctypedef struct Op:
+    int64_t reg           # registration order
+    int64_t last_assign   # tick of the last assignment
+    int64_t idle          # tick of the last assignment, release or return online
+    int64_t handled       # assignments received
+    int32_t limit
+    int32_t load
+    hnd first_member      # memberships, in membership order
+    hnd act_head          # active conversations, in assignment order
+    hnd act_tail
+    int8_t status
+    int8_t alive
+
+ctypedef struct Member:   # one operator in one group
+    int64_t join          # membership order across the router
+    int64_t rr            # tick of the last assignment through this group
+    double rand           # the random policy's draw
+    hnd op
+    int32_t group
+    int32_t pos           # position in the group's operator heap, or -1
+    hnd next              # the operator's next membership
+
+ctypedef struct Slab:     # the handle allocator shared by the four slabs
+    void* items
+    int64_t cap
+    int64_t used          # high-water mark of handles ever handed out
+    hnd* free_list
+    int64_t n_free
+    int64_t free_cap
+    size_t item
+
+cdef int slab_init(Slab* s, size_t item) noexcept nogil
+cdef void slab_dealloc(Slab* s) noexcept nogil
+cdef int slab_reserve(Slab* s, int64_t n, int64_t* bytes) noexcept nogil
+cdef hnd slab_take(Slab* s) noexcept nogil
+cdef int slab_give(Slab* s, hnd h, int64_t* bytes) noexcept nogil

@@ -1,0 +1,21 @@
+# Deadlines (overflow after a wait): a binary min-heap keyed by (due, tseq). Timers are
+# never removed from the middle; one that fires for a request that has since left the
+# queue (seq or gen differ, or not queued) is skipped.
+
+ctypedef struct TNode:
+    double due
+    int64_t tseq
+    int64_t rseq
+    hnd req
+    int32_t gen
+    int32_t group
+    int32_t rule
+
+ctypedef struct THeap:
+    TNode* nodes
+    int64_t n
+    int64_t cap
+
+cdef int th_reserve(THeap* h, int64_t extra, int64_t* bytes) noexcept nogil
+cdef void th_push(THeap* h, TNode* node) noexcept nogil
+cdef void th_pop(THeap* h, TNode* out) noexcept nogil

@@ -1,0 +1,65 @@
+"""Build the native core as the extension module ``pyroute._core``.
+
+``bindings/_core.pyx`` includes the parts under ``routing_core/`` (one concept a file,
+each with a ``.pxd`` twin), so the whole core is a single translation unit and the C
+compiler can inline across parts.
+
+Set ``PYROUTE_DEBUG=1`` to build with Cython bounds checks, the core's own assertions
+(``PR_ASSERT``) and a self-check after every mutating call; CI runs the test suite on
+both builds.
+"""
+
+import os
+import shutil
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+DEBUG = os.environ.get("PYROUTE_DEBUG", "") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "embedsignature": True,
+}
+macros = [("PYROUTE_DEBUG", "1")] if DEBUG else [("NDEBUG", "1")]
+cflags = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
+
+
+class BuildPyWithStub(build_py):
+    """Ship the hand-written stub of the extension next to it (bindings/ owns it)."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "pyroute", "_core.pyi")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join("bindings", "_core.pyi"), target)
+
+
+# Cython looks for the module's .pxd twin under its qualified name; compiling it as "_core"
+# lets it find bindings/_core.pxd beside the .pyx. The init symbol (PyInit__core) is the
+# same either way, and the built module is installed as pyroute._core below.
+ext = Extension(
+    "_core",
+    ["bindings/_core.pyx"],
+    include_dirs=["routing_core", "bindings"],
+    define_macros=macros,
+    extra_compile_args=cflags,
+)
+
+ext_modules = cythonize(
+    [ext],
+    compiler_directives=directives,
+    include_path=["routing_core", "bindings"],
+    force=True,
+)
+ext_modules[0].name = "pyroute._core"
+
+setup(
+    ext_modules=ext_modules,
+    cmdclass={"build_py": BuildPyWithStub},
+)

@@ -1,0 +1,45 @@
+"""pyroute: decides in microseconds which operator gets each customer conversation.
+
+Public names live here; the compiled core is ``pyroute._core`` and is never imported by
+users. Importing pyroute without its compiled core fails loudly: there is no silent
+fallback to pure Python (the pure-Python engine is ``pyroute.reference.Router``, on purpose).
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(
+        "pyroute's native core (pyroute._core) is not built: install pyroute with "
+        "`pip install .` (needs a C compiler), not by putting src/ on sys.path"
+    ) from exc
+
+from .commands import (
+    AddOperator, Advance, Cancel, Command, Finish, RemoveOperator, SetGroups, SetLimit,
+    SetStatus, Submit,
+)
+from .config import Channel, Group, Overflow, RouterConfig
+from .errors import (
+    BatchError, ConfigError, DuplicateId, InvalidArgument, InvalidState, RoutingError,
+    TimeError, UnknownId,
+)
+from .events import (
+    Assigned, Cancelled, Event, Finished, Overflowed, Queued, Rejected, StatusChanged,
+)
+from .router import Router
+from .views import (
+    ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Router", "RouterConfig", "Channel", "Group", "Overflow",
+    "Assigned", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
+    "Event", "Command", "Submit", "Finish", "Cancel", "AddOperator", "RemoveOperator",
+    "SetStatus", "SetGroups", "SetLimit", "Advance",
+    "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
+    "InvalidArgument", "TimeError", "BatchError",
+    "OperatorView", "RequestView", "Stats", "ChannelStats", "GroupStats", "TotalStats",
+]

@@ -1,0 +1,99 @@
+"""Pieces both engines share exactly: the seeded generator of the ``random`` policy and
+argument checks used by the reference engine (the native binding mirrors them in Cython)."""
+
+from __future__ import annotations
+
+import math
+
+from . import errors
+from .config import MAX_LIMIT, PRIORITY_LIMIT
+from .views import STATUSES
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+RNG_STREAM = 0x632BE59BD9B4E019
+
+
+def rng_init(seed: int, group: int) -> int:
+    """Initial state of group ``group``'s stream for the ``random`` policy."""
+    return (seed + RNG_STREAM * (group + 1)) & M64
+
+
+def rng_next(state: int) -> tuple[int, float]:
+    """splitmix64: returns the new state and a draw as an exact double in [0, 2**53)."""
+    state = (state + GOLDEN) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    z ^= z >> 31
+    return state, float(z >> 11)
+
+
+def check_id(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise errors._id_problem(what, value)
+
+
+def check_now(now: object, last: float) -> float:
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise errors.bad_time(now, last)
+    t = float(now)
+    if not math.isfinite(t) or t < last:
+        raise errors.bad_time(now, last)
+    return t
+
+
+def check_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise errors.InvalidArgument(
+            f"limit must be an int, got {type(limit).__name__} {limit!r}")
+    if limit < 0 or limit > MAX_LIMIT:
+        raise errors.InvalidArgument(
+            f"limit must be between 0 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def check_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise errors.InvalidArgument(
+            f"priority must be an int, got {type(priority).__name__} {priority!r}")
+    if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        raise errors.InvalidArgument(
+            f"priority must be between {-PRIORITY_LIMIT} and {PRIORITY_LIMIT}, got {priority}")
+    return priority
+
+
+def check_status(status: object) -> int:
+    if isinstance(status, str) and status in STATUSES:
+        return STATUSES.index(status)
+    raise errors.InvalidArgument(
+        f"status must be one of {', '.join(map(repr, STATUSES))}, got {status!r}")
+
+
+def check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise errors.InvalidArgument(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_groups(groups: object, index: dict[str, int]) -> list[int]:
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
+        raise errors.InvalidArgument(
+            f"groups must be a list of group names, got {type(groups).__name__} {groups!r}")
+    out: list[int] = []
+    for g in groups:
+        if not isinstance(g, str):
+            raise errors.InvalidArgument(f"group names are str, got {type(g).__name__} {g!r}")
+        gi = index.get(g)
+        if gi is None:
+            raise errors.unknown("group", g)
+        if gi in out:
+            raise errors.InvalidArgument(f"group {g!r} is listed twice in groups")
+        out.append(gi)
+    return out
+
+
+def check_visitor(visitor: object) -> None:
+    if visitor is not None and (isinstance(visitor, bool) or not isinstance(visitor, (str, int))):
+        raise errors.InvalidArgument(
+            f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")

@@ -1,0 +1,79 @@
+"""Commands: the router's methods as data, for ``router.apply`` and ``apply_many``.
+
+Frozen, tagged msgspec Structs (``{"type": "Submit", ...}`` in JSON). ``now=None`` means
+the router's clock.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import msgspec
+
+from .events import Id
+
+
+class _Command(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+    pass
+
+
+class Submit(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    channel: str
+    group: str
+    priority: int = 0
+    visitor: Optional[Id] = None
+    now: Optional[float] = None
+
+
+class Finish(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    now: Optional[float] = None
+
+
+class Cancel(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    now: Optional[float] = None
+
+
+class AddOperator(_Command, frozen=True, tag=True, kw_only=True):
+    operator: Id
+    groups: tuple[str, ...]
+    limit: int
+    status: str = "offline"
+    now: Optional[float] = None
+
+
+class RemoveOperator(_Command, frozen=True, tag=True, kw_only=True):
+    operator: Id
+    requeue: bool = False
+    now: Optional[float] = None
+
+
+class SetStatus(_Command, frozen=True, tag=True, kw_only=True):
+    operator: Id
+    status: str
+    requeue: bool = False
+    now: Optional[float] = None
+
+
+class SetGroups(_Command, frozen=True, tag=True, kw_only=True):
+    operator: Id
+    groups: tuple[str, ...]
+    now: Optional[float] = None
+
+
+class SetLimit(_Command, frozen=True, tag=True, kw_only=True):
+    operator: Id
+    limit: int
+    now: Optional[float] = None
+
+
+class Advance(_Command, frozen=True, tag=True, kw_only=True):
+    now: Optional[float] = None
+
+
+Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
+                SetLimit, Advance]
+COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
+                 SetLimit, Advance)

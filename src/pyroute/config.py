@@ -1,0 +1,226 @@
+"""Router configuration: msgspec Structs, decodable from TOML and JSON.
+
+Decoding reports a wrong field with its path (``$.groups[2].policy``). Constructing the
+Structs directly in Python skips type checks, so :func:`compile_config` round-trips every
+config through msgspec before use: whichever way a config was made, it is checked the same.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from .errors import ConfigError
+
+Policy = Literal[
+    "even", "longest_idle", "round_robin", "least_ratio", "fewest_handled", "ordered", "random"
+]
+POLICIES: tuple[str, ...] = (
+    "even", "longest_idle", "round_robin", "least_ratio", "fewest_handled", "ordered", "random"
+)
+Order = Literal["priority", "deadline"]
+
+#: Priorities are small integers; sums of three of them stay exact as doubles.
+PRIORITY_LIMIT = 1_000_000
+Priority = Annotated[int, Meta(ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)]
+Seconds = Annotated[float, Meta(ge=0.0, le=1e9)]
+PositiveSeconds = Annotated[float, Meta(gt=0.0, le=1e9)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+
+MAX_CHANNELS = 64
+MAX_GROUPS = 1024
+MAX_LIMIT = 1_000_000
+
+
+class _Named(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Name
+
+
+class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where conversations come from (site chat, telegram, e-mail, ...).
+
+    ``priority``: rank among channels (higher is served first). ``target_wait``: the wait
+    the team promises (seconds), the norm for service level and for ``order="deadline"``.
+    ``early_cancel``: a cancellation sooner than this after arrival is ``early``.
+    """
+
+    priority: Priority = 0
+    target_wait: PositiveSeconds = 60.0
+    early_cancel: Seconds = 20.0
+
+
+class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A rule that makes a waiting conversation eligible for more groups.
+
+    Give exactly one trigger: ``after`` seconds of waiting (counted from arrival),
+    ``when_no_operators`` (nobody online in the group) or ``when_queue_over`` N (the group
+    already has N or more waiting when the conversation joins it).
+    """
+
+    to: Annotated[tuple[Name, ...], Meta(min_length=1)]
+    after: Seconds | None = None
+    when_no_operators: bool = False
+    when_queue_over: Annotated[int, Meta(ge=0)] | None = None
+
+
+class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A department: a set of operators and the rules to route to them."""
+
+    policy: Policy = "even"
+    priority: Priority = 0
+    overflow: tuple[Overflow, ...] = ()
+    hidden: bool = False
+
+
+class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole routing configuration.
+
+    ``aging``: priority points a conversation gains per second of waiting (0: off).
+    ``order``: ``"priority"`` (channel + request + group priority, then arrival) or
+    ``"deadline"`` (arrival + the channel's ``target_wait``, earliest first).
+    ``seed``: seeds the ``random`` policy. ``history``: how many finished, cancelled or
+    rejected conversations stay visible to ``router.request(id)`` (their ids stay taken).
+    """
+
+    channels: Annotated[tuple[Channel, ...], Meta(min_length=1, max_length=MAX_CHANNELS)]
+    groups: Annotated[tuple[Group, ...], Meta(min_length=1, max_length=MAX_GROUPS)]
+    aging: Annotated[float, Meta(ge=0.0, le=1e6)] = 0.0
+    order: Order = "priority"
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 0
+    history: Annotated[int, Meta(ge=0, le=100_000_000)] = 100_000
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "RouterConfig":
+        """Read a config from a TOML file; errors name the file and the field path."""
+        return _decode_file(path, msgspec.toml.decode)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | Path) -> "RouterConfig":
+        """Read a config from JSON text, or from a ``Path`` to a JSON file."""
+        if isinstance(data, Path):
+            return _decode_file(data, msgspec.json.decode)
+        try:
+            cfg = msgspec.json.decode(data, type=RouterConfig)
+        except msgspec.ValidationError as e:
+            raise ConfigError(f"invalid config: {e}") from None
+        except msgspec.DecodeError as e:
+            raise ConfigError(f"config is not valid JSON: {e}") from None
+        compile_config(cfg)
+        return cfg
+
+
+def _decode_file(path: str | Path, decode: Any) -> RouterConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    try:
+        cfg = decode(raw, type=RouterConfig)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except msgspec.DecodeError as e:
+        raise ConfigError(f"{path}: not a valid config file: {e}") from None
+    try:
+        compile_config(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------
+# The compiled form both engines build from: indices instead of names.
+
+RULE_AFTER = 0
+RULE_NO_OPERATORS = 1
+RULE_QUEUE_OVER = 2
+RULE_REASONS = ("after", "no_operators", "queue_over")
+
+
+class Rule(msgspec.Struct, frozen=True):
+    kind: int            # RULE_AFTER | RULE_NO_OPERATORS | RULE_QUEUE_OVER
+    value: float         # seconds for RULE_AFTER, N for RULE_QUEUE_OVER
+    to: tuple[int, ...]  # target group indices, in the order the rule lists them
+
+
+class Compiled(msgspec.Struct, frozen=True):
+    config: RouterConfig
+    channel_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    channel_index: dict[str, int]
+    group_index: dict[str, int]
+    rules: tuple[tuple[Rule, ...], ...]   # per group
+    policies: tuple[int, ...]              # index into POLICIES, per group
+
+
+def compile_config(config: Any) -> Compiled:
+    """Validate ``config`` (a RouterConfig or a plain mapping) and index its names.
+
+    Raises :class:`ConfigError` naming the field path and what to change.
+    """
+    if isinstance(config, RouterConfig):
+        raw = msgspec.to_builtins(config)
+    elif isinstance(config, dict):
+        raw = config
+    else:
+        raise ConfigError(
+            f"config must be a RouterConfig or a dict, got {type(config).__name__}")
+    try:
+        cfg = msgspec.convert(raw, RouterConfig)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"invalid config: {e}") from None
+
+    def names(items: tuple, where: str) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.name in index:
+                raise ConfigError(
+                    f"duplicate {where[:-1]} name {item.name!r} at `$.{where}[{i}].name` "
+                    f"(first at `$.{where}[{index[item.name]}]`); names must be unique")
+            index[item.name] = i
+        return index
+
+    ch_index = names(cfg.channels, "channels")
+    g_index = names(cfg.groups, "groups")
+    if not math.isfinite(cfg.aging):
+        raise ConfigError("`$.aging` must be finite")
+    rules: list[tuple[Rule, ...]] = []
+    for gi, g in enumerate(cfg.groups):
+        grules = []
+        for ri, ov in enumerate(g.overflow):
+            path = f"$.groups[{gi}].overflow[{ri}]"
+            triggers = [ov.after is not None, ov.when_no_operators, ov.when_queue_over is not None]
+            if sum(triggers) != 1:
+                raise ConfigError(
+                    f"`{path}` must give exactly one of `after`, `when_no_operators`, "
+                    f"`when_queue_over` (use one Overflow entry per trigger)")
+            to = []
+            for ti, t in enumerate(ov.to):
+                if t not in g_index:
+                    raise ConfigError(
+                        f"`{path}.to[{ti}]` names unknown group {t!r}; "
+                        f"known groups: {', '.join(sorted(g_index))}")
+                if g_index[t] in to:
+                    raise ConfigError(f"`{path}.to[{ti}]` repeats group {t!r}")
+                to.append(g_index[t])
+            if ov.after is not None:
+                rule = Rule(RULE_AFTER, float(ov.after), tuple(to))
+            elif ov.when_no_operators:
+                rule = Rule(RULE_NO_OPERATORS, 0.0, tuple(to))
+            else:
+                rule = Rule(RULE_QUEUE_OVER, float(ov.when_queue_over), tuple(to))
+            grules.append(rule)
+        rules.append(tuple(grules))
+    return Compiled(
+        config=cfg,
+        channel_names=tuple(c.name for c in cfg.channels),
+        group_names=tuple(g.name for g in cfg.groups),
+        channel_index=ch_index,
+        group_index=g_index,
+        rules=tuple(rules),
+        policies=tuple(POLICIES.index(g.policy) for g in cfg.groups),
+    )

@@ -1,0 +1,77 @@
+"""The exception hierarchy. Every error pyroute raises is a :class:`RoutingError`.
+
+A call that raises has changed nothing: validation happens before any state is touched.
+Messages say what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class RoutingError(Exception):
+    """Base class of every error raised by pyroute."""
+
+
+class UnknownId(RoutingError, KeyError):
+    """An operator, conversation, group or channel id that the router does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateId(RoutingError):
+    """An id that is already in use (conversation ids stay reserved while kept in history)."""
+
+
+class InvalidState(RoutingError):
+    """The call does not fit the current state (finishing a queued conversation, ...)."""
+
+
+class ConfigError(RoutingError, ValueError):
+    """A configuration that cannot be used; the message names the field path."""
+
+
+class InvalidArgument(RoutingError, ValueError):
+    """An argument of the wrong type or out of range (a ``None`` id, a negative limit, ...)."""
+
+
+class TimeError(RoutingError, ValueError):
+    """``now`` is not a finite number, or is earlier than the last call's ``now``."""
+
+
+class BatchError(RoutingError):
+    """A command inside :meth:`Router.apply_many` failed.
+
+    The commands before it were applied; ``events`` holds their events, ``index`` is the
+    position of the failed command and ``error`` (also ``__cause__``) its exception.
+    Nothing of the failed command or those after it was applied.
+    """
+
+    def __init__(self, index: int, error: RoutingError, events: list) -> None:
+        super().__init__(f"command {index} failed: {type(error).__name__}: {error}")
+        self.index = index
+        self.error = error
+        self.events = events
+
+
+# Message builders shared by both engines, so the native and the reference engine say the
+# same thing. They run only when an error is raised.
+
+def _id_problem(what: str, value: object) -> InvalidArgument:
+    return InvalidArgument(
+        f"{what} id must be a str or an int, got {type(value).__name__} {value!r}")
+
+
+def unknown(what: str, value: object) -> UnknownId:
+    return UnknownId(f"unknown {what} {value!r}")
+
+
+def duplicate(what: str, value: object) -> DuplicateId:
+    return DuplicateId(f"{what} {value!r} already exists; ids must be unique")
+
+
+def bad_time(now: object, last: float) -> TimeError:
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        return TimeError(f"now must be a number of seconds, got {type(now).__name__} {now!r}")
+    if now != now or now in (float("inf"), float("-inf")):
+        return TimeError(f"now must be finite, got {now!r}")
+    return TimeError(f"time went backwards: now={now!r} is earlier than the last call's {last!r}")

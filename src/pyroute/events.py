@@ -1,0 +1,94 @@
+"""Events: what the router tells its host. Every mutating call returns a list of them.
+
+Events are frozen, tagged msgspec Structs, so they encode to JSON and MessagePack as they
+are (``msgspec.json.encode(event)`` gives ``{"type": "Assigned", ...}``). Each carries the
+conversation (``request``) or, for :class:`StatusChanged`, the ``operator``, and ``at``:
+the time it happened — the call's ``now``, or a timer's due time for what a timer caused.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+Id = Union[str, int]
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, array_like=False):
+    pass
+
+
+class Assigned(_Event, frozen=True, tag=True):
+    """``request`` went to ``operator`` through ``group``; it waited ``waited`` seconds."""
+
+    request: Id
+    operator: Id
+    group: str
+    channel: str
+    at: float
+    waited: float
+
+
+class Queued(_Event, frozen=True, tag=True):
+    """Nobody eligible had room: ``request`` waits (its home ``group`` and ``channel``)."""
+
+    request: Id
+    group: str
+    channel: str
+    at: float
+
+
+class Overflowed(_Event, frozen=True, tag=True):
+    """A rule of ``group`` made the waiting ``request`` eligible for the groups ``to``.
+
+    ``reason`` is ``"after"``, ``"no_operators"`` or ``"queue_over"``.
+    """
+
+    request: Id
+    group: str
+    to: tuple[str, ...]
+    reason: str
+    at: float
+
+
+class Finished(_Event, frozen=True, tag=True):
+    """``operator`` finished ``request``; its slot is free."""
+
+    request: Id
+    operator: Id
+    at: float
+
+
+class Cancelled(_Event, frozen=True, tag=True):
+    """The customer left. ``waited``: seconds in the queue (until answered, if it was).
+
+    ``early``: the customer left sooner than the channel's ``early_cancel`` after arrival.
+    """
+
+    request: Id
+    at: float
+    waited: float
+    early: bool
+
+
+class Rejected(_Event, frozen=True, tag=True):
+    """``request`` was not admitted. ``reason``: ``"hidden"`` (a hidden group takes only
+    transfers), and more to come (``"banned"``, ``"overloaded"``)."""
+
+    request: Id
+    at: float
+    reason: str
+
+
+class StatusChanged(_Event, frozen=True, tag=True):
+    """``operator`` is now ``status``; ``reason`` is empty when the host asked for it."""
+
+    operator: Id
+    status: str
+    at: float
+    reason: str = ""
+
+
+Event = Union[Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged]
+EVENT_TYPES = (Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged)

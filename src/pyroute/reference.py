@@ -1,0 +1,770 @@
+"""The pure-Python reference engine: the same semantics as the native ``pyroute.Router``,
+written plainly with ``heapq``, ``dict`` and ``sortedcontainers``.
+
+It is the oracle of the differential tests (the same commands through both engines must
+give the same events and the same state, byte for byte) and the baseline of every
+benchmark. ``docs/semantics.md`` states the rules it implements; where this file and the
+native core disagree, one of them has a bug.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+import time
+from typing import Any, Callable, Optional
+
+from sortedcontainers import SortedList
+
+from . import errors
+from ._common import (
+    check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
+    check_visitor, rng_init, rng_next,
+)
+from .commands import (
+    AddOperator, Advance, Cancel, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus,
+    Submit,
+)
+from .config import (
+    POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
+)
+from .events import Assigned, Cancelled, Finished, Overflowed, Queued, Rejected, StatusChanged
+from .views import (
+    STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+)
+
+OFFLINE, AWAY, ONLINE = 0, 1, 2
+QUEUED, ACTIVE = 0, 2
+
+(EVEN, LONGEST_IDLE, ROUND_ROBIN, LEAST_RATIO, FEWEST_HANDLED, ORDERED, RANDOM) = range(7)
+assert POLICIES[RANDOM] == "random"
+
+
+class _Member:
+    __slots__ = ("join", "rr", "rand", "key")
+
+    def __init__(self, join: int, rand: float) -> None:
+        self.join = join
+        self.rr = 0          # tick of the last assignment through this group
+        self.rand = rand     # the random policy's draw
+        self.key: Optional[tuple] = None   # current key in the group's operator list
+
+
+class _Op:
+    __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
+                 "idle", "handled", "active")
+
+    def __init__(self, id: Any, limit: int, reg: int) -> None:
+        self.id = id
+        self.status = OFFLINE
+        self.limit = limit
+        self.load = 0
+        self.reg = reg
+        self.groups: list[int] = []           # membership order
+        self.members: dict[int, _Member] = {}
+        self.last_assign = 0
+        self.idle = 0
+        self.handled = 0
+        self.active: dict[Any, None] = {}     # ordered: assignment order
+
+
+class _Req:
+    __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
+                 "assigned_at", "elig", "queued_in", "gen")
+
+    def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
+        self.id = id
+        self.seq = seq
+        self.ch = ch
+        self.home = home
+        self.prio = prio
+        self.arrival = arrival
+        self.k = k
+        self.state = QUEUED
+        self.op: Any = None
+        self.via = -1
+        self.assigned_at = 0.0
+        self.elig = [home]         # eligible groups, in the order they were added
+        self.queued_in: list[int] = []
+        self.gen = 1               # bumped each time it (re)enters the queue
+
+
+class Router:
+    """Pure-Python router with the native engine's constructor, methods and semantics."""
+
+    engine = "reference"
+
+    def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+        cc = compile_config(config)
+        self.config = cc.config
+        self._cc = cc
+        self._clock = clock
+        cfg = cc.config
+        self._C = C = len(cfg.channels)
+        self._G = G = len(cfg.groups)
+        self._ch_prio = [c.priority for c in cfg.channels]
+        self._tw = [float(c.target_wait) for c in cfg.channels]
+        self._early = [float(c.early_cancel) for c in cfg.channels]
+        self._policy = list(cc.policies)
+        self._hidden = [g.hidden for g in cfg.groups]
+        self._rules = cc.rules
+        self._deadline = cfg.order == "deadline"
+        self._aging = float(cfg.aging)
+        # per-queue constant added to a request's key when comparing across queues
+        if self._deadline:
+            self._off = [[self._tw[c] for c in range(C)] for g in range(G)]
+        else:
+            self._off = [[float(-(self._ch_prio[c] + cfg.groups[g].priority)) for c in range(C)]
+                         for g in range(G)]
+        self._now = float("-inf")
+        self._seq = 0
+        self._reg = 0
+        self._join = 0
+        self._tick = 0
+        self._tseq = 0
+        self._rng = [rng_init(cfg.seed, g) for g in range(G)]
+        self._ops: dict[Any, _Op] = {}
+        self._reqs: dict[Any, _Req] = {}
+        self._history: dict[Any, RequestView] = {}
+        self._history_order: deque = deque()
+        self._queues = [SortedList() for _ in range(G * C)]
+        self._opsets = [SortedList() for _ in range(G)]
+        self._timers: list[tuple] = []
+        self._g_waiting = [0] * G
+        self._g_online = [0] * G
+        self._g_free = [0] * G
+        self._g_active = [0] * G
+        self._c_waiting = [0] * C
+        self._c_active = [0] * C
+        self._online = 0
+        self._free = 0
+
+    @classmethod
+    def from_toml(cls, path, **kw) -> "Router":
+        from .config import RouterConfig
+        return cls(RouterConfig.from_toml(path), **kw)
+
+    # ------------------------------------------------------------------ helpers: time
+    def _time(self, now: Any) -> float:
+        if now is None:
+            now = self._clock()
+        return check_now(now, self._now)
+
+    def _fire(self, now: float, out: list) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _, rid, seq, gen, g, ri = heapq.heappop(timers)
+            r = self._reqs.get(rid)
+            if r is None or r.seq != seq or r.gen != gen or r.state != QUEUED:
+                continue
+            self._apply_rule(r, g, ri, due, out)
+        self._now = now
+
+    # ------------------------------------------------------------------ helpers: operators
+    def _key(self, op: _Op, g: int) -> tuple:
+        p = self._policy[g]
+        m = op.members[g]
+        if p == EVEN:
+            x = float(-(op.limit - op.load))
+        elif p == LONGEST_IDLE:
+            x = float(op.idle)
+        elif p == ROUND_ROBIN:
+            x = float(m.rr)
+        elif p == LEAST_RATIO:
+            x = op.load / op.limit
+        elif p == FEWEST_HANDLED:
+            x = float(op.handled)
+        elif p == ORDERED:
+            x = float(m.join)
+        else:
+            x = m.rand
+        return (x, op.last_assign, op.reg, op.id)
+
+    def _detach(self, op: _Op) -> None:
+        """Take the operator's contribution out of every group it belongs to."""
+        on = op.status == ONLINE
+        free = max(0, op.limit - op.load) if on else 0
+        for g in op.groups:
+            m = op.members[g]
+            if m.key is not None:
+                self._opsets[g].remove(m.key)
+                m.key = None
+            if on:
+                self._g_online[g] -= 1
+                self._g_free[g] -= free
+        if on:
+            self._online -= 1
+            self._free -= free
+
+    def _attach(self, op: _Op) -> None:
+        on = op.status == ONLINE
+        free = max(0, op.limit - op.load) if on else 0
+        for g in op.groups:
+            m = op.members[g]
+            if on:
+                self._g_online[g] += 1
+                self._g_free[g] += free
+                if op.load < op.limit:
+                    m.key = self._key(op, g)
+                    self._opsets[g].add(m.key)
+        if on:
+            self._online += 1
+            self._free += free
+
+    def _new_member(self, g: int) -> _Member:
+        self._join += 1
+        rand = 0.0
+        if self._policy[g] == RANDOM:
+            self._rng[g], rand = rng_next(self._rng[g])
+        return _Member(self._join, rand)
+
+    # ------------------------------------------------------------------ helpers: queues
+    def _enqueue(self, r: _Req, g: int) -> None:
+        self._queues[g * self._C + r.ch].add((r.k, r.seq, r.id))
+        if not r.queued_in:
+            self._c_waiting[r.ch] += 1
+        r.queued_in.append(g)
+        self._g_waiting[g] += 1
+
+    def _dequeue(self, r: _Req) -> None:
+        for g in r.queued_in:
+            self._queues[g * self._C + r.ch].remove((r.k, r.seq, r.id))
+            self._g_waiting[g] -= 1
+        if r.queued_in:
+            self._c_waiting[r.ch] -= 1
+        r.queued_in = []
+
+    def _assign(self, r: _Req, op: _Op, g: int, now: float, out: list) -> None:
+        self._dequeue(r)
+        self._detach(op)
+        self._tick += 1
+        op.load += 1
+        op.handled += 1
+        op.last_assign = self._tick
+        op.idle = self._tick
+        m = op.members[g]
+        m.rr = self._tick
+        if self._policy[g] == RANDOM:
+            self._rng[g], m.rand = rng_next(self._rng[g])
+        self._attach(op)
+        op.active[r.id] = None
+        r.state = ACTIVE
+        r.op = op.id
+        r.via = g
+        r.assigned_at = now
+        self._g_active[g] += 1
+        self._c_active[r.ch] += 1
+        out.append(Assigned(r.id, op.id, self._cc.group_names[g], self._cc.channel_names[r.ch],
+                            now, now - r.arrival))
+
+    def _release(self, r: _Req) -> _Op:
+        op = self._ops[r.op]
+        self._detach(op)
+        self._tick += 1
+        op.load -= 1
+        op.idle = self._tick
+        self._attach(op)
+        del op.active[r.id]
+        self._g_active[r.via] -= 1
+        self._c_active[r.ch] -= 1
+        return op
+
+    def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
+        for g in groups:
+            s = self._opsets[g]
+            if s:
+                self._assign(r, self._ops[s[0][3]], g, now, out)
+                return True
+        return False
+
+    def _fill(self, op: _Op, now: float, out: list) -> None:
+        C = self._C
+        queues = self._queues
+        while op.status == ONLINE and op.load < op.limit:
+            best = None
+            best_key = None
+            for g in op.groups:
+                off = self._off[g]
+                for c in range(C):
+                    q = queues[g * C + c]
+                    if q:
+                        k, seq, rid = q[0]
+                        key = (k + off[c], seq)
+                        if best_key is None or key < best_key:
+                            best_key = key
+                            best = (rid, g)
+            if best is None:
+                return
+            self._assign(self._reqs[best[0]], op, best[1], now, out)
+
+    # ------------------------------------------------------------------ helpers: overflow
+    def _expand(self, r: _Req, start: list[int], now: float, out: list,
+                timers: list) -> list[int]:
+        """Evaluate the rules of ``start`` and of every group they add; return the added."""
+        added: list[int] = []
+        work = list(start)
+        i = 0
+        while i < len(work):
+            g = work[i]
+            i += 1
+            for ri, rule in enumerate(self._rules[g]):
+                if rule.kind == RULE_AFTER:
+                    due = r.arrival + rule.value
+                    fire = due <= now
+                    if not fire:
+                        timers.append((due, g, ri))
+                elif rule.kind == RULE_NO_OPERATORS:
+                    fire = self._g_online[g] == 0
+                else:
+                    fire = self._g_waiting[g] >= rule.value
+                if fire:
+                    new = self._add_groups(r, g, ri, now, out)
+                    added += new
+                    work += new
+        return added
+
+    def _add_groups(self, r: _Req, g: int, ri: int, now: float, out: list) -> list[int]:
+        rule = self._rules[g][ri]
+        new = [t for t in rule.to if t not in r.elig]
+        if new:
+            r.elig += new
+            names = self._cc.group_names
+            out.append(Overflowed(r.id, names[g], tuple(names[t] for t in new),
+                                  RULE_REASONS[rule.kind], now))
+        return new
+
+    def _push_timers(self, r: _Req, timers: list) -> None:
+        for due, g, ri in timers:
+            self._tseq += 1
+            heapq.heappush(self._timers, (due, self._tseq, r.id, r.seq, r.gen, g, ri))
+
+    def _apply_rule(self, r: _Req, g: int, ri: int, now: float, out: list) -> None:
+        """Apply one rule to a queued request; route it among the groups it gains."""
+        new = self._add_groups(r, g, ri, now, out)
+        if not new:
+            return
+        timers: list = []
+        added = new + self._expand(r, new, now, out, timers)
+        if not self._place(r, added, now, out):
+            for t in added:
+                self._enqueue(r, t)
+            self._push_timers(r, timers)
+
+    def _route_new(self, r: _Req, now: float, out: list) -> None:
+        """Route a request entering the queue (submitted or requeued)."""
+        timers: list = []
+        self._expand(r, list(r.elig), now, out, timers)
+        if not self._place(r, r.elig, now, out):
+            for g in r.elig:
+                self._enqueue(r, g)
+            self._push_timers(r, timers)
+            out.append(Queued(r.id, self._cc.group_names[r.home],
+                              self._cc.channel_names[r.ch], now))
+
+    def _sweep(self, groups: list[int], now: float, out: list) -> None:
+        """``when_no_operators`` rules of groups that just lost their last online operator."""
+        C = self._C
+        for g in groups:
+            if self._g_online[g] != 0:
+                continue
+            rules = [ri for ri, rule in enumerate(self._rules[g])
+                     if rule.kind == RULE_NO_OPERATORS]
+            if not rules:
+                continue
+            waiting = sorted((self._reqs[rid] for c in range(C)
+                              for (_, _, rid) in self._queues[g * C + c]),
+                             key=lambda r: r.seq)
+            for r in waiting:
+                for ri in rules:
+                    if r.state == QUEUED:
+                        self._apply_rule(r, g, ri, now, out)
+
+    def _requeue_all(self, op: _Op, now: float, out: list) -> None:
+        for r in sorted((self._reqs[rid] for rid in op.active), key=lambda r: r.seq):
+            self._release(r)
+            r.state = QUEUED
+            r.op = None
+            r.via = -1
+            r.gen += 1
+            self._route_new(r, now, out)
+
+    def _to_history(self, r: _Req, state: str, operator: Any) -> None:
+        del self._reqs[r.id]
+        self._remember(self._view(r, state, operator))
+
+    def _remember(self, view: RequestView) -> None:
+        if self.config.history == 0:
+            return
+        self._history[view.id] = view
+        self._history_order.append(view.id)
+        if len(self._history_order) > self.config.history:
+            del self._history[self._history_order.popleft()]
+
+    def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
+        names = self._cc.group_names
+        return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
+                           operator, r.arrival, tuple(names[g] for g in r.elig))
+
+    def _get_op(self, opid: Any) -> _Op:
+        check_id("operator", opid)
+        op = self._ops.get(opid)
+        if op is None:
+            raise errors.unknown("operator", opid)
+        return op
+
+    def _get_live(self, rid: Any, verb: str) -> _Req:
+        check_id("conversation", rid)
+        r = self._reqs.get(rid)
+        if r is None:
+            if rid in self._history:
+                raise errors.InvalidState(
+                    f"cannot {verb} conversation {rid!r}: it is already "
+                    f"{self._history[rid].state}")
+            raise errors.unknown("conversation", rid)
+        return r
+
+    # ------------------------------------------------------------------ commands
+    def submit(self, request: Any, channel: str, group: str, priority: int = 0,
+               visitor: Any = None, now: Optional[float] = None) -> list:
+        """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
+        check_id("conversation", request)
+        if request in self._reqs or request in self._history:
+            raise errors.duplicate("conversation", request)
+        ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise errors.unknown("channel", channel)
+        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise errors.unknown("group", group)
+        check_priority(priority)
+        check_visitor(visitor)
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        if self._hidden[gi]:
+            self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
+                                       (group,)))
+            out.append(Rejected(request, t, "hidden"))
+            return out
+        self._seq += 1
+        k = t if self._deadline else self._aging * t - priority
+        r = _Req(request, self._seq, ci, gi, priority, t, k)
+        self._reqs[request] = r
+        self._route_new(r, t, out)
+        return out
+
+    def finish(self, request: Any, now: Optional[float] = None) -> list:
+        """The operator is done: ``Finished``, then whatever the freed slot pulls in."""
+        r = self._get_live(request, "finish")
+        if r.state != ACTIVE:
+            raise errors.InvalidState(
+                f"cannot finish conversation {request!r}: it is still queued "
+                f"(cancel it if the customer left)")
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        op = self._release(r)
+        self._to_history(r, "finished", op.id)
+        out.append(Finished(request, op.id, t))
+        self._fill(op, t, out)
+        return out
+
+    def cancel(self, request: Any, now: Optional[float] = None) -> list:
+        """The customer left: ``Cancelled``; an answered one frees its operator's slot."""
+        r = self._get_live(request, "cancel")
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        op = None
+        if r.state == QUEUED:
+            self._dequeue(r)
+            waited = t - r.arrival
+        else:
+            op = self._release(r)
+            waited = r.assigned_at - r.arrival
+        self._to_history(r, "cancelled", op.id if op else None)
+        out.append(Cancelled(request, t, waited, (t - r.arrival) < self._early[r.ch]))
+        if op is not None:
+            self._fill(op, t, out)
+        return out
+
+    def add_operator(self, operator: Any, groups: list[str], limit: int,
+                     status: str = "offline", now: Optional[float] = None) -> list:
+        """Register an operator (offline unless ``status`` says otherwise)."""
+        check_id("operator", operator)
+        if operator in self._ops:
+            raise errors.duplicate("operator", operator)
+        gs = check_groups(groups, self._cc.group_index)
+        check_limit(limit)
+        st = check_status(status)
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        self._reg += 1
+        op = _Op(operator, limit, self._reg)
+        for g in gs:
+            op.members[g] = self._new_member(g)
+        op.groups = gs
+        op.status = st
+        if st == ONLINE:
+            self._tick += 1
+            op.idle = self._tick
+        self._ops[operator] = op
+        self._attach(op)
+        self._fill(op, t, out)
+        return out
+
+    def remove_operator(self, operator: Any, now: Optional[float] = None,
+                        requeue: bool = False) -> list:
+        """Remove an operator; one who holds conversations needs ``requeue=True``."""
+        op = self._get_op(operator)
+        check_flag("requeue", requeue)
+        if op.load and not requeue:
+            raise errors.InvalidState(
+                f"operator {operator!r} still holds {op.load} conversation(s): finish them "
+                f"first, or pass requeue=True to send them back to the queue")
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        was_online = op.status == ONLINE
+        self._detach(op)
+        op.status = OFFLINE
+        self._attach(op)
+        self._requeue_all(op, t, out)
+        self._detach(op)
+        del self._ops[operator]
+        if was_online:
+            self._sweep(op.groups, t, out)
+        return out
+
+    def set_status(self, operator: Any, status: str, now: Optional[float] = None,
+                   requeue: bool = False) -> list:
+        """``online``, ``away`` or ``offline``. Leaving ``online`` keeps the operator's
+        conversations unless ``requeue=True`` (ignored when going online)."""
+        op = self._get_op(operator)
+        st = check_status(status)
+        check_flag("requeue", requeue)
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        old = op.status
+        if old != st:
+            self._detach(op)
+            op.status = st
+            if st == ONLINE:
+                self._tick += 1
+                op.idle = self._tick
+            self._attach(op)
+            out.append(StatusChanged(operator, STATUSES[st], t, ""))
+        if st != ONLINE and requeue:
+            self._requeue_all(op, t, out)
+        if old == ONLINE and st != ONLINE:
+            self._sweep(op.groups, t, out)
+        self._fill(op, t, out)
+        return out
+
+    def set_groups(self, operator: Any, groups: list[str], now: Optional[float] = None) -> list:
+        """Move an operator: replace its groups. Kept groups keep their place; waiting
+        conversations of the new groups can go to the operator at once."""
+        op = self._get_op(operator)
+        gs = check_groups(groups, self._cc.group_index)
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        self._detach(op)
+        old = op.groups
+        kept = [g for g in old if g in gs]
+        members = {g: op.members[g] for g in kept}
+        for g in gs:
+            if g not in members:
+                members[g] = self._new_member(g)
+        op.groups = kept + [g for g in gs if g not in kept]
+        op.members = members
+        self._attach(op)
+        if op.status == ONLINE:
+            self._sweep([g for g in old if g not in members], t, out)
+        self._fill(op, t, out)
+        return out
+
+    def set_limit(self, operator: Any, limit: int, now: Optional[float] = None) -> list:
+        """Change how many conversations the operator may hold. Lowering it below the
+        current load takes nothing away; no new work arrives until the load is below."""
+        op = self._get_op(operator)
+        check_limit(limit)
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        self._detach(op)
+        op.limit = limit
+        self._attach(op)
+        self._fill(op, t, out)
+        return out
+
+    def advance(self, now: Optional[float] = None) -> list:
+        """Fire the timers due by ``now`` (overflow after a wait)."""
+        t = self._time(now)
+        out: list = []
+        self._fire(t, out)
+        return out
+
+    def apply(self, cmd: Any) -> list:
+        """Apply one Command struct; same result as the matching method."""
+        tp = type(cmd)
+        if tp is Submit:
+            return self.submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
+                               cmd.now)
+        if tp is Finish:
+            return self.finish(cmd.request, cmd.now)
+        if tp is Cancel:
+            return self.cancel(cmd.request, cmd.now)
+        if tp is SetStatus:
+            return self.set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue)
+        if tp is AddOperator:
+            return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now)
+        if tp is RemoveOperator:
+            return self.remove_operator(cmd.operator, cmd.now, cmd.requeue)
+        if tp is SetGroups:
+            return self.set_groups(cmd.operator, cmd.groups, cmd.now)
+        if tp is SetLimit:
+            return self.set_limit(cmd.operator, cmd.limit, cmd.now)
+        if tp is Advance:
+            return self.advance(cmd.now)
+        raise errors.InvalidArgument(
+            f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
+
+    def apply_many(self, cmds: Any) -> list:
+        """Apply commands in order. On a failure raise :class:`BatchError` carrying the
+        events of the commands applied before it (they stay applied)."""
+        out: list = []
+        for i, cmd in enumerate(cmds):
+            try:
+                out += self.apply(cmd)
+            except errors.RoutingError as e:
+                raise errors.BatchError(i, e, out) from e
+        return out
+
+    # ------------------------------------------------------------------ views
+    def operator(self, operator: Any) -> OperatorView:
+        """A snapshot of one operator. O(groups + load)."""
+        op = self._get_op(operator)
+        names = self._cc.group_names
+        return OperatorView(op.id, STATUSES[op.status], op.limit, op.load,
+                            tuple(names[g] for g in op.groups), tuple(op.active))
+
+    def request(self, request: Any) -> RequestView:
+        """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
+        check_id("conversation", request)
+        r = self._reqs.get(request)
+        if r is not None:
+            return self._view(r, "queued" if r.state == QUEUED else "active", r.op)
+        v = self._history.get(request)
+        if v is None:
+            raise errors.unknown("conversation", request)
+        return v
+
+    def queue(self, group: str, channel: Optional[str] = None) -> list:
+        """Waiting conversation ids of a group (one channel, or all merged) in the order an
+        operator of that group alone would take them. O(n log n)."""
+        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise errors.unknown("group", group)
+        C = self._C
+        if channel is not None:
+            ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
+            if ci is None:
+                raise errors.unknown("channel", channel)
+            return [rid for (_, _, rid) in self._queues[gi * C + ci]]
+        items = [(k + self._off[gi][c], seq, rid) for c in range(C)
+                 for (k, seq, rid) in self._queues[gi * C + c]]
+        items.sort(key=lambda x: (x[0], x[1]))
+        return [rid for (_, _, rid) in items]
+
+    def stats(self, now: Optional[float] = None) -> Stats:
+        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
+        timers; call ``advance(now)`` first for a view that includes them."""
+        t = self._time(now)
+        cn, gn = self._cc.channel_names, self._cc.group_names
+        chans = {cn[c]: ChannelStats(self._c_waiting[c], self._c_active[c], self._online,
+                                     self._free) for c in range(self._C)}
+        groups = {gn[g]: GroupStats(self._g_waiting[g], self._g_active[g], self._g_online[g],
+                                    self._g_free[g]) for g in range(self._G)}
+        total = TotalStats(sum(self._c_waiting), sum(self._c_active), self._online, self._free,
+                           len(self._ops))
+        return Stats(t, total, chans, groups)
+
+    # ------------------------------------------------------------------ introspection
+    def _state(self) -> dict:
+        """The full state in a canonical form; equal for both engines after equal calls."""
+        gn, cn = self._cc.group_names, self._cc.channel_names
+        ops = []
+        for op in sorted(self._ops.values(), key=lambda o: o.reg):
+            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.reg, op.last_assign,
+                        op.idle, op.handled, tuple(op.active),
+                        tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand)
+                              for g in op.groups)))
+        reqs = []
+        for r in sorted(self._reqs.values(), key=lambda r: r.seq):
+            reqs.append((r.id, "queued" if r.state == QUEUED else "active", cn[r.ch], gn[r.home],
+                         r.prio, r.arrival, r.k, r.seq, r.gen, r.op,
+                         gn[r.via] if r.via >= 0 else None,
+                         r.assigned_at if r.state == ACTIVE else None,
+                         tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in)))
+        queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
+                  for g in range(self._G) for c in range(self._C)
+                  if self._queues[g * self._C + c]}
+        opsets = {gn[g]: [key[3] for key in self._opsets[g]] for g in range(self._G)
+                  if self._opsets[g]}
+        timers = []
+        for (due, _, rid, seq, gen, g, ri) in sorted(self._timers, key=lambda t: t[:2]):
+            live = rid in self._reqs and self._reqs[rid].seq == seq
+            timers.append((due, rid if live else None, seq, gen, gn[g], ri))
+        return {
+            "now": self._now, "seq": self._seq, "reg": self._reg, "join": self._join,
+            "tick": self._tick, "rng": list(self._rng),
+            "operators": ops, "requests": reqs, "queues": queues, "opsets": opsets,
+            "timers": timers, "history": list(self._history.values()),
+            "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
+                         list(self._g_active), list(self._c_waiting), list(self._c_active),
+                         self._online, self._free),
+        }
+
+    def check(self) -> None:
+        """Verify internal consistency; raises AssertionError with what is wrong."""
+        C, G = self._C, self._G
+        g_wait = [0] * G
+        c_wait = [0] * C
+        for r in self._reqs.values():
+            if r.state == QUEUED:
+                assert r.queued_in and sorted(r.queued_in) == sorted(r.elig), \
+                    f"{r.id!r} queued in {r.queued_in} but eligible for {r.elig}"
+                for g in r.queued_in:
+                    assert (r.k, r.seq, r.id) in self._queues[g * C + r.ch]
+                    g_wait[g] += 1
+                c_wait[r.ch] += 1
+                assert r.op is None
+            else:
+                assert not r.queued_in and r.op in self._ops
+                assert r.id in self._ops[r.op].active
+        for i, q in enumerate(self._queues):
+            for (_, _, rid) in q:
+                assert self._reqs[rid].state == QUEUED
+        assert g_wait == self._g_waiting, (g_wait, self._g_waiting)
+        assert c_wait == self._c_waiting
+        g_on = [0] * G
+        g_free = [0] * G
+        for op in self._ops.values():
+            assert op.load == len(op.active)
+            for rid in op.active:
+                assert self._reqs[rid].op == op.id
+            for g in op.groups:
+                m = op.members[g]
+                eligible = op.status == ONLINE and op.load < op.limit
+                assert (m.key is not None) == eligible
+                if eligible:
+                    assert m.key == self._key(op, g) and m.key in self._opsets[g]
+                if op.status == ONLINE:
+                    g_on[g] += 1
+                    g_free[g] += max(0, op.limit - op.load)
+        assert g_on == self._g_online and g_free == self._g_free
+        assert sum(len(s) for s in self._opsets) == sum(
+            1 for op in self._ops.values() for g in op.groups if op.members[g].key is not None)

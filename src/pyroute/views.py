@@ -1,0 +1,61 @@
+"""Read-only snapshots returned by ``router.operator``, ``router.request``, ``router.stats``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import msgspec
+
+from .events import Id
+
+STATUSES = ("offline", "away", "online")
+REQUEST_STATES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
+
+
+class OperatorView(msgspec.Struct, frozen=True):
+    id: Id
+    status: str
+    limit: int
+    load: int                 # slots taken
+    groups: tuple[str, ...]   # in membership order
+    active: tuple[Id, ...]    # conversations held, in the order they were assigned
+
+
+class RequestView(msgspec.Struct, frozen=True):
+    id: Id
+    state: str
+    channel: str
+    group: str                # the group it was submitted to
+    priority: int
+    operator: Optional[Id]    # who holds (or held) it
+    arrived_at: float
+    eligible_groups: tuple[str, ...]   # home group first, then in the order overflow added
+
+
+class ChannelStats(msgspec.Struct, frozen=True):
+    waiting: int
+    in_progress: int
+    online: int       # online operators who can take this channel
+    free_slots: int   # free slots of those operators
+
+
+class GroupStats(msgspec.Struct, frozen=True):
+    waiting: int      # conversations in this group's queues (overflowed ones count in each)
+    in_progress: int  # conversations assigned through this group
+    online: int
+    free_slots: int
+
+
+class TotalStats(msgspec.Struct, frozen=True):
+    waiting: int
+    in_progress: int
+    online: int
+    free_slots: int
+    operators: int
+
+
+class Stats(msgspec.Struct, frozen=True):
+    at: float
+    total: TotalStats
+    channels: dict[str, ChannelStats]
+    groups: dict[str, GroupStats]
