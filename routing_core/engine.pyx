@@ -596,10 +596,10 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) 
     cdef hnd rh, eh
     cdef Req* r
     cdef Entry* en
+    eng_begin(e, now)   # first: timers may take entries
     if slab_reserve(&e.reqs, 1, &e.mem) < 0 or slab_reserve(&e.ents, 1, &e.mem) < 0:
         e.oom = 1
         return -1
-    eng_begin(e, now)
     rh = slab_take(&e.reqs)
     eh = slab_take(&e.ents)
     e.seq += 1

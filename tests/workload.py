@@ -1,0 +1,128 @@
+"""Random configurations and command streams shared by the differential, property and
+stress tests. Everything is driven by a ``random.Random`` so a failing seed replays."""
+
+from __future__ import annotations
+
+import random
+
+import pyroute as pr
+from pyroute.config import POLICIES
+
+
+def random_config(rng: random.Random) -> pr.RouterConfig:
+    n_ch = rng.randint(1, 4)
+    n_g = rng.randint(1, 5)
+    channels = [pr.Channel(f"ch{i}", priority=rng.choice([0, 0, 5, 10]),
+                           target_wait=rng.choice([20.0, 60.0, 300.0]),
+                           early_cancel=rng.choice([0.0, 20.0]))
+                for i in range(n_ch)]
+    names = [f"g{i}" for i in range(n_g)]
+    groups = []
+    for i, name in enumerate(names):
+        rules = []
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            to = rng.sample(names, rng.randint(1, min(2, n_g)))
+            kind = rng.randrange(3)
+            if kind == 0:
+                rules.append(pr.Overflow(to=to, after=float(rng.choice([0, 5, 30, 60]))))
+            elif kind == 1:
+                rules.append(pr.Overflow(to=to, when_no_operators=True))
+            else:
+                rules.append(pr.Overflow(to=to, when_queue_over=rng.choice([0, 1, 3])))
+        groups.append(pr.Group(name, policy=rng.choice(POLICIES),
+                               priority=rng.choice([0, 0, 3]), overflow=rules,
+                               hidden=(i > 0 and rng.random() < 0.15)))
+    return pr.RouterConfig(channels=channels, groups=groups,
+                           aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
+                           order=rng.choice(["priority", "priority", "deadline"]),
+                           seed=rng.randrange(1000), history=rng.choice([0, 5, 100_000]))
+
+
+class CommandStream:
+    """Generates plausible commands (and a few invalid ones) for a config."""
+
+    def __init__(self, cfg: pr.RouterConfig, rng: random.Random, bad: float = 0.03) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.bad = bad
+        self.now = 0.0
+        self.n_req = 0
+        self.n_op = 0
+        self.ops: list = []
+        self.reqs: list = []
+
+    def _groups(self) -> list[str]:
+        names = [g.name for g in self.cfg.groups]
+        return self.rng.sample(names, self.rng.randint(0 if self.rng.random() < 0.05 else 1,
+                                                       min(3, len(names))))
+
+    def next(self) -> pr.Command:
+        rng = self.rng
+        if rng.random() < 0.6:
+            self.now += rng.choice([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 45.0])
+        now = self.now
+        if rng.random() < self.bad:
+            return self._bad(now)
+        x = rng.random()
+        if not self.ops or x < 0.08:
+            self.n_op += 1
+            op = f"op{self.n_op}" if rng.random() < 0.7 else self.n_op
+            self.ops.append(op)
+            return pr.AddOperator(operator=op, groups=tuple(self._groups()),
+                                  limit=rng.choice([0, 1, 2, 3, 5]),
+                                  status=rng.choice(["online", "online", "offline", "away"]),
+                                  now=now)
+        if x < 0.45:
+            self.n_req += 1
+            rid = f"c{self.n_req}" if rng.random() < 0.8 else 10_000 + self.n_req
+            self.reqs.append(rid)
+            return pr.Submit(request=rid, channel=rng.choice(self.cfg.channels).name,
+                             group=rng.choice(self.cfg.groups).name,
+                             priority=rng.choice([0, 0, 0, 1, 5, -2]), now=now)
+        if x < 0.65 and self.reqs:
+            return pr.Finish(request=rng.choice(self.reqs[-30:]), now=now)
+        if x < 0.72 and self.reqs:
+            return pr.Cancel(request=rng.choice(self.reqs[-30:]), now=now)
+        if x < 0.84:
+            return pr.SetStatus(operator=rng.choice(self.ops),
+                                status=rng.choice(["online", "online", "away", "offline"]),
+                                requeue=rng.random() < 0.3, now=now)
+        if x < 0.88:
+            return pr.SetGroups(operator=rng.choice(self.ops), groups=tuple(self._groups()),
+                                now=now)
+        if x < 0.92:
+            return pr.SetLimit(operator=rng.choice(self.ops), limit=rng.choice([0, 1, 2, 4, 6]),
+                               now=now)
+        if x < 0.95:
+            return pr.RemoveOperator(operator=rng.choice(self.ops), requeue=rng.random() < 0.7,
+                                     now=now)
+        return pr.Advance(now=now)
+
+    def _bad(self, now: float) -> pr.Command:
+        rng = self.rng
+        k = rng.randrange(6)
+        if k == 0:
+            return pr.Submit(request=rng.choice(self.reqs) if self.reqs else "c1",
+                             channel=self.cfg.channels[0].name,
+                             group=self.cfg.groups[0].name, now=now)
+        if k == 1:
+            return pr.Submit(request="zz", channel="nope", group=self.cfg.groups[0].name, now=now)
+        if k == 2:
+            return pr.Finish(request="never-submitted", now=now)
+        if k == 3:
+            return pr.SetLimit(operator=rng.choice(self.ops) if self.ops else "x", limit=-1,
+                               now=now)
+        if k == 4:
+            return pr.Advance(now=now - 5.0)
+        return pr.SetStatus(operator="ghost", status="online", now=now)
+
+
+def run_both(native, ref, cmd):
+    """Apply ``cmd`` to both engines; return (events, error type) of each."""
+    out = []
+    for router in (native, ref):
+        try:
+            out.append((router.apply(cmd), None))
+        except pr.RoutingError as e:
+            out.append((None, type(e)))
+    return out
