@@ -37,7 +37,8 @@ def test_debug_build_passes_core_suites(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "lib"), PYROUTE_EXPECT_DEBUG="1",
                HYPOTHESIS_PROFILE="ci")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *suites],
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+         "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), *suites],
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
     assert " passed" in run.stdout
