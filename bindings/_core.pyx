@@ -13,7 +13,6 @@ include "opslots.pyx"
 include "timers.pyx"
 include "engine.pyx"
 
-from collections import deque
 import time as _time_mod
 
 from libc.math cimport isfinite, INFINITY
@@ -42,6 +41,7 @@ DEBUG = bool(PR_DEBUG)
 cdef tuple STATUSES = _STATUSES
 cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
+cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
 
 
 cdef inline int check_id(object x, str what) except -1:
@@ -71,9 +71,6 @@ cdef class Router:
     cdef list req_ids
     cdef dict op_map
     cdef list op_ids
-    cdef dict history
-    cdef object history_order
-    cdef Py_ssize_t history_limit
     cdef tuple gnames
     cdef tuple cnames
     cdef dict gindex
@@ -109,9 +106,6 @@ cdef class Router:
         self.req_ids = []
         self.op_map = {}
         self.op_ids = []
-        self.history = {}
-        self.history_order = deque()
-        self.history_limit = cfg.history
         for rules in cc.rules:
             n_rules += len(rules)
             for rule in rules:
@@ -124,6 +118,7 @@ cdef class Router:
             raise MemoryError("pyroute: out of memory creating the router")
         self.initialized = True
         e.now = -INFINITY
+        e.hist_limit = cfg.history
         e.deadline = cfg.order == "deadline"
         e.aging = cfg.aging
         for c in range(C):
@@ -193,15 +188,17 @@ cdef class Router:
         return <hnd>h
 
     cdef hnd _live(self, object rid, str verb) except -2:
+        cdef hnd h
         check_id(rid, "conversation")
-        h = self.req_map.get(rid)
-        if h is None:
-            if rid in self.history:
-                raise InvalidState(
-                    f"cannot {verb} conversation {rid!r}: it is already "
-                    f"{self.history[rid][0]}")
+        x = self.req_map.get(rid)
+        if x is None:
             raise _errors.unknown("conversation", rid)
-        return <hnd>h
+        h = x
+        if R(&self.e, h).state > ST_ACTIVE:
+            raise InvalidState(
+                f"cannot {verb} conversation {rid!r}: it is already "
+                f"{STATE_NAMES[R(&self.e, h).state]}")
+        return h
 
     cdef list _groups(self, object groups):
         if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
@@ -251,14 +248,6 @@ cdef class Router:
             eh = en.next
         return tuple(out)
 
-    cdef void _remember(self, object rid, tuple record):
-        if self.history_limit == 0:
-            return
-        self.history[rid] = record
-        self.history_order.append(rid)
-        if len(self.history_order) > self.history_limit:
-            del self.history[self.history_order.popleft()]
-
     cdef int _collect(self, list out) except -1:
         """Turn the core's event records into events, retire dead handles, reset."""
         cdef Engine* e = &self.e
@@ -290,20 +279,15 @@ cdef class Router:
                     REASONS[ev.flag], ev.at))
             elif ev.type == EV_STATUS:
                 out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at, ""))
+            elif ev.type == EV_REJECTED:
+                out.append(Rejected(req_ids[ev.req], ev.at, "hidden"))
         for i in range(e.n_dead_reqs):
             h = e.dead_reqs[i]
-            r = R(e, h)
-            rid = req_ids[h]
-            self._remember(rid, (
-                "finished" if r.state == ST_FINISHED else "cancelled", cnames[r.ch],
-                gnames[r.home], r.prio, op_ids[r.op] if r.op >= 0 else None, r.arrival,
-                self._elig(r)))
-            del self.req_map[rid]
+            del self.req_map[req_ids[h]]
             req_ids[h] = None
         for i in range(e.n_dead_ops):
             h = e.dead_ops[i]
-            del self.op_map[op_ids[h]]
-            op_ids[h] = None
+            del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it
         eng_free_dead(e)
         if PR_DEBUG:
             self.check()
@@ -317,7 +301,7 @@ cdef class Router:
         cdef hnd h
         self._ok()
         check_id(request, "conversation")
-        if request in self.req_map or request in self.history:
+        if request in self.req_map:
             raise _errors.duplicate("conversation", request)
         x = self.cindex.get(channel) if type(channel) is str else None
         if x is None:
@@ -336,12 +320,9 @@ cdef class Router:
                 f"{visitor!r}")
         t = self._time(now)
         if self.hidden[gi]:
-            eng_begin(&self.e, t)
-            self._collect(out)
-            self._remember(request, ("rejected", channel, group, priority, None, t, (group,)))
-            out.append(Rejected(request, t, "hidden"))
-            return 0
-        h = eng_submit(&self.e, ci, gi, <int32_t>priority, t)
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, t)
+        else:
+            h = eng_submit(&self.e, ci, gi, <int32_t>priority, t)
         if h < 0:
             self._raise_core()
         self._bind(self.req_ids, self.req_map, h, request)
@@ -601,16 +582,16 @@ cdef class Router:
         cdef Req* r
         check_id(request, "conversation")
         h = self.req_map.get(request)
-        if h is not None:
-            r = R(&self.e, <hnd>h)
-            return RequestView(request, "queued" if r.state == ST_QUEUED else "active",
-                               self.cnames[r.ch], self.gnames[r.home], r.prio,
-                               self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
-                               self._elig(r))
-        rec = self.history.get(request)
-        if rec is None:
+        if h is None:
             raise _errors.unknown("conversation", request)
-        return RequestView(request, *rec)
+        return self._view(<hnd>h)
+
+    cdef object _view(self, hnd h):
+        cdef Req* r = R(&self.e, h)
+        return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
+                           self.gnames[r.home], r.prio,
+                           self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
+                           self._elig(r))
 
     def queue(self, group, channel=None):
         """Waiting conversation ids of a group (one channel, or all merged) in the order an
@@ -725,8 +706,8 @@ cdef class Router:
             live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
             rid = self.req_ids[tn.req] if live else None
             tlist.append((tn.due, rid, tn.rseq, tn.gen, gn[tn.group], tn.rule))
-        history = [RequestView(rid, *self.history[rid]) for rid in self.history_order
-                   if rid in self.history]
+        history = [self._view(e.hist[(e.hist_head + i) % e.hist_limit])
+                   for i in range(e.hist_n)]
         return {
             "now": e.now, "seq": e.seq, "reg": e.reg, "join": e.join, "tick": e.tick,
             "rng": [e.rng[g] for g in range(e.G)],

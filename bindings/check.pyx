@@ -112,6 +112,13 @@ cdef int _check(Engine* e) except -1:
             p2 = &h.nodes[(j - 1) // 2]
             assert (p2.p, p2.s1, p2.s2) < (h.nodes[j].p, h.nodes[j].s1, h.nodes[j].s2), \
                 f"operator heap {g}: order"
+    ended = 0
+    for i in range(e.reqs.used):
+        if R(e, <hnd>i).state >= ST_FINISHED:
+            ended += 1
+    assert ended == e.hist_n, f"{ended} ended requests kept but the history ring holds {e.hist_n}"
+    for j in range(e.hist_n):
+        assert R(e, e.hist[j]).state >= ST_FINISHED, "history ring holds a live request"
     for j in range(1, e.timers.n):
         t0 = &e.timers.nodes[(j - 1) // 2]
         assert (t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq), "timer heap"

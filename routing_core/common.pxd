@@ -38,6 +38,7 @@ cdef enum:
     ST_ACTIVE = 2
     ST_FINISHED = 3
     ST_CANCELLED = 4
+    ST_REJECTED = 5
 
 cdef enum:
     OP_OFFLINE = 0

@@ -9,6 +9,7 @@ cdef enum:
     EV_FINISHED = 4
     EV_CANCELLED = 5
     EV_STATUS = 6
+    EV_REJECTED = 7
 
 ctypedef struct EvRec:
     double at
@@ -77,7 +78,13 @@ ctypedef struct Engine:
     int32_t* evg
     int64_t n_evg
     int64_t cap_evg
-    # handles released by the current call, freed once the bindings have read them
+    # ended requests kept for history (a ring, oldest at hist_head), and the ones the
+    # current call pushed out of it: freed once the bindings have read them
+    hnd* hist
+    int64_t hist_limit
+    int64_t hist_head
+    int64_t hist_n
+    int64_t hist_cap
     hnd* dead_reqs
     int64_t n_dead_reqs
     int64_t cap_dead_reqs
@@ -113,6 +120,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil
 cdef void eng_begin(Engine* e, double now) noexcept nogil
 cdef void eng_fire(Engine* e, double now) noexcept nogil
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
+cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,

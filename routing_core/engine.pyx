@@ -75,7 +75,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     free(e.has_no_ops); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
-    free(e.dead_ops); free(e.tmp)
+    free(e.dead_ops); free(e.tmp); free(e.hist)
     memset(e, 0, sizeof(Engine))
 
 
@@ -109,6 +109,28 @@ cdef inline void push_dead(Engine* e, hnd** arr, int64_t* n, int64_t* cap,
         return
     arr[0][n[0]] = h
     n[0] += 1
+
+
+cdef inline void retire(Engine* e, hnd rh) noexcept nogil:
+    """An ended request joins the history ring; the oldest one drops out when it is full."""
+    cdef hnd out
+    if e.hist_limit == 0:
+        push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+        return
+    if e.hist_n < e.hist_limit:
+        if e.hist_n == e.hist_cap and pr_grow(<void**>&e.hist, &e.hist_cap, e.hist_n + 1,
+                                              sizeof(hnd), &e.mem) < 0:
+            e.oom = 1
+            return
+        e.hist[e.hist_n] = rh
+        e.hist_n += 1
+        return
+    out = e.hist[e.hist_head]
+    e.hist[e.hist_head] = rh
+    e.hist_head += 1
+    if e.hist_head == e.hist_limit:
+        e.hist_head = 0
+    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, out)
 
 
 # ---------------------------------------------------------------------- operators
@@ -592,19 +614,17 @@ cdef void eng_begin(Engine* e, double now) noexcept nogil:
     e.now = now
 
 
-cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
+cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
     cdef hnd rh, eh
     cdef Req* r
     cdef Entry* en
-    eng_begin(e, now)   # first: timers may take entries
     if slab_reserve(&e.reqs, 1, &e.mem) < 0 or slab_reserve(&e.ents, 1, &e.mem) < 0:
         e.oom = 1
         return -1
     rh = slab_take(&e.reqs)
     eh = slab_take(&e.ents)
-    e.seq += 1
     r = R(e, rh)
-    r.seq = e.seq
+    r.seq = 0
     r.arrival = now
     r.k = now if e.deadline else e.aging * now - <double>prio
     r.assigned_at = 0.0
@@ -625,7 +645,32 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) 
     en.group = g
     en.pos = -1
     en.next = -1
+    return rh
+
+
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
+    cdef hnd rh
+    eng_begin(e, now)   # first: timers may take entries
+    rh = new_request(e, ch, g, prio, now)
+    if rh < 0:
+        return -1
+    e.seq += 1
+    R(e, rh).seq = e.seq
     route_new(e, rh, now)
+    return rh
+
+
+cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
+    """A submit that is not admitted (hidden group): kept in history, routed nowhere."""
+    cdef hnd rh
+    cdef EvRec* ev
+    eng_begin(e, now)
+    rh = new_request(e, ch, g, prio, now)
+    if rh < 0:
+        return -1
+    R(e, rh).state = ST_REJECTED
+    ev = ev_new(e, EV_REJECTED, rh, now)
+    retire(e, rh)
     return rh
 
 
@@ -635,7 +680,7 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     eng_begin(e, now)
     oh = release(e, rh)
     R(e, rh).state = ST_FINISHED
-    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+    retire(e, rh)
     ev = ev_new(e, EV_FINISHED, rh, now)
     if ev != NULL:
         ev.op = oh
@@ -658,7 +703,7 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
-    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+    retire(e, rh)
     ev = ev_new(e, EV_CANCELLED, rh, now)
     if ev != NULL:
         ev.waited = waited
@@ -834,7 +879,8 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
             slab_give(&e.mems, eh, &e.mem)
             eh = nxt
         O(e, h).first_member = -1
-        slab_give(&e.ops, h, &e.mem)
+        # the operator's slot is not recycled: ended conversations in history still
+        # name it by handle
     e.n_dead_reqs = 0
     e.n_dead_ops = 0
     e.n_ev = 0
