@@ -303,11 +303,11 @@ cdef class Router:
         check_id(request, "conversation")
         if request in self.req_map:
             raise _errors.duplicate("conversation", request)
-        x = self.cindex.get(channel) if type(channel) is str else None
+        x = self.cindex.get(channel) if isinstance(channel, str) else None
         if x is None:
             raise _errors.unknown("channel", channel)
         ci = x
-        x = self.gindex.get(group) if type(group) is str else None
+        x = self.gindex.get(group) if isinstance(group, str) else None
         if x is None:
             raise _errors.unknown("group", group)
         gi = x
