@@ -23,7 +23,7 @@ from pyroute.config import (
     compile_config as _compile, RULE_REASONS as _REASONS, POLICIES as _POLICIES,
     MAX_LIMIT as _MAX_LIMIT, PRIORITY_LIMIT as _PRIORITY_LIMIT,
 )
-from pyroute._common import rng_init as _rng_init
+from pyroute._common import rng_init as _rng_init, iterate_commands as _iterate
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged,
 )
@@ -550,7 +550,7 @@ cdef class Router:
         events of the commands applied before it (they stay applied)."""
         cdef list out = []
         cdef Py_ssize_t i = 0
-        for cmd in cmds:
+        for cmd in _iterate(cmds):
             try:
                 self._apply(cmd, out)
             except RoutingError as exc:

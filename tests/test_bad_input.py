@@ -229,10 +229,7 @@ def test_a_refused_time_does_not_move_the_clock(router):
 
 @pytest.mark.parametrize("engine_cls", [
     pytest.param(pr.Router, id="native"),
-    pytest.param(reference.Router, id="reference", marks=pytest.mark.xfail(
-        reason="BUG: reference check_now calls float() on a huge int and leaks "
-               "OverflowError instead of TimeError (the native engine raises TimeError)",
-        strict=True)),
+    pytest.param(reference.Router, id="reference"),
 ])
 @pytest.mark.parametrize("call", ["advance", "submit", "stats"])
 def test_time_as_an_int_too_big_for_a_float(engine_cls, call):
@@ -419,9 +416,6 @@ def test_apply_many_failure_keeps_the_prefix_only(make, router):
     assert router._state() == twin._state()
 
 
-@pytest.mark.xfail(reason="BUG: apply_many(None) / apply_many(5) leak a bare TypeError; "
-                          "docs/semantics.md says wrong types raise InvalidArgument "
-                          "(a RoutingError)", strict=True)
 @pytest.mark.parametrize("cmds", [None, 5, pr.Advance(now=7.0)], ids=["None", "int", "command"])
 def test_apply_many_with_a_non_iterable(router, cmds):
     raises_and_changes_nothing(router, lambda r: r.apply_many(cmds), pr.InvalidArgument)
@@ -431,10 +425,7 @@ def test_apply_many_with_a_non_iterable(router, cmds):
 
 @pytest.mark.parametrize("engine_cls", [
     pytest.param(pr.Router, id="native"),
-    pytest.param(reference.Router, id="reference", marks=pytest.mark.xfail(
-        reason="BUG: reference.Router accepts a clock that is not callable (the native "
-               "engine raises InvalidArgument); it fails later with a TypeError",
-        strict=True)),
+    pytest.param(reference.Router, id="reference"),
 ])
 @pytest.mark.parametrize("clock", [3, None, "time.monotonic"], ids=repr)
 def test_clock_must_be_callable(engine_cls, clock):

@@ -37,7 +37,10 @@ def check_id(what: str, value: object) -> None:
 def check_now(now: object, last: float) -> float:
     if isinstance(now, bool) or not isinstance(now, (int, float)):
         raise errors.bad_time(now, last)
-    t = float(now)
+    try:
+        t = float(now)
+    except OverflowError:
+        raise errors.bad_time(float("inf"), last) from None
     if not math.isfinite(t) or t < last:
         raise errors.bad_time(now, last)
     return t
@@ -97,3 +100,12 @@ def check_visitor(visitor: object) -> None:
     if visitor is not None and (isinstance(visitor, bool) or not isinstance(visitor, (str, int))):
         raise errors.InvalidArgument(
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
+
+
+def iterate_commands(cmds: object):
+    try:
+        return iter(cmds)  # type: ignore[call-overload]
+    except TypeError:
+        raise errors.InvalidArgument(
+            f"apply_many takes an iterable of command structs, got {type(cmds).__name__}"
+        ) from None

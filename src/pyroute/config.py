@@ -8,6 +8,7 @@ config through msgspec before use: whichever way a config was made, it is checke
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -106,11 +107,23 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         try:
             cfg = msgspec.json.decode(data, type=RouterConfig)
         except msgspec.ValidationError as e:
-            raise ConfigError(f"invalid config: {e}") from None
+            raise ConfigError(f"invalid config: {_explain(e)}") from None
         except msgspec.DecodeError as e:
             raise ConfigError(f"config is not valid JSON: {e}") from None
         compile_config(cfg)
         return cfg
+
+
+_CHOICES = {"policy": POLICIES, "order": ("priority", "deadline")}
+
+
+def _explain(e: msgspec.ValidationError) -> str:
+    """msgspec's message, plus the accepted values when an enum-like field was wrong."""
+    msg = str(e)
+    m = re.search(r"`\$[^`]*\.(\w+)`$", msg)
+    if m and m.group(1) in _CHOICES and "Invalid enum value" in msg:
+        msg += f"; expected one of: {', '.join(_CHOICES[m.group(1)])}"
+    return msg
 
 
 def _decode_file(path: str | Path, decode: Any) -> RouterConfig:
@@ -122,7 +135,7 @@ def _decode_file(path: str | Path, decode: Any) -> RouterConfig:
     try:
         cfg = decode(raw, type=RouterConfig)
     except msgspec.ValidationError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(f"{path}: {_explain(e)}") from None
     except msgspec.DecodeError as e:
         raise ConfigError(f"{path}: not a valid config file: {e}") from None
     try:
@@ -172,7 +185,7 @@ def compile_config(config: Any) -> Compiled:
     try:
         cfg = msgspec.convert(raw, RouterConfig)
     except msgspec.ValidationError as e:
-        raise ConfigError(f"invalid config: {e}") from None
+        raise ConfigError(f"invalid config: {_explain(e)}") from None
 
     def names(items: tuple, where: str) -> dict[str, int]:
         index: dict[str, int] = {}

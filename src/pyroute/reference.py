@@ -19,7 +19,7 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    check_visitor, rng_init, rng_next,
+    check_visitor, iterate_commands, rng_init, rng_next,
 )
 from .commands import (
     AddOperator, Advance, Cancel, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus,
@@ -96,6 +96,8 @@ class Router:
 
     def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
         cc = compile_config(config)
+        if not callable(clock):
+            raise errors.InvalidArgument(f"clock must be callable, got {clock!r}")
         self.config = cc.config
         self._cc = cc
         self._clock = clock
@@ -636,7 +638,7 @@ class Router:
         """Apply commands in order. On a failure raise :class:`BatchError` carrying the
         events of the commands applied before it (they stay applied)."""
         out: list = []
-        for i, cmd in enumerate(cmds):
+        for i, cmd in enumerate(iterate_commands(cmds)):
             try:
                 out += self.apply(cmd)
             except errors.RoutingError as e:

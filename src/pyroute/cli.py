@@ -1,0 +1,140 @@
+"""The ``pyroute`` command line.
+
+``pyroute bench [--quick] [--out PATH] [--json]`` runs the DESIGN §5 benchmarks (the
+workloads live in ``pyroute.bench``, installed from the repository's ``bench/``);
+``pyroute --version`` prints the version. Usage errors exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shlex
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Optional, Sequence
+
+from . import __version__
+
+
+def _bench() -> ModuleType:
+    """``pyroute.bench``: installed with the package, or — when pyroute runs from a source
+    tree with ``src`` on ``sys.path`` — the repository's ``bench/`` loaded under that name."""
+    try:
+        import pyroute.bench as bench
+        return bench
+    except ModuleNotFoundError as exc:
+        if exc.name != "pyroute.bench":
+            raise
+    bench_dir = Path(__file__).resolve().parents[2] / "bench"
+    init = bench_dir / "__init__.py"
+    if not (bench_dir / "workloads.py").is_file():
+        raise SystemExit("pyroute bench: the benchmarks (pyroute.bench) are not installed; "
+                         "reinstall pyroute with `pip install .` from its repository")
+    spec = importlib.util.spec_from_file_location(
+        "pyroute.bench", init, submodule_search_locations=[str(bench_dir)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pyroute.bench"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules["pyroute.bench"]
+        raise
+    import pyroute
+    pyroute.bench = module  # type: ignore[attr-defined]
+    return module
+
+
+def _default_out(bench: ModuleType) -> Optional[Path]:
+    """``bench/RESULTS.md`` of the repository pyroute runs from (or is run in), if any."""
+    candidates = [Path(bench.__file__).resolve().parent, Path.cwd() / "bench"]
+    for d in candidates:
+        if (d.name == "bench" and (d / "workloads.py").is_file()
+                and (d.parent / "pyproject.toml").is_file()):
+            return d / "RESULTS.md"
+    return None
+
+
+def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    _bench()
+    from rich.console import Console
+
+    from pyroute.bench import report, workloads
+
+    err = Console(stderr=True)
+    # piped output is not bound to a terminal's width: give the tables room
+    out = Console() if sys.stdout.isatty() else Console(width=120)
+    if args.quick:
+        suite = workloads.Suite(scale=workloads.QUICK_SCALE, plan=workloads.QUICK_PLAN,
+                                notes=["--quick: a small scale and few repetitions, not the "
+                                       "DESIGN §5 scale; run `pyroute bench` for that."])
+    else:
+        suite = workloads.Suite()
+    machine = report.machine()
+    with err.status("pyroute bench", spinner="dots") as status:
+        def progress(msg: str) -> None:
+            status.update(f"pyroute bench: {msg}")
+        res = workloads.run(suite, progress)
+    res["machine"] = machine
+    res["kind"] = "quick" if args.quick else "full"
+    res["checks"] = report.checks(res)
+    command = "pyroute " + " ".join(shlex.quote(a) for a in argv)
+    res["command"] = command
+
+    dest = Path(args.out) if args.out else (None if args.quick else _default_out(_bench()))
+    md = report.markdown(res, command)
+    written = None
+    if dest is not None:
+        try:
+            dest.write_text(md, encoding="utf-8")
+            written = dest
+        except OSError as exc:
+            err.print(f"[yellow]pyroute bench: cannot write {dest} ({exc.strerror}); "
+                      f"printing it instead[/]")
+    if args.json:
+        res["written"] = str(written) if written else None
+        print(json.dumps(res, indent=2))
+    else:
+        report.print_tables(res, out)
+    if written is not None:
+        err.print(f"wrote {written}")
+    elif args.out or not args.quick:
+        # nowhere to write the results: print them (beside the JSON, on stderr)
+        print(md, file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyroute",
+        description="pyroute: routes helpdesk conversations to operators in microseconds.")
+    parser.add_argument("--version", action="version", version=f"pyroute {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench = sub.add_parser(
+        "bench", help="measure the DESIGN §5 performance contract",
+        description="Measure the DESIGN §5 figures for the native and the reference engine "
+                    "and compare them with their targets. Without --quick, runs at full "
+                    "scale and writes bench/RESULTS.md (when run from the repository).")
+    bench.add_argument("--quick", action="store_true",
+                       help="small scale, few repetitions: a few seconds")
+    bench.add_argument("--out", metavar="PATH",
+                       help="write the results as Markdown here (default for a full run "
+                            "from the repository: bench/RESULTS.md)")
+    bench.add_argument("--json", action="store_true",
+                       help="print the results as JSON instead of tables")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``pyroute`` command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    return args.func(args, argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
