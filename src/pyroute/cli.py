@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -58,6 +59,20 @@ def _default_out(bench: ModuleType) -> Optional[Path]:
     return None
 
 
+def _busy() -> Optional[str]:
+    """A warning when other work was running as the benchmark started."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cores = os.cpu_count() or 1
+    if load < 0.5:
+        return None
+    return (f"The machine was not idle: load average {load:.2f} over the last minute at the "
+            f"start, on {cores} cores. Figures from a busy machine are noisy; compare them "
+            f"with a run on an idle one before drawing conclusions.")
+
+
 def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _bench()
     from rich.console import Console
@@ -74,6 +89,9 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
     else:
         suite = workloads.Suite()
     machine = report.machine()
+    busy = _busy()
+    if busy:
+        suite.notes.append(busy)
     with err.status("pyroute bench", spinner="dots") as status:
         def progress(msg: str) -> None:
             status.update(f"pyroute bench: {msg}")

@@ -1,0 +1,123 @@
+"""The ``pyroute`` command line: ``pyroute bench --quick`` end to end, usage errors.
+
+The benchmark runs in a subprocess of the same interpreter with the ``pyroute`` that this
+test imported (the installed package, or ``src/`` with its ``bench/`` beside it), so what
+is checked is what a user runs. No figure is compared with a target here: timings belong
+in ``pyroute bench``, never in a test's verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pyroute
+from pyroute import cli
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    root = str(Path(pyroute.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return subprocess.run([sys.executable, "-m", "pyroute.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "RESULTS.md"
+    proc = _run("bench", "--quick", "--json", "--out", str(out), cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), out.read_text(encoding="utf-8")
+
+
+def test_quick_bench_reports_every_figure_for_both_engines(quick: tuple[dict, str]) -> None:
+    res, _ = quick
+    assert res["kind"] == "quick"
+    assert set(res["engines"]) == {"native", "reference"}
+    for name, e in res["engines"].items():
+        assert e["engine"] == name
+        for key in ("submit_assign", "finish_pull"):
+            lat = e[key]
+            assert lat["n"] > 0
+            assert 0 < lat["median_ns"] <= lat["p99_ns"] <= lat["max_ns"]
+        for key in ("mixed_api", "mixed_batch"):
+            assert e[key]["commands"] > 0
+            assert 0 < e[key]["min_ops_per_s"] <= e[key]["ops_per_s"] <= e[key]["max_ops_per_s"]
+    mem = res["engines"]["native"]["memory"]
+    assert mem["bytes_per_waiting"] > 0 and mem["bytes_total"] > 0
+    assert res["engines"]["reference"]["memory"]["bytes_per_waiting"] is None
+    assert set(res["ratios"]) == {"submit_assign", "finish_pull", "mixed_api", "mixed_batch"}
+    assert all(r["ratio"] > 0 for r in res["ratios"].values())
+    h = res["heapq"]
+    assert h["push"]["median_ns"] >= 0 and h["pop"]["median_ns"] > 0
+    assert res["sizes"] and all({"native", "reference"} <= set(row) for row in res["sizes"])
+
+
+def test_quick_bench_checks_every_design_target(quick: tuple[dict, str]) -> None:
+    res, _ = quick
+    figures = {c["figure"] for c in res["checks"]}
+    assert figures == {"submit_assign", "finish_pull", "mixed_api", "mixed_batch", "memory",
+                       "ratio_submit_assign", "ratio_finish_pull", "ratio_mixed_api",
+                       "ratio_mixed_batch"}
+    for c in res["checks"]:
+        assert isinstance(c["met"], bool) and c["value"] > 0
+
+
+def test_quick_bench_writes_results_with_command_method_and_machine(
+        quick: tuple[dict, str]) -> None:
+    res, md = quick
+    assert md.startswith("# pyroute benchmark results")
+    assert "$ pyroute bench --quick --json --out" in md
+    for section in ("## Method", "## Machine", "## DESIGN §5 figures",
+                    "## Native against the reference engine", "## Memory", "heapq"):
+        assert section in md
+    m = res["machine"]
+    for key in ("cpu", "cores", "os", "python", "pyroute", "cython", "msgspec", "date"):
+        assert m[key], key
+        assert str(m[key]) in md
+    assert m["pyroute"] == pyroute.__version__
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["frobnicate"], ["bench", "--fast"], ["bench", "extra"], ["--nope"], ["bench", "--out"],
+])
+def test_garbage_arguments_are_a_usage_error(argv: list[str],
+                                             capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage: pyroute" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pyroute {pyroute.__version__}"
+
+
+def test_reference_too_slow_for_full_scale_runs_both_engines_smaller() -> None:
+    cli._bench()
+    from pyroute.bench import report, workloads as w
+
+    scale = w.Scale(operators=100, groups=5, waiting=500, free_groups=1)
+    plan = w.Plan(warmup=10, latency_calls=50, latency_rounds=1, mixed_commands=100,
+                  mixed_rounds=1, sizes=(100,), size_calls=20, size_rounds=1,
+                  reference_budget_s=0.0)
+    res = w.run(w.Suite(scale=scale, plan=plan))
+    assert res["ratio_scale"]["waiting"] == 50
+    assert res["engines"]["reference"]["scale"]["waiting"] == 50
+    assert res["engines"]["native_at_ratio_scale"]["scale"]["waiting"] == 50
+    assert res["engines"]["native"]["scale"]["waiting"] == 500
+    assert "too slow" in res["notes"][0]
+    assert "skipped" in res["sizes"][0]["reference"]
+    res["machine"] = report.machine()
+    md = report.markdown(res, "pyroute bench")
+    assert "native at ratio scale" in md and "skipped" in md and "## Notes" in md
