@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
@@ -324,13 +325,45 @@ def _git() -> Optional[str]:
         return None
 
 
+class CpuWatch:
+    """How much CPU other processes took while the benchmark ran, from ``/proc/stat``:
+    all busy time of the machine less this process's own (and the hypervisor's steal)."""
+
+    def __init__(self) -> None:
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> Optional[tuple[float, float, float, float]]:
+        fields = _read("/proc/stat").split("\n", 1)[0].split()
+        if not fields or fields[0] != "cpu":
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        v = [int(x) / tick for x in fields[1:]]
+        # user nice system idle iowait irq softirq steal ...
+        busy = v[0] + v[1] + v[2] + v[5] + v[6]
+        steal = v[7] if len(v) > 7 else 0.0
+        own = os.times()
+        return (time.monotonic(), busy, steal, own.user + own.system)
+
+    def stop(self) -> dict[str, Optional[float]]:
+        end = self._sample()
+        if self.start is None or end is None or end[0] <= self.start[0]:
+            return {"others_cores": None, "steal_cores": None}
+        span = end[0] - self.start[0]
+        others = (end[1] - self.start[1]) - (end[3] - self.start[3])
+        return {"others_cores": round(max(0.0, others) / span, 2),
+                "steal_cores": round((end[2] - self.start[2]) / span, 2)}
+
+
 MACHINE_LABELS = (
     ("cpu", "CPU"), ("cpu_detail", "CPU details"), ("cores", "cores"),
     ("cores_usable", "cores usable"),
     ("memory_gib", "memory (GiB)"), ("os", "OS"), ("python", "Python"),
     ("pyroute", "pyroute"), ("core_build", "native core build"), ("cython", "Cython"),
     ("msgspec", "msgspec"), ("sortedcontainers", "sortedcontainers"), ("git", "git commit"),
-    ("load_average", "load average at start"), ("date", "date"),
+    ("load_average", "load average at start"),
+    ("others_cores", "cores busy with other processes during the run"),
+    ("steal_cores", "cores stolen by the hypervisor during the run"), ("date", "date"),
 )
 
 
@@ -486,5 +519,6 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
     console.print(f"{m['cpu']} ({m['cpu_detail']}), {m['cores']} cores, "
                   f"{m['memory_gib']} GiB, {m['os']}; "
                   f"{m['python']}, pyroute {m['pyroute']} ({m['core_build']} core), "
-                  f"Cython {m['cython']}, msgspec {m['msgspec']}; load average at start "
-                  f"{m['load_average']}. Took {res['elapsed_s']:.1f} s.")
+                  f"Cython {m['cython']}, msgspec {m['msgspec']}; other processes kept "
+                  f"{m.get('others_cores')} cores busy during the run. "
+                  f"Took {res['elapsed_s']:.1f} s.")

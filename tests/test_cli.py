@@ -83,6 +83,7 @@ def test_quick_bench_writes_results_with_command_method_and_machine(
         assert m[key], key
         assert str(m[key]) in md
     assert m["pyroute"] == pyroute.__version__
+    assert "others_cores" in m and "steal_cores" in m
 
 
 @pytest.mark.parametrize("argv", [

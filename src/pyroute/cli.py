@@ -59,17 +59,14 @@ def _default_out(bench: ModuleType) -> Optional[Path]:
     return None
 
 
-def _busy() -> Optional[str]:
-    """A warning when other work was running as the benchmark started."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
+def _busy(others: Optional[float], steal: Optional[float]) -> Optional[str]:
+    """A warning when other work competed with the benchmark for the CPU."""
+    taken = (others or 0.0) + (steal or 0.0)
+    if taken < 0.2:
         return None
-    cores = os.cpu_count() or 1
-    if load < 0.5:
-        return None
-    return (f"The machine was not idle: load average {load:.2f} over the last minute at the "
-            f"start, on {cores} cores. Figures from a busy machine are noisy; compare them "
+    return (f"The machine was not idle: other processes kept {others} of its "
+            f"{os.cpu_count()} cores busy on average while the benchmark ran (and the "
+            f"hypervisor stole {steal}). Figures from a busy machine are noisy; compare them "
             f"with a run on an idle one before drawing conclusions.")
 
 
@@ -89,13 +86,15 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
     else:
         suite = workloads.Suite()
     machine = report.machine()
-    busy = _busy()
-    if busy:
-        suite.notes.append(busy)
+    watch = report.CpuWatch()
     with err.status("pyroute bench", spinner="dots") as status:
         def progress(msg: str) -> None:
             status.update(f"pyroute bench: {msg}")
         res = workloads.run(suite, progress)
+    machine.update(watch.stop())
+    busy = _busy(machine["others_cores"], machine["steal_cores"])
+    if busy:
+        res["notes"].append(busy)
     res["machine"] = machine
     res["kind"] = "quick" if args.quick else "full"
     res["checks"] = report.checks(res)
