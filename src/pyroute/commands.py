@@ -13,7 +13,7 @@ import msgspec
 from .events import Id
 
 
-class _Command(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True):
+class _Command(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True, gc=False):
     pass
 
 

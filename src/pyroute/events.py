@@ -15,7 +15,7 @@ import msgspec
 Id = Union[str, int]
 
 
-class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, array_like=False):
+class _Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, gc=False):
     pass
 
 
