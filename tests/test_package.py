@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.resources
 import inspect
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,6 +35,8 @@ def test_import_pyroute_gives_the_native_engine():
     assert not inspect.isfunction(core.Router.submit)
     assert "submit" not in vars(pr.Router)   # the facade adds nothing on the hot path
     assert isinstance(core.DEBUG, bool)
+    # tests/test_debug_build.py runs this file on the bounds-checked build
+    assert core.DEBUG == (os.environ.get("PYROUTE_EXPECT_DEBUG") == "1")
 
 
 def test_the_reference_engine_is_pure_python():
