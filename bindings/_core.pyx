@@ -249,7 +249,22 @@ cdef class Router:
         return tuple(out)
 
     cdef int _collect(self, list out) except -1:
-        """Turn the core's event records into events, retire dead handles, reset."""
+        """Turn the core's event records into events, retire dead handles, reset.
+
+        The core has already changed state: if building the events fails (out of
+        memory), the handles are still retired and the router is marked broken."""
+        try:
+            self._convert(out)
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            eng_free_dead(&self.e)
+        if PR_DEBUG:
+            self.check()
+        return 0
+
+    cdef int _convert(self, list out) except -1:
         cdef Engine* e = &self.e
         cdef int64_t i, j
         cdef EvRec* ev
@@ -288,9 +303,6 @@ cdef class Router:
         for i in range(e.n_dead_ops):
             h = e.dead_ops[i]
             del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it
-        eng_free_dead(e)
-        if PR_DEBUG:
-            self.check()
         return 0
 
     # ------------------------------------------------------------------ commands (cdef)
@@ -300,6 +312,7 @@ cdef class Router:
         cdef int32_t ci, gi
         cdef hnd h
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         check_id(request, "conversation")
         if request in self.req_map:
             raise _errors.duplicate("conversation", request)
@@ -318,7 +331,6 @@ cdef class Router:
             raise InvalidArgument(
                 f"visitor must be a str, an int or None, got {type(visitor).__name__} "
                 f"{visitor!r}")
-        t = self._time(now)
         if self.hidden[gi]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, t)
         else:
@@ -333,12 +345,12 @@ cdef class Router:
         cdef hnd h
         cdef double t
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._live(request, "finish")
         if R(&self.e, h).state != ST_ACTIVE:
             raise InvalidState(
                 f"cannot finish conversation {request!r}: it is still queued "
                 f"(cancel it if the customer left)")
-        t = self._time(now)
         eng_finish(&self.e, h, t)
         self._collect(out)
         return 0
@@ -347,8 +359,8 @@ cdef class Router:
         cdef hnd h
         cdef double t
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._live(request, "cancel")
-        t = self._time(now)
         eng_cancel(&self.e, h, t)
         self._collect(out)
         return 0
@@ -361,13 +373,13 @@ cdef class Router:
         cdef int32_t buf[1024]
         cdef Py_ssize_t i
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         check_id(operator, "operator")
         if operator in self.op_map:
             raise _errors.duplicate("operator", operator)
         gs = self._groups(groups)
         check_int(limit, "limit", 0, _MAX_LIMIT)
         st = self._status(status)
-        t = self._time(now)
         for i in range(len(gs)):
             buf[i] = gs[i]
         h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, t)
@@ -382,6 +394,7 @@ cdef class Router:
         cdef hnd h
         cdef double t
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._op(operator)
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
@@ -389,7 +402,6 @@ cdef class Router:
             raise InvalidState(
                 f"operator {operator!r} still holds {O(&self.e, h).load} conversation(s): "
                 f"finish them first, or pass requeue=True to send them back to the queue")
-        t = self._time(now)
         eng_remove_op(&self.e, h, t)
         self._collect(out)
         return 0
@@ -400,11 +412,11 @@ cdef class Router:
         cdef double t
         cdef int8_t st
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._op(operator)
         st = self._status(status)
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
-        t = self._time(now)
         eng_set_status(&self.e, h, st, requeue, t)
         self._collect(out)
         return 0
@@ -416,9 +428,9 @@ cdef class Router:
         cdef int32_t buf[1024]
         cdef Py_ssize_t i
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._op(operator)
         gs = self._groups(groups)
-        t = self._time(now)
         for i in range(len(gs)):
             buf[i] = gs[i]
         eng_set_groups(&self.e, h, buf, <int32_t>len(gs), t)
@@ -429,9 +441,9 @@ cdef class Router:
         cdef hnd h
         cdef double t
         self._ok()
+        t = self._time(now)   # first: a clock may call back into the router
         h = self._op(operator)
         check_int(limit, "limit", 0, _MAX_LIMIT)
-        t = self._time(now)
         eng_set_limit(&self.e, h, <int32_t>limit, t)
         self._collect(out)
         return 0
@@ -439,7 +451,7 @@ cdef class Router:
     cdef int _advance(self, object now, list out) except -1:
         cdef double t
         self._ok()
-        t = self._time(now)
+        t = self._time(now)   # first: a clock may call back into the router
         eng_begin(&self.e, t)
         self._collect(out)
         return 0
@@ -574,8 +586,8 @@ cdef class Router:
         while x != -1:
             active.append(self.req_ids[x])
             x = R(&self.e, x).act_next
-        return OperatorView(operator, STATUSES[o.status], o.limit, o.load, tuple(groups),
-                            tuple(active))
+        return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
+                            tuple(groups), tuple(active))
 
     def request(self, request):
         """A snapshot of one conversation, live or kept in history (``RequestView``)."""

@@ -20,14 +20,19 @@ cdef int _check(Engine* e) except -1:
         g, c = i // e.C, i % e.C
         for j in range(q.n):
             en = EN(e, q.nodes[j].entry)
-            assert en.pos == j, f"queue {g}/{c}: entry at {j} thinks it is at {en.pos}"
-            assert en.group == g, f"queue {g}/{c}: entry of group {en.group}"
+            if not (en.pos == j):
+                raise AssertionError(f"queue {g}/{c}: entry at {j} thinks it is at {en.pos}")
+            if not (en.group == g):
+                raise AssertionError(f"queue {g}/{c}: entry of group {en.group}")
             r = R(e, en.req)
-            assert r.state == ST_QUEUED, f"queue {g}/{c} holds a request in state {r.state}"
-            assert r.ch == c and q.nodes[j].k == r.k and q.nodes[j].seq == r.seq
+            if not (r.state == ST_QUEUED):
+                raise AssertionError(f"queue {g}/{c} holds a request in state {r.state}")
+            if not (r.ch == c and q.nodes[j].k == r.k and q.nodes[j].seq == r.seq):
+                raise AssertionError('r.ch == c and q.nodes[j].k == r.k and q.nodes[j].seq == r.seq')
             if j:
                 p = &q.nodes[(j - 1) // 2]
-                assert (p.k, p.seq) < (q.nodes[j].k, q.nodes[j].seq), f"queue {g}/{c}: heap order"
+                if not ((p.k, p.seq) < (q.nodes[j].k, q.nodes[j].seq)):
+                    raise AssertionError(f"queue {g}/{c}: heap order")
     # requests
     for i in range(e.reqs.used):
         r = R(e, <hnd>i)
@@ -36,31 +41,42 @@ cdef int _check(Engine* e) except -1:
         count = 0
         n = 0
         x = r.first_entry
-        assert EN(e, x).group == r.home
+        if not (EN(e, x).group == r.home):
+            raise AssertionError('EN(e, x).group == r.home')
         while x != -1:
             en = EN(e, x)
-            assert en.req == i
+            if not (en.req == i):
+                raise AssertionError('en.req == i')
             n += 1
             if en.pos >= 0:
                 count += 1
                 g_wait[en.group] += 1
             if en.next == -1:
-                assert r.last_entry == x
+                if not (r.last_entry == x):
+                    raise AssertionError('r.last_entry == x')
             x = en.next
         if r.state == ST_QUEUED:
-            assert count == n == r.n_queued, f"request {i}: queued in {count} of {n} groups"
+            if not (count == n == r.n_queued):
+                raise AssertionError(f"request {i}: queued in {count} of {n} groups")
             c_wait[r.ch] += 1
-            assert r.op == -1
+            if not (r.op == -1):
+                raise AssertionError('r.op == -1')
         else:
-            assert count == 0 and r.n_queued == 0
+            if not (count == 0 and r.n_queued == 0):
+                raise AssertionError('count == 0 and r.n_queued == 0')
             o = O(e, r.op)
-            assert o.alive, f"request {i} held by a removed operator"
+            if not (o.alive):
+                raise AssertionError(f"request {i} held by a removed operator")
             g_act[r.via] += 1
             c_act[r.ch] += 1
-    assert g_wait == [e.g_waiting[g] for g in range(e.G)], "group waiting counters"
-    assert c_wait == [e.c_waiting[c] for c in range(e.C)], "channel waiting counters"
-    assert g_act == [e.g_active[g] for g in range(e.G)], "group active counters"
-    assert c_act == [e.c_active[c] for c in range(e.C)], "channel active counters"
+    if not (g_wait == [e.g_waiting[g] for g in range(e.G)]):
+        raise AssertionError("group waiting counters")
+    if not (c_wait == [e.c_waiting[c] for c in range(e.C)]):
+        raise AssertionError("channel waiting counters")
+    if not (g_act == [e.g_active[g] for g in range(e.G)]):
+        raise AssertionError("group active counters")
+    if not (c_act == [e.c_active[c] for c in range(e.C)]):
+        raise AssertionError("channel active counters")
     # operators: slot counts against assignments, heap membership against eligibility
     g_on = [0] * e.G
     g_free = [0] * e.G
@@ -77,10 +93,12 @@ cdef int _check(Engine* e) except -1:
         x = o.act_head
         while x != -1:
             r = R(e, x)
-            assert r.state == ST_ACTIVE and r.op == i, f"operator {i}: foreign active request"
+            if not (r.state == ST_ACTIVE and r.op == i):
+                raise AssertionError(f"operator {i}: foreign active request")
             n += 1
             x = r.act_next
-        assert n == o.load, f"operator {i}: load {o.load} but holds {n}"
+        if not (n == o.load):
+            raise AssertionError(f"operator {i}: load {o.load} but holds {n}")
         free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE else 0
         if o.status == OP_ONLINE:
             online += 1
@@ -88,38 +106,51 @@ cdef int _check(Engine* e) except -1:
         x = o.first_member
         while x != -1:
             m = M(e, x)
-            assert m.op == i
+            if not (m.op == i):
+                raise AssertionError('m.op == i')
             eligible = o.status == OP_ONLINE and o.load < o.limit
-            assert (m.pos >= 0) == eligible, f"operator {i} group {m.group}: heap membership"
+            if not ((m.pos >= 0) == eligible):
+                raise AssertionError(f"operator {i} group {m.group}: heap membership")
             if m.pos >= 0:
                 in_heaps += 1
                 h = &e.oheaps[m.group]
-                assert h.nodes[m.pos].member == x
-                assert h.nodes[m.pos].p == op_key(e, o, m), f"operator {i}: stale key"
-                assert h.nodes[m.pos].s1 == o.last_assign and h.nodes[m.pos].s2 == o.reg
+                if not (h.nodes[m.pos].member == x):
+                    raise AssertionError('h.nodes[m.pos].member == x')
+                if not (h.nodes[m.pos].p == op_key(e, o, m)):
+                    raise AssertionError(f"operator {i}: stale key")
+                if not (h.nodes[m.pos].s1 == o.last_assign and h.nodes[m.pos].s2 == o.reg):
+                    raise AssertionError('h.nodes[m.pos].s1 == o.last_assign and h.nodes[m.pos].s2 == o.reg')
             if o.status == OP_ONLINE:
                 g_on[m.group] += 1
                 g_free[m.group] += free_
             x = m.next
-    assert alive == e.n_ops
-    assert online == e.online and total_free == e.free_slots, "online / free slot totals"
-    assert g_on == [e.g_online[g] for g in range(e.G)], "group online counters"
-    assert g_free == [e.g_free[g] for g in range(e.G)], "group free slot counters"
-    assert in_heaps == sum([e.oheaps[g].n for g in range(e.G)]), "operator heap sizes"
+    if not (alive == e.n_ops):
+        raise AssertionError('alive == e.n_ops')
+    if not (online == e.online and total_free == e.free_slots):
+        raise AssertionError("online / free slot totals")
+    if not (g_on == [e.g_online[g] for g in range(e.G)]):
+        raise AssertionError("group online counters")
+    if not (g_free == [e.g_free[g] for g in range(e.G)]):
+        raise AssertionError("group free slot counters")
+    if not (in_heaps == sum([e.oheaps[g].n for g in range(e.G)])):
+        raise AssertionError("operator heap sizes")
     for g in range(e.G):
         h = &e.oheaps[g]
         for j in range(1, h.n):
             p2 = &h.nodes[(j - 1) // 2]
-            assert (p2.p, p2.s1, p2.s2) < (h.nodes[j].p, h.nodes[j].s1, h.nodes[j].s2), \
-                f"operator heap {g}: order"
+            if not ((p2.p, p2.s1, p2.s2) < (h.nodes[j].p, h.nodes[j].s1, h.nodes[j].s2)):
+                raise AssertionError(f"operator heap {g}: order")
     ended = 0
     for i in range(e.reqs.used):
         if R(e, <hnd>i).state >= ST_FINISHED:
             ended += 1
-    assert ended == e.hist_n, f"{ended} ended requests kept but the history ring holds {e.hist_n}"
+    if not (ended == e.hist_n):
+        raise AssertionError(f"{ended} ended requests kept but the history ring holds {e.hist_n}")
     for j in range(e.hist_n):
-        assert R(e, e.hist[j]).state >= ST_FINISHED, "history ring holds a live request"
+        if not (R(e, e.hist[j]).state >= ST_FINISHED):
+            raise AssertionError("history ring holds a live request")
     for j in range(1, e.timers.n):
         t0 = &e.timers.nodes[(j - 1) // 2]
-        assert (t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq), "timer heap"
+        if not ((t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq)):
+            raise AssertionError("timer heap")
     return 0

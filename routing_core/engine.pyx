@@ -554,7 +554,8 @@ cdef void sweep(Engine* e, int64_t n, double now) noexcept nogil:
                 e.tmp[2 * count] = R(e, rh).seq
                 e.tmp[2 * count + 1] = rh
                 count += 1
-        qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
+        if count > 1:
+            qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
         for j in range(count):
             rh = <hnd>e.tmp[2 * j + 1]
             for ri in range(e.rule_start[g], e.rule_start[g + 1]):
@@ -573,7 +574,8 @@ cdef void requeue_all(Engine* e, hnd oh, double now) noexcept nogil:
         e.tmp[2 * count + 1] = rh
         count += 1
         rh = R(e, rh).act_next
-    qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
+    if count > 1:
+        qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
     for j in range(count):
         rh = <hnd>e.tmp[2 * j + 1]
         release(e, rh)

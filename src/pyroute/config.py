@@ -65,7 +65,7 @@ class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     to: Annotated[tuple[Name, ...], Meta(min_length=1)]
     after: Seconds | None = None
     when_no_operators: bool = False
-    when_queue_over: Annotated[int, Meta(ge=0)] | None = None
+    when_queue_over: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
 
 
 class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -429,6 +429,7 @@ class Router:
     def submit(self, request: Any, channel: str, group: str, priority: int = 0,
                visitor: Any = None, now: Optional[float] = None) -> list:
         """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
+        t = self._time(now)   # first: a clock may call back into the router
         check_id("conversation", request)
         if request in self._reqs or request in self._history:
             raise errors.duplicate("conversation", request)
@@ -440,7 +441,6 @@ class Router:
             raise errors.unknown("group", group)
         check_priority(priority)
         check_visitor(visitor)
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         if self._hidden[gi]:
@@ -457,12 +457,12 @@ class Router:
 
     def finish(self, request: Any, now: Optional[float] = None) -> list:
         """The operator is done: ``Finished``, then whatever the freed slot pulls in."""
+        t = self._time(now)   # first: a clock may call back into the router
         r = self._get_live(request, "finish")
         if r.state != ACTIVE:
             raise errors.InvalidState(
                 f"cannot finish conversation {request!r}: it is still queued "
                 f"(cancel it if the customer left)")
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         op = self._release(r)
@@ -473,8 +473,8 @@ class Router:
 
     def cancel(self, request: Any, now: Optional[float] = None) -> list:
         """The customer left: ``Cancelled``; an answered one frees its operator's slot."""
+        t = self._time(now)   # first: a clock may call back into the router
         r = self._get_live(request, "cancel")
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         op = None
@@ -493,13 +493,13 @@ class Router:
     def add_operator(self, operator: Any, groups: list[str], limit: int,
                      status: str = "offline", now: Optional[float] = None) -> list:
         """Register an operator (offline unless ``status`` says otherwise)."""
+        t = self._time(now)   # first: a clock may call back into the router
         check_id("operator", operator)
         if operator in self._ops:
             raise errors.duplicate("operator", operator)
         gs = check_groups(groups, self._cc.group_index)
         check_limit(limit)
         st = check_status(status)
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         self._reg += 1
@@ -519,13 +519,13 @@ class Router:
     def remove_operator(self, operator: Any, now: Optional[float] = None,
                         requeue: bool = False) -> list:
         """Remove an operator; one who holds conversations needs ``requeue=True``."""
+        t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_flag("requeue", requeue)
         if op.load and not requeue:
             raise errors.InvalidState(
                 f"operator {operator!r} still holds {op.load} conversation(s): finish them "
                 f"first, or pass requeue=True to send them back to the queue")
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         was_online = op.status == ONLINE
@@ -543,10 +543,10 @@ class Router:
                    requeue: bool = False) -> list:
         """``online``, ``away`` or ``offline``. Leaving ``online`` keeps the operator's
         conversations unless ``requeue=True`` (ignored when going online)."""
+        t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         st = check_status(status)
         check_flag("requeue", requeue)
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         old = op.status
@@ -568,9 +568,9 @@ class Router:
     def set_groups(self, operator: Any, groups: list[str], now: Optional[float] = None) -> list:
         """Move an operator: replace its groups. Kept groups keep their place; waiting
         conversations of the new groups can go to the operator at once."""
+        t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         gs = check_groups(groups, self._cc.group_index)
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         self._detach(op)
@@ -591,9 +591,9 @@ class Router:
     def set_limit(self, operator: Any, limit: int, now: Optional[float] = None) -> list:
         """Change how many conversations the operator may hold. Lowering it below the
         current load takes nothing away; no new work arrives until the load is below."""
+        t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_limit(limit)
-        t = self._time(now)
         out: list = []
         self._fire(t, out)
         self._detach(op)
@@ -737,36 +737,50 @@ class Router:
         c_wait = [0] * C
         for r in self._reqs.values():
             if r.state == QUEUED:
-                assert r.queued_in and sorted(r.queued_in) == sorted(r.elig), \
-                    f"{r.id!r} queued in {r.queued_in} but eligible for {r.elig}"
+                if not (r.queued_in and sorted(r.queued_in) == sorted(r.elig)):
+                    raise AssertionError(f"{r.id!r} queued in {r.queued_in} but eligible for {r.elig}")
                 for g in r.queued_in:
-                    assert (r.k, r.seq, r.id) in self._queues[g * C + r.ch]
+                    if not ((r.k, r.seq, r.id) in self._queues[g * C + r.ch]):
+                        raise AssertionError('(r.k, r.seq, r.id) in self._queues[g * C + r.ch]')
                     g_wait[g] += 1
                 c_wait[r.ch] += 1
-                assert r.op is None
+                if not (r.op is None):
+                    raise AssertionError('r.op is None')
             else:
-                assert not r.queued_in and r.op in self._ops
-                assert r.id in self._ops[r.op].active
+                if not (not r.queued_in and r.op in self._ops):
+                    raise AssertionError('not r.queued_in and r.op in self._ops')
+                if not (r.id in self._ops[r.op].active):
+                    raise AssertionError('r.id in self._ops[r.op].active')
         for i, q in enumerate(self._queues):
             for (_, _, rid) in q:
-                assert self._reqs[rid].state == QUEUED
-        assert g_wait == self._g_waiting, (g_wait, self._g_waiting)
-        assert c_wait == self._c_waiting
+                if not (self._reqs[rid].state == QUEUED):
+                    raise AssertionError('self._reqs[rid].state == QUEUED')
+        if not (g_wait == self._g_waiting):
+            raise AssertionError((g_wait, self._g_waiting))
+        if not (c_wait == self._c_waiting):
+            raise AssertionError('c_wait == self._c_waiting')
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():
-            assert op.load == len(op.active)
+            if not (op.load == len(op.active)):
+                raise AssertionError('op.load == len(op.active)')
             for rid in op.active:
-                assert self._reqs[rid].op == op.id
+                if not (self._reqs[rid].op == op.id):
+                    raise AssertionError('self._reqs[rid].op == op.id')
             for g in op.groups:
                 m = op.members[g]
                 eligible = op.status == ONLINE and op.load < op.limit
-                assert (m.key is not None) == eligible
+                if not ((m.key is not None) == eligible):
+                    raise AssertionError('(m.key is not None) == eligible')
                 if eligible:
-                    assert m.key == self._key(op, g) and m.key in self._opsets[g]
+                    if not (m.key == self._key(op, g) and m.key in self._opsets[g]):
+                        raise AssertionError('m.key == self._key(op, g) and m.key in self._opsets[g]')
                 if op.status == ONLINE:
                     g_on[g] += 1
                     g_free[g] += max(0, op.limit - op.load)
-        assert g_on == self._g_online and g_free == self._g_free
-        assert sum(len(s) for s in self._opsets) == sum(
-            1 for op in self._ops.values() for g in op.groups if op.members[g].key is not None)
+        if not (g_on == self._g_online and g_free == self._g_free):
+            raise AssertionError('g_on == self._g_online and g_free == self._g_free')
+        in_sets = sum(1 for op in self._ops.values() for g in op.groups
+                      if op.members[g].key is not None)
+        if sum(len(s) for s in self._opsets) != in_sets:
+            raise AssertionError("operator sets hold operators without room")
