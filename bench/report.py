@@ -463,6 +463,16 @@ def markdown(res: dict[str, Any], command: str) -> str:
     lines += _md_table(("operation", "median", "p99"), [
         ("heappush", fmt_ns(h["push"]["median_ns"]), fmt_ns(h["push"]["p99_ns"])),
         ("heappop", fmt_ns(h["pop"]["median_ns"]), fmt_ns(h["pop"]["p99_ns"]))])
+    d = res.get("dict")
+    if d:
+        lines += ["", "## Baseline: one id lookup in a plain `dict`", "",
+                  f"A dict of {d['size']:,} str ids — as many as the router maps at this scale "
+                  "(waiting, active, and the ended ones kept in history) — probed with fresh "
+                  "str objects. Every `submit`, `finish` and `cancel` makes at least one such "
+                  "lookup before the core runs; at this size it is mostly memory latency.", ""]
+        lines += _md_table(("lookup", "median", "p99"), [
+            ("id present", fmt_ns(d["hit"]["median_ns"]), fmt_ns(d["hit"]["p99_ns"])),
+            ("id absent", fmt_ns(d["miss"]["median_ns"]), fmt_ns(d["miss"]["p99_ns"]))])
     if res.get("sizes"):
         lines += ["", "## By the number waiting", "",
                   "The same state with fewer or more waiting conversations (operators, groups "
@@ -510,6 +520,14 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
                           fmt_ns(h["push"]["p99_ns"])),
                          ("heappop", fmt_ns(h["pop"]["median_ns"]),
                           fmt_ns(h["pop"]["p99_ns"]))]))
+    d = res.get("dict")
+    if d:
+        console.print(table(f"baseline: one lookup in a dict of {d['size']:,} str ids",
+                            ("lookup", "median", "p99"),
+                            [("id present", fmt_ns(d["hit"]["median_ns"]),
+                              fmt_ns(d["hit"]["p99_ns"])),
+                             ("id absent", fmt_ns(d["miss"]["median_ns"]),
+                              fmt_ns(d["miss"]["p99_ns"]))]))
     if res.get("sizes"):
         console.print(table("by the number waiting (µs: median / p99)", SIZE_HEADER,
                             size_rows(res)))

@@ -48,6 +48,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Optional
 
+import msgspec
+
 import pyroute as pr
 from pyroute import reference
 
@@ -404,6 +406,26 @@ class HeapqBaseline:
         return (0.0, self.seq, f"c{self.seq}")
 
 
+class DictBaseline:
+    """A plain ``dict`` of ``size`` str ids, probed with fresh str objects (as a host passes
+    ids it has just decoded): the id lookup every routing call makes, and nothing else.
+    At the DESIGN scale the router's id map holds every live and kept conversation, so
+    this is the floor under each ``submit``, ``finish`` and ``cancel``."""
+
+    name = "dict"
+
+    def __init__(self, size: int, seed: int = 7) -> None:
+        self.size = size
+        self.map = {f"bench-{i:09d}": i for i in range(size)}
+        self.rng = random.Random(seed)
+
+    def existing(self, n: int) -> list[str]:
+        return [f"bench-{self.rng.randrange(self.size):09d}" for _ in range(n)]
+
+    def missing(self, n: int) -> list[str]:
+        return [f"new-{self.rng.randrange(10**9):09d}" for _ in range(n)]
+
+
 # ---------------------------------------------------------------------------------------
 # The mixed stream
 
@@ -545,6 +567,28 @@ def time_heapq(base: HeapqBaseline, n: int) -> tuple[list[int], list[int]]:
     return pushes, pops
 
 
+def time_dict(base: DictBaseline, n: int) -> tuple[list[int], list[int]]:
+    """Time ``n`` lookups of present ids and ``n`` of absent ids (fresh str objects)."""
+    get, found, absent = base.map.get, base.existing(n), base.missing(n)
+    pc = time.perf_counter_ns
+    hits = [0] * n
+    misses = [0] * n
+    with _NoGC():
+        for i in range(n):
+            k = found[i]
+            t0 = pc()
+            get(k)
+            t1 = pc()
+            hits[i] = t1 - t0
+        for i in range(n):
+            k = absent[i]
+            t0 = pc()
+            get(k)
+            t1 = pc()
+            misses[i] = t1 - t0
+    return hits, misses
+
+
 def time_mixed_api(st: State, n: int) -> float:
     """Seconds to run ``n`` mixed commands as method calls (one loop, prebuilt args)."""
     calls = as_calls(st, mixed_stream(st, n))
@@ -679,6 +723,18 @@ def measure_heapq(size: int, plan: Plan, overhead: int) -> dict[str, Any]:
     return {"size": size, "push": summarize(pushes, overhead), "pop": summarize(pops, overhead)}
 
 
+def measure_dict(size: int, plan: Plan, overhead: int) -> dict[str, Any]:
+    base = DictBaseline(size)
+    time_dict(base, plan.warmup)
+    hits: list[int] = []
+    misses: list[int] = []
+    for _ in range(plan.latency_rounds):
+        a, b = time_dict(base, plan.latency_calls)
+        hits += a
+        misses += b
+    return {"size": size, "hit": summarize(hits, overhead), "miss": summarize(misses, overhead)}
+
+
 # ---------------------------------------------------------------------------------------
 # The whole run
 
@@ -738,6 +794,13 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
             res["ratios"] = ratios(nat, ref)
     progress(f"heapq baseline at {scale.waiting:,} entries")
     res["heapq"] = measure_heapq(scale.waiting, plan, overhead)
+    # as many ids as the native router maps at this scale: waiting, active, and the
+    # ended conversations it keeps in history (RouterConfig.history, by default)
+    history = next(f.default for f in msgspec.structs.fields(pr.RouterConfig)
+                   if f.name == "history")
+    size = scale.waiting + scale.operators * scale.limit + history
+    progress(f"dict baseline at {size:,} ids")
+    res["dict"] = measure_dict(size, plan, overhead)
     res["sizes"] = []
     if suite.sweep:
         for size in plan.sizes:
