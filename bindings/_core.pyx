@@ -23,13 +23,16 @@ from pyroute.config import (
     compile_config as _compile, RULE_REASONS as _REASONS, POLICIES as _POLICIES,
     MAX_LIMIT as _MAX_LIMIT, PRIORITY_LIMIT as _PRIORITY_LIMIT,
 )
-from pyroute._common import rng_init as _rng_init, iterate_commands as _iterate
+from pyroute._common import (
+    rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
+    check_visitor as _check_visitor,
+)
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
-    Advance,
+    Ban, Unban, Advance,
 )
 from pyroute.views import (
     STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
@@ -41,6 +44,7 @@ DEBUG = bool(PR_DEBUG)
 cdef tuple STATUSES = _STATUSES
 cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
+cdef tuple REJECT_REASONS = ("hidden", "banned", "overloaded")
 cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
 
 
@@ -76,6 +80,7 @@ cdef class Router:
     cdef dict gindex
     cdef dict cindex
     cdef list hidden
+    cdef object bans_
     cdef bint broken
     cdef bint initialized
 
@@ -102,6 +107,7 @@ cdef class Router:
         self.gindex = dict(cc.group_index)
         self.cindex = dict(cc.channel_index)
         self.hidden = [grp.hidden for grp in cfg.groups]
+        self.bans_ = _Bans()
         self.req_map = {}
         self.req_ids = []
         self.op_map = {}
@@ -127,6 +133,7 @@ cdef class Router:
             e.policy[g] = cc.policies[g]
             e.rng[g] = _rng_init(cfg.seed, g)
             e.has_no_ops[g] = False
+            e.max_queue[g] = -1 if cfg.groups[g].max_queue is None else cfg.groups[g].max_queue
             for c in range(C):
                 if e.deadline:
                     e.off[g * C + c] = cfg.channels[c].target_wait
@@ -295,7 +302,7 @@ cdef class Router:
             elif ev.type == EV_STATUS:
                 out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at, ""))
             elif ev.type == EV_REJECTED:
-                out.append(Rejected(req_ids[ev.req], ev.at, "hidden"))
+                out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
         for i in range(e.n_dead_reqs):
             h = e.dead_reqs[i]
             del self.req_map[req_ids[h]]
@@ -331,8 +338,10 @@ cdef class Router:
             raise InvalidArgument(
                 f"visitor must be a str, an int or None, got {type(visitor).__name__} "
                 f"{visitor!r}")
-        if self.hidden[gi]:
-            h = eng_reject(&self.e, ci, gi, <int32_t>priority, t)
+        if visitor is not None and self.bans_.active(visitor, t):
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_BANNED, t)
+        elif self.hidden[gi]:
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
         else:
             h = eng_submit(&self.e, ci, gi, <int32_t>priority, t)
         if h < 0:
@@ -456,6 +465,29 @@ cdef class Router:
         self._collect(out)
         return 0
 
+    cdef int _ban(self, object visitor, object until, object reason, object now,
+                  list out) except -1:
+        cdef double t
+        self._ok()
+        t = self._time(now)
+        u = _Bans.check(visitor, until, reason, t)
+        eng_begin(&self.e, t)
+        self._collect(out)
+        self.bans_.ban(visitor, u, reason, t)
+        return 0
+
+    cdef int _unban(self, object visitor, object now, list out) except -1:
+        cdef double t
+        self._ok()
+        t = self._time(now)
+        self.bans_.require(visitor)
+        if not self.bans_.is_banned(visitor, t):
+            raise _errors.UnknownId(f"visitor {visitor!r} is not banned")
+        eng_begin(&self.e, t)
+        self._collect(out)
+        self.bans_.unban(visitor, t)
+        return 0
+
     cdef int _apply(self, object cmd, list out) except -1:
         tp = type(cmd)
         if tp is Submit:
@@ -476,6 +508,10 @@ cdef class Router:
             return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
         if tp is SetLimit:
             return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Ban:
+            return self._ban(cmd.visitor, cmd.until, cmd.reason, cmd.now, out)
+        if tp is Unban:
+            return self._unban(cmd.visitor, cmd.now, out)
         if tp is Advance:
             return self._advance(cmd.now, out)
         raise InvalidArgument(
@@ -544,6 +580,43 @@ cdef class Router:
         cdef list out = []
         self._set_limit(operator, limit, now, out)
         return out
+
+    def ban(self, visitor, until=None, reason="", now=None):
+        """Ban a visitor until ``until`` (``None``: until lifted): its submits are
+        ``Rejected(reason="banned")``. Banning again replaces the ban. Returns the events
+        of timers due by ``now``. Raises InvalidArgument (no visitor, ``until`` not later
+        than ``now``), TimeError. O(1)."""
+        cdef list out = []
+        self._ban(visitor, until, reason, now, out)
+        return out
+
+    def unban(self, visitor, now=None):
+        """Lift a ban. Raises UnknownId when the visitor is not banned. O(1)."""
+        cdef list out = []
+        self._unban(visitor, now, out)
+        return out
+
+    def bans(self, now=None):
+        """The bans in force at ``now`` (``BanView``), in the order they were set. Fires
+        no timers. O(bans)."""
+        return self.bans_.views(self._time(now))
+
+    def accepting(self, group, channel, now=None, visitor=None):
+        """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted
+        now: False for a hidden group, a group whose ``max_queue`` is reached while none of
+        its operators has room, or a banned visitor. For a chat widget to hide itself. Fires no timers. O(1)."""
+        t = self._time(now)
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group)
+        if not isinstance(channel, str) or channel not in self.cindex:
+            raise _errors.unknown("channel", channel)
+        _check_visitor(visitor)
+        if self.hidden[gi]:
+            return False
+        if eng_overloaded(&self.e, <int32_t>gi):
+            return False
+        return not (visitor is not None and self.bans_.is_banned(visitor, t))
 
     def advance(self, now=None):
         """Fire the timers due by ``now``. O(k log n) for k timers."""
@@ -725,6 +798,7 @@ cdef class Router:
             "rng": [e.rng[g] for g in range(e.G)],
             "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
             "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
+            "bans": self.bans_.state(),
             "counters": ([e.g_waiting[g] for g in range(e.G)],
                          [e.g_online[g] for g in range(e.G)],
                          [e.g_free[g] for g in range(e.G)],

@@ -21,7 +21,7 @@ ctypedef struct EvRec:
     int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status
     int32_t naux          # Overflowed: number of targets
     int8_t type
-    int8_t flag           # Cancelled: early; Overflowed: rule kind
+    int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason
 
 ctypedef struct PendingTimer:
     double due
@@ -52,6 +52,7 @@ ctypedef struct Engine:
     int32_t* to_start         # [R+1] targets of rule r: to_start[r] .. to_start[r+1]
     int32_t* to_group         # [sum of targets]
     bint* has_no_ops          # [G]
+    int64_t* max_queue        # [G] admission limit on waiting, or -1
     # slabs
     Slab reqs
     Slab ents
@@ -120,7 +121,14 @@ cdef void eng_dealloc(Engine* e) noexcept nogil
 cdef void eng_begin(Engine* e, double now) noexcept nogil
 cdef void eng_fire(Engine* e, double now) noexcept nogil
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
-cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
+cdef enum:
+    REJECT_HIDDEN = 0
+    REJECT_BANNED = 1
+    REJECT_OVERLOADED = 2
+
+cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
+                    double now) noexcept nogil
+cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,

@@ -25,6 +25,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.to_start = <int32_t*>malloc(sizeof(int32_t) * (n_rules + 1))
     e.to_group = <int32_t*>malloc(sizeof(int32_t) * (n_targets + 1))
     e.has_no_ops = <bint*>malloc(sizeof(bint) * G)
+    e.max_queue = <int64_t*>malloc(sizeof(int64_t) * G)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -37,11 +38,13 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.work2 = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
     e.pending = <PendingTimer*>malloc(sizeof(PendingTimer) * (n_rules + 1))
     e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
+             + sizeof(int64_t) * G
              + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
              + sizeof(PendingTimer) * n_rules + sizeof(Engine))
     if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
             or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
+            or e.max_queue == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -72,7 +75,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.mems)
     free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
-    free(e.has_no_ops); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
+    free(e.has_no_ops); free(e.max_queue); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
     free(e.dead_ops); free(e.tmp); free(e.hist)
@@ -650,9 +653,16 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     return rh
 
 
+cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
+    """max_queue reached and nobody in the group has room to answer at once."""
+    return e.max_queue[g] >= 0 and e.g_waiting[g] >= e.max_queue[g] and e.g_free[g] == 0
+
+
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
     cdef hnd rh
     eng_begin(e, now)   # first: timers may take entries
+    if eng_overloaded(e, g):
+        return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
     rh = new_request(e, ch, g, prio, now)
     if rh < 0:
         return -1
@@ -662,16 +672,25 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) 
     return rh
 
 
-cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
-    """A submit that is not admitted (hidden group): kept in history, routed nowhere."""
+cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
+                    double now) noexcept nogil:
+    """A submit that is not admitted (hidden group, banned visitor): fire the timers,
+    then keep it in history, routed nowhere."""
+    eng_begin(e, now)
+    return reject(e, ch, g, prio, reason, now)
+
+
+cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
+                double now) noexcept nogil:
     cdef hnd rh
     cdef EvRec* ev
-    eng_begin(e, now)
     rh = new_request(e, ch, g, prio, now)
     if rh < 0:
         return -1
     R(e, rh).state = ST_REJECTED
     ev = ev_new(e, EV_REJECTED, rh, now)
+    if ev != NULL:
+        ev.flag = reason
     retire(e, rh)
     return rh
 

@@ -31,7 +31,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                 rules.append(pr.Overflow(to=to, when_queue_over=rng.choice([0, 1, 3])))
         groups.append(pr.Group(name, policy=rng.choice(POLICIES),
                                priority=rng.choice([0, 0, 3]), overflow=rules,
-                               hidden=(i > 0 and rng.random() < 0.15)))
+                               hidden=(i > 0 and rng.random() < 0.15),
+                               max_queue=rng.choice([None, None, None, 0, 2, 5])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -78,7 +79,8 @@ class CommandStream:
             self.reqs.append(rid)
             return pr.Submit(request=rid, channel=rng.choice(self.cfg.channels).name,
                              group=rng.choice(self.cfg.groups).name,
-                             priority=rng.choice([0, 0, 0, 1, 5, -2]), now=now)
+                             priority=rng.choice([0, 0, 0, 1, 5, -2]),
+                             visitor=rng.choice([None, None, "v1", "v2", 3]), now=now)
         if x < 0.65 and self.reqs:
             return pr.Finish(request=rng.choice(self.reqs[-30:]), now=now)
         if x < 0.72 and self.reqs:
@@ -96,6 +98,12 @@ class CommandStream:
         if x < 0.95:
             return pr.RemoveOperator(operator=rng.choice(self.ops), requeue=rng.random() < 0.7,
                                      now=now)
+        if x < 0.965:
+            return pr.Ban(visitor=rng.choice(["v1", "v2", 3]),
+                          until=rng.choice([None, now + rng.choice([1.0, 30.0, 300.0])]),
+                          reason=rng.choice(["", "spam"]), now=now)
+        if x < 0.975:
+            return pr.Unban(visitor=rng.choice(["v1", "v2", 3]), now=now)
         return pr.Advance(now=now)
 
     def _bad(self, now: float) -> pr.Command:

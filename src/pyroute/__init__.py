@@ -16,8 +16,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
     ) from exc
 
 from .commands import (
-    AddOperator, Advance, Cancel, Command, Finish, RemoveOperator, SetGroups, SetLimit,
-    SetStatus, Submit,
+    AddOperator, Advance, Ban, Cancel, Command, Finish, RemoveOperator, SetGroups, SetLimit,
+    SetStatus, Submit, Unban,
 )
 from .config import Channel, Group, Overflow, RouterConfig
 from .errors import (
@@ -29,7 +29,7 @@ from .events import (
 )
 from .router import Router
 from .views import (
-    ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+    BanView, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
 )
 
 __version__ = "0.1.0"
@@ -38,8 +38,8 @@ __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow",
     "Assigned", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "AddOperator", "RemoveOperator",
-    "SetStatus", "SetGroups", "SetLimit", "Advance",
+    "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Advance",
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
     "InvalidArgument", "TimeError", "BatchError",
-    "OperatorView", "RequestView", "Stats", "ChannelStats", "GroupStats", "TotalStats",
+    "OperatorView", "RequestView", "BanView", "Stats", "ChannelStats", "GroupStats", "TotalStats",
 ]

@@ -4,6 +4,7 @@ argument checks used by the reference engine (the native binding mirrors them in
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from . import errors
 from .config import MAX_LIMIT, PRIORITY_LIMIT
@@ -109,3 +110,78 @@ def iterate_commands(cmds: object):
         raise errors.InvalidArgument(
             f"apply_many takes an iterable of command structs, got {type(cmds).__name__}"
         ) from None
+
+
+class Bans:
+    """Banned visitors, shared by both engines (a dict; not on the routing path).
+
+    A ban holds while ``now < until`` (``until=None``: until lifted). Expired bans are
+    dropped when they are next looked at.
+    """
+
+    __slots__ = ("_bans",)
+
+    def __init__(self) -> None:
+        self._bans: dict = {}   # visitor -> (since, until, reason), in the order set
+
+    @staticmethod
+    def check(visitor: object, until: object, reason: object, now: float) -> Optional[float]:
+        if visitor is None:
+            raise errors.InvalidArgument("ban needs a visitor id (a str or an int), got None")
+        if isinstance(visitor, bool) or not isinstance(visitor, (str, int)):
+            raise errors.InvalidArgument(
+                f"visitor must be a str or an int, got {type(visitor).__name__} {visitor!r}")
+        if not isinstance(reason, str):
+            raise errors.InvalidArgument(
+                f"reason must be a str, got {type(reason).__name__} {reason!r}")
+        if until is None:
+            return None
+        if isinstance(until, bool) or not isinstance(until, (int, float)):
+            raise errors.InvalidArgument(
+                f"until must be a time in seconds or None, got {type(until).__name__} {until!r}")
+        try:
+            u = float(until)
+        except OverflowError:
+            u = math.inf
+        if not math.isfinite(u) or u <= now:
+            raise errors.InvalidArgument(
+                f"until must be a finite time later than now ({now!r}), got {until!r}; "
+                f"leave it out for a ban that lasts until it is lifted")
+        return u
+
+    def ban(self, visitor: object, until: Optional[float], reason: str, now: float) -> None:
+        self._bans.pop(visitor, None)
+        self._bans[visitor] = (now, until, reason)
+
+    def active(self, visitor: object, now: float) -> bool:
+        b = self._bans.get(visitor)
+        if b is None:
+            return False
+        if b[1] is not None and now >= b[1]:
+            del self._bans[visitor]
+            return False
+        return True
+
+    def require(self, visitor: object) -> None:
+        if isinstance(visitor, bool) or not isinstance(visitor, (str, int)):
+            raise errors.InvalidArgument(
+                f"visitor must be a str or an int, got {type(visitor).__name__} {visitor!r}")
+
+    def unban(self, visitor: object, now: float) -> None:
+        b = self._bans.get(visitor)
+        if b is None or (b[1] is not None and now >= b[1]):
+            raise errors.UnknownId(f"visitor {visitor!r} is not banned")
+        del self._bans[visitor]
+
+    def is_banned(self, visitor: object, now: float) -> bool:
+        """Like ``active`` but changes nothing (for reads)."""
+        b = self._bans.get(visitor)
+        return b is not None and (b[1] is None or now < b[1])
+
+    def views(self, now: float) -> list:
+        from .views import BanView
+        return [BanView(v, since, until, reason) for v, (since, until, reason)
+                in self._bans.items() if until is None or now < until]
+
+    def state(self) -> list:
+        return [(v, since, until, reason) for v, (since, until, reason) in self._bans.items()]

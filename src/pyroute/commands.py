@@ -69,11 +69,23 @@ class SetLimit(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
+class Ban(_Command, frozen=True, tag=True, kw_only=True):
+    visitor: Id
+    until: Optional[float] = None
+    reason: str = ""
+    now: Optional[float] = None
+
+
+class Unban(_Command, frozen=True, tag=True, kw_only=True):
+    visitor: Id
+    now: Optional[float] = None
+
+
 class Advance(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                SetLimit, Advance]
+                SetLimit, Ban, Unban, Advance]
 COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                 SetLimit, Advance)
+                 SetLimit, Ban, Unban, Advance)

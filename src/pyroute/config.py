@@ -69,12 +69,19 @@ class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A department: a set of operators and the rules to route to them."""
+    """A department: a set of operators and the rules to route to them.
+
+    ``hidden``: takes only transfers and escalations (a submit to it is rejected).
+    ``max_queue``: admission control — while this many conversations wait in the group
+    and none of its operators has room, ``accepting()`` says no and a submit to it is
+    ``Rejected(reason="overloaded")`` (0: admit only what can be answered at once).
+    """
 
     policy: Policy = "even"
     priority: Priority = 0
     overflow: tuple[Overflow, ...] = ()
     hidden: bool = False
+    max_queue: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

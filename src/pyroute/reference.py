@@ -19,11 +19,11 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    check_visitor, iterate_commands, rng_init, rng_next,
+    Bans, check_visitor, iterate_commands, rng_init, rng_next,
 )
 from .commands import (
-    AddOperator, Advance, Cancel, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus,
-    Submit,
+    AddOperator, Advance, Ban, Cancel, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus,
+    Submit, Unban,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
@@ -109,6 +109,8 @@ class Router:
         self._early = [float(c.early_cancel) for c in cfg.channels]
         self._policy = list(cc.policies)
         self._hidden = [g.hidden for g in cfg.groups]
+        self._max_queue = [g.max_queue for g in cfg.groups]
+        self._bans = Bans()
         self._rules = cc.rules
         self._deadline = cfg.order == "deadline"
         self._aging = float(cfg.aging)
@@ -443,10 +445,17 @@ class Router:
         check_visitor(visitor)
         out: list = []
         self._fire(t, out)
-        if self._hidden[gi]:
+        reason = None
+        if visitor is not None and self._bans.active(visitor, t):
+            reason = "banned"
+        elif self._hidden[gi]:
+            reason = "hidden"
+        elif self._overloaded(gi):
+            reason = "overloaded"
+        if reason is not None:
             self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
                                        (group,)))
-            out.append(Rejected(request, t, "hidden"))
+            out.append(Rejected(request, t, reason))
             return out
         self._seq += 1
         k = t if self._deadline else self._aging * t - priority
@@ -602,6 +611,55 @@ class Router:
         self._fill(op, t, out)
         return out
 
+    def ban(self, visitor: Any, until: Optional[float] = None, reason: str = "",
+            now: Optional[float] = None) -> list:
+        """Ban a visitor until ``until`` (``None``: until lifted): its submits are
+        ``Rejected(reason="banned")``. Banning again replaces the ban."""
+        t = self._time(now)
+        u = Bans.check(visitor, until, reason, t)
+        out: list = []
+        self._fire(t, out)
+        self._bans.ban(visitor, u, reason, t)
+        return out
+
+    def unban(self, visitor: Any, now: Optional[float] = None) -> list:
+        """Lift a ban. Raises UnknownId when the visitor is not banned."""
+        t = self._time(now)
+        self._bans.require(visitor)
+        if not self._bans.is_banned(visitor, t):
+            raise errors.UnknownId(f"visitor {visitor!r} is not banned")
+        out: list = []
+        self._fire(t, out)
+        self._bans.unban(visitor, t)
+        return out
+
+    def bans(self, now: Optional[float] = None) -> list:
+        """The bans in force at ``now``, in the order they were set. Fires no timers."""
+        t = self._time(now)
+        return self._bans.views(t)
+
+    def accepting(self, group: str, channel: str, now: Optional[float] = None,
+                  visitor: Any = None) -> bool:
+        """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted:
+        for a chat widget to hide itself when the floor is overloaded. Fires no timers."""
+        t = self._time(now)
+        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise errors.unknown("group", group)
+        if not isinstance(channel, str) or channel not in self._cc.channel_index:
+            raise errors.unknown("channel", channel)
+        check_visitor(visitor)
+        if self._hidden[gi]:
+            return False
+        if self._overloaded(gi):
+            return False
+        return not (visitor is not None and self._bans.is_banned(visitor, t))
+
+    def _overloaded(self, g: int) -> bool:
+        """max_queue reached and nobody in the group has room to answer at once."""
+        mq = self._max_queue[g]
+        return mq is not None and self._g_waiting[g] >= mq and self._g_free[g] == 0
+
     def advance(self, now: Optional[float] = None) -> list:
         """Fire the timers due by ``now`` (overflow after a wait)."""
         t = self._time(now)
@@ -629,6 +687,10 @@ class Router:
             return self.set_groups(cmd.operator, cmd.groups, cmd.now)
         if tp is SetLimit:
             return self.set_limit(cmd.operator, cmd.limit, cmd.now)
+        if tp is Ban:
+            return self.ban(cmd.visitor, cmd.until, cmd.reason, cmd.now)
+        if tp is Unban:
+            return self.unban(cmd.visitor, cmd.now)
         if tp is Advance:
             return self.advance(cmd.now)
         raise errors.InvalidArgument(
@@ -725,6 +787,7 @@ class Router:
             "tick": self._tick, "rng": list(self._rng),
             "operators": ops, "requests": reqs, "queues": queues, "opsets": opsets,
             "timers": timers, "history": list(self._history.values()),
+            "bans": self._bans.state(),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),

@@ -59,3 +59,10 @@ class Stats(msgspec.Struct, frozen=True):
     total: TotalStats
     channels: dict[str, ChannelStats]
     groups: dict[str, GroupStats]
+
+
+class BanView(msgspec.Struct, frozen=True):
+    visitor: Id
+    since: float              # when the ban was (last) set
+    until: Optional[float]    # None: until lifted
+    reason: str
