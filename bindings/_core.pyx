@@ -25,6 +25,7 @@ from pyroute.config import (
 )
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
+    Categories as _Categories,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
@@ -32,7 +33,7 @@ from pyroute.events import (
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
-    Ban, Unban, Advance,
+    Ban, Unban, Categorize, Advance,
 )
 from pyroute.views import (
     STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
@@ -81,6 +82,9 @@ cdef class Router:
     cdef dict cindex
     cdef list hidden
     cdef object bans_
+    cdef object cats
+    cdef list cat_names
+    cdef dict cat_index
     cdef bint broken
     cdef bint initialized
 
@@ -108,6 +112,9 @@ cdef class Router:
         self.cindex = dict(cc.channel_index)
         self.hidden = [grp.hidden for grp in cfg.groups]
         self.bans_ = _Bans()
+        self.cats = _Categories()
+        self.cat_names = []
+        self.cat_index = {}
         self.req_map = {}
         self.req_ids = []
         self.op_map = {}
@@ -488,6 +495,30 @@ cdef class Router:
         self.bans_.unban(visitor, t)
         return 0
 
+    cdef int _categorize(self, object request, object name, object now, list out) except -1:
+        cdef double t
+        cdef hnd h
+        self._ok()
+        t = self._time(now)
+        check_id(request, "conversation")
+        _Categories.check(name)
+        x = self.req_map.get(request)
+        if x is None:
+            raise _errors.unknown("conversation", request)
+        h = x
+        self.cats.room(name)
+        eng_begin(&self.e, t)
+        self._collect(out)
+        old = R(&self.e, h).cat
+        self.cats.move(self.cat_names[old] if old >= 0 else None, name)
+        ci = self.cat_index.get(name)
+        if ci is None:
+            ci = len(self.cat_names)
+            self.cat_names.append(name)
+            self.cat_index[name] = ci
+        R(&self.e, h).cat = <int32_t>ci
+        return 0
+
     cdef int _apply(self, object cmd, list out) except -1:
         tp = type(cmd)
         if tp is Submit:
@@ -508,6 +539,8 @@ cdef class Router:
             return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
         if tp is SetLimit:
             return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Categorize:
+            return self._categorize(cmd.request, cmd.name, cmd.now, out)
         if tp is Ban:
             return self._ban(cmd.visitor, cmd.until, cmd.reason, cmd.now, out)
         if tp is Unban:
@@ -579,6 +612,14 @@ cdef class Router:
         InvalidArgument."""
         cdef list out = []
         self._set_limit(operator, limit, now, out)
+        return out
+
+    def categorize(self, request, name, now=None):
+        """Tag a conversation, live or kept in history, with a category (``"non_target"``
+        is just a name); tagging again replaces it. Returns the events of timers due by
+        ``now``. Raises UnknownId, InvalidArgument. O(1)."""
+        cdef list out = []
+        self._categorize(request, name, now, out)
         return out
 
     def ban(self, visitor, until=None, reason="", now=None):
@@ -676,7 +717,7 @@ cdef class Router:
         return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
                            self.gnames[r.home], r.prio,
                            self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
-                           self._elig(r))
+                           self._elig(r), self.cat_names[r.cat] if r.cat >= 0 else None)
 
     def queue(self, group, channel=None):
         """Waiting conversation ids of a group (one channel, or all merged) in the order an
@@ -715,7 +756,7 @@ cdef class Router:
         total = TotalStats(sum([e.c_waiting[c] for c in range(e.C)]),
                            sum([e.c_active[c] for c in range(e.C)]), e.online, e.free_slots,
                            e.n_ops)
-        return Stats(t, total, chans, groups)
+        return Stats(t, total, chans, groups, dict(self.cats.counts))
 
     def memory(self):
         """Bytes of native memory the core holds (its arrays, at their capacity)."""
@@ -767,7 +808,8 @@ cdef class Router:
                                  self.op_ids[r.op] if r.op >= 0 else None,
                                  gn[r.via] if r.via >= 0 else None,
                                  r.assigned_at if r.state == ST_ACTIVE else None,
-                                 self._elig(r), tuple(queued_in))))
+                                 self._elig(r), tuple(queued_in),
+                                 self.cat_names[r.cat] if r.cat >= 0 else None)))
         reqs.sort(key=lambda p: p[0])
         queues = {}
         for g in range(e.G):
@@ -798,7 +840,7 @@ cdef class Router:
             "rng": [e.rng[g] for g in range(e.G)],
             "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
             "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
-            "bans": self.bans_.state(),
+            "bans": self.bans_.state(), "categories": dict(self.cats.counts),
             "counters": ([e.g_waiting[g] for g in range(e.G)],
                          [e.g_online[g] for g in range(e.G)],
                          [e.g_free[g] for g in range(e.G)],

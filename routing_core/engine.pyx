@@ -641,6 +641,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.act_prev = -1
     r.act_next = -1
     r.n_queued = 0
+    r.cat = -1
     r.ch = <int16_t>ch
     r.home = <int16_t>g
     r.via = -1

@@ -15,6 +15,7 @@ ctypedef struct Req:
     hnd act_prev          # neighbours in its operator's list of active conversations
     hnd act_next
     int32_t n_queued      # how many queues it sits in
+    int32_t cat           # category (an index the bindings keep), or -1
     int16_t ch
     int16_t home
     int16_t via           # group it was assigned through, or -1

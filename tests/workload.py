@@ -104,6 +104,9 @@ class CommandStream:
                           reason=rng.choice(["", "spam"]), now=now)
         if x < 0.975:
             return pr.Unban(visitor=rng.choice(["v1", "v2", 3]), now=now)
+        if x < 0.99 and self.reqs:
+            return pr.Categorize(request=rng.choice(self.reqs[-40:]),
+                                 name=rng.choice(["non_target", "billing", "bug"]), now=now)
         return pr.Advance(now=now)
 
     def _bad(self, now: float) -> pr.Command:

@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
     ) from exc
 
 from .commands import (
-    AddOperator, Advance, Ban, Cancel, Command, Finish, RemoveOperator, SetGroups, SetLimit,
+    AddOperator, Advance, Ban, Cancel, Categorize, Command, Finish, RemoveOperator, SetGroups, SetLimit,
     SetStatus, Submit, Unban,
 )
 from .config import Channel, Group, Overflow, RouterConfig
@@ -38,7 +38,7 @@ __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow",
     "Assigned", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "AddOperator", "RemoveOperator",
-    "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Advance",
+    "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
     "InvalidArgument", "TimeError", "BatchError",
     "OperatorView", "RequestView", "BanView", "Stats", "ChannelStats", "GroupStats", "TotalStats",

@@ -103,6 +103,40 @@ def check_visitor(visitor: object) -> None:
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
 
 
+MAX_CATEGORIES = 10_000
+
+
+class Categories:
+    """Conversation categories, shared by both engines: the names in the order first used
+    and how many conversations carry each (ended ones included)."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    @staticmethod
+    def check(name: object) -> str:
+        if not isinstance(name, str) or not name or len(name) > 200:
+            raise errors.InvalidArgument(
+                f"a category is a non-empty str of at most 200 characters, got {name!r}")
+        return name
+
+    def room(self, name: str) -> None:
+        if name not in self.counts and len(self.counts) >= MAX_CATEGORIES:
+            raise errors.InvalidArgument(
+                f"too many categories in use ({MAX_CATEGORIES}); reuse existing names")
+
+    def move(self, old: Optional[str], new: str) -> None:
+        if old == new:
+            return
+        if old is not None:
+            self.counts[old] -= 1
+            if not self.counts[old]:
+                del self.counts[old]
+        self.counts[new] = self.counts.get(new, 0) + 1
+
+
 def iterate_commands(cmds: object):
     try:
         return iter(cmds)  # type: ignore[call-overload]

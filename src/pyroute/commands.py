@@ -81,11 +81,17 @@ class Unban(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
+class Categorize(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    name: str
+    now: Optional[float] = None
+
+
 class Advance(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                SetLimit, Ban, Unban, Advance]
+                SetLimit, Ban, Unban, Categorize, Advance]
 COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                 SetLimit, Ban, Unban, Advance)
+                 SetLimit, Ban, Unban, Categorize, Advance)

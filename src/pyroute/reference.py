@@ -14,16 +14,17 @@ from collections import deque
 import time
 from typing import Any, Callable, Optional
 
+import msgspec
 from sortedcontainers import SortedList
 
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    Bans, check_visitor, iterate_commands, rng_init, rng_next,
+    Bans, Categories, check_visitor, iterate_commands, rng_init, rng_next,
 )
 from .commands import (
-    AddOperator, Advance, Ban, Cancel, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus,
-    Submit, Unban,
+    AddOperator, Advance, Ban, Cancel, Categorize, Finish, RemoveOperator, SetGroups, SetLimit,
+    SetStatus, Submit, Unban,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
@@ -70,7 +71,7 @@ class _Op:
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
-                 "assigned_at", "elig", "queued_in", "gen")
+                 "assigned_at", "elig", "queued_in", "gen", "category")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -87,6 +88,7 @@ class _Req:
         self.elig = [home]         # eligible groups, in the order they were added
         self.queued_in: list[int] = []
         self.gen = 1               # bumped each time it (re)enters the queue
+        self.category: Optional[str] = None
 
 
 class Router:
@@ -111,6 +113,7 @@ class Router:
         self._hidden = [g.hidden for g in cfg.groups]
         self._max_queue = [g.max_queue for g in cfg.groups]
         self._bans = Bans()
+        self._categories = Categories()
         self._rules = cc.rules
         self._deadline = cfg.order == "deadline"
         self._aging = float(cfg.aging)
@@ -407,7 +410,7 @@ class Router:
     def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
         names = self._cc.group_names
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
-                           operator, r.arrival, tuple(names[g] for g in r.elig))
+                           operator, r.arrival, tuple(names[g] for g in r.elig), r.category)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -655,6 +658,27 @@ class Router:
             return False
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
+    def categorize(self, request: Any, name: str, now: Optional[float] = None) -> list:
+        """Tag a conversation, live or kept in history, with a category (``"non_target"``
+        is just a name); tagging again replaces it. Raises UnknownId, InvalidArgument."""
+        t = self._time(now)
+        check_id("conversation", request)
+        Categories.check(name)
+        r = self._reqs.get(request)
+        v = self._history.get(request) if r is None else None
+        if r is None and v is None:
+            raise errors.unknown("conversation", request)
+        self._categories.room(name)
+        out: list = []
+        self._fire(t, out)
+        if r is not None:
+            self._categories.move(r.category, name)
+            r.category = name
+        else:
+            self._categories.move(v.category, name)
+            self._history[request] = msgspec.structs.replace(v, category=name)
+        return out
+
     def _overloaded(self, g: int) -> bool:
         """max_queue reached and nobody in the group has room to answer at once."""
         mq = self._max_queue[g]
@@ -687,6 +711,8 @@ class Router:
             return self.set_groups(cmd.operator, cmd.groups, cmd.now)
         if tp is SetLimit:
             return self.set_limit(cmd.operator, cmd.limit, cmd.now)
+        if tp is Categorize:
+            return self.categorize(cmd.request, cmd.name, cmd.now)
         if tp is Ban:
             return self.ban(cmd.visitor, cmd.until, cmd.reason, cmd.now)
         if tp is Unban:
@@ -754,7 +780,7 @@ class Router:
                                     self._g_free[g]) for g in range(self._G)}
         total = TotalStats(sum(self._c_waiting), sum(self._c_active), self._online, self._free,
                            len(self._ops))
-        return Stats(t, total, chans, groups)
+        return Stats(t, total, chans, groups, dict(self._categories.counts))
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
@@ -772,7 +798,8 @@ class Router:
                          r.prio, r.arrival, r.k, r.seq, r.gen, r.op,
                          gn[r.via] if r.via >= 0 else None,
                          r.assigned_at if r.state == ACTIVE else None,
-                         tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in)))
+                         tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
+                         r.category))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -787,7 +814,7 @@ class Router:
             "tick": self._tick, "rng": list(self._rng),
             "operators": ops, "requests": reqs, "queues": queues, "opsets": opsets,
             "timers": timers, "history": list(self._history.values()),
-            "bans": self._bans.state(),
+            "bans": self._bans.state(), "categories": dict(self._categories.counts),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),

@@ -30,6 +30,7 @@ class RequestView(msgspec.Struct, frozen=True):
     operator: Optional[Id]    # who holds (or held) it
     arrived_at: float
     eligible_groups: tuple[str, ...]   # home group first, then in the order overflow added
+    category: Optional[str] = None     # set by categorize()
 
 
 class ChannelStats(msgspec.Struct, frozen=True):
@@ -59,6 +60,7 @@ class Stats(msgspec.Struct, frozen=True):
     total: TotalStats
     channels: dict[str, ChannelStats]
     groups: dict[str, GroupStats]
+    categories: dict[str, int] = msgspec.field(default_factory=dict)  # conversations per category
 
 
 class BanView(msgspec.Struct, frozen=True):
