@@ -29,7 +29,7 @@ from pyroute._common import (
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
-    Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged,
+    Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
@@ -81,6 +81,7 @@ cdef class Router:
     cdef dict gindex
     cdef dict cindex
     cdef list hidden
+    cdef tuple ret_actions
     cdef object bans_
     cdef object cats
     cdef list cat_names
@@ -96,6 +97,7 @@ cdef class Router:
 
     def __init__(self, config, *, clock=_time_mod.monotonic):
         cdef int32_t n_rules = 0, n_targets = 0, ri = 0, ti = 0, g, c
+        cdef int32_t n_steps = 0, si = 0
         cdef Engine* e
         if self.initialized:
             raise InvalidState("Router is already initialised")
@@ -119,6 +121,9 @@ cdef class Router:
         self.req_ids = []
         self.op_map = {}
         self.op_ids = []
+        for ch in cfg.channels:
+            n_steps += len(ch.retention)
+        self.ret_actions = tuple(tuple(x.action for x in ch.retention) for ch in cfg.channels)
         for rules in cc.rules:
             n_rules += len(rules)
             for rule in rules:
@@ -126,7 +131,7 @@ cdef class Router:
         G = len(cfg.groups)
         C = len(cfg.channels)
         e = &self.e
-        if eng_init(e, C, G, n_rules, n_targets) < 0:
+        if eng_init(e, C, G, n_rules, n_targets, n_steps) < 0:
             eng_dealloc(e)
             raise MemoryError("pyroute: out of memory creating the router")
         self.initialized = True
@@ -136,6 +141,11 @@ cdef class Router:
         e.aging = cfg.aging
         for c in range(C):
             e.early[c] = cfg.channels[c].early_cancel
+            e.ret_start[c] = si
+            for step in cfg.channels[c].retention:
+                e.ret_after[si] = step.after
+                si += 1
+        e.ret_start[C] = si
         for g in range(G):
             e.policy[g] = cc.policies[g]
             e.rng[g] = _rng_init(cfg.seed, g)
@@ -308,6 +318,8 @@ cdef class Router:
                     REASONS[ev.flag], ev.at))
             elif ev.type == EV_STATUS:
                 out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at, ""))
+            elif ev.type == EV_RETENTION:
+                out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
             elif ev.type == EV_REJECTED:
                 out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
         for i in range(e.n_dead_reqs):
@@ -832,7 +844,8 @@ cdef class Router:
             r = R(e, tn.req)
             live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
             rid = self.req_ids[tn.req] if live else None
-            tlist.append((tn.due, rid, tn.rseq, tn.gen, gn[tn.group], tn.rule))
+            tlist.append((tn.due, rid, tn.rseq, tn.gen, gn[tn.group] if tn.group >= 0 else None,
+                          tn.rule))
         history = [self._view(e.hist[(e.hist_head + i) % e.hist_limit])
                    for i in range(e.hist_n)]
         return {

@@ -10,6 +10,7 @@ cdef enum:
     EV_CANCELLED = 5
     EV_STATUS = 6
     EV_REJECTED = 7
+    EV_RETENTION = 8
 
 ctypedef struct EvRec:
     double at
@@ -18,7 +19,8 @@ ctypedef struct EvRec:
     hnd op
     int32_t group
     int32_t ch
-    int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status
+    int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status;
+                          # RetentionDue: the step
     int32_t naux          # Overflowed: number of targets
     int8_t type
     int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason
@@ -53,6 +55,8 @@ ctypedef struct Engine:
     int32_t* to_group         # [sum of targets]
     bint* has_no_ops          # [G]
     int64_t* max_queue        # [G] admission limit on waiting, or -1
+    int32_t* ret_start        # [C+1] retention steps of channel c: ret_start[c] .. [c+1]
+    double* ret_after         # [steps] seconds of waiting before each step
     # slabs
     Slab reqs
     Slab ents
@@ -116,7 +120,8 @@ cdef inline Member* M(Engine* e, hnd h) noexcept nogil:
     PR_ASSERT(0 <= h and h < e.mems.used)
     return &(<Member*>e.mems.items)[h]
 
-cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules, int32_t n_targets) noexcept nogil
+cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules, int32_t n_targets,
+                  int32_t n_steps) noexcept nogil
 cdef void eng_dealloc(Engine* e) noexcept nogil
 cdef void eng_begin(Engine* e, double now) noexcept nogil
 cdef void eng_fire(Engine* e, double now) noexcept nogil

@@ -5,7 +5,7 @@
 # ---------------------------------------------------------------------- lifecycle
 
 cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
-                  int32_t n_targets) noexcept nogil:
+                  int32_t n_targets, int32_t n_steps) noexcept nogil:
     cdef int64_t nq = <int64_t>G * C
     memset(e, 0, sizeof(Engine))
     e.C = C
@@ -26,6 +26,8 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.to_group = <int32_t*>malloc(sizeof(int32_t) * (n_targets + 1))
     e.has_no_ops = <bint*>malloc(sizeof(bint) * G)
     e.max_queue = <int64_t*>malloc(sizeof(int64_t) * G)
+    e.ret_start = <int32_t*>malloc(sizeof(int32_t) * (C + 1))
+    e.ret_after = <double*>malloc(sizeof(double) * (n_steps + 1))
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -38,13 +40,13 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.work2 = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
     e.pending = <PendingTimer*>malloc(sizeof(PendingTimer) * (n_rules + 1))
     e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
-             + sizeof(int64_t) * G
+             + sizeof(int64_t) * G + sizeof(int32_t) * (C + 1) + sizeof(double) * n_steps
              + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
              + sizeof(PendingTimer) * n_rules + sizeof(Engine))
     if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
             or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
-            or e.max_queue == NULL
+            or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -75,7 +77,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.mems)
     free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
-    free(e.has_no_ops); free(e.max_queue); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
+    free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
     free(e.dead_ops); free(e.tmp); free(e.hist)
@@ -475,6 +477,27 @@ cdef inline void push_pending(Engine* e, hnd rh) noexcept nogil:
     e.n_pending = 0
 
 
+cdef inline void push_retention(Engine* e, hnd rh) noexcept nogil:
+    cdef Req* r = R(e, rh)
+    cdef int32_t i, first = e.ret_start[r.ch], last = e.ret_start[r.ch + 1]
+    cdef TNode t
+    if first == last:
+        return
+    if th_reserve(&e.timers, last - first, &e.mem) < 0:
+        e.oom = 1
+        return
+    for i in range(first, last):
+        e.tseq += 1
+        t.due = r.arrival + e.ret_after[i]
+        t.tseq = e.tseq
+        t.rseq = r.seq
+        t.req = rh
+        t.gen = r.gen
+        t.group = -1
+        t.rule = i - first
+        th_push(&e.timers, &t)
+
+
 cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     """Route a request entering the queue (submitted or requeued)."""
     cdef Req* r = R(e, rh)
@@ -495,6 +518,8 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
         enqueue_entry(e, eh)
         eh = EN(e, eh).next
     push_pending(e, rh)
+    if R(e, rh).gen == 1:   # retention: only while waiting for the first answer
+        push_retention(e, rh)
     r = R(e, rh)
     ev = ev_new(e, EV_QUEUED, rh, now)
     if ev != NULL:
@@ -606,11 +631,18 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
     """Fire the timers due by ``now``, each as if called at its due time."""
     cdef TNode t
     cdef Req* r
+    cdef EvRec* ev
     while e.timers.n and e.timers.nodes[0].due <= now:
         th_pop(&e.timers, &t)
         r = R(e, t.req)
         if r.state == ST_QUEUED and r.seq == t.rseq and r.gen == t.gen:
-            apply_rule(e, t.req, t.group, t.rule, t.due)
+            if t.group < 0:
+                ev = ev_new(e, EV_RETENTION, t.req, t.due)
+                if ev != NULL:
+                    ev.ch = r.ch
+                    ev.aux = t.rule
+            else:
+                apply_rule(e, t.req, t.group, t.rule, t.due)
 
 
 cdef void eng_begin(Engine* e, double now) noexcept nogil:

@@ -12,9 +12,13 @@ from pyroute.config import POLICIES
 def random_config(rng: random.Random) -> pr.RouterConfig:
     n_ch = rng.randint(1, 4)
     n_g = rng.randint(1, 5)
+    steps = [(), (), (pr.Retention(after=30.0, action="hold_message"),),
+             (pr.Retention(after=10.0, action="hold_message"),
+              pr.Retention(after=45.0, action="offer_callback"))]
     channels = [pr.Channel(f"ch{i}", priority=rng.choice([0, 0, 5, 10]),
                            target_wait=rng.choice([20.0, 60.0, 300.0]),
-                           early_cancel=rng.choice([0.0, 20.0]))
+                           early_cancel=rng.choice([0.0, 20.0]),
+                           retention=rng.choice(steps))
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
     groups = []

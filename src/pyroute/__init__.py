@@ -19,13 +19,14 @@ from .commands import (
     AddOperator, Advance, Ban, Cancel, Categorize, Command, Finish, RemoveOperator, SetGroups, SetLimit,
     SetStatus, Submit, Unban,
 )
-from .config import Channel, Group, Overflow, RouterConfig
+from .config import Channel, Group, Overflow, Retention, RouterConfig
 from .errors import (
     BatchError, ConfigError, DuplicateId, InvalidArgument, InvalidState, RoutingError,
     TimeError, UnknownId,
 )
 from .events import (
-    Assigned, Cancelled, Event, Finished, Overflowed, Queued, Rejected, StatusChanged,
+    Assigned, Cancelled, Event, Finished, Overflowed, Queued, Rejected, RetentionDue,
+    StatusChanged,
 )
 from .router import Router
 from .views import (
@@ -35,7 +36,7 @@ from .views import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Router", "RouterConfig", "Channel", "Group", "Overflow",
+    "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
     "Assigned", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",

@@ -41,17 +41,32 @@ class _Named(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
 
 
+RetentionAction = Literal["hold_message", "offer_callback", "offer_channel", "leave_request"]
+RETENTION_ACTIONS: tuple[str, ...] = ("hold_message", "offer_callback", "offer_channel",
+                                      "leave_request")
+
+
+class Retention(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A step to keep a waiting customer: ``after`` seconds of waiting, the host should
+    ``action`` ("please wait" message, offer a call-back, another channel, or a request)."""
+
+    after: PositiveSeconds
+    action: RetentionAction
+
+
 class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where conversations come from (site chat, telegram, e-mail, ...).
 
     ``priority``: rank among channels (higher is served first). ``target_wait``: the wait
     the team promises (seconds), the norm for service level and for ``order="deadline"``.
     ``early_cancel``: a cancellation sooner than this after arrival is ``early``.
+    ``retention``: steps that fire (``RetentionDue``) while a conversation first waits.
     """
 
     priority: Priority = 0
     target_wait: PositiveSeconds = 60.0
     early_cancel: Seconds = 20.0
+    retention: Annotated[tuple[Retention, ...], Meta(max_length=16)] = ()
 
 
 class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -121,7 +136,7 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return cfg
 
 
-_CHOICES = {"policy": POLICIES, "order": ("priority", "deadline")}
+_CHOICES = {"policy": POLICIES, "order": ("priority", "deadline"), "action": RETENTION_ACTIONS}
 
 
 def _explain(e: msgspec.ValidationError) -> str:

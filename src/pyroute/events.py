@@ -81,6 +81,16 @@ class Rejected(_Event, frozen=True, tag=True):
     reason: str
 
 
+class RetentionDue(_Event, frozen=True, tag=True):
+    """``request`` has waited long enough for a retention step of its channel: the host
+    should take ``action`` (``"hold_message"``, ``"offer_callback"``, ...). Fires once per
+    step while the conversation waits for its first answer."""
+
+    request: Id
+    action: str
+    at: float
+
+
 class StatusChanged(_Event, frozen=True, tag=True):
     """``operator`` is now ``status``; ``reason`` is empty when the host asked for it."""
 
@@ -90,5 +100,7 @@ class StatusChanged(_Event, frozen=True, tag=True):
     reason: str = ""
 
 
-Event = Union[Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged]
-EVENT_TYPES = (Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged)
+Event = Union[Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, RetentionDue,
+              StatusChanged]
+EVENT_TYPES = (Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, RetentionDue,
+               StatusChanged)

@@ -29,7 +29,9 @@ from .commands import (
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
 )
-from .events import Assigned, Cancelled, Finished, Overflowed, Queued, Rejected, StatusChanged
+from .events import (
+    Assigned, Cancelled, Finished, Overflowed, Queued, Rejected, RetentionDue, StatusChanged,
+)
 from .views import (
     STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
 )
@@ -109,6 +111,8 @@ class Router:
         self._ch_prio = [c.priority for c in cfg.channels]
         self._tw = [float(c.target_wait) for c in cfg.channels]
         self._early = [float(c.early_cancel) for c in cfg.channels]
+        self._retention = [tuple((float(x.after), x.action) for x in c.retention)
+                           for c in cfg.channels]
         self._policy = list(cc.policies)
         self._hidden = [g.hidden for g in cfg.groups]
         self._max_queue = [g.max_queue for g in cfg.groups]
@@ -164,7 +168,10 @@ class Router:
             r = self._reqs.get(rid)
             if r is None or r.seq != seq or r.gen != gen or r.state != QUEUED:
                 continue
-            self._apply_rule(r, g, ri, due, out)
+            if g < 0:
+                out.append(RetentionDue(rid, self._retention[r.ch][ri][1], due))
+            else:
+                self._apply_rule(r, g, ri, due, out)
         self._now = now
 
     # ------------------------------------------------------------------ helpers: operators
@@ -365,6 +372,9 @@ class Router:
             for g in r.elig:
                 self._enqueue(r, g)
             self._push_timers(r, timers)
+            if r.gen == 1:   # retention: only while waiting for the first answer
+                self._push_timers(r, [(r.arrival + after, -1, i)
+                                      for i, (after, _) in enumerate(self._retention[r.ch])])
             out.append(Queued(r.id, self._cc.group_names[r.home],
                               self._cc.channel_names[r.ch], now))
 
@@ -808,7 +818,7 @@ class Router:
         timers = []
         for (due, _, rid, seq, gen, g, ri) in sorted(self._timers, key=lambda t: t[:2]):
             live = rid in self._reqs and self._reqs[rid].seq == seq
-            timers.append((due, rid if live else None, seq, gen, gn[g], ri))
+            timers.append((due, rid if live else None, seq, gen, gn[g] if g >= 0 else None, ri))
         return {
             "now": self._now, "seq": self._seq, "reg": self._reg, "join": self._join,
             "tick": self._tick, "rng": list(self._rng),
