@@ -141,6 +141,7 @@ cdef class Router:
         e.aging = cfg.aging
         for c in range(C):
             e.early[c] = cfg.channels[c].early_cancel
+            e.wrap_ch[c] = cfg.channels[c].wrap_up
             e.ret_start[c] = si
             for step in cfg.channels[c].retention:
                 e.ret_after[si] = step.after
@@ -151,6 +152,7 @@ cdef class Router:
             e.rng[g] = _rng_init(cfg.seed, g)
             e.has_no_ops[g] = False
             e.max_queue[g] = -1 if cfg.groups[g].max_queue is None else cfg.groups[g].max_queue
+            e.wrap_g[g] = -1.0 if cfg.groups[g].wrap_up is None else cfg.groups[g].wrap_up
             for c in range(C):
                 if e.deadline:
                     e.off[g * C + c] = cfg.channels[c].target_wait
@@ -426,9 +428,10 @@ cdef class Router:
         h = self._op(operator)
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
-        if O(&self.e, h).load and not requeue:
+        if O(&self.e, h).load - O(&self.e, h).wrap and not requeue:
             raise InvalidState(
-                f"operator {operator!r} still holds {O(&self.e, h).load} conversation(s): "
+                f"operator {operator!r} still holds {O(&self.e, h).load - O(&self.e, h).wrap} "
+                f"conversation(s): "
                 f"finish them first, or pass requeue=True to send them back to the queue")
         eng_remove_op(&self.e, h, t)
         self._collect(out)
@@ -713,7 +716,7 @@ cdef class Router:
             active.append(self.req_ids[x])
             x = R(&self.e, x).act_next
         return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
-                            tuple(groups), tuple(active))
+                            tuple(groups), tuple(active), o.wrap)
 
     def request(self, request):
         """A snapshot of one conversation, live or kept in history (``RequestView``)."""
@@ -800,8 +803,8 @@ cdef class Router:
             while x != -1:
                 active.append(self.req_ids[x])
                 x = R(e, x).act_next
-            ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.reg,
-                                o.last_assign, o.idle, o.handled, tuple(active),
+            ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
+                                o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                                 tuple(members))))
         ops.sort(key=lambda p: p[0])
         reqs = []
@@ -841,11 +844,17 @@ cdef class Router:
         tlist = []
         for (_, _, i) in timers:
             tn = e.timers.nodes[i]
-            r = R(e, tn.req)
-            live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
-            rid = self.req_ids[tn.req] if live else None
-            tlist.append((tn.due, rid, tn.rseq, tn.gen, gn[tn.group] if tn.group >= 0 else None,
-                          tn.rule))
+            if tn.group == TIMER_WRAP_UP:
+                live = O(e, tn.req).alive and O(e, tn.req).reg == tn.rseq
+                rid = self.op_ids[tn.req] if live else None
+                kind = "wrap_up"
+            else:
+                r = R(e, tn.req)
+                live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
+                rid = self.req_ids[tn.req] if live else None
+                kind = "overflow" if tn.group >= 0 else "retention"
+            tlist.append((tn.due, kind, rid, tn.rseq, tn.gen,
+                          gn[tn.group] if tn.group >= 0 else None, tn.rule))
         history = [self._view(e.hist[(e.hist_head + i) % e.hist_limit])
                    for i in range(e.hist_n)]
         return {

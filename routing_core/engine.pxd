@@ -57,6 +57,8 @@ ctypedef struct Engine:
     int64_t* max_queue        # [G] admission limit on waiting, or -1
     int32_t* ret_start        # [C+1] retention steps of channel c: ret_start[c] .. [c+1]
     double* ret_after         # [steps] seconds of waiting before each step
+    double* wrap_ch           # [C] wrap-up seconds after a finish
+    double* wrap_g            # [G] the group's override, or -1
     # slabs
     Slab reqs
     Slab ents

@@ -28,6 +28,8 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.max_queue = <int64_t*>malloc(sizeof(int64_t) * G)
     e.ret_start = <int32_t*>malloc(sizeof(int32_t) * (C + 1))
     e.ret_after = <double*>malloc(sizeof(double) * (n_steps + 1))
+    e.wrap_ch = <double*>malloc(sizeof(double) * C)
+    e.wrap_g = <double*>malloc(sizeof(double) * G)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -41,12 +43,14 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.pending = <PendingTimer*>malloc(sizeof(PendingTimer) * (n_rules + 1))
     e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
              + sizeof(int64_t) * G + sizeof(int32_t) * (C + 1) + sizeof(double) * n_steps
+             + sizeof(double) * (C + G)
              + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
              + sizeof(PendingTimer) * n_rules + sizeof(Engine))
     if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
             or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
             or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
+            or e.wrap_ch == NULL or e.wrap_g == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -77,7 +81,8 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.mems)
     free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
-    free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
+    free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
+    free(e.wrap_ch); free(e.wrap_g); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
     free(e.dead_ops); free(e.tmp); free(e.hist)
@@ -161,7 +166,7 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
     """Take the operator out of its groups' heaps and counters."""
     cdef Op* o = O(e, oh)
     cdef bint on = o.status == OP_ONLINE
-    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on and not o.wrap else 0
     cdef hnd mh = o.first_member
     cdef Member* m
     while mh != -1:
@@ -180,7 +185,7 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
 cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
     cdef Op* o = O(e, oh)
     cdef bint on = o.status == OP_ONLINE
-    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on and not o.wrap else 0
     cdef hnd mh = o.first_member
     cdef Member* m
     cdef OHeap* h
@@ -190,7 +195,7 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
         m = M(e, mh)
         e.g_online[m.group] += 1
         e.g_free[m.group] += free_
-        if o.load < o.limit:
+        if o.load < o.limit and not o.wrap:
             h = &e.oheaps[m.group]
             if h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:
                 e.oom = 1
@@ -294,6 +299,20 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
         ev.waited = now - r.arrival
 
 
+cdef inline void unlink_active(Engine* e, hnd rh, Op* o) noexcept nogil:
+    cdef Req* r = R(e, rh)
+    if r.act_prev != -1:
+        R(e, r.act_prev).act_next = r.act_next
+    else:
+        o.act_head = r.act_next
+    if r.act_next != -1:
+        R(e, r.act_next).act_prev = r.act_prev
+    else:
+        o.act_tail = r.act_prev
+    r.act_prev = -1
+    r.act_next = -1
+
+
 cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
     """Free the slot a request holds; returns its operator."""
     cdef Req* r = R(e, rh)
@@ -305,16 +324,7 @@ cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
     o.load -= 1
     o.idle = e.tick
     attach(e, oh)
-    if r.act_prev != -1:
-        R(e, r.act_prev).act_next = r.act_next
-    else:
-        o.act_head = r.act_next
-    if r.act_next != -1:
-        R(e, r.act_next).act_prev = r.act_prev
-    else:
-        o.act_tail = r.act_prev
-    r.act_prev = -1
-    r.act_next = -1
+    unlink_active(e, rh, o)
     e.g_active[r.via] -= 1
     e.c_active[r.ch] -= 1
     return oh
@@ -343,7 +353,7 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
     cdef RQueue* q
     cdef int64_t base, best_seq, c
     cdef double key, best_key
-    while o.status == OP_ONLINE and o.load < o.limit:
+    while o.status == OP_ONLINE and o.load < o.limit and not o.wrap:
         best_entry = -1
         best_m = -1
         best_key = 0.0
@@ -627,6 +637,18 @@ cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
 
 # ---------------------------------------------------------------------- commands
 
+cdef void end_wrap_up(Engine* e, hnd oh, double now) noexcept nogil:
+    cdef Op* o
+    detach(e, oh)
+    o = O(e, oh)
+    e.tick += 1
+    o.wrap -= 1
+    o.load -= 1
+    o.idle = e.tick
+    attach(e, oh)
+    fill(e, oh, now)
+
+
 cdef void eng_fire(Engine* e, double now) noexcept nogil:
     """Fire the timers due by ``now``, each as if called at its due time."""
     cdef TNode t
@@ -634,6 +656,10 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
     cdef EvRec* ev
     while e.timers.n and e.timers.nodes[0].due <= now:
         th_pop(&e.timers, &t)
+        if t.group == TIMER_WRAP_UP:
+            if O(e, t.req).alive and O(e, t.req).reg == t.rseq:
+                end_wrap_up(e, t.req, t.due)
+            continue
         r = R(e, t.req)
         if r.state == ST_QUEUED and r.seq == t.rseq and r.gen == t.gen:
             if t.group < 0:
@@ -728,11 +754,48 @@ cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
     return rh
 
 
+cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
+    """Finish with wrap-up: the conversation leaves, its slot stays taken until ``until``."""
+    cdef Req* r = R(e, rh)
+    cdef hnd oh = r.op
+    cdef Op* o
+    cdef TNode t
+    if th_reserve(&e.timers, 1, &e.mem) < 0:
+        e.oom = 1
+        return release(e, rh)
+    detach(e, oh)
+    o = O(e, oh)
+    e.tick += 1
+    o.wrap += 1
+    o.idle = e.tick
+    attach(e, oh)
+    unlink_active(e, rh, o)
+    e.g_active[r.via] -= 1
+    e.c_active[r.ch] -= 1
+    e.tseq += 1
+    t.due = until
+    t.tseq = e.tseq
+    t.rseq = o.reg
+    t.req = oh
+    t.gen = 0
+    t.group = TIMER_WRAP_UP
+    t.rule = 0
+    th_push(&e.timers, &t)
+    return oh
+
+
 cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     cdef hnd oh
     cdef EvRec* ev
+    cdef Req* r
+    cdef double wrap
     eng_begin(e, now)
-    oh = release(e, rh)
+    r = R(e, rh)
+    wrap = e.wrap_g[r.via] if e.wrap_g[r.via] >= 0 else e.wrap_ch[r.ch]
+    if wrap > 0:
+        oh = hold_for_wrap_up(e, rh, now + wrap)
+    else:
+        oh = release(e, rh)
     R(e, rh).state = ST_FINISHED
     retire(e, rh)
     ev = ev_new(e, EV_FINISHED, rh, now)

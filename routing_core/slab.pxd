@@ -33,7 +33,8 @@ ctypedef struct Op:
     int64_t idle          # tick of the last assignment, release or return online
     int64_t handled       # assignments received
     int32_t limit
-    int32_t load
+    int32_t load          # slots taken: active conversations and wrap-up
+    int32_t wrap          # slots in wrap-up after a finish
     hnd first_member      # memberships, in membership order
     hnd act_head          # active conversations, in assignment order
     hnd act_tail

@@ -2,6 +2,13 @@
 # never removed from the middle; one that fires for a request that has since left the
 # queue (seq or gen differ, or not queued) is skipped.
 
+# Kinds, by ``group``: >= 0 an overflow rule of that group (``rule``), TIMER_RETENTION a
+# retention step (``rule``), TIMER_WRAP_UP the end of a wrap-up (``req`` is then the
+# operator and ``rseq`` its registration number).
+cdef enum:
+    TIMER_RETENTION = -1
+    TIMER_WRAP_UP = -2
+
 ctypedef struct TNode:
     double due
     int64_t tseq

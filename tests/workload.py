@@ -18,7 +18,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
     channels = [pr.Channel(f"ch{i}", priority=rng.choice([0, 0, 5, 10]),
                            target_wait=rng.choice([20.0, 60.0, 300.0]),
                            early_cancel=rng.choice([0.0, 20.0]),
-                           retention=rng.choice(steps))
+                           retention=rng.choice(steps),
+                           wrap_up=rng.choice([0.0, 0.0, 5.0, 20.0]))
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
     groups = []
@@ -36,7 +37,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
         groups.append(pr.Group(name, policy=rng.choice(POLICIES),
                                priority=rng.choice([0, 0, 3]), overflow=rules,
                                hidden=(i > 0 and rng.random() < 0.15),
-                               max_queue=rng.choice([None, None, None, 0, 2, 5])))
+                               max_queue=rng.choice([None, None, None, 0, 2, 5]),
+                               wrap_up=rng.choice([None, None, None, 0.0, 10.0])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),

@@ -61,12 +61,14 @@ class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     the team promises (seconds), the norm for service level and for ``order="deadline"``.
     ``early_cancel``: a cancellation sooner than this after arrival is ``early``.
     ``retention``: steps that fire (``RetentionDue``) while a conversation first waits.
+    ``wrap_up``: seconds an operator's slot stays taken after finishing a conversation.
     """
 
     priority: Priority = 0
     target_wait: PositiveSeconds = 60.0
     early_cancel: Seconds = 20.0
     retention: Annotated[tuple[Retention, ...], Meta(max_length=16)] = ()
+    wrap_up: Seconds = 0.0
 
 
 class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -90,6 +92,8 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``max_queue``: admission control — while this many conversations wait in the group
     and none of its operators has room, ``accepting()`` says no and a submit to it is
     ``Rejected(reason="overloaded")`` (0: admit only what can be answered at once).
+    ``wrap_up``: overrides the channel's wrap-up for conversations answered through this
+    group.
     """
 
     policy: Policy = "even"
@@ -97,6 +101,7 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     overflow: tuple[Overflow, ...] = ()
     hidden: bool = False
     max_queue: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
+    wrap_up: Seconds | None = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -37,6 +37,7 @@ from .views import (
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
+WRAP_UP = -2   # timer kind: an operator's wrap-up ends (overflow: group >= 0, retention: -1)
 QUEUED, ACTIVE = 0, 2
 
 (EVEN, LONGEST_IDLE, ROUND_ROBIN, LEAST_RATIO, FEWEST_HANDLED, ORDERED, RANDOM) = range(7)
@@ -55,7 +56,7 @@ class _Member:
 
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
-                 "idle", "handled", "active")
+                 "idle", "handled", "active", "wrap")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -69,6 +70,7 @@ class _Op:
         self.idle = 0
         self.handled = 0
         self.active: dict[Any, None] = {}     # ordered: assignment order
+        self.wrap = 0                         # slots in wrap-up (part of load)
 
 
 class _Req:
@@ -111,6 +113,8 @@ class Router:
         self._ch_prio = [c.priority for c in cfg.channels]
         self._tw = [float(c.target_wait) for c in cfg.channels]
         self._early = [float(c.early_cancel) for c in cfg.channels]
+        self._wrap_ch = [float(c.wrap_up) for c in cfg.channels]
+        self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
         self._retention = [tuple((float(x.after), x.action) for x in c.retention)
                            for c in cfg.channels]
         self._policy = list(cc.policies)
@@ -165,6 +169,11 @@ class Router:
         timers = self._timers
         while timers and timers[0][0] <= now:
             due, _, rid, seq, gen, g, ri = heapq.heappop(timers)
+            if g == WRAP_UP:
+                op = self._ops.get(rid)
+                if op is not None and op.reg == seq:
+                    self._end_wrap_up(op, due, out)
+                continue
             r = self._reqs.get(rid)
             if r is None or r.seq != seq or r.gen != gen or r.state != QUEUED:
                 continue
@@ -197,7 +206,7 @@ class Router:
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on else 0
+        free = max(0, op.limit - op.load) if on and not op.wrap else 0
         for g in op.groups:
             m = op.members[g]
             if m.key is not None:
@@ -212,13 +221,13 @@ class Router:
 
     def _attach(self, op: _Op) -> None:
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on else 0
+        free = max(0, op.limit - op.load) if on and not op.wrap else 0
         for g in op.groups:
             m = op.members[g]
             if on:
                 self._g_online[g] += 1
                 self._g_free[g] += free
-                if op.load < op.limit:
+                if op.load < op.limit and not op.wrap:
                     m.key = self._key(op, g)
                     self._opsets[g].add(m.key)
         if on:
@@ -283,6 +292,15 @@ class Router:
         self._c_active[r.ch] -= 1
         return op
 
+    def _end_wrap_up(self, op: _Op, now: float, out: list) -> None:
+        self._detach(op)
+        self._tick += 1
+        op.wrap -= 1
+        op.load -= 1
+        op.idle = self._tick
+        self._attach(op)
+        self._fill(op, now, out)
+
     def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
         for g in groups:
             s = self._opsets[g]
@@ -294,7 +312,7 @@ class Router:
     def _fill(self, op: _Op, now: float, out: list) -> None:
         C = self._C
         queues = self._queues
-        while op.status == ONLINE and op.load < op.limit:
+        while op.status == ONLINE and op.load < op.limit and not op.wrap:
             best = None
             best_key = None
             for g in op.groups:
@@ -487,7 +505,23 @@ class Router:
                 f"(cancel it if the customer left)")
         out: list = []
         self._fire(t, out)
-        op = self._release(r)
+        wrap = self._wrap_g[r.via]
+        if wrap is None:
+            wrap = self._wrap_ch[r.ch]
+        if wrap > 0:
+            op = self._ops[r.op]
+            self._detach(op)
+            self._tick += 1
+            op.wrap += 1          # the slot stays taken: load unchanged
+            op.idle = self._tick
+            self._attach(op)
+            del op.active[r.id]
+            self._g_active[r.via] -= 1
+            self._c_active[r.ch] -= 1
+            self._tseq += 1
+            heapq.heappush(self._timers, (t + wrap, self._tseq, op.id, op.reg, 0, WRAP_UP, 0))
+        else:
+            op = self._release(r)
         self._to_history(r, "finished", op.id)
         out.append(Finished(request, op.id, t))
         self._fill(op, t, out)
@@ -544,9 +578,9 @@ class Router:
         t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_flag("requeue", requeue)
-        if op.load and not requeue:
+        if op.active and not requeue:
             raise errors.InvalidState(
-                f"operator {operator!r} still holds {op.load} conversation(s): finish them "
+                f"operator {operator!r} still holds {len(op.active)} conversation(s): finish them "
                 f"first, or pass requeue=True to send them back to the queue")
         out: list = []
         self._fire(t, out)
@@ -749,7 +783,7 @@ class Router:
         op = self._get_op(operator)
         names = self._cc.group_names
         return OperatorView(op.id, STATUSES[op.status], op.limit, op.load,
-                            tuple(names[g] for g in op.groups), tuple(op.active))
+                            tuple(names[g] for g in op.groups), tuple(op.active), op.wrap)
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -798,8 +832,8 @@ class Router:
         gn, cn = self._cc.group_names, self._cc.channel_names
         ops = []
         for op in sorted(self._ops.values(), key=lambda o: o.reg):
-            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.reg, op.last_assign,
-                        op.idle, op.handled, tuple(op.active),
+            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.reg,
+                        op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand)
                               for g in op.groups)))
         reqs = []
@@ -817,8 +851,14 @@ class Router:
                   if self._opsets[g]}
         timers = []
         for (due, _, rid, seq, gen, g, ri) in sorted(self._timers, key=lambda t: t[:2]):
-            live = rid in self._reqs and self._reqs[rid].seq == seq
-            timers.append((due, rid if live else None, seq, gen, gn[g] if g >= 0 else None, ri))
+            if g == WRAP_UP:
+                live = rid in self._ops and self._ops[rid].reg == seq
+                kind = "wrap_up"
+            else:
+                live = rid in self._reqs and self._reqs[rid].seq == seq
+                kind = "overflow" if g >= 0 else "retention"
+            timers.append((due, kind, rid if live else None, seq, gen,
+                           gn[g] if g >= 0 else None, ri))
         return {
             "now": self._now, "seq": self._seq, "reg": self._reg, "join": self._join,
             "tick": self._tick, "rng": list(self._rng),
@@ -862,14 +902,14 @@ class Router:
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():
-            if not (op.load == len(op.active)):
+            if not (op.load == len(op.active) + op.wrap):
                 raise AssertionError('op.load == len(op.active)')
             for rid in op.active:
                 if not (self._reqs[rid].op == op.id):
                     raise AssertionError('self._reqs[rid].op == op.id')
             for g in op.groups:
                 m = op.members[g]
-                eligible = op.status == ONLINE and op.load < op.limit
+                eligible = op.status == ONLINE and op.load < op.limit and not op.wrap
                 if not ((m.key is not None) == eligible):
                     raise AssertionError('(m.key is not None) == eligible')
                 if eligible:
@@ -877,7 +917,7 @@ class Router:
                         raise AssertionError('m.key == self._key(op, g) and m.key in self._opsets[g]')
                 if op.status == ONLINE:
                     g_on[g] += 1
-                    g_free[g] += max(0, op.limit - op.load)
+                    g_free[g] += max(0, op.limit - op.load) if not op.wrap else 0
         if not (g_on == self._g_online and g_free == self._g_free):
             raise AssertionError('g_on == self._g_online and g_free == self._g_free')
         in_sets = sum(1 for op in self._ops.values() for g in op.groups

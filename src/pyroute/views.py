@@ -19,6 +19,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     load: int                 # slots taken
     groups: tuple[str, ...]   # in membership order
     active: tuple[Id, ...]    # conversations held, in the order they were assigned
+    wrap_up: int = 0          # slots held in wrap-up after a finish (counted in load)
 
 
 class RequestView(msgspec.Struct, frozen=True):
