@@ -30,10 +30,11 @@ from pyroute._common import (
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
+    Offered, Accepted, OfferExpired,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
-    Ban, Unban, Categorize, Advance,
+    Ban, Unban, Categorize, Accept, Decline, Advance,
 )
 from pyroute.views import (
     STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
@@ -153,6 +154,9 @@ cdef class Router:
             e.has_no_ops[g] = False
             e.max_queue[g] = -1 if cfg.groups[g].max_queue is None else cfg.groups[g].max_queue
             e.wrap_g[g] = -1.0 if cfg.groups[g].wrap_up is None else cfg.groups[g].wrap_up
+            e.accept_timeout[g] = (-1.0 if cfg.groups[g].accept_timeout is None
+                                   else cfg.groups[g].accept_timeout)
+            e.max_missed[g] = -1 if cfg.groups[g].max_missed is None else cfg.groups[g].max_missed
             for c in range(C):
                 if e.deadline:
                     e.off[g * C + c] = cfg.channels[c].target_wait
@@ -319,7 +323,15 @@ cdef class Router:
                     tuple([gnames[e.evg[j]] for j in range(ev.aux, ev.aux + ev.naux)]),
                     REASONS[ev.flag], ev.at))
             elif ev.type == EV_STATUS:
-                out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at, ""))
+                out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at,
+                                         "missed_offers" if ev.flag else ""))
+            elif ev.type == EV_OFFERED:
+                out.append(Offered(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                                   cnames[ev.ch], ev.at, ev.waited))
+            elif ev.type == EV_ACCEPTED:
+                out.append(Accepted(req_ids[ev.req], op_ids[ev.op], ev.at, ev.waited))
+            elif ev.type == EV_OFFER_EXPIRED:
+                out.append(OfferExpired(req_ids[ev.req], op_ids[ev.op], ev.at))
             elif ev.type == EV_RETENTION:
                 out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
             elif ev.type == EV_REJECTED:
@@ -377,10 +389,14 @@ cdef class Router:
         self._ok()
         t = self._time(now)   # first: a clock may call back into the router
         h = self._live(request, "finish")
-        if R(&self.e, h).state != ST_ACTIVE:
+        if R(&self.e, h).state == ST_QUEUED:
             raise InvalidState(
                 f"cannot finish conversation {request!r}: it is still queued "
                 f"(cancel it if the customer left)")
+        if R(&self.e, h).state == ST_OFFERED:
+            raise InvalidState(
+                f"cannot finish conversation {request!r}: it is offered to "
+                f"{self.op_ids[R(&self.e, h).op]!r} and not accepted yet")
         eng_finish(&self.e, h, t)
         self._collect(out)
         return 0
@@ -428,9 +444,10 @@ cdef class Router:
         h = self._op(operator)
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
-        if O(&self.e, h).load - O(&self.e, h).wrap and not requeue:
+        held = self._held(h)
+        if held and not requeue:
             raise InvalidState(
-                f"operator {operator!r} still holds {O(&self.e, h).load - O(&self.e, h).wrap} "
+                f"operator {operator!r} still holds {held} "
                 f"conversation(s): "
                 f"finish them first, or pass requeue=True to send them back to the queue")
         eng_remove_op(&self.e, h, t)
@@ -510,6 +527,51 @@ cdef class Router:
         self.bans_.unban(visitor, t)
         return 0
 
+    cdef int _held(self, hnd oh):
+        """Active (accepted or assigned) conversations of an operator."""
+        cdef int n = 0
+        cdef hnd x = O(&self.e, oh).act_head
+        while x != -1:
+            if R(&self.e, x).state == ST_ACTIVE:
+                n += 1
+            x = R(&self.e, x).act_next
+        return n
+
+    cdef hnd _offer(self, object request, object operator, str verb) except -2:
+        cdef hnd h = self._live(request, verb)
+        cdef Req* r = R(&self.e, h)
+        if r.state != ST_OFFERED:
+            raise InvalidState(
+                f"cannot {verb} conversation {request!r}: it is {STATE_NAMES[r.state]}, "
+                f"not offered")
+        if operator is not None:
+            check_id(operator, "operator")
+            if operator != self.op_ids[r.op]:
+                raise InvalidState(
+                    f"cannot {verb} conversation {request!r} as {operator!r}: it is offered "
+                    f"to {self.op_ids[r.op]!r}")
+        return h
+
+    cdef int _accept(self, object request, object operator, object now, list out) except -1:
+        cdef double t
+        cdef hnd h
+        self._ok()
+        t = self._time(now)
+        h = self._offer(request, operator, "accept")
+        eng_accept(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _decline(self, object request, object operator, object now, list out) except -1:
+        cdef double t
+        cdef hnd h
+        self._ok()
+        t = self._time(now)
+        h = self._offer(request, operator, "decline")
+        eng_decline(&self.e, h, t)
+        self._collect(out)
+        return 0
+
     cdef int _categorize(self, object request, object name, object now, list out) except -1:
         cdef double t
         cdef hnd h
@@ -554,6 +616,10 @@ cdef class Router:
             return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
         if tp is SetLimit:
             return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Accept:
+            return self._accept(cmd.request, cmd.operator, cmd.now, out)
+        if tp is Decline:
+            return self._decline(cmd.request, cmd.operator, cmd.now, out)
         if tp is Categorize:
             return self._categorize(cmd.request, cmd.name, cmd.now, out)
         if tp is Ban:
@@ -627,6 +693,22 @@ cdef class Router:
         InvalidArgument."""
         cdef list out = []
         self._set_limit(operator, limit, now, out)
+        return out
+
+    def accept(self, request, operator=None, now=None):
+        """The operator takes the offered conversation: ``Accepted``. If the offer expired
+        by ``now``, the returned events say so (``OfferExpired``, and where it went) and
+        there is no ``Accepted``. Raises InvalidState when it is not offered (to
+        ``operator``, if given), UnknownId. O(1)."""
+        cdef list out = []
+        self._accept(request, operator, now, out)
+        return out
+
+    def decline(self, request, operator=None, now=None):
+        """The operator turns the offer down: the conversation goes back to its place and
+        on to someone else, never again to this operator. Raises like ``accept``."""
+        cdef list out = []
+        self._decline(request, operator, now, out)
         return out
 
     def categorize(self, request, name, now=None):
@@ -732,7 +814,18 @@ cdef class Router:
         return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
                            self.gnames[r.home], r.prio,
                            self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
-                           self._elig(r), self.cat_names[r.cat] if r.cat >= 0 else None)
+                           self._elig(r), self.cat_names[r.cat] if r.cat >= 0 else None,
+                           self._declined(r))
+
+    cdef tuple _declined(self, Req* r):
+        cdef hnd x = r.excl
+        if x == -1:
+            return ()
+        out = []
+        while x != -1:
+            out.append(self.op_ids[(<Excl*>self.e.excls.items)[x].op])
+            x = (<Excl*>self.e.excls.items)[x].next
+        return tuple(out)
 
     def queue(self, group, channel=None):
         """Waiting conversation ids of a group (one channel, or all merged) in the order an
@@ -804,13 +897,14 @@ cdef class Router:
                 active.append(self.req_ids[x])
                 x = R(e, x).act_next
             ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
+                                o.missed,
                                 o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                                 tuple(members))))
         ops.sort(key=lambda p: p[0])
         reqs = []
         for i in range(e.reqs.used):
             r = R(e, <hnd>i)
-            if r.state != ST_QUEUED and r.state != ST_ACTIVE:
+            if r.state == ST_FREE or r.state > ST_ACTIVE:
                 continue
             queued_in = []
             x = r.first_entry
@@ -818,13 +912,14 @@ cdef class Router:
                 if EN(e, x).pos >= 0:
                     queued_in.append(gn[EN(e, x).group])
                 x = EN(e, x).next
-            reqs.append((r.seq, (self.req_ids[i], "queued" if r.state == ST_QUEUED else "active",
+            reqs.append((r.seq, (self.req_ids[i], STATE_NAMES[r.state],
                                  cn[r.ch], gn[r.home], r.prio, r.arrival, r.k, r.seq, r.gen,
                                  self.op_ids[r.op] if r.op >= 0 else None,
                                  gn[r.via] if r.via >= 0 else None,
-                                 r.assigned_at if r.state == ST_ACTIVE else None,
+                                 r.assigned_at if r.state != ST_QUEUED else None,
                                  self._elig(r), tuple(queued_in),
-                                 self.cat_names[r.cat] if r.cat >= 0 else None)))
+                                 self.cat_names[r.cat] if r.cat >= 0 else None,
+                                 bool(r.answered), r.ret_next, r.offers, self._declined(r))))
         reqs.sort(key=lambda p: p[0])
         queues = {}
         for g in range(e.G):
@@ -850,7 +945,7 @@ cdef class Router:
                 kind = "wrap_up"
             else:
                 r = R(e, tn.req)
-                live = (r.state == ST_QUEUED or r.state == ST_ACTIVE) and r.seq == tn.rseq
+                live = r.state <= ST_ACTIVE and r.state != ST_FREE and r.seq == tn.rseq
                 rid = self.req_ids[tn.req] if live else None
                 kind = "overflow" if tn.group >= 0 else "retention"
             tlist.append((tn.due, kind, rid, tn.rseq, tn.gen,

@@ -36,7 +36,7 @@ cdef int _check(Engine* e) except -1:
     # requests
     for i in range(e.reqs.used):
         r = R(e, <hnd>i)
-        if r.state != ST_QUEUED and r.state != ST_ACTIVE:
+        if r.state != ST_QUEUED and r.state != ST_ACTIVE and r.state != ST_OFFERED:
             continue
         count = 0
         n = 0
@@ -93,7 +93,7 @@ cdef int _check(Engine* e) except -1:
         x = o.act_head
         while x != -1:
             r = R(e, x)
-            if not (r.state == ST_ACTIVE and r.op == i):
+            if not ((r.state == ST_ACTIVE or r.state == ST_OFFERED) and r.op == i):
                 raise AssertionError(f"operator {i}: foreign active request")
             n += 1
             x = r.act_next

@@ -35,6 +35,7 @@ ctypedef int32_t hnd          # a slab handle; -1 is "none"
 cdef enum:
     ST_FREE = -1
     ST_QUEUED = 0
+    ST_OFFERED = 1
     ST_ACTIVE = 2
     ST_FINISHED = 3
     ST_CANCELLED = 4

@@ -11,6 +11,9 @@ cdef enum:
     EV_STATUS = 6
     EV_REJECTED = 7
     EV_RETENTION = 8
+    EV_OFFERED = 9
+    EV_ACCEPTED = 10
+    EV_OFFER_EXPIRED = 11
 
 ctypedef struct EvRec:
     double at
@@ -23,7 +26,8 @@ ctypedef struct EvRec:
                           # RetentionDue: the step
     int32_t naux          # Overflowed: number of targets
     int8_t type
-    int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason
+    int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason;
+                          # StatusChanged: 1 when set away for missed offers
 
 ctypedef struct PendingTimer:
     double due
@@ -59,11 +63,14 @@ ctypedef struct Engine:
     double* ret_after         # [steps] seconds of waiting before each step
     double* wrap_ch           # [C] wrap-up seconds after a finish
     double* wrap_g            # [G] the group's override, or -1
+    double* accept_timeout    # [G] offers instead of assignments when >= 0
+    int32_t* max_missed       # [G] expired offers in a row before an operator goes away, or -1
     # slabs
     Slab reqs
     Slab ents
     Slab ops
     Slab mems
+    Slab excls
     # structures
     RQueue* queues            # [G*C]
     OHeap* oheaps             # [G]
@@ -146,6 +153,8 @@ cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
 cdef void eng_set_groups(Engine* e, hnd op, int32_t* groups, int32_t n,
                          double now) noexcept nogil
 cdef void eng_set_limit(Engine* e, hnd op, int32_t limit, double now) noexcept nogil
+cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil
+cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil
 cdef void eng_free_dead(Engine* e) noexcept nogil
 cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil
 

@@ -15,6 +15,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     slab_init(&e.ents, sizeof(Entry))
     slab_init(&e.ops, sizeof(Op))
     slab_init(&e.mems, sizeof(Member))
+    slab_init(&e.excls, sizeof(Excl))
     e.off = <double*>malloc(sizeof(double) * nq)
     e.early = <double*>malloc(sizeof(double) * C)
     e.policy = <int32_t*>malloc(sizeof(int32_t) * G)
@@ -30,6 +31,8 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.ret_after = <double*>malloc(sizeof(double) * (n_steps + 1))
     e.wrap_ch = <double*>malloc(sizeof(double) * C)
     e.wrap_g = <double*>malloc(sizeof(double) * G)
+    e.accept_timeout = <double*>malloc(sizeof(double) * G)
+    e.max_missed = <int32_t*>malloc(sizeof(int32_t) * G)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -43,14 +46,15 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.pending = <PendingTimer*>malloc(sizeof(PendingTimer) * (n_rules + 1))
     e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
              + sizeof(int64_t) * G + sizeof(int32_t) * (C + 1) + sizeof(double) * n_steps
-             + sizeof(double) * (C + G)
+             + sizeof(double) * (C + 2 * G) + sizeof(int32_t) * G
              + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
              + sizeof(PendingTimer) * n_rules + sizeof(Engine))
     if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
             or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
             or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
-            or e.wrap_ch == NULL or e.wrap_g == NULL
+            or e.wrap_ch == NULL or e.wrap_g == NULL or e.accept_timeout == NULL
+            or e.max_missed == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -79,10 +83,12 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.ents)
     slab_dealloc(&e.ops)
     slab_dealloc(&e.mems)
+    slab_dealloc(&e.excls)
     free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
     free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
-    free(e.wrap_ch); free(e.wrap_g); free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
+    free(e.wrap_ch); free(e.wrap_g); free(e.accept_timeout); free(e.max_missed)
+    free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
     free(e.dead_ops); free(e.tmp); free(e.hist)
@@ -285,18 +291,110 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     else:
         o.act_head = rh
     o.act_tail = rh
-    r.state = ST_ACTIVE
     r.op = oh
     r.via = <int16_t>g
     r.assigned_at = now
     e.g_active[g] += 1
     e.c_active[r.ch] += 1
-    ev = ev_new(e, EV_ASSIGNED, rh, now)
+    if e.accept_timeout[g] < 0:
+        r.state = ST_ACTIVE
+        r.answered = 1
+        ev = ev_new(e, EV_ASSIGNED, rh, now)
+        if ev != NULL:
+            ev.op = oh
+            ev.group = g
+            ev.ch = r.ch
+            ev.waited = now - r.arrival
+        return
+    r.state = ST_OFFERED
+    r.offers += 1
+    push_timer(e, now + e.accept_timeout[g], rh, r.seq, r.offers, TIMER_OFFER, 0)
+    r = R(e, rh)
+    ev = ev_new(e, EV_OFFERED, rh, now)
     if ev != NULL:
         ev.op = oh
         ev.group = g
         ev.ch = r.ch
-        ev.waited = now - r.arrival
+        ev.waited = now + e.accept_timeout[g]     # expires_at
+
+
+cdef inline void push_timer(Engine* e, double due, hnd h, int64_t rseq, int32_t gen,
+                            int32_t group, int32_t rule) noexcept nogil:
+    cdef TNode t
+    if th_reserve(&e.timers, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    e.tseq += 1
+    t.due = due
+    t.tseq = e.tseq
+    t.rseq = rseq
+    t.req = h
+    t.gen = gen
+    t.group = group
+    t.rule = rule
+    th_push(&e.timers, &t)
+
+
+cdef inline bint excludes(Engine* e, hnd rh, hnd oh) noexcept nogil:
+    """Whether the request may not be offered to the operator again."""
+    cdef hnd x = R(e, rh).excl
+    while x != -1:
+        if (<Excl*>e.excls.items)[x].op == oh:
+            return True
+        x = (<Excl*>e.excls.items)[x].next
+    return False
+
+
+cdef inline void exclude(Engine* e, hnd rh, hnd oh) noexcept nogil:
+    """Append the operator to the request's list of those it may not go to again."""
+    cdef hnd x, last
+    cdef Excl* items
+    if slab_reserve(&e.excls, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    x = slab_take(&e.excls)
+    items = <Excl*>e.excls.items
+    items[x].op = oh
+    items[x].next = -1
+    last = R(e, rh).excl
+    if last == -1:
+        R(e, rh).excl = x
+        return
+    while items[last].next != -1:
+        last = items[last].next
+    items[last].next = x
+
+
+cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh) noexcept nogil:
+    """The member at the top of ``h`` the request may go to, or -1. The top unless the
+    request excludes operators; then the least key among the allowed (a scan)."""
+    cdef int64_t i, best = -1
+    if h.n == 0:
+        return -1
+    if R(e, rh).excl == -1:
+        return h.nodes[0].member
+    for i in range(h.n):
+        if excludes(e, rh, M(e, h.nodes[i].member).op):
+            continue
+        if best == -1 or on_less(&h.nodes[i], &h.nodes[best]):
+            best = i
+    return -1 if best == -1 else h.nodes[best].member
+
+
+cdef int64_t rq_best_allowed(Engine* e, RQueue* q, hnd oh) noexcept nogil:
+    """The position in ``q`` of the best request that does not exclude the operator, or
+    -1. The top unless that one excludes it; then a scan."""
+    cdef int64_t i, best = -1
+    if q.n == 0:
+        return -1
+    if not excludes(e, EN(e, q.nodes[0].entry).req, oh):
+        return 0
+    for i in range(1, q.n):
+        if excludes(e, EN(e, q.nodes[i].entry).req, oh):
+            continue
+        if best == -1 or qn_less(&q.nodes[i], &q.nodes[best]):
+            best = i
+    return best
 
 
 cdef inline void unlink_active(Engine* e, hnd rh, Op* o) noexcept nogil:
@@ -334,12 +432,12 @@ cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
     """Give the request to the policy's pick of the first group (from entry ``eh`` on)
     that has an operator with room."""
     cdef Entry* en
-    cdef OHeap* h
+    cdef hnd mh
     while eh != -1:
         en = EN(e, eh)
-        h = &e.oheaps[en.group]
-        if h.n > 0:
-            assign(e, rh, h.nodes[0].member, now)
+        mh = oh_best_allowed(e, &e.oheaps[en.group], rh)
+        if mh != -1:
+            assign(e, rh, mh, now)
             return True
         eh = en.next
     return False
@@ -351,7 +449,7 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
     cdef hnd mh, best_entry, best_m
     cdef Member* m
     cdef RQueue* q
-    cdef int64_t base, best_seq, c
+    cdef int64_t base, best_seq, c, pos
     cdef double key, best_key
     while o.status == OP_ONLINE and o.load < o.limit and not o.wrap:
         best_entry = -1
@@ -364,14 +462,18 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
             base = <int64_t>m.group * e.C
             for c in range(e.C):
                 q = &e.queues[base + c]
-                if q.n:
-                    key = q.nodes[0].k + e.off[base + c]
-                    if (best_entry == -1 or key < best_key
-                            or (key == best_key and q.nodes[0].seq < best_seq)):
-                        best_entry = q.nodes[0].entry
-                        best_key = key
-                        best_seq = q.nodes[0].seq
-                        best_m = mh
+                if q.n == 0:
+                    continue
+                pos = rq_best_allowed(e, q, oh)
+                if pos < 0:
+                    continue
+                key = q.nodes[pos].k + e.off[base + c]
+                if (best_entry == -1 or key < best_key
+                        or (key == best_key and q.nodes[pos].seq < best_seq)):
+                    best_entry = q.nodes[pos].entry
+                    best_key = key
+                    best_seq = q.nodes[pos].seq
+                    best_m = mh
             mh = m.next
         if best_entry == -1:
             return
@@ -490,22 +592,9 @@ cdef inline void push_pending(Engine* e, hnd rh) noexcept nogil:
 cdef inline void push_retention(Engine* e, hnd rh) noexcept nogil:
     cdef Req* r = R(e, rh)
     cdef int32_t i, first = e.ret_start[r.ch], last = e.ret_start[r.ch + 1]
-    cdef TNode t
-    if first == last:
-        return
-    if th_reserve(&e.timers, last - first, &e.mem) < 0:
-        e.oom = 1
-        return
     for i in range(first, last):
-        e.tseq += 1
-        t.due = r.arrival + e.ret_after[i]
-        t.tseq = e.tseq
-        t.rseq = r.seq
-        t.req = rh
-        t.gen = r.gen
-        t.group = -1
-        t.rule = i - first
-        th_push(&e.timers, &t)
+        r = R(e, rh)
+        push_timer(e, r.arrival + e.ret_after[i], rh, r.seq, r.gen, TIMER_RETENTION, i - first)
 
 
 cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
@@ -528,8 +617,6 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
         enqueue_entry(e, eh)
         eh = EN(e, eh).next
     push_pending(e, rh)
-    if R(e, rh).gen == 1:   # retention: only while waiting for the first answer
-        push_retention(e, rh)
     r = R(e, rh)
     ev = ev_new(e, EV_QUEUED, rh, now)
     if ev != NULL:
@@ -601,28 +688,69 @@ cdef void sweep(Engine* e, int64_t n, double now) noexcept nogil:
                     apply_rule(e, rh, g, ri - e.rule_start[g], now)
 
 
-cdef void requeue_all(Engine* e, hnd oh, double now) noexcept nogil:
+cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
+    """Send an offered or active conversation back to the queue at its place."""
+    cdef Req* r
+    release(e, rh)
+    r = R(e, rh)
+    r.state = ST_QUEUED
+    r.op = -1
+    r.via = -1
+    r.gen += 1
+    route_new(e, rh, now)
+
+
+cdef void requeue_all(Engine* e, hnd oh, double now, bint offers_only) noexcept nogil:
+    """Requeue the operator's conversations (only those offered, with ``offers_only``), in
+    submission order."""
     cdef int64_t count = 0, j
     cdef hnd rh = O(e, oh).act_head
-    cdef Req* r
     if not tmp_reserve(e, O(e, oh).load):
         return
     while rh != -1:
-        e.tmp[2 * count] = R(e, rh).seq
-        e.tmp[2 * count + 1] = rh
-        count += 1
+        if not offers_only or R(e, rh).state == ST_OFFERED:
+            e.tmp[2 * count] = R(e, rh).seq
+            e.tmp[2 * count + 1] = rh
+            count += 1
         rh = R(e, rh).act_next
     if count > 1:
         qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
     for j in range(count):
-        rh = <hnd>e.tmp[2 * j + 1]
-        release(e, rh)
-        r = R(e, rh)
-        r.state = ST_QUEUED
-        r.op = -1
-        r.via = -1
-        r.gen += 1
-        route_new(e, rh, now)
+        requeue(e, <hnd>e.tmp[2 * j + 1], now)
+
+
+cdef void change_status(Engine* e, hnd oh, int8_t status, int8_t reason,
+                        double now) noexcept nogil:
+    cdef EvRec* ev
+    detach(e, oh)
+    O(e, oh).status = status
+    if status == OP_ONLINE:
+        e.tick += 1
+        O(e, oh).idle = e.tick
+    attach(e, oh)
+    ev = ev_new(e, EV_STATUS, -1, now)
+    if ev != NULL:
+        ev.op = oh
+        ev.aux = status
+        ev.flag = reason
+
+
+cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef hnd oh = R(e, rh).op
+    cdef int32_t g = R(e, rh).via
+    cdef EvRec* ev = ev_new(e, EV_OFFER_EXPIRED, rh, now)
+    cdef int64_t n
+    if ev != NULL:
+        ev.op = oh
+    exclude(e, rh, oh)
+    requeue(e, rh, now)
+    O(e, oh).missed += 1
+    if (e.max_missed[g] >= 0 and O(e, oh).missed >= e.max_missed[g]
+            and O(e, oh).status == OP_ONLINE):
+        change_status(e, oh, OP_AWAY, 1, now)
+        requeue_all(e, oh, now, True)
+        n = copy_groups(e, oh)
+        sweep(e, n, now)
 
 
 cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
@@ -661,14 +789,21 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
                 end_wrap_up(e, t.req, t.due)
             continue
         r = R(e, t.req)
-        if r.state == ST_QUEUED and r.seq == t.rseq and r.gen == t.gen:
-            if t.group < 0:
+        if r.seq != t.rseq or (r.state != ST_QUEUED and r.state != ST_OFFERED
+                               and r.state != ST_ACTIVE):
+            continue
+        if t.group == TIMER_RETENTION:
+            if not r.answered and r.ret_next == t.rule:
+                r.ret_next += 1
                 ev = ev_new(e, EV_RETENTION, t.req, t.due)
                 if ev != NULL:
                     ev.ch = r.ch
                     ev.aux = t.rule
-            else:
-                apply_rule(e, t.req, t.group, t.rule, t.due)
+        elif t.group == TIMER_OFFER:
+            if r.state == ST_OFFERED and r.offers == t.gen:
+                expire_offer(e, t.req, t.due)
+        elif r.state == ST_QUEUED and r.gen == t.gen:
+            apply_rule(e, t.req, t.group, t.rule, t.due)
 
 
 cdef void eng_begin(Engine* e, double now) noexcept nogil:
@@ -700,6 +835,10 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.act_next = -1
     r.n_queued = 0
     r.cat = -1
+    r.offers = 0
+    r.excl = -1
+    r.answered = 0
+    r.ret_next = 0
     r.ch = <int16_t>ch
     r.home = <int16_t>g
     r.via = -1
@@ -728,6 +867,8 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) 
     e.seq += 1
     R(e, rh).seq = e.seq
     route_new(e, rh, now)
+    if not R(e, rh).answered:   # retention steps, while it waits for its first answer
+        push_retention(e, rh)
     return rh
 
 
@@ -815,8 +956,8 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
         dequeue(e, rh)
         waited = now - r.arrival
     else:
+        waited = (r.assigned_at if r.state == ST_ACTIVE else now) - r.arrival
         oh = release(e, rh)
-        waited = r.assigned_at - r.arrival
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
@@ -874,7 +1015,7 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
     detach(e, oh)
     O(e, oh).status = OP_OFFLINE
     attach(e, oh)
-    requeue_all(e, oh, now)
+    requeue_all(e, oh, now, False)   # offers, and anything a timer assigned just now
     detach(e, oh)
     O(e, oh).alive = 0
     e.n_ops -= 1
@@ -887,23 +1028,13 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
 cdef void eng_set_status(Engine* e, hnd oh, int8_t status, bint requeue,
                          double now) noexcept nogil:
     cdef int8_t old
-    cdef EvRec* ev
     cdef int64_t n
     eng_begin(e, now)
     old = O(e, oh).status
     if old != status:
-        detach(e, oh)
-        O(e, oh).status = status
-        if status == OP_ONLINE:
-            e.tick += 1
-            O(e, oh).idle = e.tick
-        attach(e, oh)
-        ev = ev_new(e, EV_STATUS, -1, now)
-        if ev != NULL:
-            ev.op = oh
-            ev.aux = status
-    if status != OP_ONLINE and requeue:
-        requeue_all(e, oh, now)
+        change_status(e, oh, status, 0, now)
+    if status != OP_ONLINE and (requeue or old == OP_ONLINE):
+        requeue_all(e, oh, now, not requeue)
     if old == OP_ONLINE and status != OP_ONLINE:
         n = copy_groups(e, oh)
         sweep(e, n, now)
@@ -974,6 +1105,38 @@ cdef void eng_set_limit(Engine* e, hnd oh, int32_t limit, double now) noexcept n
     fill(e, oh, now)
 
 
+cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil:
+    """Accept the open offer (checked by the bindings); if it expired by ``now`` the timers
+    have said so and nothing more happens."""
+    cdef int32_t offer = R(e, rh).offers
+    cdef Req* r
+    cdef EvRec* ev
+    eng_begin(e, now)
+    r = R(e, rh)
+    if r.state != ST_OFFERED or r.offers != offer:
+        return
+    O(e, r.op).missed = 0
+    r.state = ST_ACTIVE
+    r.answered = 1
+    r.assigned_at = now
+    ev = ev_new(e, EV_ACCEPTED, rh, now)
+    if ev != NULL:
+        ev.op = r.op
+        ev.waited = now - r.arrival
+
+
+cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef int32_t offer = R(e, rh).offers
+    cdef hnd oh
+    eng_begin(e, now)
+    if R(e, rh).state != ST_OFFERED or R(e, rh).offers != offer:
+        return
+    oh = R(e, rh).op
+    O(e, oh).missed = 0
+    exclude(e, rh, oh)
+    requeue(e, rh, now)
+
+
 cdef void eng_free_dead(Engine* e) noexcept nogil:
     """Release the handles the last call retired, once the bindings have read them."""
     cdef int64_t i
@@ -985,6 +1148,12 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
             nxt = EN(e, eh).next
             slab_give(&e.ents, eh, &e.mem)
             eh = nxt
+        eh = R(e, h).excl
+        while eh != -1:
+            nxt = (<Excl*>e.excls.items)[eh].next
+            slab_give(&e.excls, eh, &e.mem)
+            eh = nxt
+        R(e, h).excl = -1
         R(e, h).state = ST_FREE
         R(e, h).first_entry = -1
         slab_give(&e.reqs, h, &e.mem)

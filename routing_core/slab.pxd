@@ -16,6 +16,10 @@ ctypedef struct Req:
     hnd act_next
     int32_t n_queued      # how many queues it sits in
     int32_t cat           # category (an index the bindings keep), or -1
+    int32_t offers        # offers made so far: numbers the offer timers
+    hnd excl              # operators who declined or let an offer expire (Excl list)
+    int8_t answered       # became active (assigned, or an offer accepted)
+    int8_t ret_next       # the next retention step
     int16_t ch
     int16_t home
     int16_t via           # group it was assigned through, or -1
@@ -27,6 +31,10 @@ ctypedef struct Entry:    # one eligible group of one request
     int32_t pos           # position in the (group, channel) heap, or -1
     hnd next              # the request's next entry
 
+ctypedef struct Excl:     # one operator a request may not be offered to again
+    hnd op
+    hnd next
+
 ctypedef struct Op:
     int64_t reg           # registration order
     int64_t last_assign   # tick of the last assignment
@@ -35,6 +43,7 @@ ctypedef struct Op:
     int32_t limit
     int32_t load          # slots taken: active conversations and wrap-up
     int32_t wrap          # slots in wrap-up after a finish
+    int32_t missed        # offers expired in a row
     hnd first_member      # memberships, in membership order
     hnd act_head          # active conversations, in assignment order
     hnd act_tail

@@ -3,11 +3,12 @@
 # queue (seq or gen differ, or not queued) is skipped.
 
 # Kinds, by ``group``: >= 0 an overflow rule of that group (``rule``), TIMER_RETENTION a
-# retention step (``rule``), TIMER_WRAP_UP the end of a wrap-up (``req`` is then the
+# retention step (``rule``), TIMER_OFFER an offer's expiry, TIMER_WRAP_UP the end of a wrap-up (``req`` is then the
 # operator and ``rseq`` its registration number).
 cdef enum:
     TIMER_RETENTION = -1
     TIMER_WRAP_UP = -2
+    TIMER_OFFER = -3      # ``gen`` is then the offer's number
 
 ctypedef struct TNode:
     double due

@@ -38,7 +38,9 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                                priority=rng.choice([0, 0, 3]), overflow=rules,
                                hidden=(i > 0 and rng.random() < 0.15),
                                max_queue=rng.choice([None, None, None, 0, 2, 5]),
-                               wrap_up=rng.choice([None, None, None, 0.0, 10.0])))
+                               wrap_up=rng.choice([None, None, None, 0.0, 10.0]),
+                               accept_timeout=rng.choice([None, None, 15.0, 40.0]),
+                               max_missed=rng.choice([None, 1, 3])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -57,6 +59,15 @@ class CommandStream:
         self.n_op = 0
         self.ops: list = []
         self.reqs: list = []
+        self.offered: list = []   # (request, operator) of open offers seen by observe()
+
+    def observe(self, events) -> None:
+        """Feed back the events of the last command, so accepts and declines can target
+        open offers (optional: without it they pick recent conversations at random)."""
+        for e in events or ():
+            if isinstance(e, pr.Offered):
+                self.offered.append((e.request, e.operator))
+        self.offered = self.offered[-10:]
 
     def _groups(self) -> list[str]:
         names = [g.name for g in self.cfg.groups]
@@ -71,6 +82,8 @@ class CommandStream:
         if rng.random() < self.bad:
             return self._bad(now)
         x = rng.random()
+        if self.offered and rng.random() < 0.25:
+            x = 0.98
         if not self.ops or x < 0.08:
             self.n_op += 1
             op = f"op{self.n_op}" if rng.random() < 0.7 else self.n_op
@@ -110,6 +123,15 @@ class CommandStream:
                           reason=rng.choice(["", "spam"]), now=now)
         if x < 0.975:
             return pr.Unban(visitor=rng.choice(["v1", "v2", 3]), now=now)
+        if x < 0.985 and self.reqs:
+            rid = rng.choice(self.reqs[-20:])
+            op = rng.choice([None, None, rng.choice(self.ops)])
+            if self.offered and rng.random() < 0.8:
+                rid, op = self.offered.pop(rng.randrange(len(self.offered)))
+                op = op if rng.random() < 0.5 else None
+            if rng.random() < 0.7:
+                return pr.Accept(request=rid, operator=op, now=now)
+            return pr.Decline(request=rid, operator=op, now=now)
         if x < 0.99 and self.reqs:
             return pr.Categorize(request=rng.choice(self.reqs[-40:]),
                                  name=rng.choice(["non_target", "billing", "bug"]), now=now)
@@ -134,12 +156,15 @@ class CommandStream:
         return pr.SetStatus(operator="ghost", status="online", now=now)
 
 
-def run_both(native, ref, cmd):
-    """Apply ``cmd`` to both engines; return (events, error type) of each."""
+def run_both(native, ref, cmd, stream=None):
+    """Apply ``cmd`` to both engines; return (events, error type) of each. With
+    ``stream``, the native engine's events are fed back to it (``observe``)."""
     out = []
     for router in (native, ref):
         try:
             out.append((router.apply(cmd), None))
         except pr.RoutingError as e:
             out.append((None, type(e)))
+    if stream is not None:
+        stream.observe(out[0][0])
     return out

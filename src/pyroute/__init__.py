@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
     ) from exc
 
 from .commands import (
-    AddOperator, Advance, Ban, Cancel, Categorize, Command, Finish, RemoveOperator, SetGroups, SetLimit,
+    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Finish, RemoveOperator, SetGroups, SetLimit,
     SetStatus, Submit, Unban,
 )
 from .config import Channel, Group, Overflow, Retention, RouterConfig
@@ -25,8 +25,8 @@ from .errors import (
     TimeError, UnknownId,
 )
 from .events import (
-    Assigned, Cancelled, Event, Finished, Overflowed, Queued, Rejected, RetentionDue,
-    StatusChanged,
+    Accepted, Assigned, Cancelled, Event, Finished, Offered, OfferExpired, Overflowed, Queued,
+    Rejected, RetentionDue, StatusChanged,
 )
 from .router import Router
 from .views import (
@@ -37,8 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
-    "Assigned", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
-    "Event", "Command", "Submit", "Finish", "Cancel", "AddOperator", "RemoveOperator",
+    "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
+    "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
     "InvalidArgument", "TimeError", "BatchError",

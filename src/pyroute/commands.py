@@ -81,6 +81,18 @@ class Unban(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
+class Accept(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    operator: Optional[Id] = None
+    now: Optional[float] = None
+
+
+class Decline(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    operator: Optional[Id] = None
+    now: Optional[float] = None
+
+
 class Categorize(_Command, frozen=True, tag=True, kw_only=True):
     request: Id
     name: str
@@ -92,6 +104,6 @@ class Advance(_Command, frozen=True, tag=True, kw_only=True):
 
 
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                SetLimit, Ban, Unban, Categorize, Advance]
+                SetLimit, Accept, Decline, Ban, Unban, Categorize, Advance]
 COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                 SetLimit, Ban, Unban, Categorize, Advance)
+                 SetLimit, Accept, Decline, Ban, Unban, Categorize, Advance)

@@ -94,6 +94,9 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``Rejected(reason="overloaded")`` (0: admit only what can be answered at once).
     ``wrap_up``: overrides the channel's wrap-up for conversations answered through this
     group.
+    ``accept_timeout``: conversations are offered (``Offered``) instead of assigned; the
+    operator has this long to ``accept``. ``max_missed``: after this many expired offers
+    in a row the operator is set away.
     """
 
     policy: Policy = "even"
@@ -102,6 +105,8 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     hidden: bool = False
     max_queue: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
     wrap_up: Seconds | None = None
+    accept_timeout: PositiveSeconds | None = None
+    max_missed: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

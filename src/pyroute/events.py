@@ -30,6 +30,35 @@ class Assigned(_Event, frozen=True, tag=True):
     waited: float
 
 
+class Offered(_Event, frozen=True, tag=True):
+    """``request`` is offered to ``operator`` (who holds a slot for it) until
+    ``expires_at``: ``accept`` makes it active, ``decline`` or the timeout sends it on."""
+
+    request: Id
+    operator: Id
+    group: str
+    channel: str
+    at: float
+    expires_at: float
+
+
+class Accepted(_Event, frozen=True, tag=True):
+    """``operator`` accepted the offer of ``request``; the customer waited ``waited``."""
+
+    request: Id
+    operator: Id
+    at: float
+    waited: float
+
+
+class OfferExpired(_Event, frozen=True, tag=True):
+    """``operator`` let the offer of ``request`` expire; it goes to someone else."""
+
+    request: Id
+    operator: Id
+    at: float
+
+
 class Queued(_Event, frozen=True, tag=True):
     """Nobody eligible had room: ``request`` waits (its home ``group`` and ``channel``)."""
 
@@ -100,7 +129,7 @@ class StatusChanged(_Event, frozen=True, tag=True):
     reason: str = ""
 
 
-Event = Union[Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, RetentionDue,
-              StatusChanged]
-EVENT_TYPES = (Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, RetentionDue,
-               StatusChanged)
+Event = Union[Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
+              Cancelled, Rejected, RetentionDue, StatusChanged]
+EVENT_TYPES = (Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
+               Cancelled, Rejected, RetentionDue, StatusChanged)

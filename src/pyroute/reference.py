@@ -23,22 +23,25 @@ from ._common import (
     Bans, Categories, check_visitor, iterate_commands, rng_init, rng_next,
 )
 from .commands import (
-    AddOperator, Advance, Ban, Cancel, Categorize, Finish, RemoveOperator, SetGroups, SetLimit,
-    SetStatus, Submit, Unban,
+    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline, Finish, RemoveOperator,
+    SetGroups, SetLimit, SetStatus, Submit, Unban,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
 )
 from .events import (
-    Assigned, Cancelled, Finished, Overflowed, Queued, Rejected, RetentionDue, StatusChanged,
+    Accepted, Assigned, Cancelled, Finished, Offered, OfferExpired, Overflowed, Queued, Rejected,
+    RetentionDue, StatusChanged,
 )
 from .views import (
     STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
-WRAP_UP = -2   # timer kind: an operator's wrap-up ends (overflow: group >= 0, retention: -1)
-QUEUED, ACTIVE = 0, 2
+# timer kinds, by the group field: >= 0 an overflow rule of that group
+RETENTION, WRAP_UP, OFFER = -1, -2, -3
+QUEUED, OFFERED, ACTIVE = 0, 1, 2
+STATE_NAMES = ("queued", "offered", "active")
 
 (EVEN, LONGEST_IDLE, ROUND_ROBIN, LEAST_RATIO, FEWEST_HANDLED, ORDERED, RANDOM) = range(7)
 assert POLICIES[RANDOM] == "random"
@@ -56,7 +59,7 @@ class _Member:
 
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
-                 "idle", "handled", "active", "wrap")
+                 "idle", "handled", "active", "wrap", "missed")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -71,11 +74,13 @@ class _Op:
         self.handled = 0
         self.active: dict[Any, None] = {}     # ordered: assignment order
         self.wrap = 0                         # slots in wrap-up (part of load)
+        self.missed = 0                       # offers expired in a row
 
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
-                 "assigned_at", "elig", "queued_in", "gen", "category")
+                 "assigned_at", "elig", "queued_in", "gen", "category", "answered",
+                 "ret_next", "offers", "excluded")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -93,6 +98,10 @@ class _Req:
         self.queued_in: list[int] = []
         self.gen = 1               # bumped each time it (re)enters the queue
         self.category: Optional[str] = None
+        self.answered = False      # became active (assigned, or an offer accepted)
+        self.ret_next = 0          # the next retention step
+        self.offers = 0            # offers made, numbering the offer timers
+        self.excluded: list = []   # operators who declined or let an offer expire
 
 
 class Router:
@@ -115,6 +124,9 @@ class Router:
         self._early = [float(c.early_cancel) for c in cfg.channels]
         self._wrap_ch = [float(c.wrap_up) for c in cfg.channels]
         self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
+        self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
+                        for g in cfg.groups]
+        self._max_missed = [g.max_missed for g in cfg.groups]
         self._retention = [tuple((float(x.after), x.action) for x in c.retention)
                            for c in cfg.channels]
         self._policy = list(cc.policies)
@@ -175,11 +187,16 @@ class Router:
                     self._end_wrap_up(op, due, out)
                 continue
             r = self._reqs.get(rid)
-            if r is None or r.seq != seq or r.gen != gen or r.state != QUEUED:
+            if r is None or r.seq != seq:
                 continue
-            if g < 0:
-                out.append(RetentionDue(rid, self._retention[r.ch][ri][1], due))
-            else:
+            if g == RETENTION:
+                if not r.answered and r.ret_next == ri:
+                    r.ret_next += 1
+                    out.append(RetentionDue(rid, self._retention[r.ch][ri][1], due))
+            elif g == OFFER:
+                if r.state == OFFERED and r.offers == gen:
+                    self._expire_offer(r, due, out)
+            elif r.gen == gen and r.state == QUEUED:
                 self._apply_rule(r, g, ri, due, out)
         self._now = now
 
@@ -271,14 +288,24 @@ class Router:
             self._rng[g], m.rand = rng_next(self._rng[g])
         self._attach(op)
         op.active[r.id] = None
-        r.state = ACTIVE
         r.op = op.id
         r.via = g
         r.assigned_at = now
         self._g_active[g] += 1
         self._c_active[r.ch] += 1
-        out.append(Assigned(r.id, op.id, self._cc.group_names[g], self._cc.channel_names[r.ch],
-                            now, now - r.arrival))
+        timeout = self._accept[g]
+        if timeout is None:
+            r.state = ACTIVE
+            r.answered = True
+            out.append(Assigned(r.id, op.id, self._cc.group_names[g],
+                                self._cc.channel_names[r.ch], now, now - r.arrival))
+            return
+        r.state = OFFERED
+        r.offers += 1
+        self._tseq += 1
+        heapq.heappush(self._timers, (now + timeout, self._tseq, r.id, r.seq, r.offers, OFFER, 0))
+        out.append(Offered(r.id, op.id, self._cc.group_names[g], self._cc.channel_names[r.ch],
+                           now, now + timeout))
 
     def _release(self, r: _Req) -> _Op:
         op = self._ops[r.op]
@@ -303,10 +330,10 @@ class Router:
 
     def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
         for g in groups:
-            s = self._opsets[g]
-            if s:
-                self._assign(r, self._ops[s[0][3]], g, now, out)
-                return True
+            for key in self._opsets[g]:
+                if key[3] not in r.excluded:
+                    self._assign(r, self._ops[key[3]], g, now, out)
+                    return True
         return False
 
     def _fill(self, op: _Op, now: float, out: list) -> None:
@@ -318,13 +345,14 @@ class Router:
             for g in op.groups:
                 off = self._off[g]
                 for c in range(C):
-                    q = queues[g * C + c]
-                    if q:
-                        k, seq, rid = q[0]
+                    for k, seq, rid in queues[g * C + c]:
+                        if op.id in self._reqs[rid].excluded:
+                            continue
                         key = (k + off[c], seq)
                         if best_key is None or key < best_key:
                             best_key = key
                             best = (rid, g)
+                        break
             if best is None:
                 return
             self._assign(self._reqs[best[0]], op, best[1], now, out)
@@ -390,9 +418,6 @@ class Router:
             for g in r.elig:
                 self._enqueue(r, g)
             self._push_timers(r, timers)
-            if r.gen == 1:   # retention: only while waiting for the first answer
-                self._push_timers(r, [(r.arrival + after, -1, i)
-                                      for i, (after, _) in enumerate(self._retention[r.ch])])
             out.append(Queued(r.id, self._cc.group_names[r.home],
                               self._cc.channel_names[r.ch], now))
 
@@ -414,14 +439,46 @@ class Router:
                     if r.state == QUEUED:
                         self._apply_rule(r, g, ri, now, out)
 
-    def _requeue_all(self, op: _Op, now: float, out: list) -> None:
+    def _requeue_all(self, op: _Op, now: float, out: list, offers_only: bool = False) -> None:
         for r in sorted((self._reqs[rid] for rid in op.active), key=lambda r: r.seq):
-            self._release(r)
-            r.state = QUEUED
-            r.op = None
-            r.via = -1
-            r.gen += 1
-            self._route_new(r, now, out)
+            if not offers_only or r.state == OFFERED:
+                self._requeue(r, now, out)
+
+    def _requeue(self, r: _Req, now: float, out: list) -> None:
+        """Send an offered or active conversation back to the queue at its place."""
+        self._release(r)
+        r.state = QUEUED
+        r.op = None
+        r.via = -1
+        r.gen += 1
+        self._route_new(r, now, out)
+
+    def _expire_offer(self, r: _Req, now: float, out: list) -> None:
+        op = self._ops[r.op]
+        g = r.via
+        out.append(OfferExpired(r.id, op.id, now))
+        r.excluded.append(op.id)
+        self._requeue(r, now, out)
+        op.missed += 1
+        limit = self._max_missed[g]
+        if limit is not None and op.missed >= limit and op.status == ONLINE:
+            self._change_status(op, AWAY, now, out, "missed_offers")
+            self._leave_online(op, now, out, False)
+
+    def _change_status(self, op: _Op, st: int, now: float, out: list, reason: str) -> None:
+        self._detach(op)
+        op.status = st
+        if st == ONLINE:
+            self._tick += 1
+            op.idle = self._tick
+        self._attach(op)
+        out.append(StatusChanged(op.id, STATUSES[st], now, reason))
+
+    def _leave_online(self, op: _Op, now: float, out: list, requeue: bool) -> None:
+        """After an operator left online: its offers go back (all its conversations with
+        ``requeue``), then its groups' no-operator rules."""
+        self._requeue_all(op, now, out, offers_only=not requeue)
+        self._sweep(op.groups, now, out)
 
     def _to_history(self, r: _Req, state: str, operator: Any) -> None:
         del self._reqs[r.id]
@@ -438,7 +495,8 @@ class Router:
     def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
         names = self._cc.group_names
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
-                           operator, r.arrival, tuple(names[g] for g in r.elig), r.category)
+                           operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
+                           tuple(r.excluded))
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -493,16 +551,23 @@ class Router:
         r = _Req(request, self._seq, ci, gi, priority, t, k)
         self._reqs[request] = r
         self._route_new(r, t, out)
+        if not r.answered:   # retention steps, while it waits for its first answer
+            self._push_timers(r, [(r.arrival + after, RETENTION, i)
+                                  for i, (after, _) in enumerate(self._retention[r.ch])])
         return out
 
     def finish(self, request: Any, now: Optional[float] = None) -> list:
         """The operator is done: ``Finished``, then whatever the freed slot pulls in."""
         t = self._time(now)   # first: a clock may call back into the router
         r = self._get_live(request, "finish")
-        if r.state != ACTIVE:
+        if r.state == QUEUED:
             raise errors.InvalidState(
                 f"cannot finish conversation {request!r}: it is still queued "
                 f"(cancel it if the customer left)")
+        if r.state == OFFERED:
+            raise errors.InvalidState(
+                f"cannot finish conversation {request!r}: it is offered to {r.op!r} and "
+                f"not accepted yet")
         out: list = []
         self._fire(t, out)
         wrap = self._wrap_g[r.via]
@@ -539,7 +604,7 @@ class Router:
             waited = t - r.arrival
         else:
             op = self._release(r)
-            waited = r.assigned_at - r.arrival
+            waited = (r.assigned_at if r.state == ACTIVE else t) - r.arrival
         self._to_history(r, "cancelled", op.id if op else None)
         out.append(Cancelled(request, t, waited, (t - r.arrival) < self._early[r.ch]))
         if op is not None:
@@ -578,9 +643,10 @@ class Router:
         t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_flag("requeue", requeue)
-        if op.active and not requeue:
+        held = sum(1 for rid in op.active if self._reqs[rid].state == ACTIVE)
+        if held and not requeue:
             raise errors.InvalidState(
-                f"operator {operator!r} still holds {len(op.active)} conversation(s): finish them "
+                f"operator {operator!r} still holds {held} conversation(s): finish them "
                 f"first, or pass requeue=True to send them back to the queue")
         out: list = []
         self._fire(t, out)
@@ -588,7 +654,7 @@ class Router:
         self._detach(op)
         op.status = OFFLINE
         self._attach(op)
-        self._requeue_all(op, t, out)
+        self._requeue_all(op, t, out)   # offers, and anything a timer assigned just now
         self._detach(op)
         del self._ops[operator]
         if was_online:
@@ -607,15 +673,9 @@ class Router:
         self._fire(t, out)
         old = op.status
         if old != st:
-            self._detach(op)
-            op.status = st
-            if st == ONLINE:
-                self._tick += 1
-                op.idle = self._tick
-            self._attach(op)
-            out.append(StatusChanged(operator, STATUSES[st], t, ""))
-        if st != ONLINE and requeue:
-            self._requeue_all(op, t, out)
+            self._change_status(op, st, t, out, "")
+        if st != ONLINE and (requeue or old == ONLINE):
+            self._requeue_all(op, t, out, offers_only=not requeue)
         if old == ONLINE and st != ONLINE:
             self._sweep(op.groups, t, out)
         self._fill(op, t, out)
@@ -702,6 +762,53 @@ class Router:
             return False
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
+    def _offer(self, request: Any, operator: Any, verb: str) -> _Req:
+        r = self._get_live(request, verb)
+        if r.state != OFFERED:
+            raise errors.InvalidState(
+                f"cannot {verb} conversation {request!r}: it is {STATE_NAMES[r.state]}, "
+                f"not offered")
+        if operator is not None:
+            check_id("operator", operator)
+            if operator != r.op:
+                raise errors.InvalidState(
+                    f"cannot {verb} conversation {request!r} as {operator!r}: it is offered "
+                    f"to {r.op!r}")
+        return r
+
+    def accept(self, request: Any, operator: Any = None, now: Optional[float] = None) -> list:
+        """The operator takes the offered conversation: ``Accepted``. If the offer expired
+        by ``now``, the returned events say so (``OfferExpired``) and there is no
+        ``Accepted``. Raises InvalidState when it is not offered (to ``operator``)."""
+        t = self._time(now)
+        r = self._offer(request, operator, "accept")
+        offer = r.offers
+        out: list = []
+        self._fire(t, out)
+        if r.state == OFFERED and r.offers == offer:
+            op = self._ops[r.op]
+            op.missed = 0
+            r.state = ACTIVE
+            r.answered = True
+            r.assigned_at = t
+            out.append(Accepted(request, op.id, t, t - r.arrival))
+        return out
+
+    def decline(self, request: Any, operator: Any = None, now: Optional[float] = None) -> list:
+        """The operator turns the offer down: the conversation goes back to its place and
+        on to someone else (never again to this operator)."""
+        t = self._time(now)
+        r = self._offer(request, operator, "decline")
+        offer = r.offers
+        out: list = []
+        self._fire(t, out)
+        if r.state == OFFERED and r.offers == offer:
+            op = self._ops[r.op]
+            op.missed = 0
+            r.excluded.append(op.id)
+            self._requeue(r, t, out)
+        return out
+
     def categorize(self, request: Any, name: str, now: Optional[float] = None) -> list:
         """Tag a conversation, live or kept in history, with a category (``"non_target"``
         is just a name); tagging again replaces it. Raises UnknownId, InvalidArgument."""
@@ -755,6 +862,10 @@ class Router:
             return self.set_groups(cmd.operator, cmd.groups, cmd.now)
         if tp is SetLimit:
             return self.set_limit(cmd.operator, cmd.limit, cmd.now)
+        if tp is Accept:
+            return self.accept(cmd.request, cmd.operator, cmd.now)
+        if tp is Decline:
+            return self.decline(cmd.request, cmd.operator, cmd.now)
         if tp is Categorize:
             return self.categorize(cmd.request, cmd.name, cmd.now)
         if tp is Ban:
@@ -790,7 +901,7 @@ class Router:
         check_id("conversation", request)
         r = self._reqs.get(request)
         if r is not None:
-            return self._view(r, "queued" if r.state == QUEUED else "active", r.op)
+            return self._view(r, STATE_NAMES[r.state], r.op)
         v = self._history.get(request)
         if v is None:
             raise errors.unknown("conversation", request)
@@ -832,18 +943,18 @@ class Router:
         gn, cn = self._cc.group_names, self._cc.channel_names
         ops = []
         for op in sorted(self._ops.values(), key=lambda o: o.reg):
-            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.reg,
+            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.missed, op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand)
                               for g in op.groups)))
         reqs = []
         for r in sorted(self._reqs.values(), key=lambda r: r.seq):
-            reqs.append((r.id, "queued" if r.state == QUEUED else "active", cn[r.ch], gn[r.home],
+            reqs.append((r.id, STATE_NAMES[r.state], cn[r.ch], gn[r.home],
                          r.prio, r.arrival, r.k, r.seq, r.gen, r.op,
                          gn[r.via] if r.via >= 0 else None,
-                         r.assigned_at if r.state == ACTIVE else None,
+                         r.assigned_at if r.state != QUEUED else None,
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
-                         r.category))
+                         r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded)))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}

@@ -32,6 +32,7 @@ class RequestView(msgspec.Struct, frozen=True):
     arrived_at: float
     eligible_groups: tuple[str, ...]   # home group first, then in the order overflow added
     category: Optional[str] = None     # set by categorize()
+    declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
 
 
 class ChannelStats(msgspec.Struct, frozen=True):
