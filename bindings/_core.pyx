@@ -25,7 +25,7 @@ from pyroute.config import (
 )
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
-    Categories as _Categories,
+    Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
@@ -142,6 +142,7 @@ cdef class Router:
         e.aging = cfg.aging
         for c in range(C):
             e.early[c] = cfg.channels[c].early_cancel
+            e.tw[c] = cfg.channels[c].target_wait
             e.wrap_ch[c] = cfg.channels[c].wrap_up
             e.ret_start[c] = si
             for step in cfg.channels[c].retention:
@@ -857,14 +858,23 @@ cdef class Router:
         cdef Engine* e = &self.e
         cdef int64_t g, c
         t = self._time(now)
+        c_rows, g_rows = self._outcome_rows()
         chans = {self.cnames[c]: ChannelStats(e.c_waiting[c], e.c_active[c], e.online,
-                                              e.free_slots) for c in range(e.C)}
+                                              e.free_slots, _outcomes(c_rows[c]))
+                 for c in range(e.C)}
         groups = {self.gnames[g]: GroupStats(e.g_waiting[g], e.g_active[g], e.g_online[g],
-                                             e.g_free[g]) for g in range(e.G)}
+                                             e.g_free[g], _outcomes(g_rows[g]))
+                  for g in range(e.G)}
         total = TotalStats(sum([e.c_waiting[c] for c in range(e.C)]),
                            sum([e.c_active[c] for c in range(e.C)]), e.online, e.free_slots,
-                           e.n_ops)
+                           e.n_ops, _outcomes(_total_row(c_rows)))
         return Stats(t, total, chans, groups, dict(self.cats.counts))
+
+    cdef tuple _outcome_rows(self):
+        cdef Engine* e = &self.e
+        cdef int64_t c, g, k
+        return ([[e.c_out[c * N_OUT + k] for k in range(N_OUT)] for c in range(e.C)],
+                [[e.g_out[g * N_OUT + k] for k in range(N_OUT)] for g in range(e.G)])
 
     def memory(self):
         """Bytes of native memory the core holds (its arrays, at their capacity)."""
@@ -958,6 +968,7 @@ cdef class Router:
             "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
             "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
             "bans": self.bans_.state(), "categories": dict(self.cats.counts),
+            "outcomes": self._outcome_rows(),
             "counters": ([e.g_waiting[g] for g in range(e.G)],
                          [e.g_online[g] for g in range(e.G)],
                          [e.g_free[g] for g in range(e.G)],

@@ -29,6 +29,15 @@ ctypedef struct EvRec:
     int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason;
                           # StatusChanged: 1 when set away for missed offers
 
+cdef enum:                   # outcome counters (pyroute._common.OUT_*), per channel and group
+    OUT_ANSWERED = 0
+    OUT_WAIT = 1
+    OUT_WITHIN = 2
+    OUT_ABANDONED = 3
+    OUT_EARLY = 4
+    OUT_REJECTED = 5          # + the reject reason
+    N_OUT = 8
+
 ctypedef struct PendingTimer:
     double due
     int32_t group
@@ -50,6 +59,9 @@ ctypedef struct Engine:
     # configuration (indices)
     double* off               # [G*C] added to a request's k when comparing across queues
     double* early             # [C]
+    double* tw                # [C] target wait
+    double* c_out             # [C*N_OUT] outcome counters per channel
+    double* g_out             # [G*N_OUT] outcome counters per group
     int32_t* policy           # [G]
     uint64_t* rng             # [G]
     int32_t* rule_start       # [G+1] rules of group g: rule_start[g] .. rule_start[g+1]

@@ -18,6 +18,9 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     slab_init(&e.excls, sizeof(Excl))
     e.off = <double*>malloc(sizeof(double) * nq)
     e.early = <double*>malloc(sizeof(double) * C)
+    e.tw = <double*>malloc(sizeof(double) * C)
+    e.c_out = <double*>calloc_(<int64_t>C * N_OUT, sizeof(double))
+    e.g_out = <double*>calloc_(<int64_t>G * N_OUT, sizeof(double))
     e.policy = <int32_t*>malloc(sizeof(int32_t) * G)
     e.rng = <uint64_t*>malloc(sizeof(uint64_t) * G)
     e.rule_start = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
@@ -47,9 +50,10 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.mem = (sizeof(double) * (nq + C) + sizeof(int32_t) * (4 * G + 3 * n_rules + n_targets)
              + sizeof(int64_t) * G + sizeof(int32_t) * (C + 1) + sizeof(double) * n_steps
              + sizeof(double) * (C + 2 * G) + sizeof(int32_t) * G
+             + sizeof(double) * (C + (C + G) * N_OUT)
              + sizeof(RQueue) * nq + sizeof(OHeap) * G + sizeof(int64_t) * (5 * G + 2 * C)
              + sizeof(PendingTimer) * n_rules + sizeof(Engine))
-    if (e.off == NULL or e.early == NULL or e.policy == NULL or e.rng == NULL
+    if (e.off == NULL or e.early == NULL or e.tw == NULL or e.c_out == NULL or e.g_out == NULL or e.policy == NULL or e.rng == NULL
             or e.rule_start == NULL or e.rule_kind == NULL or e.rule_value == NULL
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
             or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
@@ -84,7 +88,8 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.ops)
     slab_dealloc(&e.mems)
     slab_dealloc(&e.excls)
-    free(e.off); free(e.early); free(e.policy); free(e.rng); free(e.rule_start)
+    free(e.off); free(e.early); free(e.tw); free(e.c_out); free(e.g_out)
+    free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
     free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
     free(e.wrap_ch); free(e.wrap_g); free(e.accept_timeout); free(e.max_missed)
@@ -298,7 +303,8 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     e.c_active[r.ch] += 1
     if e.accept_timeout[g] < 0:
         r.state = ST_ACTIVE
-        r.answered = 1
+        answered(e, rh, g, now)
+        r = R(e, rh)
         ev = ev_new(e, EV_ASSIGNED, rh, now)
         if ev != NULL:
             ev.op = oh
@@ -316,6 +322,23 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
         ev.group = g
         ev.ch = r.ch
         ev.waited = now + e.accept_timeout[g]     # expires_at
+
+
+cdef inline void answered(Engine* e, hnd rh, int32_t g, double now) noexcept nogil:
+    """Count the first answer of a request (assigned, or an offer accepted)."""
+    cdef Req* r = R(e, rh)
+    cdef double waited = now - r.arrival
+    cdef double* row
+    cdef int k
+    if r.answered:
+        return
+    r.answered = 1
+    for k in range(2):
+        row = &e.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.g_out[<int64_t>g * N_OUT]
+        row[OUT_ANSWERED] += 1.0
+        row[OUT_WAIT] += waited
+        if waited <= e.tw[r.ch]:
+            row[OUT_WITHIN] += 1.0
 
 
 cdef inline void push_timer(Engine* e, double due, hnd h, int64_t rseq, int32_t gen,
@@ -888,6 +911,8 @@ cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
     if rh < 0:
         return -1
     R(e, rh).state = ST_REJECTED
+    e.c_out[<int64_t>ch * N_OUT + OUT_REJECTED + reason] += 1.0
+    e.g_out[<int64_t>g * N_OUT + OUT_REJECTED + reason] += 1.0
     ev = ev_new(e, EV_REJECTED, rh, now)
     if ev != NULL:
         ev.flag = reason
@@ -946,6 +971,9 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
 
 
 cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef bint early
+    cdef double* row
+    cdef int k
     cdef hnd oh = -1
     cdef Req* r
     cdef double waited
@@ -961,11 +989,18 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
+    early = (now - r.arrival) < e.early[r.ch]
+    for k in range(2):
+        row = &e.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.g_out[<int64_t>r.home * N_OUT]
+        if not r.answered:
+            row[OUT_ABANDONED] += 1.0
+        if early:
+            row[OUT_EARLY] += 1.0
     retire(e, rh)
     ev = ev_new(e, EV_CANCELLED, rh, now)
     if ev != NULL:
         ev.waited = waited
-        ev.flag = (now - r.arrival) < e.early[r.ch]
+        ev.flag = early
     if oh != -1:
         fill(e, oh, now)
 
@@ -1117,7 +1152,8 @@ cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil:
         return
     O(e, r.op).missed = 0
     r.state = ST_ACTIVE
-    r.answered = 1
+    answered(e, rh, r.via, now)
+    r = R(e, rh)
     r.assigned_at = now
     ev = ev_new(e, EV_ACCEPTED, rh, now)
     if ev != NULL:

@@ -813,7 +813,7 @@ def test_remove_operator_with_requeue(make):
     with pytest.raises(pr.UnknownId):
         r.operator("alice")
     assert r.queue("support") == ["c1", "c2"]
-    assert r.stats(now=5.0).total == pr.TotalStats(
+    assert counts(r.stats(now=5.0).total) == pr.TotalStats(
         waiting=2, in_progress=1, online=1, free_slots=0, operators=1)
     # the id is free again
     assert r.add_operator("alice", ["support"], 1, status="online", now=6.0) == [
@@ -999,7 +999,7 @@ def test_stats_counters(make):
     r.submit("c3", "web", "A", now=1.0)
     r.submit("c4", "email", "A", now=2.0)       # waits in A
     r.submit("c5", "web", "A", now=2.0)         # A has 1 waiting: overflows to B
-    s = r.stats(now=3.0)
+    s = counts(r.stats(now=3.0))
     assert s == pr.Stats(
         at=3.0,
         total=pr.TotalStats(waiting=2, in_progress=3, online=2, free_slots=0, operators=3),
@@ -1009,7 +1009,7 @@ def test_stats_counters(make):
                 "B": pr.GroupStats(waiting=1, in_progress=0, online=1, free_slots=0)})
     r.set_status("carol", "online", now=4.0)    # takes c5 through B
     r.finish("c1", now=5.0)                     # alice takes c4
-    s = r.stats(now=5.0)
+    s = counts(r.stats(now=5.0))
     assert s.total == pr.TotalStats(waiting=0, in_progress=4, online=3, free_slots=3,
                                     operators=3)
     assert s.groups["B"] == pr.GroupStats(waiting=0, in_progress=1, online=2, free_slots=3)
@@ -1017,6 +1017,17 @@ def test_stats_counters(make):
     assert s.channels["web"] == pr.ChannelStats(waiting=0, in_progress=2, online=3,
                                                 free_slots=3)
 
+
+
+def counts(x):
+    """Stats (or one part of them) without the outcome counters, which
+    tests/test_monitoring.py checks."""
+    import msgspec
+    if isinstance(x, pr.Stats):
+        return msgspec.structs.replace(
+            x, total=counts(x.total), channels={k: counts(v) for k, v in x.channels.items()},
+            groups={k: counts(v) for k, v in x.groups.items()})
+    return msgspec.structs.replace(x, outcomes=pr.Outcomes())
 
 def test_stats_fires_no_timers(make):
     r = _timer_router(make)

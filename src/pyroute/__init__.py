@@ -30,7 +30,7 @@ from .events import (
 )
 from .router import Router
 from .views import (
-    BanView, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+    BanView, ChannelStats, GroupStats, OperatorView, Outcomes, RequestView, Stats, TotalStats,
 )
 
 __version__ = "0.1.0"
@@ -42,5 +42,5 @@ __all__ = [
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
     "InvalidArgument", "TimeError", "BatchError",
-    "OperatorView", "RequestView", "BanView", "Stats", "ChannelStats", "GroupStats", "TotalStats",
+    "OperatorView", "RequestView", "BanView", "Outcomes", "Stats", "ChannelStats", "GroupStats", "TotalStats",
 ]

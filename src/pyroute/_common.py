@@ -103,6 +103,31 @@ def check_visitor(visitor: object) -> None:
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
 
 
+# outcome counters, per channel and per group: one row of N_OUT numbers each
+OUT_ANSWERED, OUT_WAIT, OUT_WITHIN, OUT_ABANDONED, OUT_EARLY, OUT_REJECTED = 0, 1, 2, 3, 4, 5
+REJECT_REASONS = ("hidden", "banned", "overloaded")
+N_OUT = OUT_REJECTED + len(REJECT_REASONS)
+
+
+def outcomes(row) -> "Outcomes":
+    """The Outcomes view of one row of counters (both engines keep the same rows)."""
+    from .views import Outcomes
+    answered = int(row[OUT_ANSWERED])
+    seen = answered + int(row[OUT_ABANDONED])
+    return Outcomes(
+        answered=answered,
+        mean_wait=row[OUT_WAIT] / answered if answered else None,
+        service_level=row[OUT_WITHIN] / seen if seen else None,
+        abandoned=int(row[OUT_ABANDONED]),
+        cancelled_early=int(row[OUT_EARLY]),
+        rejected={name: int(row[OUT_REJECTED + i]) for i, name in enumerate(REJECT_REASONS)
+                  if row[OUT_REJECTED + i]})
+
+
+def total_row(rows) -> list:
+    return [sum(r[i] for r in rows) for i in range(N_OUT)]
+
+
 MAX_CATEGORIES = 10_000
 
 

@@ -20,7 +20,9 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    Bans, Categories, check_visitor, iterate_commands, rng_init, rng_next,
+    N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
+    rng_next, total_row,
 )
 from .commands import (
     Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline, Finish, RemoveOperator,
@@ -163,6 +165,8 @@ class Router:
         self._g_active = [0] * G
         self._c_waiting = [0] * C
         self._c_active = [0] * C
+        self._c_out = [[0.0] * N_OUT for _ in range(C)]
+        self._g_out = [[0.0] * N_OUT for _ in range(G)]
         self._online = 0
         self._free = 0
 
@@ -296,7 +300,7 @@ class Router:
         timeout = self._accept[g]
         if timeout is None:
             r.state = ACTIVE
-            r.answered = True
+            self._answered(r, g, now)
             out.append(Assigned(r.id, op.id, self._cc.group_names[g],
                                 self._cc.channel_names[r.ch], now, now - r.arrival))
             return
@@ -306,6 +310,17 @@ class Router:
         heapq.heappush(self._timers, (now + timeout, self._tseq, r.id, r.seq, r.offers, OFFER, 0))
         out.append(Offered(r.id, op.id, self._cc.group_names[g], self._cc.channel_names[r.ch],
                            now, now + timeout))
+
+    def _answered(self, r: _Req, g: int, now: float) -> None:
+        if r.answered:
+            return
+        r.answered = True
+        waited = now - r.arrival
+        for row in (self._c_out[r.ch], self._g_out[g]):
+            row[OUT_ANSWERED] += 1
+            row[OUT_WAIT] += waited
+            if waited <= self._tw[r.ch]:
+                row[OUT_WITHIN] += 1
 
     def _release(self, r: _Req) -> _Op:
         op = self._ops[r.op]
@@ -542,6 +557,9 @@ class Router:
         elif self._overloaded(gi):
             reason = "overloaded"
         if reason is not None:
+            k = OUT_REJECTED + REJECT_REASONS.index(reason)
+            self._c_out[ci][k] += 1
+            self._g_out[gi][k] += 1
             self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
                                        (group,)))
             out.append(Rejected(request, t, reason))
@@ -606,7 +624,13 @@ class Router:
             op = self._release(r)
             waited = (r.assigned_at if r.state == ACTIVE else t) - r.arrival
         self._to_history(r, "cancelled", op.id if op else None)
-        out.append(Cancelled(request, t, waited, (t - r.arrival) < self._early[r.ch]))
+        early = (t - r.arrival) < self._early[r.ch]
+        for row in (self._c_out[r.ch], self._g_out[r.home]):
+            if not r.answered:
+                row[OUT_ABANDONED] += 1
+            if early:
+                row[OUT_EARLY] += 1
+        out.append(Cancelled(request, t, waited, early))
         if op is not None:
             self._fill(op, t, out)
         return out
@@ -789,7 +813,7 @@ class Router:
             op = self._ops[r.op]
             op.missed = 0
             r.state = ACTIVE
-            r.answered = True
+            self._answered(r, r.via, t)
             r.assigned_at = t
             out.append(Accepted(request, op.id, t, t - r.arrival))
         return out
@@ -930,11 +954,13 @@ class Router:
         t = self._time(now)
         cn, gn = self._cc.channel_names, self._cc.group_names
         chans = {cn[c]: ChannelStats(self._c_waiting[c], self._c_active[c], self._online,
-                                     self._free) for c in range(self._C)}
+                                     self._free, outcomes(self._c_out[c]))
+                 for c in range(self._C)}
         groups = {gn[g]: GroupStats(self._g_waiting[g], self._g_active[g], self._g_online[g],
-                                    self._g_free[g]) for g in range(self._G)}
+                                    self._g_free[g], outcomes(self._g_out[g]))
+                  for g in range(self._G)}
         total = TotalStats(sum(self._c_waiting), sum(self._c_active), self._online, self._free,
-                           len(self._ops))
+                           len(self._ops), outcomes(total_row(self._c_out)))
         return Stats(t, total, chans, groups, dict(self._categories.counts))
 
     # ------------------------------------------------------------------ introspection
@@ -976,6 +1002,7 @@ class Router:
             "operators": ops, "requests": reqs, "queues": queues, "opsets": opsets,
             "timers": timers, "history": list(self._history.values()),
             "bans": self._bans.state(), "categories": dict(self._categories.counts),
+            "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),

@@ -35,11 +35,23 @@ class RequestView(msgspec.Struct, frozen=True):
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
 
 
+class Outcomes(msgspec.Struct, frozen=True):
+    """What happened to conversations since the router started (counted once each)."""
+
+    answered: int = 0                        # assigned, or an offer accepted
+    mean_wait: Optional[float] = None        # over answered: arrival to answer, seconds
+    service_level: Optional[float] = None    # answered within target_wait / (answered + abandoned)
+    abandoned: int = 0                       # cancelled before being answered
+    cancelled_early: int = 0                 # cancelled sooner than the channel's early_cancel
+    rejected: dict[str, int] = msgspec.field(default_factory=dict)   # by reason
+
+
 class ChannelStats(msgspec.Struct, frozen=True):
     waiting: int
     in_progress: int
     online: int       # online operators who can take this channel
     free_slots: int   # free slots of those operators
+    outcomes: Outcomes = Outcomes()
 
 
 class GroupStats(msgspec.Struct, frozen=True):
@@ -47,6 +59,7 @@ class GroupStats(msgspec.Struct, frozen=True):
     in_progress: int  # conversations assigned through this group
     online: int
     free_slots: int
+    outcomes: Outcomes = Outcomes()   # answered through the group; abandoned, rejected by home
 
 
 class TotalStats(msgspec.Struct, frozen=True):
@@ -55,6 +68,7 @@ class TotalStats(msgspec.Struct, frozen=True):
     online: int
     free_slots: int
     operators: int
+    outcomes: Outcomes = Outcomes()
 
 
 class Stats(msgspec.Struct, frozen=True):
