@@ -26,6 +26,7 @@ from pyroute.config import (
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
     Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
+    check_channel_limits as _check_channel_limits,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
@@ -143,6 +144,7 @@ cdef class Router:
         for c in range(C):
             e.early[c] = cfg.channels[c].early_cancel
             e.tw[c] = cfg.channels[c].target_wait
+            e.cost[c] = -1 if cfg.channels[c].cost == "all" else cfg.channels[c].cost
             e.wrap_ch[c] = cfg.channels[c].wrap_up
             e.ret_start[c] = si
             for step in cfg.channels[c].retention:
@@ -413,11 +415,12 @@ cdef class Router:
         return 0
 
     cdef int _add_operator(self, object operator, object groups, object limit, object status,
-                           object now, list out) except -1:
+                           object now, object channel_limits, list out) except -1:
         cdef double t
         cdef int8_t st
         cdef hnd h
         cdef int32_t buf[1024]
+        cdef int32_t capbuf[64]
         cdef Py_ssize_t i
         self._ok()
         t = self._time(now)   # first: a clock may call back into the router
@@ -427,9 +430,12 @@ cdef class Router:
         gs = self._groups(groups)
         check_int(limit, "limit", 0, _MAX_LIMIT)
         st = self._status(status)
+        caps = _check_channel_limits(channel_limits, self.cindex)
         for i in range(len(gs)):
             buf[i] = gs[i]
-        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, t)
+        for i in range(self.e.C):
+            capbuf[i] = caps[i]
+        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, capbuf, t)
         if h < 0:
             self._raise_core()
         self._bind(self.op_ids, self.op_map, h, operator)
@@ -610,7 +616,7 @@ cdef class Router:
             return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
         if tp is AddOperator:
             return self._add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                      out)
+                                      cmd.channel_limits, out)
         if tp is RemoveOperator:
             return self._remove_operator(cmd.operator, cmd.now, cmd.requeue, out)
         if tp is SetGroups:
@@ -659,12 +665,14 @@ cdef class Router:
         self._cancel(request, now, out)
         return out
 
-    def add_operator(self, operator, groups, limit, status="offline", now=None):
+    def add_operator(self, operator, groups, limit, status="offline", now=None,
+                     channel_limits=None):
         """Register an operator in ``groups`` with ``limit`` slots (offline unless
-        ``status`` says otherwise). Raises DuplicateId, UnknownId (group),
+        ``status`` says otherwise); ``channel_limits`` caps its conversations per channel
+        (``{"email": 2}``). Raises DuplicateId, UnknownId (group, channel),
         InvalidArgument. O(groups x log n)."""
         cdef list out = []
-        self._add_operator(operator, groups, limit, status, now, out)
+        self._add_operator(operator, groups, limit, status, now, channel_limits, out)
         return out
 
     def remove_operator(self, operator, now=None, requeue=False):
@@ -785,6 +793,8 @@ cdef class Router:
     # ------------------------------------------------------------------ views
     def operator(self, operator):
         """A snapshot of one operator (``OperatorView``). O(groups + load)."""
+        cdef int32_t* row
+        cdef int64_t c
         cdef hnd h = self._op(operator)
         cdef Op* o = O(&self.e, h)
         cdef hnd x
@@ -798,8 +808,10 @@ cdef class Router:
         while x != -1:
             active.append(self.req_ids[x])
             x = R(&self.e, x).act_next
+        row = &self.e.op_ch[<int64_t>h * 2 * self.e.C]
+        caps = {self.cnames[c]: row[c] for c in range(self.e.C) if row[c] >= 0}
         return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
-                            tuple(groups), tuple(active), o.wrap)
+                            tuple(groups), tuple(active), o.wrap, caps)
 
     def request(self, request):
         """A snapshot of one conversation, live or kept in history (``RequestView``)."""
@@ -908,6 +920,8 @@ cdef class Router:
                 x = R(e, x).act_next
             ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
                                 o.missed,
+                                tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
+                                tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
                                 o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                                 tuple(members))))
         ops.sort(key=lambda p: p[0])
@@ -929,7 +943,8 @@ cdef class Router:
                                  r.assigned_at if r.state != ST_QUEUED else None,
                                  self._elig(r), tuple(queued_in),
                                  self.cat_names[r.cat] if r.cat >= 0 else None,
-                                 bool(r.answered), r.ret_next, r.offers, self._declined(r))))
+                                 bool(r.answered), r.ret_next, r.offers, self._declined(r),
+                                 r.charge)))
         reqs.sort(key=lambda p: p[0])
         queues = {}
         for g in range(e.G):

@@ -90,14 +90,20 @@ cdef int _check(Engine* e) except -1:
             continue
         alive += 1
         n = 0
+        slots = 0
+        per_ch = [0] * e.C
         x = o.act_head
         while x != -1:
             r = R(e, x)
+            slots += r.charge
+            per_ch[r.ch] += 1
             if not ((r.state == ST_ACTIVE or r.state == ST_OFFERED) and r.op == i):
                 raise AssertionError(f"operator {i}: foreign active request")
             n += 1
             x = r.act_next
-        if not (n + o.wrap == o.load):
+        if per_ch != [e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]:
+            raise AssertionError(f"operator {i}: channel counts")
+        if not (slots + o.wrap == o.load):
             raise AssertionError(f"operator {i}: load {o.load} but holds {n}")
         free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE and not o.wrap else 0
         if o.status == OP_ONLINE:

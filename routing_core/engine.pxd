@@ -77,6 +77,9 @@ ctypedef struct Engine:
     double* wrap_g            # [G] the group's override, or -1
     double* accept_timeout    # [G] offers instead of assignments when >= 0
     int32_t* max_missed       # [G] expired offers in a row before an operator goes away, or -1
+    int32_t* cost             # [C] slots a conversation takes; -1: all of the operator's
+    int32_t* op_ch            # [ops * 2C] per operator: channel caps (-1 none), then counts
+    int64_t cap_op_ch
     # slabs
     Slab reqs
     Slab ents
@@ -158,7 +161,7 @@ cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    double now) noexcept nogil
+                    int32_t* caps, double now) noexcept nogil
 cdef void eng_remove_op(Engine* e, hnd op, double now) noexcept nogil
 cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
                          double now) noexcept nogil

@@ -36,6 +36,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.wrap_g = <double*>malloc(sizeof(double) * G)
     e.accept_timeout = <double*>malloc(sizeof(double) * G)
     e.max_missed = <int32_t*>malloc(sizeof(int32_t) * G)
+    e.cost = <int32_t*>malloc(sizeof(int32_t) * C)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -58,7 +59,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
             or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
             or e.wrap_ch == NULL or e.wrap_g == NULL or e.accept_timeout == NULL
-            or e.max_missed == NULL
+            or e.max_missed == NULL or e.cost == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -93,6 +94,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
     free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
     free(e.wrap_ch); free(e.wrap_g); free(e.accept_timeout); free(e.max_missed)
+    free(e.cost); free(e.op_ch)
     free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
@@ -171,6 +173,20 @@ cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil:
     if p == POL_ORDERED:
         return <double>m.join
     return m.rand
+
+
+cdef inline int32_t charge(Engine* e, Op* o, int32_t c) noexcept nogil:
+    """Slots a conversation of channel ``c`` takes from the operator."""
+    return o.limit if e.cost[c] < 0 else e.cost[c]
+
+
+cdef inline bint fits_channel(Engine* e, hnd oh, int32_t c) noexcept nogil:
+    cdef Op* o = O(e, oh)
+    cdef int32_t need = charge(e, o, c)
+    cdef int32_t* row = &e.op_ch[<int64_t>oh * 2 * e.C]
+    if need < 1:
+        need = 1
+    return o.limit - o.load >= need and (row[c] < 0 or row[e.C + c] < row[c])
 
 
 cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
@@ -280,7 +296,10 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     detach(e, oh)
     o = O(e, oh)
     e.tick += 1
-    o.load += 1
+    r = R(e, rh)
+    r.charge = charge(e, o, r.ch)
+    o.load += r.charge
+    e.op_ch[<int64_t>oh * 2 * e.C + e.C + r.ch] += 1
     o.handled += 1
     o.last_assign = e.tick
     o.idle = e.tick
@@ -392,12 +411,16 @@ cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh) noexcept nogil:
     """The member at the top of ``h`` the request may go to, or -1. The top unless the
     request excludes operators; then the least key among the allowed (a scan)."""
     cdef int64_t i, best = -1
+    cdef hnd oh
+    cdef int32_t c = R(e, rh).ch
     if h.n == 0:
         return -1
-    if R(e, rh).excl == -1:
+    oh = M(e, h.nodes[0].member).op
+    if R(e, rh).excl == -1 and fits_channel(e, oh, c):
         return h.nodes[0].member
     for i in range(h.n):
-        if excludes(e, rh, M(e, h.nodes[i].member).op):
+        oh = M(e, h.nodes[i].member).op
+        if excludes(e, rh, oh) or not fits_channel(e, oh, c):
             continue
         if best == -1 or on_less(&h.nodes[i], &h.nodes[best]):
             best = i
@@ -442,7 +465,8 @@ cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
     detach(e, oh)
     o = O(e, oh)
     e.tick += 1
-    o.load -= 1
+    o.load -= r.charge
+    e.op_ch[<int64_t>oh * 2 * e.C + e.C + r.ch] -= 1
     o.idle = e.tick
     attach(e, oh)
     unlink_active(e, rh, o)
@@ -485,7 +509,7 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
             base = <int64_t>m.group * e.C
             for c in range(e.C):
                 q = &e.queues[base + c]
-                if q.n == 0:
+                if q.n == 0 or not fits_channel(e, oh, <int32_t>c):
                     continue
                 pos = rq_best_allowed(e, q, oh)
                 if pos < 0:
@@ -788,13 +812,13 @@ cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
 
 # ---------------------------------------------------------------------- commands
 
-cdef void end_wrap_up(Engine* e, hnd oh, double now) noexcept nogil:
+cdef void end_wrap_up(Engine* e, hnd oh, int32_t slots, double now) noexcept nogil:
     cdef Op* o
     detach(e, oh)
     o = O(e, oh)
     e.tick += 1
-    o.wrap -= 1
-    o.load -= 1
+    o.wrap -= slots
+    o.load -= slots
     o.idle = e.tick
     attach(e, oh)
     fill(e, oh, now)
@@ -809,7 +833,7 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
         th_pop(&e.timers, &t)
         if t.group == TIMER_WRAP_UP:
             if O(e, t.req).alive and O(e, t.req).reg == t.rseq:
-                end_wrap_up(e, t.req, t.due)
+                end_wrap_up(e, t.req, t.rule, t.due)
             continue
         r = R(e, t.req)
         if r.seq != t.rseq or (r.state != ST_QUEUED and r.state != ST_OFFERED
@@ -859,6 +883,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.n_queued = 0
     r.cat = -1
     r.offers = 0
+    r.charge = 0
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
@@ -932,7 +957,8 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     detach(e, oh)
     o = O(e, oh)
     e.tick += 1
-    o.wrap += 1
+    o.wrap += r.charge
+    e.op_ch[<int64_t>oh * 2 * e.C + e.C + r.ch] -= 1
     o.idle = e.tick
     attach(e, oh)
     unlink_active(e, rh, o)
@@ -945,7 +971,7 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     t.req = oh
     t.gen = 0
     t.group = TIMER_WRAP_UP
-    t.rule = 0
+    t.rule = R(e, rh).charge
     th_push(&e.timers, &t)
     return oh
 
@@ -1006,11 +1032,13 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
 
 
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    double now) noexcept nogil:
+                    int32_t* caps, double now) noexcept nogil:
     cdef hnd oh, mh, prev = -1
     cdef Op* o
     cdef int32_t i
-    if slab_reserve(&e.ops, 1, &e.mem) < 0 or slab_reserve(&e.mems, n, &e.mem) < 0:
+    if (slab_reserve(&e.ops, 1, &e.mem) < 0 or slab_reserve(&e.mems, n, &e.mem) < 0
+            or pr_grow(<void**>&e.op_ch, &e.cap_op_ch, (e.ops.used + 1) * 2 * e.C,
+                       sizeof(int32_t), &e.mem) < 0):
         e.oom = 1
         return -1
     eng_begin(e, now)
@@ -1024,6 +1052,9 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     o.act_head = -1
     o.act_tail = -1
     o.alive = 1
+    for i in range(e.C):
+        e.op_ch[<int64_t>oh * 2 * e.C + i] = caps[i]
+        e.op_ch[<int64_t>oh * 2 * e.C + e.C + i] = 0
     for i in range(n):
         mh = new_member(e, oh, groups[i])
         if prev == -1:

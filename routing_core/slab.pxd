@@ -18,6 +18,7 @@ ctypedef struct Req:
     int32_t cat           # category (an index the bindings keep), or -1
     int32_t offers        # offers made so far: numbers the offer timers
     hnd excl              # operators who declined or let an offer expire (Excl list)
+    int32_t charge        # slots it takes from its operator
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch

@@ -19,7 +19,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                            target_wait=rng.choice([20.0, 60.0, 300.0]),
                            early_cancel=rng.choice([0.0, 20.0]),
                            retention=rng.choice(steps),
-                           wrap_up=rng.choice([0.0, 0.0, 5.0, 20.0]))
+                           wrap_up=rng.choice([0.0, 0.0, 5.0, 20.0]),
+                           cost=rng.choice([1, 1, 1, 2, "all"]))
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
     groups = []
@@ -88,10 +89,14 @@ class CommandStream:
             self.n_op += 1
             op = f"op{self.n_op}" if rng.random() < 0.7 else self.n_op
             self.ops.append(op)
+            caps = None
+            if rng.random() < 0.3:
+                caps = {c.name: rng.choice([0, 1, 2])
+                        for c in rng.sample(self.cfg.channels, 1)}
             return pr.AddOperator(operator=op, groups=tuple(self._groups()),
                                   limit=rng.choice([0, 1, 2, 3, 5]),
                                   status=rng.choice(["online", "online", "offline", "away"]),
-                                  now=now)
+                                  channel_limits=caps, now=now)
         if x < 0.45:
             self.n_req += 1
             rid = f"c{self.n_req}" if rng.random() < 0.8 else 10_000 + self.n_req

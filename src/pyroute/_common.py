@@ -67,6 +67,26 @@ def check_priority(priority: object) -> int:
     return priority
 
 
+def check_channel_limits(limits: object, index: dict[str, int]) -> list[int]:
+    """``{"email": 2}`` -> a cap per channel index (-1: none)."""
+    caps = [-1] * len(index)
+    if limits is None:
+        return caps
+    if not isinstance(limits, dict):
+        raise errors.InvalidArgument(
+            f"channel_limits must be a dict of channel name to a number of conversations, "
+            f"got {type(limits).__name__} {limits!r}")
+    for name, n in limits.items():
+        ci = index.get(name) if isinstance(name, str) else None
+        if ci is None:
+            raise errors.unknown("channel", name)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_LIMIT:
+            raise errors.InvalidArgument(
+                f"channel_limits[{name!r}] must be an int between 0 and {MAX_LIMIT}, got {n!r}")
+        caps[ci] = n
+    return caps
+
+
 def check_status(status: object) -> int:
     if isinstance(status, str) and status in STATUSES:
         return STATUSES.index(status)

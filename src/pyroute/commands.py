@@ -41,6 +41,7 @@ class AddOperator(_Command, frozen=True, tag=True, kw_only=True):
     groups: tuple[str, ...]
     limit: int
     status: str = "offline"
+    channel_limits: Optional[dict[str, int]] = None
     now: Optional[float] = None
 
 

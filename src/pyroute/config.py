@@ -62,6 +62,8 @@ class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``early_cancel``: a cancellation sooner than this after arrival is ``early``.
     ``retention``: steps that fire (``RetentionDue``) while a conversation first waits.
     ``wrap_up``: seconds an operator's slot stays taken after finishing a conversation.
+    ``cost``: slots one conversation takes (``"all"``: all of the operator's slots, as a
+    call does).
     """
 
     priority: Priority = 0
@@ -69,6 +71,7 @@ class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     early_cancel: Seconds = 20.0
     retention: Annotated[tuple[Retention, ...], Meta(max_length=16)] = ()
     wrap_up: Seconds = 0.0
+    cost: Annotated[int, Meta(ge=1, le=1000)] | Literal["all"] = 1
 
 
 class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    check_channel_limits, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
     rng_next, total_row,
 )
@@ -61,7 +61,7 @@ class _Member:
 
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
-                 "idle", "handled", "active", "wrap", "missed")
+                 "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -77,12 +77,14 @@ class _Op:
         self.active: dict[Any, None] = {}     # ordered: assignment order
         self.wrap = 0                         # slots in wrap-up (part of load)
         self.missed = 0                       # offers expired in a row
+        self.ch_limit: list[int] = []         # per channel: conversations at most (-1: any)
+        self.ch_count: list[int] = []         # per channel: conversations held
 
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
-                 "ret_next", "offers", "excluded")
+                 "ret_next", "offers", "excluded", "charge")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -104,6 +106,7 @@ class _Req:
         self.ret_next = 0          # the next retention step
         self.offers = 0            # offers made, numbering the offer timers
         self.excluded: list = []   # operators who declined or let an offer expire
+        self.charge = 0            # slots it takes from its operator
 
 
 class Router:
@@ -125,6 +128,7 @@ class Router:
         self._tw = [float(c.target_wait) for c in cfg.channels]
         self._early = [float(c.early_cancel) for c in cfg.channels]
         self._wrap_ch = [float(c.wrap_up) for c in cfg.channels]
+        self._cost = [-1 if c.cost == "all" else c.cost for c in cfg.channels]
         self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
         self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
                         for g in cfg.groups]
@@ -188,7 +192,7 @@ class Router:
             if g == WRAP_UP:
                 op = self._ops.get(rid)
                 if op is not None and op.reg == seq:
-                    self._end_wrap_up(op, due, out)
+                    self._end_wrap_up(op, ri, due, out)
                 continue
             r = self._reqs.get(rid)
             if r is None or r.seq != seq:
@@ -223,6 +227,16 @@ class Router:
         else:
             x = m.rand
         return (x, op.last_assign, op.reg, op.id)
+
+    def _charge(self, op: _Op, c: int) -> int:
+        """Slots a conversation of channel ``c`` takes from ``op`` (all of them for "all")."""
+        cost = self._cost[c]
+        return op.limit if cost < 0 else cost
+
+    def _fits_channel(self, op: _Op, c: int) -> bool:
+        cap = op.ch_limit[c]
+        return (op.limit - op.load >= max(self._charge(op, c), 1)
+                and (cap < 0 or op.ch_count[c] < cap))
 
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
@@ -282,7 +296,9 @@ class Router:
         self._dequeue(r)
         self._detach(op)
         self._tick += 1
-        op.load += 1
+        r.charge = self._charge(op, r.ch)
+        op.load += r.charge
+        op.ch_count[r.ch] += 1
         op.handled += 1
         op.last_assign = self._tick
         op.idle = self._tick
@@ -326,7 +342,8 @@ class Router:
         op = self._ops[r.op]
         self._detach(op)
         self._tick += 1
-        op.load -= 1
+        op.load -= r.charge
+        op.ch_count[r.ch] -= 1
         op.idle = self._tick
         self._attach(op)
         del op.active[r.id]
@@ -334,11 +351,11 @@ class Router:
         self._c_active[r.ch] -= 1
         return op
 
-    def _end_wrap_up(self, op: _Op, now: float, out: list) -> None:
+    def _end_wrap_up(self, op: _Op, slots: int, now: float, out: list) -> None:
         self._detach(op)
         self._tick += 1
-        op.wrap -= 1
-        op.load -= 1
+        op.wrap -= slots
+        op.load -= slots
         op.idle = self._tick
         self._attach(op)
         self._fill(op, now, out)
@@ -346,8 +363,9 @@ class Router:
     def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
         for g in groups:
             for key in self._opsets[g]:
-                if key[3] not in r.excluded:
-                    self._assign(r, self._ops[key[3]], g, now, out)
+                op = self._ops[key[3]]
+                if op.id not in r.excluded and self._fits_channel(op, r.ch):
+                    self._assign(r, op, g, now, out)
                     return True
         return False
 
@@ -360,6 +378,8 @@ class Router:
             for g in op.groups:
                 off = self._off[g]
                 for c in range(C):
+                    if not queues[g * C + c] or not self._fits_channel(op, c):
+                        continue
                     for k, seq, rid in queues[g * C + c]:
                         if op.id in self._reqs[rid].excluded:
                             continue
@@ -595,14 +615,16 @@ class Router:
             op = self._ops[r.op]
             self._detach(op)
             self._tick += 1
-            op.wrap += 1          # the slot stays taken: load unchanged
+            op.wrap += r.charge   # the slots stay taken: load unchanged
+            op.ch_count[r.ch] -= 1
             op.idle = self._tick
             self._attach(op)
             del op.active[r.id]
             self._g_active[r.via] -= 1
             self._c_active[r.ch] -= 1
             self._tseq += 1
-            heapq.heappush(self._timers, (t + wrap, self._tseq, op.id, op.reg, 0, WRAP_UP, 0))
+            heapq.heappush(self._timers, (t + wrap, self._tseq, op.id, op.reg, 0, WRAP_UP,
+                                          r.charge))
         else:
             op = self._release(r)
         self._to_history(r, "finished", op.id)
@@ -636,8 +658,10 @@ class Router:
         return out
 
     def add_operator(self, operator: Any, groups: list[str], limit: int,
-                     status: str = "offline", now: Optional[float] = None) -> list:
-        """Register an operator (offline unless ``status`` says otherwise)."""
+                     status: str = "offline", now: Optional[float] = None,
+                     channel_limits: Optional[dict] = None) -> list:
+        """Register an operator (offline unless ``status`` says otherwise);
+        ``channel_limits`` caps its conversations per channel (``{"email": 2}``)."""
         t = self._time(now)   # first: a clock may call back into the router
         check_id("operator", operator)
         if operator in self._ops:
@@ -645,10 +669,13 @@ class Router:
         gs = check_groups(groups, self._cc.group_index)
         check_limit(limit)
         st = check_status(status)
+        caps = check_channel_limits(channel_limits, self._cc.channel_index)
         out: list = []
         self._fire(t, out)
         self._reg += 1
         op = _Op(operator, limit, self._reg)
+        op.ch_limit = caps
+        op.ch_count = [0] * self._C
         for g in gs:
             op.members[g] = self._new_member(g)
         op.groups = gs
@@ -879,7 +906,8 @@ class Router:
         if tp is SetStatus:
             return self.set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue)
         if tp is AddOperator:
-            return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now)
+            return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
+                                     cmd.channel_limits)
         if tp is RemoveOperator:
             return self.remove_operator(cmd.operator, cmd.now, cmd.requeue)
         if tp is SetGroups:
@@ -917,8 +945,10 @@ class Router:
         """A snapshot of one operator. O(groups + load)."""
         op = self._get_op(operator)
         names = self._cc.group_names
+        cn = self._cc.channel_names
         return OperatorView(op.id, STATUSES[op.status], op.limit, op.load,
-                            tuple(names[g] for g in op.groups), tuple(op.active), op.wrap)
+                            tuple(names[g] for g in op.groups), tuple(op.active), op.wrap,
+                            {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0})
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -969,7 +999,8 @@ class Router:
         gn, cn = self._cc.group_names, self._cc.channel_names
         ops = []
         for op in sorted(self._ops.values(), key=lambda o: o.reg):
-            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.missed, op.reg,
+            ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.missed,
+                        tuple(op.ch_limit), tuple(op.ch_count), op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand)
                               for g in op.groups)))
@@ -980,7 +1011,8 @@ class Router:
                          gn[r.via] if r.via >= 0 else None,
                          r.assigned_at if r.state != QUEUED else None,
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
-                         r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded)))
+                         r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded),
+                         r.charge))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1040,7 +1072,10 @@ class Router:
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():
-            if not (op.load == len(op.active) + op.wrap):
+            held = [self._reqs[rid] for rid in op.active]
+            if op.ch_count != [sum(1 for x in held if x.ch == c) for c in range(C)]:
+                raise AssertionError(f"operator {op.id!r}: channel counts")
+            if not (op.load == sum(x.charge for x in held) + op.wrap):
                 raise AssertionError('op.load == len(op.active)')
             for rid in op.active:
                 if not (self._reqs[rid].op == op.id):

@@ -20,6 +20,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     groups: tuple[str, ...]   # in membership order
     active: tuple[Id, ...]    # conversations held, in the order they were assigned
     wrap_up: int = 0          # slots held in wrap-up after a finish (counted in load)
+    channel_limits: dict[str, int] = msgspec.field(default_factory=dict)  # per-channel caps
 
 
 class RequestView(msgspec.Struct, frozen=True):
