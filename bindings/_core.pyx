@@ -26,7 +26,8 @@ from pyroute.config import (
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
     Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
-    check_channel_limits as _check_channel_limits,
+    check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
+    check_levels as _check_levels,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
@@ -84,6 +85,7 @@ cdef class Router:
     cdef dict cindex
     cdef list hidden
     cdef tuple ret_actions
+    cdef object tags
     cdef object bans_
     cdef object cats
     cdef list cat_names
@@ -99,7 +101,7 @@ cdef class Router:
 
     def __init__(self, config, *, clock=_time_mod.monotonic):
         cdef int32_t n_rules = 0, n_targets = 0, ri = 0, ti = 0, g, c
-        cdef int32_t n_steps = 0, si = 0
+        cdef int32_t n_steps = 0, si = 0, n_relax = 0, xi = 0
         cdef Engine* e
         if self.initialized:
             raise InvalidState("Router is already initialised")
@@ -116,6 +118,7 @@ cdef class Router:
         self.cindex = dict(cc.channel_index)
         self.hidden = [grp.hidden for grp in cfg.groups]
         self.bans_ = _Bans()
+        self.tags = _SkillTags()
         self.cats = _Categories()
         self.cat_names = []
         self.cat_index = {}
@@ -133,7 +136,9 @@ cdef class Router:
         G = len(cfg.groups)
         C = len(cfg.channels)
         e = &self.e
-        if eng_init(e, C, G, n_rules, n_targets, n_steps) < 0:
+        for grp in cfg.groups:
+            n_relax += len(grp.relax)
+        if eng_init(e, C, G, n_rules, n_targets, n_steps, n_relax) < 0:
             eng_dealloc(e)
             raise MemoryError("pyroute: out of memory creating the router")
         self.initialized = True
@@ -160,6 +165,16 @@ cdef class Router:
             e.accept_timeout[g] = (-1.0 if cfg.groups[g].accept_timeout is None
                                    else cfg.groups[g].accept_timeout)
             e.max_missed[g] = -1 if cfg.groups[g].max_missed is None else cfg.groups[g].max_missed
+            e.level_step[g] = (-1.0 if cfg.groups[g].level_step is None
+                               else cfg.groups[g].level_step)
+            e.relax_start[g] = xi
+            for rx in cfg.groups[g].relax:
+                bits = self.tags.register(self.tags.check({n: 1 for n in rx.drop}, "relax"))
+                e.relax_after[xi] = rx.after
+                e.relax_mask[xi] = 0
+                for b in bits:
+                    e.relax_mask[xi] |= (<uint64_t>1) << <int>b
+                xi += 1
             for c in range(C):
                 if e.deadline:
                     e.off[g * C + c] = cfg.channels[c].target_wait
@@ -177,6 +192,7 @@ cdef class Router:
                     ti += 1
                 ri += 1
         e.rule_start[G] = ri
+        e.relax_start[G] = xi
         e.to_start[ri] = ti
 
     def __dealloc__(self):
@@ -350,10 +366,12 @@ cdef class Router:
 
     # ------------------------------------------------------------------ commands (cdef)
     cdef int _submit(self, object request, object channel, object group, object priority,
-                     object visitor, object now, list out) except -1:
+                     object visitor, object now, object skills, list out) except -1:
         cdef double t
         cdef int32_t ci, gi
         cdef hnd h
+        cdef uint64_t mask = 0
+        cdef uint8_t levels[64]
         self._ok()
         t = self._time(now)   # first: a clock may call back into the router
         check_id(request, "conversation")
@@ -374,12 +392,18 @@ cdef class Router:
             raise InvalidArgument(
                 f"visitor must be a str, an int or None, got {type(visitor).__name__} "
                 f"{visitor!r}")
+        wanted = self.tags.check(skills, "skills") if skills is not None else None
+        if wanted:   # registered by any submit that passes the checks, admitted or not
+            memset(levels, 0, 64)
+            for b, lv in self.tags.register(wanted).items():
+                mask |= (<uint64_t>1) << <int>b
+                levels[<int>b] = <uint8_t>lv
         if visitor is not None and self.bans_.active(visitor, t):
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_BANNED, t)
         elif self.hidden[gi]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
         else:
-            h = eng_submit(&self.e, ci, gi, <int32_t>priority, t)
+            h = eng_submit(&self.e, ci, gi, <int32_t>priority, mask, levels, t)
         if h < 0:
             self._raise_core()
         self._bind(self.req_ids, self.req_map, h, request)
@@ -415,12 +439,15 @@ cdef class Router:
         return 0
 
     cdef int _add_operator(self, object operator, object groups, object limit, object status,
-                           object now, object channel_limits, list out) except -1:
+                           object now, object channel_limits, object skills, object levels,
+                           list out) except -1:
         cdef double t
         cdef int8_t st
         cdef hnd h
         cdef int32_t buf[1024]
         cdef int32_t capbuf[64]
+        cdef uint8_t skbuf[64]
+        cdef int32_t lvbuf[1024]
         cdef Py_ssize_t i
         self._ok()
         t = self._time(now)   # first: a clock may call back into the router
@@ -431,11 +458,18 @@ cdef class Router:
         check_int(limit, "limit", 0, _MAX_LIMIT)
         st = self._status(status)
         caps = _check_channel_limits(channel_limits, self.cindex)
+        has = self.tags.check(skills, "skills")
+        tiers = _check_levels(levels, gs, self.gindex)
+        memset(skbuf, 0, 64)
+        for b, lv in self.tags.register(has).items():
+            skbuf[<int>b] = <uint8_t>lv
         for i in range(len(gs)):
             buf[i] = gs[i]
+            lvbuf[i] = tiers.get(gs[i], 1)
         for i in range(self.e.C):
             capbuf[i] = caps[i]
-        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, capbuf, t)
+        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, capbuf, skbuf,
+                       lvbuf, t)
         if h < 0:
             self._raise_core()
         self._bind(self.op_ids, self.op_map, h, operator)
@@ -607,7 +641,7 @@ cdef class Router:
         tp = type(cmd)
         if tp is Submit:
             return self._submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
-                                cmd.now, out)
+                                cmd.now, cmd.skills, out)
         if tp is Finish:
             return self._finish(cmd.request, cmd.now, out)
         if tp is Cancel:
@@ -616,7 +650,7 @@ cdef class Router:
             return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
         if tp is AddOperator:
             return self._add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                      cmd.channel_limits, out)
+                                      cmd.channel_limits, cmd.skills, cmd.levels, out)
         if tp is RemoveOperator:
             return self._remove_operator(cmd.operator, cmd.now, cmd.requeue, out)
         if tp is SetGroups:
@@ -639,7 +673,8 @@ cdef class Router:
             f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
 
     # ------------------------------------------------------------------ commands (public)
-    def submit(self, request, channel, group, priority=0, visitor=None, now=None):
+    def submit(self, request, channel, group, priority=0, visitor=None, now=None,
+               skills=None):
         """Route a new conversation. Returns ``[Assigned]``, or ``[Queued]`` (after any
         ``Overflowed``), or ``[Rejected]``; events of timers due by ``now`` come first.
 
@@ -647,7 +682,7 @@ cdef class Router:
         O(log n) in the queue and operator heaps touched.
         """
         cdef list out = []
-        self._submit(request, channel, group, priority, visitor, now, out)
+        self._submit(request, channel, group, priority, visitor, now, skills, out)
         return out
 
     def finish(self, request, now=None):
@@ -666,13 +701,14 @@ cdef class Router:
         return out
 
     def add_operator(self, operator, groups, limit, status="offline", now=None,
-                     channel_limits=None):
+                     channel_limits=None, skills=None, levels=None):
         """Register an operator in ``groups`` with ``limit`` slots (offline unless
         ``status`` says otherwise); ``channel_limits`` caps its conversations per channel
         (``{"email": 2}``). Raises DuplicateId, UnknownId (group, channel),
         InvalidArgument. O(groups x log n)."""
         cdef list out = []
-        self._add_operator(operator, groups, limit, status, now, channel_limits, out)
+        self._add_operator(operator, groups, limit, status, now, channel_limits, skills, levels,
+                           out)
         return out
 
     def remove_operator(self, operator, now=None, requeue=False):
@@ -811,7 +847,31 @@ cdef class Router:
         row = &self.e.op_ch[<int64_t>h * 2 * self.e.C]
         caps = {self.cnames[c]: row[c] for c in range(self.e.C) if row[c] >= 0}
         return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
-                            tuple(groups), tuple(active), o.wrap, caps)
+                            tuple(groups), tuple(active), o.wrap, caps,
+                            {self.tags.names[b]: lv for b, lv in self._op_skills(h)},
+                            self._op_levels(h))
+
+    cdef list _op_skills(self, hnd h):
+        cdef uint8_t* has = &self.e.op_sk[<int64_t>h * 64]
+        cdef int b
+        return [(b, has[b]) for b in range(64) if has[b]]
+
+    cdef dict _op_levels(self, hnd h):
+        cdef hnd x = O(&self.e, h).first_member
+        out = {}
+        while x != -1:
+            if M(&self.e, x).level != 1:
+                out[self.gnames[M(&self.e, x).group]] = M(&self.e, x).level
+            x = M(&self.e, x).next
+        return out
+
+    cdef list _req_skills(self, Req* r):
+        cdef SkillReq* sk
+        cdef int b
+        if r.sk == -1:
+            return []
+        sk = &(<SkillReq*>self.e.skreqs.items)[r.sk]
+        return [(b, sk.level[b]) for b in range(64) if (sk.mask >> b) & 1]
 
     def request(self, request):
         """A snapshot of one conversation, live or kept in history (``RequestView``)."""
@@ -828,7 +888,8 @@ cdef class Router:
                            self.gnames[r.home], r.prio,
                            self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
                            self._elig(r), self.cat_names[r.cat] if r.cat >= 0 else None,
-                           self._declined(r))
+                           self._declined(r),
+                           {self.tags.names[b]: lv for b, lv in self._req_skills(r)})
 
     cdef tuple _declined(self, Req* r):
         cdef hnd x = r.excl
@@ -911,7 +972,7 @@ cdef class Router:
             x = o.first_member
             while x != -1:
                 m = M(e, x)
-                members.append((gn[m.group], m.join, m.rr, m.rand))
+                members.append((gn[m.group], m.join, m.rr, m.rand, m.level))
                 x = m.next
             active = []
             x = o.act_head
@@ -922,6 +983,7 @@ cdef class Router:
                                 o.missed,
                                 tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
                                 tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
+                                self._op_skills(<hnd>i),
                                 o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                                 tuple(members))))
         ops.sort(key=lambda p: p[0])
@@ -944,7 +1006,7 @@ cdef class Router:
                                  self._elig(r), tuple(queued_in),
                                  self.cat_names[r.cat] if r.cat >= 0 else None,
                                  bool(r.answered), r.ret_next, r.offers, self._declined(r),
-                                 r.charge)))
+                                 r.charge, self._req_skills(r))))
         reqs.sort(key=lambda p: p[0])
         queues = {}
         for g in range(e.G):
@@ -984,6 +1046,7 @@ cdef class Router:
             "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
             "bans": self.bans_.state(), "categories": dict(self.cats.counts),
             "outcomes": self._outcome_rows(),
+            "skills": list(self.tags.names),
             "counters": ([e.g_waiting[g] for g in range(e.G)],
                          [e.g_online[g] for g in range(e.G)],
                          [e.g_free[g] for g in range(e.G)],

@@ -2,7 +2,7 @@
 # the one allocation helper every growable array goes through (it keeps the byte count
 # behind ``Router.memory()``).
 
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.string cimport memset, memcpy
 

@@ -80,6 +80,13 @@ ctypedef struct Engine:
     int32_t* cost             # [C] slots a conversation takes; -1: all of the operator's
     int32_t* op_ch            # [ops * 2C] per operator: channel caps (-1 none), then counts
     int64_t cap_op_ch
+    uint8_t* op_sk            # [ops * 64] per operator: level of each skill (0: none)
+    int64_t cap_op_sk
+    Slab skreqs               # SkillReq of requests that require skills
+    int32_t* relax_start      # [G+1] relax rules of group g
+    double* relax_after       # [relax rules]
+    uint64_t* relax_mask      # [relax rules] skills dropped
+    double* level_step        # [G] seconds per tier, or -1
     # slabs
     Slab reqs
     Slab ents
@@ -145,11 +152,12 @@ cdef inline Member* M(Engine* e, hnd h) noexcept nogil:
     return &(<Member*>e.mems.items)[h]
 
 cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules, int32_t n_targets,
-                  int32_t n_steps) noexcept nogil
+                  int32_t n_steps, int32_t n_relax) noexcept nogil
 cdef void eng_dealloc(Engine* e) noexcept nogil
 cdef void eng_begin(Engine* e, double now) noexcept nogil
 cdef void eng_fire(Engine* e, double now) noexcept nogil
-cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
+                    uint8_t* sk_level, double now) noexcept nogil
 cdef enum:
     REJECT_HIDDEN = 0
     REJECT_BANNED = 1
@@ -161,7 +169,7 @@ cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    int32_t* caps, double now) noexcept nogil
+                    int32_t* caps, uint8_t* skills, int32_t* levels, double now) noexcept nogil
 cdef void eng_remove_op(Engine* e, hnd op, double now) noexcept nogil
 cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
                          double now) noexcept nogil

@@ -5,7 +5,7 @@
 # ---------------------------------------------------------------------- lifecycle
 
 cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
-                  int32_t n_targets, int32_t n_steps) noexcept nogil:
+                  int32_t n_targets, int32_t n_steps, int32_t n_relax) noexcept nogil:
     cdef int64_t nq = <int64_t>G * C
     memset(e, 0, sizeof(Engine))
     e.C = C
@@ -16,6 +16,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     slab_init(&e.ops, sizeof(Op))
     slab_init(&e.mems, sizeof(Member))
     slab_init(&e.excls, sizeof(Excl))
+    slab_init(&e.skreqs, sizeof(SkillReq))
     e.off = <double*>malloc(sizeof(double) * nq)
     e.early = <double*>malloc(sizeof(double) * C)
     e.tw = <double*>malloc(sizeof(double) * C)
@@ -37,6 +38,10 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.accept_timeout = <double*>malloc(sizeof(double) * G)
     e.max_missed = <int32_t*>malloc(sizeof(int32_t) * G)
     e.cost = <int32_t*>malloc(sizeof(int32_t) * C)
+    e.relax_start = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
+    e.relax_after = <double*>malloc(sizeof(double) * (n_relax + 1))
+    e.relax_mask = <uint64_t*>malloc(sizeof(uint64_t) * (n_relax + 1))
+    e.level_step = <double*>malloc(sizeof(double) * G)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -59,7 +64,8 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
             or e.to_start == NULL or e.to_group == NULL or e.has_no_ops == NULL
             or e.max_queue == NULL or e.ret_start == NULL or e.ret_after == NULL
             or e.wrap_ch == NULL or e.wrap_g == NULL or e.accept_timeout == NULL
-            or e.max_missed == NULL or e.cost == NULL
+            or e.max_missed == NULL or e.cost == NULL or e.relax_start == NULL
+            or e.relax_after == NULL or e.relax_mask == NULL or e.level_step == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -89,12 +95,14 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.ops)
     slab_dealloc(&e.mems)
     slab_dealloc(&e.excls)
+    slab_dealloc(&e.skreqs)
     free(e.off); free(e.early); free(e.tw); free(e.c_out); free(e.g_out)
     free(e.policy); free(e.rng); free(e.rule_start)
     free(e.rule_kind); free(e.rule_value); free(e.to_start); free(e.to_group)
     free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
     free(e.wrap_ch); free(e.wrap_g); free(e.accept_timeout); free(e.max_missed)
-    free(e.cost); free(e.op_ch)
+    free(e.cost); free(e.op_ch); free(e.op_sk); free(e.relax_start); free(e.relax_after)
+    free(e.relax_mask); free(e.level_step)
     free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
@@ -245,6 +253,7 @@ cdef inline hnd new_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
         m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
     m.op = oh
     m.group = g
+    m.level = 1
     m.pos = -1
     m.next = -1
     return mh
@@ -407,36 +416,68 @@ cdef inline void exclude(Engine* e, hnd rh, hnd oh) noexcept nogil:
     items[last].next = x
 
 
-cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh) noexcept nogil:
-    """The member at the top of ``h`` the request may go to, or -1. The top unless the
-    request excludes operators; then the least key among the allowed (a scan)."""
+cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
+    """Whether the operator of membership ``mh`` may take request ``rh`` through its group
+    at ``now``: its channel fits, it has not declined it, its tier is due, and it has the
+    skills still required after relaxation."""
+    cdef Member* m = M(e, mh)
+    cdef hnd oh = m.op
+    cdef int32_t g = m.group
+    cdef Req* r = R(e, rh)
+    cdef SkillReq* sk
+    cdef uint64_t need, dropped = 0
+    cdef int32_t i, bit
+    cdef uint8_t* has
+    if not fits_channel(e, oh, r.ch):
+        return False
+    if r.excl != -1 and excludes(e, rh, oh):
+        return False
+    if e.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.level_step[g] > now:
+        return False
+    if r.sk == -1:
+        return True
+    sk = &(<SkillReq*>e.skreqs.items)[r.sk]
+    for i in range(e.relax_start[r.home], e.relax_start[r.home + 1]):
+        if r.arrival + e.relax_after[i] <= now:
+            dropped |= e.relax_mask[i]
+    need = sk.mask & ~dropped
+    has = &e.op_sk[<int64_t>oh * 64]
+    bit = 0
+    while need:
+        if need & 1:
+            if has[bit] < sk.level[bit]:
+                return False
+        need >>= 1
+        bit += 1
+    return True
+
+
+cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil:
+    """The member at the top of ``h`` the request may go to, or -1. The top when it fits;
+    otherwise the least key among those that do (a scan)."""
     cdef int64_t i, best = -1
-    cdef hnd oh
-    cdef int32_t c = R(e, rh).ch
     if h.n == 0:
         return -1
-    oh = M(e, h.nodes[0].member).op
-    if R(e, rh).excl == -1 and fits_channel(e, oh, c):
+    if fits(e, h.nodes[0].member, rh, now):
         return h.nodes[0].member
-    for i in range(h.n):
-        oh = M(e, h.nodes[i].member).op
-        if excludes(e, rh, oh) or not fits_channel(e, oh, c):
+    for i in range(1, h.n):
+        if not fits(e, h.nodes[i].member, rh, now):
             continue
         if best == -1 or on_less(&h.nodes[i], &h.nodes[best]):
             best = i
     return -1 if best == -1 else h.nodes[best].member
 
 
-cdef int64_t rq_best_allowed(Engine* e, RQueue* q, hnd oh) noexcept nogil:
-    """The position in ``q`` of the best request that does not exclude the operator, or
-    -1. The top unless that one excludes it; then a scan."""
+cdef int64_t rq_best_allowed(Engine* e, RQueue* q, hnd mh, double now) noexcept nogil:
+    """The position in ``q`` of the best request membership ``mh``'s operator may take, or
+    -1. The top when it fits; otherwise a scan."""
     cdef int64_t i, best = -1
     if q.n == 0:
         return -1
-    if not excludes(e, EN(e, q.nodes[0].entry).req, oh):
+    if fits(e, mh, EN(e, q.nodes[0].entry).req, now):
         return 0
     for i in range(1, q.n):
-        if excludes(e, EN(e, q.nodes[i].entry).req, oh):
+        if not fits(e, mh, EN(e, q.nodes[i].entry).req, now):
             continue
         if best == -1 or qn_less(&q.nodes[i], &q.nodes[best]):
             best = i
@@ -482,7 +523,7 @@ cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
     cdef hnd mh
     while eh != -1:
         en = EN(e, eh)
-        mh = oh_best_allowed(e, &e.oheaps[en.group], rh)
+        mh = oh_best_allowed(e, &e.oheaps[en.group], rh, now)
         if mh != -1:
             assign(e, rh, mh, now)
             return True
@@ -511,7 +552,7 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
                 q = &e.queues[base + c]
                 if q.n == 0 or not fits_channel(e, oh, <int32_t>c):
                     continue
-                pos = rq_best_allowed(e, q, oh)
+                pos = rq_best_allowed(e, q, mh, now)
                 if pos < 0:
                     continue
                 key = q.nodes[pos].k + e.off[base + c]
@@ -644,6 +685,30 @@ cdef inline void push_retention(Engine* e, hnd rh) noexcept nogil:
         push_timer(e, r.arrival + e.ret_after[i], rh, r.seq, r.gen, TIMER_RETENTION, i - first)
 
 
+cdef void push_rechecks(Engine* e, hnd rh, hnd eh, bint relax, double now) noexcept nogil:
+    """Timers for the moments more operators become eligible for the waiting request: its
+    skill requirements relax (home group's rules), or the next tier of one of its groups
+    (from entry ``eh`` on) comes due."""
+    cdef Req* r = R(e, rh)
+    cdef int32_t i, level, g
+    cdef double due
+    if relax and r.sk != -1:
+        for i in range(e.relax_start[r.home], e.relax_start[r.home + 1]):
+            due = r.arrival + e.relax_after[i]
+            if due > now:
+                push_timer(e, due, rh, r.seq, r.gen, TIMER_RECHECK, 0)
+                r = R(e, rh)
+    while eh != -1:
+        g = EN(e, eh).group
+        if e.level_step[g] >= 0:
+            for level in range(2, 6):
+                due = r.arrival + <double>(level - 1) * e.level_step[g]
+                if due > now:
+                    push_timer(e, due, rh, r.seq, r.gen, TIMER_RECHECK, 0)
+                    r = R(e, rh)
+        eh = EN(e, eh).next
+
+
 cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     """Route a request entering the queue (submitted or requeued)."""
     cdef Req* r = R(e, rh)
@@ -664,6 +729,7 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
         enqueue_entry(e, eh)
         eh = EN(e, eh).next
     push_pending(e, rh)
+    push_rechecks(e, rh, R(e, rh).first_entry, True, now)
     r = R(e, rh)
     ev = ev_new(e, EV_QUEUED, rh, now)
     if ev != NULL:
@@ -690,6 +756,7 @@ cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now)
         enqueue_entry(e, eh)
         eh = EN(e, eh).next
     push_pending(e, rh)
+    push_rechecks(e, rh, first_new, False, now)
 
 
 cdef int cmp_pairs(const void* a, const void* b) noexcept nogil:
@@ -839,7 +906,10 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
         if r.seq != t.rseq or (r.state != ST_QUEUED and r.state != ST_OFFERED
                                and r.state != ST_ACTIVE):
             continue
-        if t.group == TIMER_RETENTION:
+        if t.group == TIMER_RECHECK:
+            if r.state == ST_QUEUED and r.gen == t.gen:
+                place(e, t.req, r.first_entry, t.due)
+        elif t.group == TIMER_RETENTION:
             if not r.answered and r.ret_next == t.rule:
                 r.ret_next += 1
                 ev = ev_new(e, EV_RETENTION, t.req, t.due)
@@ -884,6 +954,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.cat = -1
     r.offers = 0
     r.charge = 0
+    r.sk = -1
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
@@ -904,8 +975,10 @@ cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
     return e.max_queue[g] >= 0 and e.g_waiting[g] >= e.max_queue[g] and e.g_free[g] == 0
 
 
-cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
-    cdef hnd rh
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
+                    uint8_t* sk_level, double now) noexcept nogil:
+    cdef hnd rh, sh
+    cdef SkillReq* sk
     eng_begin(e, now)   # first: timers may take entries
     if eng_overloaded(e, g):
         return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
@@ -914,6 +987,15 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) 
         return -1
     e.seq += 1
     R(e, rh).seq = e.seq
+    if sk_mask:
+        if slab_reserve(&e.skreqs, 1, &e.mem) < 0:
+            e.oom = 1
+        else:
+            sh = slab_take(&e.skreqs)
+            sk = &(<SkillReq*>e.skreqs.items)[sh]
+            sk.mask = sk_mask
+            memcpy(sk.level, sk_level, 64)
+            R(e, rh).sk = sh
     route_new(e, rh, now)
     if not R(e, rh).answered:   # retention steps, while it waits for its first answer
         push_retention(e, rh)
@@ -1032,13 +1114,15 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
 
 
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    int32_t* caps, double now) noexcept nogil:
+                    int32_t* caps, uint8_t* skills, int32_t* levels, double now) noexcept nogil:
     cdef hnd oh, mh, prev = -1
     cdef Op* o
     cdef int32_t i
     if (slab_reserve(&e.ops, 1, &e.mem) < 0 or slab_reserve(&e.mems, n, &e.mem) < 0
             or pr_grow(<void**>&e.op_ch, &e.cap_op_ch, (e.ops.used + 1) * 2 * e.C,
-                       sizeof(int32_t), &e.mem) < 0):
+                       sizeof(int32_t), &e.mem) < 0
+            or pr_grow(<void**>&e.op_sk, &e.cap_op_sk, (e.ops.used + 1) * 64,
+                       sizeof(uint8_t), &e.mem) < 0):
         e.oom = 1
         return -1
     eng_begin(e, now)
@@ -1055,8 +1139,10 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     for i in range(e.C):
         e.op_ch[<int64_t>oh * 2 * e.C + i] = caps[i]
         e.op_ch[<int64_t>oh * 2 * e.C + e.C + i] = 0
+    memcpy(&e.op_sk[<int64_t>oh * 64], skills, 64)
     for i in range(n):
         mh = new_member(e, oh, groups[i])
+        M(e, mh).level = levels[i]
         if prev == -1:
             O(e, oh).first_member = mh
         else:
@@ -1221,6 +1307,9 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
             slab_give(&e.excls, eh, &e.mem)
             eh = nxt
         R(e, h).excl = -1
+        if R(e, h).sk != -1:
+            slab_give(&e.skreqs, R(e, h).sk, &e.mem)
+            R(e, h).sk = -1
         R(e, h).state = ST_FREE
         R(e, h).first_entry = -1
         slab_give(&e.reqs, h, &e.mem)

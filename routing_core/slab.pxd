@@ -19,6 +19,7 @@ ctypedef struct Req:
     int32_t offers        # offers made so far: numbers the offer timers
     hnd excl              # operators who declined or let an offer expire (Excl list)
     int32_t charge        # slots it takes from its operator
+    hnd sk                # required skills (a SkillReq), or -1
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch
@@ -31,6 +32,10 @@ ctypedef struct Entry:    # one eligible group of one request
     int32_t group
     int32_t pos           # position in the (group, channel) heap, or -1
     hnd next              # the request's next entry
+
+ctypedef struct SkillReq: # skills a request requires: a bit per skill, and its level
+    uint64_t mask
+    uint8_t level[64]
 
 ctypedef struct Excl:     # one operator a request may not be offered to again
     hnd op
@@ -55,6 +60,7 @@ ctypedef struct Member:   # one operator in one group
     int64_t join          # membership order across the router
     int64_t rr            # tick of the last assignment through this group
     double rand           # the random policy's draw
+    int32_t level         # tier in this group (Group.level_step), 1 by default
     hnd op
     int32_t group
     int32_t pos           # position in the group's operator heap, or -1

@@ -9,6 +9,7 @@ cdef enum:
     TIMER_RETENTION = -1
     TIMER_WRAP_UP = -2
     TIMER_OFFER = -3      # ``gen`` is then the offer's number
+    TIMER_RECHECK = -4    # more operators become eligible (skills relax, a tier is due)
 
 ctypedef struct TNode:
     double due

@@ -41,7 +41,11 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                                max_queue=rng.choice([None, None, None, 0, 2, 5]),
                                wrap_up=rng.choice([None, None, None, 0.0, 10.0]),
                                accept_timeout=rng.choice([None, None, 15.0, 40.0]),
-                               max_missed=rng.choice([None, 1, 3])))
+                               max_missed=rng.choice([None, 1, 3]),
+                               relax=rng.choice([(), (pr.Relax(after=20.0, drop=("en",)),),
+                                                 (pr.Relax(after=5.0, drop=("billing",)),
+                                                  pr.Relax(after=60.0, drop=("en", "vip")))]),
+                               level_step=rng.choice([None, None, 15.0])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -93,10 +97,16 @@ class CommandStream:
             if rng.random() < 0.3:
                 caps = {c.name: rng.choice([0, 1, 2])
                         for c in rng.sample(self.cfg.channels, 1)}
-            return pr.AddOperator(operator=op, groups=tuple(self._groups()),
+            groups = tuple(self._groups())
+            return pr.AddOperator(operator=op, groups=groups,
                                   limit=rng.choice([0, 1, 2, 3, 5]),
                                   status=rng.choice(["online", "online", "offline", "away"]),
-                                  channel_limits=caps, now=now)
+                                  channel_limits=caps,
+                                  skills=rng.choice([None, {"en": 3}, {"en": 1, "billing": 2},
+                                                     {"vip": 5, "en": 2}]),
+                                  levels=({g: rng.randint(1, 3) for g in groups[:1]}
+                                          if rng.random() < 0.4 else None),
+                                  now=now)
         if x < 0.45:
             self.n_req += 1
             rid = f"c{self.n_req}" if rng.random() < 0.8 else 10_000 + self.n_req
@@ -104,7 +114,9 @@ class CommandStream:
             return pr.Submit(request=rid, channel=rng.choice(self.cfg.channels).name,
                              group=rng.choice(self.cfg.groups).name,
                              priority=rng.choice([0, 0, 0, 1, 5, -2]),
-                             visitor=rng.choice([None, None, "v1", "v2", 3]), now=now)
+                             visitor=rng.choice([None, None, "v1", "v2", 3]),
+                             skills=rng.choice([None, None, {"en": 2}, {"billing": 1},
+                                                {"en": 1, "vip": 3}]), now=now)
         if x < 0.65 and self.reqs:
             return pr.Finish(request=rng.choice(self.reqs[-30:]), now=now)
         if x < 0.72 and self.reqs:

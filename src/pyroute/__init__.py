@@ -19,7 +19,7 @@ from .commands import (
     Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Finish, RemoveOperator, SetGroups, SetLimit,
     SetStatus, Submit, Unban,
 )
-from .config import Channel, Group, Overflow, Retention, RouterConfig
+from .config import Channel, Group, Overflow, Relax, Retention, RouterConfig
 from .errors import (
     BatchError, ConfigError, DuplicateId, InvalidArgument, InvalidState, RoutingError,
     TimeError, UnknownId,
@@ -37,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
+    "Relax",
     "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",

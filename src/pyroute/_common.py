@@ -87,6 +87,78 @@ def check_channel_limits(limits: object, index: dict[str, int]) -> list[int]:
     return caps
 
 
+class SkillTags:
+    """Skill names -> bit positions (at most 64 per router), shared by both engines.
+    Names are registered in the order first seen: config relax rules, then calls."""
+
+    __slots__ = ("index", "names")
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def check(self, skills: object, what: str) -> list:
+        """Validate ``{"en": 2}``; returns [(name, level)] without registering anything."""
+        from .config import MAX_LEVEL, MAX_SKILLS
+        if skills is None:
+            return []
+        if not isinstance(skills, dict):
+            raise errors.InvalidArgument(
+                f"{what} must be a dict of skill name to level, got {type(skills).__name__} "
+                f"{skills!r}")
+        out = []
+        new = 0
+        for name, level in skills.items():
+            if not isinstance(name, str) or not 1 <= len(name) <= 100:
+                raise errors.InvalidArgument(
+                    f"skill names are non-empty str of at most 100 characters, got {name!r}")
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
+                raise errors.InvalidArgument(
+                    f"{what}[{name!r}] must be a level from 1 to {MAX_LEVEL}, got {level!r}")
+            if name not in self.index:
+                new += 1
+            out.append((name, level))
+        if len(self.names) + new > MAX_SKILLS:
+            raise errors.InvalidArgument(
+                f"at most {MAX_SKILLS} distinct skills per router; {what} would add {new} to "
+                f"the {len(self.names)} in use")
+        return out
+
+    def register(self, pairs: list) -> dict[int, int]:
+        out = {}
+        for name, level in pairs:
+            i = self.index.get(name)
+            if i is None:
+                i = self.index[name] = len(self.names)
+                self.names.append(name)
+            out[i] = level
+        return out
+
+
+def check_levels(levels: object, groups: list[int], index: dict[str, int]) -> dict[int, int]:
+    """``{"tier2": 2}`` for groups the operator belongs to -> {group index: level}."""
+    from .config import MAX_LEVEL
+    if levels is None:
+        return {}
+    if not isinstance(levels, dict):
+        raise errors.InvalidArgument(
+            f"levels must be a dict of group name to level, got {type(levels).__name__} "
+            f"{levels!r}")
+    out = {}
+    for name, level in levels.items():
+        gi = index.get(name) if isinstance(name, str) else None
+        if gi is None:
+            raise errors.unknown("group", name)
+        if gi not in groups:
+            raise errors.InvalidArgument(
+                f"levels names group {name!r}, which the operator is not in; add it to groups")
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
+            raise errors.InvalidArgument(
+                f"levels[{name!r}] must be a level from 1 to {MAX_LEVEL}, got {level!r}")
+        out[gi] = level
+    return out
+
+
 def check_status(status: object) -> int:
     if isinstance(status, str) and status in STATUSES:
         return STATUSES.index(status)

@@ -24,6 +24,7 @@ class Submit(_Command, frozen=True, tag=True, kw_only=True):
     priority: int = 0
     visitor: Optional[Id] = None
     now: Optional[float] = None
+    skills: Optional[dict[str, int]] = None
 
 
 class Finish(_Command, frozen=True, tag=True, kw_only=True):
@@ -42,6 +43,8 @@ class AddOperator(_Command, frozen=True, tag=True, kw_only=True):
     limit: int
     status: str = "offline"
     channel_limits: Optional[dict[str, int]] = None
+    skills: Optional[dict[str, int]] = None
+    levels: Optional[dict[str, int]] = None
     now: Optional[float] = None
 
 

@@ -88,6 +88,18 @@ class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     when_queue_over: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
 
 
+SkillName = Annotated[str, Meta(min_length=1, max_length=100)]
+MAX_SKILLS = 64
+MAX_LEVEL = 5
+
+
+class Relax(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """After ``after`` seconds of waiting, the skills in ``drop`` are no longer required."""
+
+    after: PositiveSeconds
+    drop: Annotated[tuple[SkillName, ...], Meta(min_length=1)]
+
+
 class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A department: a set of operators and the rules to route to them.
 
@@ -100,6 +112,9 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``accept_timeout``: conversations are offered (``Offered``) instead of assigned; the
     operator has this long to ``accept``. ``max_missed``: after this many expired offers
     in a row the operator is set away.
+    ``relax``: skill requirements of conversations submitted here, dropped as they wait.
+    ``level_step``: an operator of level L in this group is eligible for a conversation
+    after (L - 1) x level_step seconds of its wait (tiers).
     """
 
     policy: Policy = "even"
@@ -110,6 +125,8 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     wrap_up: Seconds | None = None
     accept_timeout: PositiveSeconds | None = None
     max_missed: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    relax: Annotated[tuple[Relax, ...], Meta(max_length=16)] = ()
+    level_step: PositiveSeconds | None = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    check_channel_limits, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    SkillTags, check_channel_limits, check_levels, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
     rng_next, total_row,
 )
@@ -41,7 +41,7 @@ from .views import (
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
 # timer kinds, by the group field: >= 0 an overflow rule of that group
-RETENTION, WRAP_UP, OFFER = -1, -2, -3
+RETENTION, WRAP_UP, OFFER, RECHECK = -1, -2, -3, -4
 QUEUED, OFFERED, ACTIVE = 0, 1, 2
 STATE_NAMES = ("queued", "offered", "active")
 
@@ -50,10 +50,11 @@ assert POLICIES[RANDOM] == "random"
 
 
 class _Member:
-    __slots__ = ("join", "rr", "rand", "key")
+    __slots__ = ("join", "rr", "rand", "key", "level")
 
     def __init__(self, join: int, rand: float) -> None:
         self.join = join
+        self.level = 1       # tier in this group (Group.level_step)
         self.rr = 0          # tick of the last assignment through this group
         self.rand = rand     # the random policy's draw
         self.key: Optional[tuple] = None   # current key in the group's operator list
@@ -61,7 +62,8 @@ class _Member:
 
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
-                 "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count")
+                 "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count",
+                 "skills")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -79,12 +81,13 @@ class _Op:
         self.missed = 0                       # offers expired in a row
         self.ch_limit: list[int] = []         # per channel: conversations at most (-1: any)
         self.ch_count: list[int] = []         # per channel: conversations held
+        self.skills: dict[int, int] = {}      # skill bit -> level
 
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
-                 "ret_next", "offers", "excluded", "charge")
+                 "ret_next", "offers", "excluded", "charge", "skills")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -107,6 +110,7 @@ class _Req:
         self.offers = 0            # offers made, numbering the offer timers
         self.excluded: list = []   # operators who declined or let an offer expire
         self.charge = 0            # slots it takes from its operator
+        self.skills: dict[int, int] = {}   # required: skill bit -> level
 
 
 class Router:
@@ -129,6 +133,12 @@ class Router:
         self._early = [float(c.early_cancel) for c in cfg.channels]
         self._wrap_ch = [float(c.wrap_up) for c in cfg.channels]
         self._cost = [-1 if c.cost == "all" else c.cost for c in cfg.channels]
+        self._tags = SkillTags()
+        self._relax = [[(float(x.after), frozenset(self._tags.register(
+            self._tags.check({n: 1 for n in x.drop}, "relax")))) for x in g.relax]
+            for g in cfg.groups]
+        self._level_step = [None if g.level_step is None else float(g.level_step)
+                            for g in cfg.groups]
         self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
         self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
                         for g in cfg.groups]
@@ -197,7 +207,10 @@ class Router:
             r = self._reqs.get(rid)
             if r is None or r.seq != seq:
                 continue
-            if g == RETENTION:
+            if g == RECHECK:
+                if r.state == QUEUED and r.gen == gen:
+                    self._place(r, r.elig, due, out)
+            elif g == RETENTION:
                 if not r.answered and r.ret_next == ri:
                     r.ret_next += 1
                     out.append(RetentionDue(rid, self._retention[r.ch][ri][1], due))
@@ -237,6 +250,24 @@ class Router:
         cap = op.ch_limit[c]
         return (op.limit - op.load >= max(self._charge(op, c), 1)
                 and (cap < 0 or op.ch_count[c] < cap))
+
+    def _fits(self, op: _Op, r: _Req, g: int, now: float) -> bool:
+        """Whether ``op``, through group ``g``, may take ``r`` at ``now``: its channel fits,
+        it has not declined it, it has the skills still required, and its tier is due."""
+        if op.id in r.excluded or not self._fits_channel(op, r.ch):
+            return False
+        step = self._level_step[g]
+        if step is not None and r.arrival + (op.members[g].level - 1) * step > now:
+            return False
+        if r.skills:
+            dropped: set = set()
+            for after, drop in self._relax[r.home]:
+                if r.arrival + after <= now:
+                    dropped |= drop
+            for t, level in r.skills.items():
+                if t not in dropped and op.skills.get(t, 0) < level:
+                    return False
+        return True
 
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
@@ -364,7 +395,7 @@ class Router:
         for g in groups:
             for key in self._opsets[g]:
                 op = self._ops[key[3]]
-                if op.id not in r.excluded and self._fits_channel(op, r.ch):
+                if self._fits(op, r, g, now):
                     self._assign(r, op, g, now, out)
                     return True
         return False
@@ -381,7 +412,7 @@ class Router:
                     if not queues[g * C + c] or not self._fits_channel(op, c):
                         continue
                     for k, seq, rid in queues[g * C + c]:
-                        if op.id in self._reqs[rid].excluded:
+                        if not self._fits(op, self._reqs[rid], g, now):
                             continue
                         key = (k + off[c], seq)
                         if best_key is None or key < best_key:
@@ -428,6 +459,20 @@ class Router:
                                   RULE_REASONS[rule.kind], now))
         return new
 
+    def _rechecks(self, r: _Req, groups: list[int], relax: bool, now: float) -> list:
+        """Times at which more operators become eligible for a waiting ``r``: its skill
+        requirements relax (home group), or the next tier of a group comes due."""
+        out = []
+        if relax and r.skills:
+            out += [(r.arrival + after, RECHECK, 0) for after, _ in self._relax[r.home]
+                    if r.arrival + after > now]
+        for g in groups:
+            step = self._level_step[g]
+            if step is not None:
+                out += [(r.arrival + (level - 1) * step, RECHECK, 0)
+                        for level in range(2, 6) if r.arrival + (level - 1) * step > now]
+        return out
+
     def _push_timers(self, r: _Req, timers: list) -> None:
         for due, g, ri in timers:
             self._tseq += 1
@@ -444,6 +489,7 @@ class Router:
             for t in added:
                 self._enqueue(r, t)
             self._push_timers(r, timers)
+            self._push_timers(r, self._rechecks(r, added, False, now))
 
     def _route_new(self, r: _Req, now: float, out: list) -> None:
         """Route a request entering the queue (submitted or requeued)."""
@@ -453,6 +499,7 @@ class Router:
             for g in r.elig:
                 self._enqueue(r, g)
             self._push_timers(r, timers)
+            self._push_timers(r, self._rechecks(r, r.elig, True, now))
             out.append(Queued(r.id, self._cc.group_names[r.home],
                               self._cc.channel_names[r.ch], now))
 
@@ -531,7 +578,8 @@ class Router:
         names = self._cc.group_names
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
                            operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
-                           tuple(r.excluded))
+                           tuple(r.excluded),
+                           {self._tags.names[t]: n for t, n in sorted(r.skills.items())})
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -553,7 +601,8 @@ class Router:
 
     # ------------------------------------------------------------------ commands
     def submit(self, request: Any, channel: str, group: str, priority: int = 0,
-               visitor: Any = None, now: Optional[float] = None) -> list:
+               visitor: Any = None, now: Optional[float] = None,
+               skills: Optional[dict] = None) -> list:
         """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
         t = self._time(now)   # first: a clock may call back into the router
         check_id("conversation", request)
@@ -567,8 +616,10 @@ class Router:
             raise errors.unknown("group", group)
         check_priority(priority)
         check_visitor(visitor)
+        wanted = self._tags.check(skills, "skills")
         out: list = []
         self._fire(t, out)
+        required = self._tags.register(wanted)   # by any submit that passes the checks
         reason = None
         if visitor is not None and self._bans.active(visitor, t):
             reason = "banned"
@@ -587,6 +638,7 @@ class Router:
         self._seq += 1
         k = t if self._deadline else self._aging * t - priority
         r = _Req(request, self._seq, ci, gi, priority, t, k)
+        r.skills = required
         self._reqs[request] = r
         self._route_new(r, t, out)
         if not r.answered:   # retention steps, while it waits for its first answer
@@ -659,7 +711,8 @@ class Router:
 
     def add_operator(self, operator: Any, groups: list[str], limit: int,
                      status: str = "offline", now: Optional[float] = None,
-                     channel_limits: Optional[dict] = None) -> list:
+                     channel_limits: Optional[dict] = None, skills: Optional[dict] = None,
+                     levels: Optional[dict] = None) -> list:
         """Register an operator (offline unless ``status`` says otherwise);
         ``channel_limits`` caps its conversations per channel (``{"email": 2}``)."""
         t = self._time(now)   # first: a clock may call back into the router
@@ -670,14 +723,18 @@ class Router:
         check_limit(limit)
         st = check_status(status)
         caps = check_channel_limits(channel_limits, self._cc.channel_index)
+        has = self._tags.check(skills, "skills")
+        tiers = check_levels(levels, gs, self._cc.group_index)
         out: list = []
         self._fire(t, out)
         self._reg += 1
         op = _Op(operator, limit, self._reg)
         op.ch_limit = caps
         op.ch_count = [0] * self._C
+        op.skills = self._tags.register(has)
         for g in gs:
             op.members[g] = self._new_member(g)
+            op.members[g].level = tiers.get(g, 1)
         op.groups = gs
         op.status = st
         if st == ONLINE:
@@ -898,7 +955,7 @@ class Router:
         tp = type(cmd)
         if tp is Submit:
             return self.submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
-                               cmd.now)
+                               cmd.now, cmd.skills)
         if tp is Finish:
             return self.finish(cmd.request, cmd.now)
         if tp is Cancel:
@@ -907,7 +964,7 @@ class Router:
             return self.set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue)
         if tp is AddOperator:
             return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                     cmd.channel_limits)
+                                     cmd.channel_limits, cmd.skills, cmd.levels)
         if tp is RemoveOperator:
             return self.remove_operator(cmd.operator, cmd.now, cmd.requeue)
         if tp is SetGroups:
@@ -948,7 +1005,10 @@ class Router:
         cn = self._cc.channel_names
         return OperatorView(op.id, STATUSES[op.status], op.limit, op.load,
                             tuple(names[g] for g in op.groups), tuple(op.active), op.wrap,
-                            {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0})
+                            {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0},
+                            {self._tags.names[t]: n for t, n in sorted(op.skills.items())},
+                            {names[g]: op.members[g].level for g in op.groups
+                             if op.members[g].level != 1})
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -1000,10 +1060,11 @@ class Router:
         ops = []
         for op in sorted(self._ops.values(), key=lambda o: o.reg):
             ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.missed,
-                        tuple(op.ch_limit), tuple(op.ch_count), op.reg,
+                        tuple(op.ch_limit), tuple(op.ch_count), sorted(op.skills.items()),
+                        op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
-                        tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand)
-                              for g in op.groups)))
+                        tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand,
+                               op.members[g].level) for g in op.groups)))
         reqs = []
         for r in sorted(self._reqs.values(), key=lambda r: r.seq):
             reqs.append((r.id, STATE_NAMES[r.state], cn[r.ch], gn[r.home],
@@ -1012,7 +1073,7 @@ class Router:
                          r.assigned_at if r.state != QUEUED else None,
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
                          r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded),
-                         r.charge))
+                         r.charge, sorted(r.skills.items())))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1035,6 +1096,7 @@ class Router:
             "timers": timers, "history": list(self._history.values()),
             "bans": self._bans.state(), "categories": dict(self._categories.counts),
             "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
+            "skills": list(self._tags.names),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),

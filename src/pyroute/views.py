@@ -21,6 +21,8 @@ class OperatorView(msgspec.Struct, frozen=True):
     active: tuple[Id, ...]    # conversations held, in the order they were assigned
     wrap_up: int = 0          # slots held in wrap-up after a finish (counted in load)
     channel_limits: dict[str, int] = msgspec.field(default_factory=dict)  # per-channel caps
+    skills: dict[str, int] = msgspec.field(default_factory=dict)          # tag -> level 1..5
+    levels: dict[str, int] = msgspec.field(default_factory=dict)          # group -> tier (not 1)
 
 
 class RequestView(msgspec.Struct, frozen=True):
@@ -34,6 +36,7 @@ class RequestView(msgspec.Struct, frozen=True):
     eligible_groups: tuple[str, ...]   # home group first, then in the order overflow added
     category: Optional[str] = None     # set by categorize()
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
+    skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
 
 
 class Outcomes(msgspec.Struct, frozen=True):
