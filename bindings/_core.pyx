@@ -27,7 +27,7 @@ from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
     Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
     check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
-    check_levels as _check_levels,
+    check_levels as _check_levels, check_prefer_for as _check_prefer_for,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
@@ -86,6 +86,9 @@ cdef class Router:
     cdef list hidden
     cdef tuple ret_actions
     cdef object tags
+    cdef list sticky
+    cdef dict last_op
+    cdef dict visitors
     cdef object bans_
     cdef object cats
     cdef list cat_names
@@ -119,6 +122,9 @@ cdef class Router:
         self.hidden = [grp.hidden for grp in cfg.groups]
         self.bans_ = _Bans()
         self.tags = _SkillTags()
+        self.sticky = [None if grp.sticky_for is None else grp.sticky_for for grp in cfg.groups]
+        self.last_op = {}
+        self.visitors = {}
         self.cats = _Categories()
         self.cat_names = []
         self.cat_index = {}
@@ -332,10 +338,17 @@ cdef class Router:
                                     cnames[ev.ch], ev.at, ev.waited))
             elif ev.type == EV_FINISHED:
                 out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+                if self.visitors:
+                    v = self.visitors.pop(req_ids[ev.req], None)
+                    if v is not None:
+                        self.last_op.pop(v, None)
+                        self.last_op[v] = (op_ids[ev.op], ev.at)
             elif ev.type == EV_QUEUED:
                 out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
             elif ev.type == EV_CANCELLED:
                 out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0))
+                if self.visitors:
+                    self.visitors.pop(req_ids[ev.req], None)
             elif ev.type == EV_OVERFLOWED:
                 out.append(Overflowed(
                     req_ids[ev.req], gnames[ev.group],
@@ -366,10 +379,11 @@ cdef class Router:
 
     # ------------------------------------------------------------------ commands (cdef)
     cdef int _submit(self, object request, object channel, object group, object priority,
-                     object visitor, object now, object skills, list out) except -1:
-        cdef double t
+                     object visitor, object now, object skills, object prefer,
+                     object prefer_for, list out) except -1:
+        cdef double t, wait
         cdef int32_t ci, gi
-        cdef hnd h
+        cdef hnd h, ph = -1
         cdef uint64_t mask = 0
         cdef uint8_t levels[64]
         self._ok()
@@ -393,6 +407,9 @@ cdef class Router:
                 f"visitor must be a str, an int or None, got {type(visitor).__name__} "
                 f"{visitor!r}")
         wanted = self.tags.check(skills, "skills") if skills is not None else None
+        if prefer is not None:
+            ph = self._op(prefer)
+        wait = _check_prefer_for(prefer_for)
         if wanted:   # registered by any submit that passes the checks, admitted or not
             memset(levels, 0, 64)
             for b, lv in self.tags.register(wanted).items():
@@ -403,7 +420,15 @@ cdef class Router:
         elif self.hidden[gi]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
         else:
-            h = eng_submit(&self.e, ci, gi, <int32_t>priority, mask, levels, t)
+            sticky = self.sticky[gi]
+            if prefer is None and visitor is not None and sticky is not None:
+                last = self.last_op.get(visitor)
+                if last is not None and t - last[1] <= sticky:
+                    ph, wait = self.op_map.get(last[0], -1), 0.0
+            h = eng_submit(&self.e, ci, gi, <int32_t>priority, mask, levels, ph, wait, t)
+            if (h >= 0 and visitor is not None and sticky is not None
+                    and R(&self.e, h).state != ST_REJECTED):
+                self.visitors[request] = visitor
         if h < 0:
             self._raise_core()
         self._bind(self.req_ids, self.req_map, h, request)
@@ -641,7 +666,7 @@ cdef class Router:
         tp = type(cmd)
         if tp is Submit:
             return self._submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
-                                cmd.now, cmd.skills, out)
+                                cmd.now, cmd.skills, cmd.prefer, cmd.prefer_for, out)
         if tp is Finish:
             return self._finish(cmd.request, cmd.now, out)
         if tp is Cancel:
@@ -674,7 +699,7 @@ cdef class Router:
 
     # ------------------------------------------------------------------ commands (public)
     def submit(self, request, channel, group, priority=0, visitor=None, now=None,
-               skills=None):
+               skills=None, prefer=None, prefer_for=0.0):
         """Route a new conversation. Returns ``[Assigned]``, or ``[Queued]`` (after any
         ``Overflowed``), or ``[Rejected]``; events of timers due by ``now`` come first.
 
@@ -682,7 +707,8 @@ cdef class Router:
         O(log n) in the queue and operator heaps touched.
         """
         cdef list out = []
-        self._submit(request, channel, group, priority, visitor, now, skills, out)
+        self._submit(request, channel, group, priority, visitor, now, skills, prefer,
+                     prefer_for, out)
         return out
 
     def finish(self, request, now=None):
@@ -1006,7 +1032,9 @@ cdef class Router:
                                  self._elig(r), tuple(queued_in),
                                  self.cat_names[r.cat] if r.cat >= 0 else None,
                                  bool(r.answered), r.ret_next, r.offers, self._declined(r),
-                                 r.charge, self._req_skills(r))))
+                                 r.charge, self._req_skills(r),
+                                 self.op_ids[r.prefer] if r.prefer >= 0 else None,
+                                 r.prefer_until if r.prefer >= 0 else None)))
         reqs.sort(key=lambda p: p[0])
         queues = {}
         for g in range(e.G):
@@ -1047,6 +1075,7 @@ cdef class Router:
             "bans": self.bans_.state(), "categories": dict(self.cats.counts),
             "outcomes": self._outcome_rows(),
             "skills": list(self.tags.names),
+            "sticky": [(v, op, at) for v, (op, at) in self.last_op.items()],
             "counters": ([e.g_waiting[g] for g in range(e.G)],
                          [e.g_online[g] for g in range(e.G)],
                          [e.g_free[g] for g in range(e.G)],

@@ -157,7 +157,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil
 cdef void eng_begin(Engine* e, double now) noexcept nogil
 cdef void eng_fire(Engine* e, double now) noexcept nogil
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
-                    uint8_t* sk_level, double now) noexcept nogil
+                    uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil
 cdef enum:
     REJECT_HIDDEN = 0
     REJECT_BANNED = 1

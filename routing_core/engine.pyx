@@ -432,6 +432,8 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
         return False
     if r.excl != -1 and excludes(e, rh, oh):
         return False
+    if r.prefer != -1 and now < r.prefer_until and oh != r.prefer:
+        return False
     if e.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.level_step[g] > now:
         return False
     if r.sk == -1:
@@ -521,6 +523,16 @@ cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
     that has an operator with room."""
     cdef Entry* en
     cdef hnd mh
+    cdef Req* r = R(e, rh)
+    if r.prefer != -1 and now <= r.prefer_until and eh == r.first_entry:
+        mh = O(e, r.prefer).first_member if O(e, r.prefer).alive else -1
+        while mh != -1 and M(e, mh).group != r.home:
+            mh = M(e, mh).next
+        if mh != -1 and M(e, mh).pos >= 0 and fits(e, mh, rh, now):
+            assign(e, rh, mh, now)
+            return True
+        if now < r.prefer_until:
+            return False
     while eh != -1:
         en = EN(e, eh)
         mh = oh_best_allowed(e, &e.oheaps[en.group], rh, now)
@@ -692,6 +704,9 @@ cdef void push_rechecks(Engine* e, hnd rh, hnd eh, bint relax, double now) noexc
     cdef Req* r = R(e, rh)
     cdef int32_t i, level, g
     cdef double due
+    if relax and r.prefer != -1 and r.prefer_until > now:
+        push_timer(e, r.prefer_until, rh, r.seq, r.gen, TIMER_RECHECK, 0)
+        r = R(e, rh)
     if relax and r.sk != -1:
         for i in range(e.relax_start[r.home], e.relax_start[r.home + 1]):
             due = r.arrival + e.relax_after[i]
@@ -955,6 +970,8 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.offers = 0
     r.charge = 0
     r.sk = -1
+    r.prefer = -1
+    r.prefer_until = 0.0
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
@@ -975,8 +992,17 @@ cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
     return e.max_queue[g] >= 0 and e.g_waiting[g] >= e.max_queue[g] and e.g_free[g] == 0
 
 
+cdef inline bint is_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
+    cdef hnd mh = O(e, oh).first_member
+    while mh != -1:
+        if M(e, mh).group == g:
+            return True
+        mh = M(e, mh).next
+    return False
+
+
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
-                    uint8_t* sk_level, double now) noexcept nogil:
+                    uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil:
     cdef hnd rh, sh
     cdef SkillReq* sk
     eng_begin(e, now)   # first: timers may take entries
@@ -996,6 +1022,10 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
             sk.mask = sk_mask
             memcpy(sk.level, sk_level, 64)
             R(e, rh).sk = sh
+    if prefer != -1 and O(e, prefer).alive and O(e, prefer).status == OP_ONLINE \
+            and is_member(e, prefer, g):
+        R(e, rh).prefer = prefer
+        R(e, rh).prefer_until = now + prefer_for
     route_new(e, rh, now)
     if not R(e, rh).answered:   # retention steps, while it waits for its first answer
         push_retention(e, rh)

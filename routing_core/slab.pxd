@@ -20,6 +20,8 @@ ctypedef struct Req:
     hnd excl              # operators who declined or let an offer expire (Excl list)
     int32_t charge        # slots it takes from its operator
     hnd sk                # required skills (a SkillReq), or -1
+    hnd prefer            # the operator it waits for until prefer_until, or -1
+    double prefer_until
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch

@@ -45,7 +45,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                                relax=rng.choice([(), (pr.Relax(after=20.0, drop=("en",)),),
                                                  (pr.Relax(after=5.0, drop=("billing",)),
                                                   pr.Relax(after=60.0, drop=("en", "vip")))]),
-                               level_step=rng.choice([None, None, 15.0])))
+                               level_step=rng.choice([None, None, 15.0]),
+                               sticky_for=rng.choice([None, None, 300.0])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -116,7 +117,10 @@ class CommandStream:
                              priority=rng.choice([0, 0, 0, 1, 5, -2]),
                              visitor=rng.choice([None, None, "v1", "v2", 3]),
                              skills=rng.choice([None, None, {"en": 2}, {"billing": 1},
-                                                {"en": 1, "vip": 3}]), now=now)
+                                                {"en": 1, "vip": 3}]),
+                             prefer=(rng.choice(self.ops) if self.ops and rng.random() < 0.15
+                                     else None),
+                             prefer_for=rng.choice([0.0, 10.0, 60.0]), now=now)
         if x < 0.65 and self.reqs:
             return pr.Finish(request=rng.choice(self.reqs[-30:]), now=now)
         if x < 0.72 and self.reqs:

@@ -189,6 +189,14 @@ def check_groups(groups: object, index: dict[str, int]) -> list[int]:
     return out
 
 
+def check_prefer_for(prefer_for: object) -> float:
+    if (isinstance(prefer_for, bool) or not isinstance(prefer_for, (int, float))
+            or not 0 <= prefer_for <= 1e9):
+        raise errors.InvalidArgument(
+            f"prefer_for must be a number of seconds from 0 to 1e9, got {prefer_for!r}")
+    return float(prefer_for)
+
+
 def check_visitor(visitor: object) -> None:
     if visitor is not None and (isinstance(visitor, bool) or not isinstance(visitor, (str, int))):
         raise errors.InvalidArgument(

@@ -25,6 +25,8 @@ class Submit(_Command, frozen=True, tag=True, kw_only=True):
     visitor: Optional[Id] = None
     now: Optional[float] = None
     skills: Optional[dict[str, int]] = None
+    prefer: Optional[Id] = None
+    prefer_for: float = 0.0
 
 
 class Finish(_Command, frozen=True, tag=True, kw_only=True):

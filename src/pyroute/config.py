@@ -115,6 +115,8 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``relax``: skill requirements of conversations submitted here, dropped as they wait.
     ``level_step``: an operator of level L in this group is eligible for a conversation
     after (L - 1) x level_step seconds of its wait (tiers).
+    ``sticky_for``: a visitor coming back within this many seconds of the end of their
+    last conversation here goes to the same operator, if that operator can take it at once.
     """
 
     policy: Policy = "even"
@@ -127,6 +129,7 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_missed: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     relax: Annotated[tuple[Relax, ...], Meta(max_length=16)] = ()
     level_step: PositiveSeconds | None = None
+    sticky_for: PositiveSeconds | None = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

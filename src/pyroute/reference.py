@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    SkillTags, check_channel_limits, check_levels, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    SkillTags, check_channel_limits, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
     rng_next, total_row,
 )
@@ -87,7 +87,8 @@ class _Op:
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
-                 "ret_next", "offers", "excluded", "charge", "skills")
+                 "ret_next", "offers", "excluded", "charge", "skills", "prefer",
+                 "prefer_until", "visitor")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -111,6 +112,9 @@ class _Req:
         self.excluded: list = []   # operators who declined or let an offer expire
         self.charge = 0            # slots it takes from its operator
         self.skills: dict[int, int] = {}   # required: skill bit -> level
+        self.prefer: Any = None    # the operator it waits for, until prefer_until
+        self.prefer_until = 0.0
+        self.visitor: Any = None   # kept for sticky groups only
 
 
 class Router:
@@ -139,6 +143,9 @@ class Router:
             for g in cfg.groups]
         self._level_step = [None if g.level_step is None else float(g.level_step)
                             for g in cfg.groups]
+        self._sticky = [None if g.sticky_for is None else float(g.sticky_for)
+                        for g in cfg.groups]
+        self._last_op: dict = {}   # visitor -> (operator, when its conversation ended)
         self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
         self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
                         for g in cfg.groups]
@@ -255,6 +262,8 @@ class Router:
         """Whether ``op``, through group ``g``, may take ``r`` at ``now``: its channel fits,
         it has not declined it, it has the skills still required, and its tier is due."""
         if op.id in r.excluded or not self._fits_channel(op, r.ch):
+            return False
+        if r.prefer is not None and now < r.prefer_until and op.id != r.prefer:
             return False
         step = self._level_step[g]
         if step is not None and r.arrival + (op.members[g].level - 1) * step > now:
@@ -392,6 +401,14 @@ class Router:
         self._fill(op, now, out)
 
     def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
+        if r.prefer is not None and now <= r.prefer_until and r.home in groups:
+            op = self._ops.get(r.prefer)
+            if (op is not None and r.home in op.members and op.members[r.home].key is not None
+                    and self._fits(op, r, r.home, now)):
+                self._assign(r, op, r.home, now, out)
+                return True
+            if now < r.prefer_until:
+                return False
         for g in groups:
             for key in self._opsets[g]:
                 op = self._ops[key[3]]
@@ -463,6 +480,8 @@ class Router:
         """Times at which more operators become eligible for a waiting ``r``: its skill
         requirements relax (home group), or the next tier of a group comes due."""
         out = []
+        if relax and r.prefer is not None and r.prefer_until > now:
+            out.append((r.prefer_until, RECHECK, 0))
         if relax and r.skills:
             out += [(r.arrival + after, RECHECK, 0) for after, _ in self._relax[r.home]
                     if r.arrival + after > now]
@@ -602,7 +621,8 @@ class Router:
     # ------------------------------------------------------------------ commands
     def submit(self, request: Any, channel: str, group: str, priority: int = 0,
                visitor: Any = None, now: Optional[float] = None,
-               skills: Optional[dict] = None) -> list:
+               skills: Optional[dict] = None, prefer: Any = None,
+               prefer_for: float = 0.0) -> list:
         """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
         t = self._time(now)   # first: a clock may call back into the router
         check_id("conversation", request)
@@ -617,6 +637,11 @@ class Router:
         check_priority(priority)
         check_visitor(visitor)
         wanted = self._tags.check(skills, "skills")
+        if prefer is not None:
+            check_id("operator", prefer)
+            if prefer not in self._ops:
+                raise errors.unknown("operator", prefer)
+        wait = check_prefer_for(prefer_for)
         out: list = []
         self._fire(t, out)
         required = self._tags.register(wanted)   # by any submit that passes the checks
@@ -639,6 +664,16 @@ class Router:
         k = t if self._deadline else self._aging * t - priority
         r = _Req(request, self._seq, ci, gi, priority, t, k)
         r.skills = required
+        sticky = self._sticky[gi]
+        if visitor is not None and sticky is not None:
+            r.visitor = visitor
+            last = self._last_op.get(visitor)
+            if prefer is None and last is not None and t - last[1] <= sticky:
+                prefer, wait = last[0], 0.0
+        op = self._ops.get(prefer) if prefer is not None else None
+        if op is not None and op.status == ONLINE and gi in op.members:
+            r.prefer = prefer
+            r.prefer_until = t + wait
         self._reqs[request] = r
         self._route_new(r, t, out)
         if not r.answered:   # retention steps, while it waits for its first answer
@@ -680,6 +715,9 @@ class Router:
         else:
             op = self._release(r)
         self._to_history(r, "finished", op.id)
+        if r.visitor is not None:
+            self._last_op.pop(r.visitor, None)
+            self._last_op[r.visitor] = (op.id, t)
         out.append(Finished(request, op.id, t))
         self._fill(op, t, out)
         return out
@@ -955,7 +993,7 @@ class Router:
         tp = type(cmd)
         if tp is Submit:
             return self.submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
-                               cmd.now, cmd.skills)
+                               cmd.now, cmd.skills, cmd.prefer, cmd.prefer_for)
         if tp is Finish:
             return self.finish(cmd.request, cmd.now)
         if tp is Cancel:
@@ -1073,7 +1111,8 @@ class Router:
                          r.assigned_at if r.state != QUEUED else None,
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
                          r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded),
-                         r.charge, sorted(r.skills.items())))
+                         r.charge, sorted(r.skills.items()), r.prefer,
+                         r.prefer_until if r.prefer is not None else None))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1097,6 +1136,7 @@ class Router:
             "bans": self._bans.state(), "categories": dict(self._categories.counts),
             "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
             "skills": list(self._tags.names),
+            "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),
