@@ -28,15 +28,16 @@ from pyroute._common import (
     Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
     check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
     check_levels as _check_levels, check_prefer_for as _check_prefer_for,
+    check_kind as _check_kind, KINDS as _KINDS,
     check_visitor as _check_visitor,
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
-    Offered, Accepted, OfferExpired,
+    Offered, Accepted, OfferExpired, Transferred,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
-    Ban, Unban, Categorize, Accept, Decline, Advance,
+    Ban, Unban, Categorize, Accept, Decline, Advance, Transfer, Escalate,
 )
 from pyroute.views import (
     STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
@@ -87,6 +88,7 @@ cdef class Router:
     cdef tuple ret_actions
     cdef object tags
     cdef list sticky
+    cdef list escalate_to
     cdef dict last_op
     cdef dict visitors
     cdef object bans_
@@ -124,6 +126,7 @@ cdef class Router:
         self.tags = _SkillTags()
         self.sticky = [None if grp.sticky_for is None else grp.sticky_for for grp in cfg.groups]
         self.last_op = {}
+        self.escalate_to = list(cc.escalate)
         self.visitors = {}
         self.cats = _Categories()
         self.cat_names = []
@@ -173,6 +176,7 @@ cdef class Router:
             e.max_missed[g] = -1 if cfg.groups[g].max_missed is None else cfg.groups[g].max_missed
             e.level_step[g] = (-1.0 if cfg.groups[g].level_step is None
                                else cfg.groups[g].level_step)
+            e.transfer_timeout[g] = cfg.groups[g].transfer_timeout
             e.relax_start[g] = xi
             for rx in cfg.groups[g].relax:
                 bits = self.tags.register(self.tags.check({n: 1 for n in rx.drop}, "relax"))
@@ -362,6 +366,10 @@ cdef class Router:
                                    cnames[ev.ch], ev.at, ev.waited))
             elif ev.type == EV_ACCEPTED:
                 out.append(Accepted(req_ids[ev.req], op_ids[ev.op], ev.at, ev.waited))
+            elif ev.type == EV_TRANSFERRED:
+                out.append(Transferred(req_ids[ev.req], ev.at,
+                                       op_ids[ev.op] if ev.op >= 0 else None, gnames[ev.group],
+                                       op_ids[ev.aux] if ev.aux >= 0 else None, ev.flag != 0))
             elif ev.type == EV_OFFER_EXPIRED:
                 out.append(OfferExpired(req_ids[ev.req], op_ids[ev.op], ev.at))
             elif ev.type == EV_RETENTION:
@@ -465,7 +473,7 @@ cdef class Router:
 
     cdef int _add_operator(self, object operator, object groups, object limit, object status,
                            object now, object channel_limits, object skills, object levels,
-                           list out) except -1:
+                           object kind, list out) except -1:
         cdef double t
         cdef int8_t st
         cdef hnd h
@@ -485,6 +493,7 @@ cdef class Router:
         caps = _check_channel_limits(channel_limits, self.cindex)
         has = self.tags.check(skills, "skills")
         tiers = _check_levels(levels, gs, self.gindex)
+        kind_i = _check_kind(kind)
         memset(skbuf, 0, 64)
         for b, lv in self.tags.register(has).items():
             skbuf[<int>b] = <uint8_t>lv
@@ -494,7 +503,7 @@ cdef class Router:
         for i in range(self.e.C):
             capbuf[i] = caps[i]
         h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, capbuf, skbuf,
-                       lvbuf, t)
+                       lvbuf, <int8_t>kind_i, t)
         if h < 0:
             self._raise_core()
         self._bind(self.op_ids, self.op_map, h, operator)
@@ -618,6 +627,48 @@ cdef class Router:
                     f"to {self.op_ids[r.op]!r}")
         return h
 
+    cdef int _transfer(self, object request, object group, object operator, object now,
+                       bint escalate, list out) except -1:
+        cdef double t
+        cdef hnd h, oh = -1, mh
+        cdef int32_t gi
+        cdef Req* r
+        self._ok()
+        t = self._time(now)
+        h = self._live(request, "escalate" if escalate else "transfer")
+        r = R(&self.e, h)
+        if escalate:
+            gi = self.escalate_to[r.home]
+            if gi < 0:
+                raise InvalidState(
+                    f"cannot escalate {request!r}: group {self.gnames[r.home]!r} has no "
+                    f"escalate_to (it is the last line)")
+        elif (group is None) == (operator is None):
+            raise InvalidArgument("transfer needs exactly one of group= or operator=")
+        elif group is not None:
+            x = self.gindex.get(group) if isinstance(group, str) else None
+            if x is None:
+                raise _errors.unknown("group", group)
+            gi = x
+        else:
+            oh = self._op(operator)
+            if O(&self.e, oh).status != OP_ONLINE:
+                raise InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are "
+                    f"{STATUSES[O(&self.e, oh).status]}; transfer to a group instead")
+            if O(&self.e, oh).first_member == -1:
+                raise InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are in no group")
+            if r.op == oh and r.state != ST_QUEUED:
+                raise InvalidState(
+                    f"conversation {request!r} is already with operator {operator!r}")
+            gi = M(&self.e, O(&self.e, oh).first_member).group
+            if is_member(&self.e, oh, r.home):
+                gi = r.home
+        eng_transfer(&self.e, h, gi, oh, escalate, t)
+        self._collect(out)
+        return 0
+
     cdef int _accept(self, object request, object operator, object now, list out) except -1:
         cdef double t
         cdef hnd h
@@ -675,13 +726,18 @@ cdef class Router:
             return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
         if tp is AddOperator:
             return self._add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                      cmd.channel_limits, cmd.skills, cmd.levels, out)
+                                      cmd.channel_limits, cmd.skills, cmd.levels, cmd.kind,
+                                      out)
         if tp is RemoveOperator:
             return self._remove_operator(cmd.operator, cmd.now, cmd.requeue, out)
         if tp is SetGroups:
             return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
         if tp is SetLimit:
             return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Transfer:
+            return self._transfer(cmd.request, cmd.group, cmd.operator, cmd.now, False, out)
+        if tp is Escalate:
+            return self._transfer(cmd.request, None, None, cmd.now, True, out)
         if tp is Accept:
             return self._accept(cmd.request, cmd.operator, cmd.now, out)
         if tp is Decline:
@@ -727,14 +783,14 @@ cdef class Router:
         return out
 
     def add_operator(self, operator, groups, limit, status="offline", now=None,
-                     channel_limits=None, skills=None, levels=None):
+                     channel_limits=None, skills=None, levels=None, kind="human"):
         """Register an operator in ``groups`` with ``limit`` slots (offline unless
         ``status`` says otherwise); ``channel_limits`` caps its conversations per channel
         (``{"email": 2}``). Raises DuplicateId, UnknownId (group, channel),
         InvalidArgument. O(groups x log n)."""
         cdef list out = []
         self._add_operator(operator, groups, limit, status, now, channel_limits, skills, levels,
-                           out)
+                           kind, out)
         return out
 
     def remove_operator(self, operator, now=None, requeue=False):
@@ -764,6 +820,22 @@ cdef class Router:
         InvalidArgument."""
         cdef list out = []
         self._set_limit(operator, limit, now, out)
+        return out
+
+    def transfer(self, request, group=None, operator=None, now=None):
+        """Hand a conversation to another group, or to an operator (who gets it as soon as
+        they can; after the target group's transfer_timeout anyone in it may take it).
+        ``Transferred``, then the new routing decision; it keeps its arrival time. Raises
+        UnknownId, InvalidArgument, InvalidState."""
+        cdef list out = []
+        self._transfer(request, group, operator, now, False, out)
+        return out
+
+    def escalate(self, request, now=None):
+        """Transfer a conversation to its group's ``escalate_to`` group (the next line).
+        Raises InvalidState past the last line, UnknownId."""
+        cdef list out = []
+        self._transfer(request, None, None, now, True, out)
         return out
 
     def accept(self, request, operator=None, now=None):
@@ -875,7 +947,7 @@ cdef class Router:
         return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
                             tuple(groups), tuple(active), o.wrap, caps,
                             {self.tags.names[b]: lv for b, lv in self._op_skills(h)},
-                            self._op_levels(h))
+                            self._op_levels(h), _KINDS[o.kind])
 
     cdef list _op_skills(self, hnd h):
         cdef uint8_t* has = &self.e.op_sk[<int64_t>h * 64]
@@ -1009,7 +1081,7 @@ cdef class Router:
                                 o.missed,
                                 tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
                                 tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
-                                self._op_skills(<hnd>i),
+                                self._op_skills(<hnd>i), o.kind,
                                 o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                                 tuple(members))))
         ops.sort(key=lambda p: p[0])

@@ -14,6 +14,7 @@ cdef enum:
     EV_OFFERED = 9
     EV_ACCEPTED = 10
     EV_OFFER_EXPIRED = 11
+    EV_TRANSFERRED = 12
 
 ctypedef struct EvRec:
     double at
@@ -87,6 +88,7 @@ ctypedef struct Engine:
     double* relax_after       # [relax rules]
     uint64_t* relax_mask      # [relax rules] skills dropped
     double* level_step        # [G] seconds per tier, or -1
+    double* transfer_timeout  # [G]
     # slabs
     Slab reqs
     Slab ents
@@ -134,6 +136,8 @@ ctypedef struct Engine:
     int64_t n_pending
     int64_t* tmp              # sweep / requeue lists
     int64_t cap_tmp
+    int64_t* trav             # best-first walks of a heap (candidate positions)
+    int64_t cap_trav
 
 cdef inline Req* R(Engine* e, hnd h) noexcept nogil:
     PR_ASSERT(0 <= h and h < e.reqs.used)
@@ -169,7 +173,8 @@ cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    int32_t* caps, uint8_t* skills, int32_t* levels, double now) noexcept nogil
+                    int32_t* caps, uint8_t* skills, int32_t* levels, int8_t kind,
+                    double now) noexcept nogil
 cdef void eng_remove_op(Engine* e, hnd op, double now) noexcept nogil
 cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
                          double now) noexcept nogil
@@ -177,6 +182,8 @@ cdef void eng_set_groups(Engine* e, hnd op, int32_t* groups, int32_t n,
                          double now) noexcept nogil
 cdef void eng_set_limit(Engine* e, hnd op, int32_t limit, double now) noexcept nogil
 cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil
+cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
+                       double now) noexcept nogil
 cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil
 cdef void eng_free_dead(Engine* e) noexcept nogil
 cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil

@@ -42,6 +42,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.relax_after = <double*>malloc(sizeof(double) * (n_relax + 1))
     e.relax_mask = <uint64_t*>malloc(sizeof(uint64_t) * (n_relax + 1))
     e.level_step = <double*>malloc(sizeof(double) * G)
+    e.transfer_timeout = <double*>malloc(sizeof(double) * G)
     e.queues = <RQueue*>calloc_(nq, sizeof(RQueue))
     e.oheaps = <OHeap*>calloc_(G, sizeof(OHeap))
     e.g_waiting = <int64_t*>calloc_(G, sizeof(int64_t))
@@ -66,6 +67,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
             or e.wrap_ch == NULL or e.wrap_g == NULL or e.accept_timeout == NULL
             or e.max_missed == NULL or e.cost == NULL or e.relax_start == NULL
             or e.relax_after == NULL or e.relax_mask == NULL or e.level_step == NULL
+            or e.transfer_timeout == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
             or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
@@ -102,11 +104,11 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     free(e.has_no_ops); free(e.max_queue); free(e.ret_start); free(e.ret_after);
     free(e.wrap_ch); free(e.wrap_g); free(e.accept_timeout); free(e.max_missed)
     free(e.cost); free(e.op_ch); free(e.op_sk); free(e.relax_start); free(e.relax_after)
-    free(e.relax_mask); free(e.level_step)
+    free(e.relax_mask); free(e.level_step); free(e.transfer_timeout)
     free(e.queues); free(e.oheaps); free(e.g_waiting); free(e.g_online)
     free(e.g_free); free(e.g_active); free(e.c_waiting); free(e.c_active); free(e.work)
     free(e.work2); free(e.pending); free(e.ev); free(e.evg); free(e.dead_reqs)
-    free(e.dead_ops); free(e.tmp); free(e.hist)
+    free(e.dead_ops); free(e.tmp); free(e.hist); free(e.trav)
     memset(e, 0, sizeof(Engine))
 
 
@@ -454,36 +456,125 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
     return True
 
 
+# Best-first walks: visit a heap's nodes in key order (a small heap of candidate
+# positions in e.trav: the children of every node visited) and stop at the first that
+# fits. This costs O(k log k) for k nodes visited, where a scan would cost O(n).
+
+cdef inline bint trav_reserve(Engine* e, int64_t n) noexcept nogil:
+    if pr_grow(<void**>&e.trav, &e.cap_trav, n + 2, sizeof(int64_t), &e.mem) < 0:
+        e.oom = 1
+        return False
+    return True
+
+
+cdef inline void oh_cand_push(int64_t* c, int64_t* n, OHeap* h, int64_t pos) noexcept nogil:
+    cdef int64_t i = n[0], parent
+    n[0] += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not on_less(&h.nodes[pos], &h.nodes[c[parent]]):
+            break
+        c[i] = c[parent]
+        i = parent
+    c[i] = pos
+
+
+cdef inline int64_t oh_cand_pop(int64_t* c, int64_t* n, OHeap* h) noexcept nogil:
+    cdef int64_t top = c[0], last, i = 0, child
+    n[0] -= 1
+    last = c[n[0]]
+    while True:
+        child = 2 * i + 1
+        if child >= n[0]:
+            break
+        if child + 1 < n[0] and on_less(&h.nodes[c[child + 1]], &h.nodes[c[child]]):
+            child += 1
+        if not on_less(&h.nodes[c[child]], &h.nodes[last]):
+            break
+        c[i] = c[child]
+        i = child
+    c[i] = last
+    return top
+
+
 cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil:
-    """The member at the top of ``h`` the request may go to, or -1. The top when it fits;
-    otherwise the least key among those that do (a scan)."""
-    cdef int64_t i, best = -1
+    """The member with the least key in ``h`` that may take the request, or -1: the top
+    when it fits, otherwise a best-first walk."""
+    cdef int64_t n = 0, pos
     if h.n == 0:
         return -1
     if fits(e, h.nodes[0].member, rh, now):
         return h.nodes[0].member
-    for i in range(1, h.n):
-        if not fits(e, h.nodes[i].member, rh, now):
-            continue
-        if best == -1 or on_less(&h.nodes[i], &h.nodes[best]):
-            best = i
-    return -1 if best == -1 else h.nodes[best].member
+    if not trav_reserve(e, h.n):
+        return -1
+    if h.n > 1:
+        oh_cand_push(e.trav, &n, h, 1)
+    if h.n > 2:
+        oh_cand_push(e.trav, &n, h, 2)
+    while n > 0:
+        pos = oh_cand_pop(e.trav, &n, h)
+        if fits(e, h.nodes[pos].member, rh, now):
+            return h.nodes[pos].member
+        if 2 * pos + 1 < h.n:
+            oh_cand_push(e.trav, &n, h, 2 * pos + 1)
+        if 2 * pos + 2 < h.n:
+            oh_cand_push(e.trav, &n, h, 2 * pos + 2)
+    return -1
+
+
+cdef inline void rq_cand_push(int64_t* c, int64_t* n, RQueue* q, int64_t pos) noexcept nogil:
+    cdef int64_t i = n[0], parent
+    n[0] += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not qn_less(&q.nodes[pos], &q.nodes[c[parent]]):
+            break
+        c[i] = c[parent]
+        i = parent
+    c[i] = pos
+
+
+cdef inline int64_t rq_cand_pop(int64_t* c, int64_t* n, RQueue* q) noexcept nogil:
+    cdef int64_t top = c[0], last, i = 0, child
+    n[0] -= 1
+    last = c[n[0]]
+    while True:
+        child = 2 * i + 1
+        if child >= n[0]:
+            break
+        if child + 1 < n[0] and qn_less(&q.nodes[c[child + 1]], &q.nodes[c[child]]):
+            child += 1
+        if not qn_less(&q.nodes[c[child]], &q.nodes[last]):
+            break
+        c[i] = c[child]
+        i = child
+    c[i] = last
+    return top
 
 
 cdef int64_t rq_best_allowed(Engine* e, RQueue* q, hnd mh, double now) noexcept nogil:
     """The position in ``q`` of the best request membership ``mh``'s operator may take, or
-    -1. The top when it fits; otherwise a scan."""
-    cdef int64_t i, best = -1
+    -1: the top when it fits, otherwise a best-first walk."""
+    cdef int64_t n = 0, pos
     if q.n == 0:
         return -1
     if fits(e, mh, EN(e, q.nodes[0].entry).req, now):
         return 0
-    for i in range(1, q.n):
-        if not fits(e, mh, EN(e, q.nodes[i].entry).req, now):
-            continue
-        if best == -1 or qn_less(&q.nodes[i], &q.nodes[best]):
-            best = i
-    return best
+    if not trav_reserve(e, q.n):
+        return -1
+    if q.n > 1:
+        rq_cand_push(e.trav, &n, q, 1)
+    if q.n > 2:
+        rq_cand_push(e.trav, &n, q, 2)
+    while n > 0:
+        pos = rq_cand_pop(e.trav, &n, q)
+        if fits(e, mh, EN(e, q.nodes[pos].entry).req, now):
+            return pos
+        if 2 * pos + 1 < q.n:
+            rq_cand_push(e.trav, &n, q, 2 * pos + 1)
+        if 2 * pos + 2 < q.n:
+            rq_cand_push(e.trav, &n, q, 2 * pos + 2)
+    return -1
 
 
 cdef inline void unlink_active(Engine* e, hnd rh, Op* o) noexcept nogil:
@@ -1144,7 +1235,8 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
 
 
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    int32_t* caps, uint8_t* skills, int32_t* levels, double now) noexcept nogil:
+                    int32_t* caps, uint8_t* skills, int32_t* levels, int8_t kind,
+                    double now) noexcept nogil:
     cdef hnd oh, mh, prev = -1
     cdef Op* o
     cdef int32_t i
@@ -1166,6 +1258,7 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     o.act_head = -1
     o.act_tail = -1
     o.alive = 1
+    o.kind = kind
     for i in range(e.C):
         e.op_ch[<int64_t>oh * 2 * e.C + i] = caps[i]
         e.op_ch[<int64_t>oh * 2 * e.C + e.C + i] = 0
@@ -1306,6 +1399,53 @@ cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil:
     if ev != NULL:
         ev.op = r.op
         ev.waited = now - r.arrival
+
+
+cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
+                       double now) noexcept nogil:
+    """The conversation leaves its operator (if any) and is routed anew in group ``g``,
+    reserved for ``target`` (if any) for the group's transfer_timeout."""
+    cdef Req* r
+    cdef hnd held_by = -1, eh, nxt
+    cdef EvRec* ev
+    eng_begin(e, now)
+    if slab_reserve(&e.ents, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    r = R(e, rh)
+    if r.state == ST_QUEUED:
+        dequeue(e, rh)
+    else:
+        held_by = r.op
+        release(e, rh)
+    r = R(e, rh)
+    r.state = ST_QUEUED
+    r.op = -1
+    r.via = -1
+    r.gen += 1
+    eh = r.first_entry
+    while eh != -1:
+        nxt = EN(e, eh).next
+        slab_give(&e.ents, eh, &e.mem)
+        eh = nxt
+    eh = slab_take(&e.ents)
+    EN(e, eh).req = rh
+    EN(e, eh).group = g
+    EN(e, eh).pos = -1
+    EN(e, eh).next = -1
+    r = R(e, rh)
+    r.first_entry = eh
+    r.last_entry = eh
+    r.home = <int16_t>g
+    r.prefer = target
+    r.prefer_until = now + e.transfer_timeout[g] if target != -1 else 0.0
+    ev = ev_new(e, EV_TRANSFERRED, rh, now)
+    if ev != NULL:
+        ev.op = held_by
+        ev.group = g
+        ev.aux = target
+        ev.flag = escalated
+    route_new(e, rh, now)
 
 
 cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil:

@@ -57,6 +57,7 @@ ctypedef struct Op:
     hnd act_tail
     int8_t status
     int8_t alive
+    int8_t kind           # 0 human, 1 bot
 
 ctypedef struct Member:   # one operator in one group
     int64_t join          # membership order across the router

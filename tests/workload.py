@@ -46,7 +46,11 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                                                  (pr.Relax(after=5.0, drop=("billing",)),
                                                   pr.Relax(after=60.0, drop=("en", "vip")))]),
                                level_step=rng.choice([None, None, 15.0]),
-                               sticky_for=rng.choice([None, None, 300.0])))
+                               sticky_for=rng.choice([None, None, 300.0]),
+                               line=min(i, 3),
+                               escalate_to=(names[i + 1] if i + 1 < n_g and rng.random() < 0.6
+                                            else None),
+                               transfer_timeout=rng.choice([10.0, 60.0])))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -107,6 +111,7 @@ class CommandStream:
                                                      {"vip": 5, "en": 2}]),
                                   levels=({g: rng.randint(1, 3) for g in groups[:1]}
                                           if rng.random() < 0.4 else None),
+                                  kind=rng.choice(["human", "human", "bot"]),
                                   now=now)
         if x < 0.45:
             self.n_req += 1
@@ -153,6 +158,14 @@ class CommandStream:
             if rng.random() < 0.7:
                 return pr.Accept(request=rid, operator=op, now=now)
             return pr.Decline(request=rid, operator=op, now=now)
+        if self.reqs and self.ops and (x >= 0.985 and x < 0.995 or rng.random() < 0.05):
+            rid = rng.choice(self.reqs[-20:])
+            k = rng.randrange(3)
+            if k == 0:
+                return pr.Escalate(request=rid, now=now)
+            if k == 1:
+                return pr.Transfer(request=rid, group=rng.choice(self.cfg.groups).name, now=now)
+            return pr.Transfer(request=rid, operator=rng.choice(self.ops), now=now)
         if x < 0.99 and self.reqs:
             return pr.Categorize(request=rng.choice(self.reqs[-40:]),
                                  name=rng.choice(["non_target", "billing", "bug"]), now=now)

@@ -16,7 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
     ) from exc
 
 from .commands import (
-    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Finish, RemoveOperator, SetGroups, SetLimit,
+    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Escalate, Transfer, Finish, RemoveOperator, SetGroups, SetLimit,
     SetStatus, Submit, Unban,
 )
 from .config import Channel, Group, Overflow, Relax, Retention, RouterConfig
@@ -26,7 +26,7 @@ from .errors import (
 )
 from .events import (
     Accepted, Assigned, Cancelled, Event, Finished, Offered, OfferExpired, Overflowed, Queued,
-    Rejected, RetentionDue, StatusChanged,
+    Rejected, RetentionDue, StatusChanged, Transferred,
 )
 from .router import Router
 from .views import (
@@ -37,7 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
-    "Relax",
+    "Relax", "Transferred", "Transfer", "Escalate",
     "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",

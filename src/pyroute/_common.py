@@ -197,6 +197,15 @@ def check_prefer_for(prefer_for: object) -> float:
     return float(prefer_for)
 
 
+KINDS = ("human", "bot")
+
+
+def check_kind(kind: object) -> int:
+    if isinstance(kind, str) and kind in KINDS:
+        return KINDS.index(kind)
+    raise errors.InvalidArgument(f"kind must be 'human' or 'bot', got {kind!r}")
+
+
 def check_visitor(visitor: object) -> None:
     if visitor is not None and (isinstance(visitor, bool) or not isinstance(visitor, (str, int))):
         raise errors.InvalidArgument(

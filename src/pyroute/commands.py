@@ -47,6 +47,7 @@ class AddOperator(_Command, frozen=True, tag=True, kw_only=True):
     channel_limits: Optional[dict[str, int]] = None
     skills: Optional[dict[str, int]] = None
     levels: Optional[dict[str, int]] = None
+    kind: str = "human"
     now: Optional[float] = None
 
 
@@ -87,6 +88,18 @@ class Unban(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
+class Transfer(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    group: Optional[str] = None
+    operator: Optional[Id] = None
+    now: Optional[float] = None
+
+
+class Escalate(_Command, frozen=True, tag=True, kw_only=True):
+    request: Id
+    now: Optional[float] = None
+
+
 class Accept(_Command, frozen=True, tag=True, kw_only=True):
     request: Id
     operator: Optional[Id] = None
@@ -110,6 +123,7 @@ class Advance(_Command, frozen=True, tag=True, kw_only=True):
 
 
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                SetLimit, Accept, Decline, Ban, Unban, Categorize, Advance]
+                SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize, Advance]
 COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                 SetLimit, Accept, Decline, Ban, Unban, Categorize, Advance)
+                 SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize,
+                 Advance)

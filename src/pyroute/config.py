@@ -117,6 +117,10 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     after (L - 1) x level_step seconds of its wait (tiers).
     ``sticky_for``: a visitor coming back within this many seconds of the end of their
     last conversation here goes to the same operator, if that operator can take it at once.
+    ``line``: support line 0 (self-service, bots) to 3 (narrow specialists).
+    ``escalate_to``: the group ``escalate()`` sends conversations to (the next line).
+    ``transfer_timeout``: how long a conversation transferred to a busy operator of this
+    group waits for them before any operator of the group may take it.
     """
 
     policy: Policy = "even"
@@ -130,6 +134,9 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     relax: Annotated[tuple[Relax, ...], Meta(max_length=16)] = ()
     level_step: PositiveSeconds | None = None
     sticky_for: PositiveSeconds | None = None
+    line: Annotated[int, Meta(ge=0, le=3)] = 1
+    escalate_to: Name | None = None
+    transfer_timeout: PositiveSeconds = 60.0
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -223,6 +230,7 @@ class Compiled(msgspec.Struct, frozen=True):
     group_index: dict[str, int]
     rules: tuple[tuple[Rule, ...], ...]   # per group
     policies: tuple[int, ...]              # index into POLICIES, per group
+    escalate: tuple[int, ...]              # escalate_to group index, or -1, per group
 
 
 def compile_config(config: Any) -> Compiled:
@@ -283,6 +291,18 @@ def compile_config(config: Any) -> Compiled:
                 rule = Rule(RULE_QUEUE_OVER, float(ov.when_queue_over), tuple(to))
             grules.append(rule)
         rules.append(tuple(grules))
+    escalate = []
+    for gi, g in enumerate(cfg.groups):
+        if g.escalate_to is None:
+            escalate.append(-1)
+        elif g.escalate_to not in g_index:
+            raise ConfigError(
+                f"`$.groups[{gi}].escalate_to` names unknown group {g.escalate_to!r}; "
+                f"known groups: {', '.join(sorted(g_index))}")
+        elif g.escalate_to == g.name:
+            raise ConfigError(f"`$.groups[{gi}].escalate_to` names the group itself")
+        else:
+            escalate.append(g_index[g.escalate_to])
     return Compiled(
         config=cfg,
         channel_names=tuple(c.name for c in cfg.channels),
@@ -291,4 +311,5 @@ def compile_config(config: Any) -> Compiled:
         group_index=g_index,
         rules=tuple(rules),
         policies=tuple(POLICIES.index(g.policy) for g in cfg.groups),
+        escalate=tuple(escalate),
     )

@@ -8,7 +8,7 @@ the time it happened — the call's ``now``, or a timer's due time for what a ti
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import msgspec
 
@@ -110,6 +110,19 @@ class Rejected(_Event, frozen=True, tag=True):
     reason: str
 
 
+class Transferred(_Event, frozen=True, tag=True):
+    """``request`` was transferred (or escalated) from ``from_operator`` (None if it was
+    waiting) to ``group``, and to ``operator`` if one was named. What happens next (a new
+    routing decision) follows as its own events."""
+
+    request: Id
+    at: float
+    from_operator: Optional[Id]
+    group: str
+    operator: Optional[Id]
+    escalated: bool
+
+
 class RetentionDue(_Event, frozen=True, tag=True):
     """``request`` has waited long enough for a retention step of its channel: the host
     should take ``action`` (``"hold_message"``, ``"offer_callback"``, ...). Fires once per
@@ -130,6 +143,6 @@ class StatusChanged(_Event, frozen=True, tag=True):
 
 
 Event = Union[Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-              Cancelled, Rejected, RetentionDue, StatusChanged]
+              Cancelled, Rejected, Transferred, RetentionDue, StatusChanged]
 EVENT_TYPES = (Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-               Cancelled, Rejected, RetentionDue, StatusChanged)
+               Cancelled, Rejected, Transferred, RetentionDue, StatusChanged)

@@ -20,20 +20,20 @@ from sortedcontainers import SortedList
 from . import errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
-    SkillTags, check_channel_limits, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
     rng_next, total_row,
 )
 from .commands import (
-    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline, Finish, RemoveOperator,
-    SetGroups, SetLimit, SetStatus, Submit, Unban,
+    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline, Escalate, Finish,
+    RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Transfer, Unban,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
 )
 from .events import (
     Accepted, Assigned, Cancelled, Finished, Offered, OfferExpired, Overflowed, Queued, Rejected,
-    RetentionDue, StatusChanged,
+    RetentionDue, StatusChanged, Transferred,
 )
 from .views import (
     STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
@@ -63,7 +63,7 @@ class _Member:
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
                  "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count",
-                 "skills")
+                 "skills", "kind")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -82,6 +82,7 @@ class _Op:
         self.ch_limit: list[int] = []         # per channel: conversations at most (-1: any)
         self.ch_count: list[int] = []         # per channel: conversations held
         self.skills: dict[int, int] = {}      # skill bit -> level
+        self.kind = 0                         # index into KINDS
 
 
 class _Req:
@@ -146,6 +147,8 @@ class Router:
         self._sticky = [None if g.sticky_for is None else float(g.sticky_for)
                         for g in cfg.groups]
         self._last_op: dict = {}   # visitor -> (operator, when its conversation ended)
+        self._escalate = list(cc.escalate)
+        self._transfer_timeout = [float(g.transfer_timeout) for g in cfg.groups]
         self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
         self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
                         for g in cfg.groups]
@@ -750,7 +753,7 @@ class Router:
     def add_operator(self, operator: Any, groups: list[str], limit: int,
                      status: str = "offline", now: Optional[float] = None,
                      channel_limits: Optional[dict] = None, skills: Optional[dict] = None,
-                     levels: Optional[dict] = None) -> list:
+                     levels: Optional[dict] = None, kind: str = "human") -> list:
         """Register an operator (offline unless ``status`` says otherwise);
         ``channel_limits`` caps its conversations per channel (``{"email": 2}``)."""
         t = self._time(now)   # first: a clock may call back into the router
@@ -763,6 +766,7 @@ class Router:
         caps = check_channel_limits(channel_limits, self._cc.channel_index)
         has = self._tags.check(skills, "skills")
         tiers = check_levels(levels, gs, self._cc.group_index)
+        kind_i = check_kind(kind)
         out: list = []
         self._fire(t, out)
         self._reg += 1
@@ -770,6 +774,7 @@ class Router:
         op.ch_limit = caps
         op.ch_count = [0] * self._C
         op.skills = self._tags.register(has)
+        op.kind = kind_i
         for g in gs:
             op.members[g] = self._new_member(g)
             op.members[g].level = tiers.get(g, 1)
@@ -908,6 +913,73 @@ class Router:
             return False
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
+    def _move(self, r: _Req, g: int, target: Any, now: float, out: list,
+              escalated: bool) -> None:
+        """Transfer: the conversation leaves its operator (if any) and is routed anew in
+        group ``g`` (reserved for ``target`` for the group's transfer_timeout)."""
+        held_by = None if r.state == QUEUED else r.op
+        if r.state == QUEUED:
+            self._dequeue(r)
+        else:
+            self._release(r)
+        r.state = QUEUED
+        r.op = None
+        r.via = -1
+        r.gen += 1
+        r.home = g
+        r.elig = [g]
+        r.prefer = target
+        r.prefer_until = now + self._transfer_timeout[g] if target is not None else 0.0
+        out.append(Transferred(r.id, now, held_by, self._cc.group_names[g], target, escalated))
+        self._route_new(r, now, out)
+
+    def transfer(self, request: Any, group: Optional[str] = None, operator: Any = None,
+                 now: Optional[float] = None) -> list:
+        """Hand a conversation to another group, or to an operator (who gets it as soon as
+        they can; after the target group's transfer_timeout anyone in it may take it).
+        ``Transferred``, then the new routing decision. The conversation keeps its arrival
+        time. Raises UnknownId, InvalidArgument, InvalidState."""
+        t = self._time(now)
+        r = self._get_live(request, "transfer")
+        if (group is None) == (operator is None):
+            raise errors.InvalidArgument("transfer needs exactly one of group= or operator=")
+        if group is not None:
+            gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+            if gi is None:
+                raise errors.unknown("group", group)
+        else:
+            op = self._get_op(operator)
+            if op.status != ONLINE:
+                raise errors.InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are "
+                    f"{STATUSES[op.status]}; transfer to a group instead")
+            if not op.groups:
+                raise errors.InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are in no group")
+            if r.op == operator and r.state != QUEUED:
+                raise errors.InvalidState(
+                    f"conversation {request!r} is already with operator {operator!r}")
+            gi = r.home if r.home in op.members else op.groups[0]
+        out: list = []
+        self._fire(t, out)
+        self._move(r, gi, operator, t, out, False)
+        return out
+
+    def escalate(self, request: Any, now: Optional[float] = None) -> list:
+        """Transfer a conversation to its group's ``escalate_to`` group (the next line).
+        Raises InvalidState past the last line."""
+        t = self._time(now)
+        r = self._get_live(request, "escalate")
+        target = self._escalate[r.home]
+        if target < 0:
+            raise errors.InvalidState(
+                f"cannot escalate {request!r}: group {self._cc.group_names[r.home]!r} has no "
+                f"escalate_to (it is the last line)")
+        out: list = []
+        self._fire(t, out)
+        self._move(r, target, None, t, out, True)
+        return out
+
     def _offer(self, request: Any, operator: Any, verb: str) -> _Req:
         r = self._get_live(request, verb)
         if r.state != OFFERED:
@@ -1002,13 +1074,17 @@ class Router:
             return self.set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue)
         if tp is AddOperator:
             return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                     cmd.channel_limits, cmd.skills, cmd.levels)
+                                     cmd.channel_limits, cmd.skills, cmd.levels, cmd.kind)
         if tp is RemoveOperator:
             return self.remove_operator(cmd.operator, cmd.now, cmd.requeue)
         if tp is SetGroups:
             return self.set_groups(cmd.operator, cmd.groups, cmd.now)
         if tp is SetLimit:
             return self.set_limit(cmd.operator, cmd.limit, cmd.now)
+        if tp is Transfer:
+            return self.transfer(cmd.request, cmd.group, cmd.operator, cmd.now)
+        if tp is Escalate:
+            return self.escalate(cmd.request, cmd.now)
         if tp is Accept:
             return self.accept(cmd.request, cmd.operator, cmd.now)
         if tp is Decline:
@@ -1046,7 +1122,7 @@ class Router:
                             {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0},
                             {self._tags.names[t]: n for t, n in sorted(op.skills.items())},
                             {names[g]: op.members[g].level for g in op.groups
-                             if op.members[g].level != 1})
+                             if op.members[g].level != 1}, KINDS[op.kind])
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -1098,7 +1174,7 @@ class Router:
         ops = []
         for op in sorted(self._ops.values(), key=lambda o: o.reg):
             ops.append((op.id, STATUSES[op.status], op.limit, op.load, op.wrap, op.missed,
-                        tuple(op.ch_limit), tuple(op.ch_count), sorted(op.skills.items()),
+                        tuple(op.ch_limit), tuple(op.ch_count), sorted(op.skills.items()), op.kind,
                         op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand,

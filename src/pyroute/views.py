@@ -23,6 +23,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     channel_limits: dict[str, int] = msgspec.field(default_factory=dict)  # per-channel caps
     skills: dict[str, int] = msgspec.field(default_factory=dict)          # tag -> level 1..5
     levels: dict[str, int] = msgspec.field(default_factory=dict)          # group -> tier (not 1)
+    kind: str = "human"       # or "bot"
 
 
 class RequestView(msgspec.Struct, frozen=True):
