@@ -34,6 +34,16 @@ FIGURE_NAMES = {
     "mixed_batch": "mixed, apply_many",
 }
 
+#: The issue 3 cases (``res["offers_skills"]``), in the order they are reported.
+CASE_NAMES = {
+    "offer_submit": "offers: submit, offered at once",
+    "offer_accept": "offers: accept",
+    "skills_submit_assign": "8 skills: submit, assigns",
+    "skills_finish_pull": "8 skills: finish, pulls next",
+}
+CASE_HEADER = ("case", "native median", "native p99", "ref. median", "ref. p99",
+               "native is")
+
 
 # ---------------------------------------------------------------------------------------
 # Formatting
@@ -213,6 +223,42 @@ def size_rows(res: dict[str, Any]) -> list[tuple[str, ...]]:
                      fmt_bytes(mem), lat(ref, "submit_assign"), lat(ref, "finish_pull"),
                      ratio("submit_assign"), ratio("finish_pull")))
     return rows
+
+
+def case_rows(res: dict[str, Any]) -> list[tuple[str, ...]]:
+    """(case, native median, p99, reference median, p99, ratio) for the issue 3 cases."""
+    cases = res.get("offers_skills")
+    if not cases:
+        return []
+    nat = cases["engines"]["native"]
+    ref = cases["engines"].get("reference", {})
+    ratios = cases.get("ratios") or {}
+    rows = []
+    for key, what in CASE_NAMES.items():
+        r = ref.get(key)
+        ratio = ratios.get(key)
+        rows.append((what, fmt_ns(nat[key]["median_ns"]), fmt_ns(nat[key]["p99_ns"]),
+                     fmt_ns(r["median_ns"]) if r else "—", fmt_ns(r["p99_ns"]) if r else "—",
+                     f"{ratio['ratio']:.1f}×" if ratio else "—"))
+    return rows
+
+
+def cases_text(res: dict[str, Any]) -> str:
+    """Where the issue 3 figures come from, in one paragraph."""
+    cases = res["offers_skills"]
+    text = f"Native engine at {scale_text(cases['scale'])}"
+    ratio_scale = cases.get("ratio_scale")
+    if ratio_scale and ratio_scale != cases["scale"]:
+        text += (f"; the reference engine, and the ratios (both engines), at "
+                 f"{scale_text(ratio_scale)}")
+    elif ratio_scale:
+        text += "; the reference engine on the same states"
+    builds = "; ".join(
+        name.replace("_", " ") + " " + ", ".join(f"{k} {v:.1f} s"
+                                                 for k, v in e["build_s"].items())
+        for name, e in cases["engines"].items())
+    return (f"{text}. Latencies per call; native is = reference median / native median. "
+            f"Build times: {builds}.")
 
 
 SIZE_HEADER = ("waiting", "native submit µs", "native finish µs", "native B/waiting",
@@ -404,6 +450,24 @@ def method_text(res: dict[str, Any]) -> list[str]:
         "**ratios**: the reference engine (`pyroute.reference.Router`) runs the same "
         "workload on the same state; ratio = reference time / native time (for "
         "commands/s: native / reference).",
+        *([] if not res.get("offers_skills") else [
+            "**issue 3 cases** (offers and skills): the same state, built anew with one feature "
+            "on, and timed the same way. *Offers*: every group has `accept_timeout="
+            f"{res['offers_skills']['accept_timeout']:g}` (the build accepts each conversation "
+            "as it is offered); **submit, offered at once** is a `submit` into a free group "
+            "that returns `Offered`, and **accept** is `router.accept(id, operator)` of a "
+            "conversation just offered in a free group; both are accepted and finished untimed "
+            "so capacity stays the same. "
+            f"*{res['offers_skills']['skills_per_operator']} skills*: every operator has "
+            f"{res['offers_skills']['skills_per_operator']} of "
+            f"{res['offers_skills']['skill_names']} skills, at levels 1–5 drawn uniformly; "
+            "each conversation requires 1 or 2 (even odds) of the skills of one member of its "
+            "group drawn at random, at a level drawn from 1 to that member's, so someone in "
+            "the group can always take it. "
+            "**submit, assigns** and **finish, pulls next** are the plain cases with such "
+            "requirements on the submitted and the waiting conversations; the conversation "
+            "submitted untimed after each pull requires what the pulled one did, so the "
+            "queues keep their mix. No DESIGN §5 target applies to these cases."]),
         "**heapq**: `heapq.heappush` then `heappop` of `(key, seq, id)` tuples on a list as "
         "long as the queues hold: the floor of a priority queue in plain Python.",
         "Timed sections run with the garbage collector off after a collection (as `timeit` "
@@ -451,6 +515,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
         lines += _md_table(("figure", "native", "reference", "native is"), ratio_rows(res))
     lines += ["", "### Every engine run", "", "Latencies as median / p99 in µs.", ""]
     lines += _md_table(ENGINE_HEADER, engine_rows(res))
+    if res.get("offers_skills"):
+        lines += ["", "## Issue 3 cases: offers and skills", "", cases_text(res), ""]
+        lines += _md_table(CASE_HEADER, case_rows(res))
     mem = res["engines"]["native"]["memory"]
     lines += ["", "## Memory", "",
               f"Native core: {fmt_bytes(mem['bytes_per_waiting'])} per waiting conversation "
@@ -513,6 +580,10 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         console.print(table(f"native against reference — {scale_text(res['ratio_scale'])}",
                             ("figure", "native", "reference", "native is"), ratio_rows(res)))
     console.print(table("every engine run", ENGINE_HEADER, engine_rows(res)))
+    if res.get("offers_skills"):
+        console.print(table("issue 3 cases: offers and skills — "
+                            + scale_text(res["offers_skills"]["scale"]),
+                            CASE_HEADER, case_rows(res)))
     h = res["heapq"]
     console.print(table(f"baseline: heapq on {h['size']:,} entries", ("operation", "median",
                                                                          "p99"),

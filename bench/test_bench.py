@@ -8,6 +8,9 @@ setup that prepares the next one), so the figures are per call, like the CLI's โ
 they include pytest-benchmark's own overhead per round (a few hundred ns), which the CLI
 subtracts. Compare figures within this suite; for the DESIGN ยง5 scale and its targets run
 ``pyroute bench``.
+
+The issue 3 cases run on their own states (every group offering; 8 skills per operator),
+built like the plain one; see :mod:`pyroute.bench.workloads`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ BATCH = 5_000
 @pytest.fixture(scope="module", params=sorted(w.ENGINES))
 def state(request: pytest.FixtureRequest) -> Iterator[w.State]:
     st = w.build(request.param, SCALE)
+    yield st
+    w.release(st)
+
+
+@pytest.fixture(scope="module", params=sorted(w.ENGINES))
+def offers_state(request: pytest.FixtureRequest) -> Iterator[w.State]:
+    st = w.build(request.param, SCALE, features=w.OFFERS)
+    yield st
+    w.release(st)
+
+
+@pytest.fixture(scope="module", params=sorted(w.ENGINES))
+def skills_state(request: pytest.FixtureRequest) -> Iterator[w.State]:
+    st = w.build(request.param, SCALE, features=w.SKILLS)
     yield st
     w.release(st)
 
@@ -73,6 +90,33 @@ def test_apply_many(benchmark: Any, state: w.State) -> None:
                        rounds=10, warmup_rounds=1)
     state.refresh()
     assert state.waiting() == SCALE.waiting
+
+
+def test_offer_submit(benchmark: Any, offers_state: w.State) -> None:
+    benchmark.group = "offers: submit, offered at once"
+    benchmark.extra_info.update(engine=offers_state.engine, waiting=SCALE.waiting)
+    _per_call(benchmark, w.OfferSubmit(offers_state), LATENCY_ROUNDS[offers_state.engine])
+    assert offers_state.waiting() == SCALE.waiting
+
+
+def test_offer_accept(benchmark: Any, offers_state: w.State) -> None:
+    benchmark.group = "offers: accept"
+    benchmark.extra_info.update(engine=offers_state.engine, waiting=SCALE.waiting)
+    _per_call(benchmark, w.OfferAccept(offers_state), LATENCY_ROUNDS[offers_state.engine])
+    assert offers_state.waiting() == SCALE.waiting
+
+
+def test_skills_submit_assign(benchmark: Any, skills_state: w.State) -> None:
+    benchmark.group = "8 skills: submit that assigns"
+    benchmark.extra_info.update(engine=skills_state.engine, waiting=SCALE.waiting)
+    _per_call(benchmark, w.SubmitAssign(skills_state), LATENCY_ROUNDS[skills_state.engine])
+
+
+def test_skills_finish_pull(benchmark: Any, skills_state: w.State) -> None:
+    benchmark.group = "8 skills: finish that pulls the next"
+    benchmark.extra_info.update(engine=skills_state.engine, waiting=SCALE.waiting)
+    _per_call(benchmark, w.FinishPull(skills_state), LATENCY_ROUNDS[skills_state.engine])
+    assert skills_state.waiting() == SCALE.waiting
 
 
 @pytest.fixture

@@ -28,6 +28,27 @@ The timed operations
     * :class:`HeapqBaseline` — ``heapq.heappush`` / ``heappop`` on a plain list holding as
       many entries as there are waiting conversations: the floor of any queue in Python.
 
+The issue 3 cases (:func:`measure_cases`): the same state and method with one feature
+switched on (:class:`Features`), built anew for each:
+
+    * *offers* (:data:`OFFERS`): every group has ``accept_timeout=60``. The conversations
+      of the build are accepted as they are offered, so the state is the plain one.
+      :class:`OfferSubmit` times a ``submit`` into a free group that is offered at once
+      (``Offered``); :class:`OfferAccept` times the ``accept`` (naming the operator) of a
+      conversation just offered in a free group. Both accept and finish their
+      conversations untimed, so capacity stays the same.
+    * *skills* (:data:`SKILLS`): every operator has 8 of the 16 :data:`SKILL_NAMES`, at
+      levels 1-5 drawn uniformly. The conversations the build assigns require nothing;
+      every other one (the waiting ones of the build, and those the operations submit)
+      requires 1 or 2 (even odds) of the skills of one operator of its group drawn at
+      random, at a level drawn uniformly from 1 to that operator's, so someone in the
+      group can always take it (:meth:`State.requirement`). About 28 % of a group's
+      operators can take a given one, so the policy's pick, or the head of a queue, often
+      cannot and the engines must look further. :class:`SubmitAssign` and
+      :class:`FinishPull` run as in the plain state, with skills; the conversation
+      submitted untimed into a queue after a pull requires what the pulled one did, so
+      the queues keep their mix.
+
 Every call passes ``now`` explicitly (the clock is never read) and names conversations by
 fresh ``str`` objects, as a host decoding requests would (:func:`fresh`): the id maps
 hash them and compare them with the stored keys. Latencies are taken per
@@ -150,6 +171,29 @@ QUICK_PLAN = Plan(warmup=500, latency_calls=3_000, latency_rounds=3, mixed_comma
                   mixed_rounds=3, ref_share=0.2, sizes=(100, 1_000, 10_000), size_calls=1_000,
                   size_rounds=2, reference_budget_s=20.0)
 
+#: The skills of the *skills* state: languages and product areas.
+SKILL_NAMES = ("en", "de", "fr", "es", "it", "pl", "tr", "ru",
+               "billing", "refunds", "shipping", "accounts", "tech", "api", "mobile", "sales")
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a state switches on over the plain DESIGN §5 one (issue 3 cases)."""
+
+    accept_timeout: Optional[float] = None   # every group offers: Group(accept_timeout=...)
+    skills: int = 0                          # skills per operator (of SKILL_NAMES), levels 1-5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.skills <= len(SKILL_NAMES):
+            raise ValueError(f"skills per operator must be 0 to {len(SKILL_NAMES)}")
+
+
+PLAIN = Features()
+#: The *offers* state: every group offers, with a minute to accept.
+OFFERS = Features(accept_timeout=60.0)
+#: The *skills* state: 8 skills per operator; submits require 1 or 2 of them.
+SKILLS = Features(skills=8)
+
 
 # ---------------------------------------------------------------------------------------
 # The state
@@ -159,10 +203,14 @@ class State:
     """A router of one engine loaded to a :class:`Scale`, and what the workload knows
     about it: which conversations are active where, and the current time."""
 
-    def __init__(self, engine: str, scale: Scale, seed: int = 1) -> None:
+    def __init__(self, engine: str, scale: Scale, seed: int = 1,
+                 features: Features = PLAIN) -> None:
         self.engine = engine
         self.scale = scale
+        self.features = features
         self.rng = random.Random(seed)
+        # its own stream, so that the plain state draws exactly what it always did
+        self.skill_rng = random.Random(seed + 1_000_003)
         spec = [CHANNELS[i] if i < len(CHANNELS) else (f"ch{i}", 0, 3600.0)
                 for i in range(scale.channels)]
         self.channels = [name for name, _, _ in spec]
@@ -171,12 +219,16 @@ class State:
         self.free = self.groups[scale.saturated_groups:]
         config = pr.RouterConfig(
             channels=[pr.Channel(n, priority=p, target_wait=w) for n, p, w in spec],
-            groups=[pr.Group(g) for g in self.groups])
+            groups=[pr.Group(g, accept_timeout=features.accept_timeout)
+                    for g in self.groups])
         self.router = ENGINES[engine](config)
         self.now = 0.0
         self._n = 0
         self.sat_ops: list[str] = []
         self.free_ops: list[str] = []
+        self.group_ops: dict[str, list[str]] = {g: [] for g in self.groups}
+        # operator -> its (skill, level) pairs (skills state only)
+        self.op_skills: dict[str, list[tuple[str, int]]] = {}
         # saturated group -> its active (conversation, operator), in finishing order
         self.sat_active: dict[str, deque] = {g: deque() for g in self.saturated}
         # free group -> its active conversations, oldest first
@@ -198,6 +250,24 @@ class State:
     def tick(self) -> float:
         self.now += TICK
         return self.now
+
+    def operator_skills(self, op: str) -> Optional[dict[str, int]]:
+        """Draw ``op``'s skills (skills state; None otherwise) and remember them."""
+        k = self.features.skills
+        if not k:
+            return None
+        rng = self.skill_rng
+        pairs = [(name, rng.randint(1, 5)) for name in rng.sample(SKILL_NAMES, k)]
+        self.op_skills[op] = pairs
+        return dict(pairs)
+
+    def requirement(self, group: str) -> dict[str, int]:
+        """Skills for a conversation of ``group``: 1 or 2 of a random member's skills, at a
+        level from 1 to the member's, so someone in the group can take it."""
+        rng = self.skill_rng
+        have = self.op_skills[rng.choice(self.group_ops[group])]
+        return {name: rng.randint(1, level)
+                for name, level in rng.sample(have, 1 + (rng.random() < 0.5))}
 
     def times(self, n: int) -> list[float]:
         t0 = self.now
@@ -242,8 +312,10 @@ class State:
 
 
 def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = None,
-          seed: int = 1) -> State:
-    """Build the benchmark state (see the module docstring) on ``engine``.
+          seed: int = 1, features: Features = PLAIN) -> State:
+    """Build the benchmark state (see the module docstring) on ``engine``, with
+    ``features`` switched on: with offers, the build accepts each conversation as it is
+    offered; with skills, the waiting conversations require skills.
 
     Raises :class:`TooSlow` once building has taken more than ``budget_s`` seconds.
     """
@@ -251,9 +323,12 @@ def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = 
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        st = State(engine, scale, seed)
+        st = State(engine, scale, seed, features)
         r = st.router
         submit = r.submit
+        accept = r.accept
+        offers = features.accept_timeout is not None
+        skilled = features.skills > 0
         per = scale.per_group
         C = len(st.channels)
 
@@ -267,8 +342,13 @@ def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = 
         for i in range(scale.operators):
             g = st.groups[i // per]
             op = f"op{i:05d}"
-            r.add_operator(op, [g], scale.limit, "online", now=st.now)
+            if skilled:
+                r.add_operator(op, [g], scale.limit, "online", now=st.now,
+                               skills=st.operator_skills(op))
+            else:
+                r.add_operator(op, [g], scale.limit, "online", now=st.now)
             (st.sat_ops if g in st.saturated else st.free_ops).append(op)
+            st.group_ops[g].append(op)
         # fill the saturated groups, then 40 % of the free ones: all assigned at once
         preload = [(g, per * scale.limit) for g in st.saturated]
         preload += [(g, per * (scale.limit * 2 // 5)) for g in st.free]
@@ -278,15 +358,22 @@ def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = 
             for k in range(n):
                 rid = st.new_id()
                 ev = submit(rid, st.channels[k % C], g, 0, None, st.tick())
-                if ev[-1].__class__ is not pr.Assigned:
+                if offers:
+                    if ev[-1].__class__ is not pr.Offered:
+                        raise WorkloadError(f"preloading {g}: {rid} was not offered: {ev}")
+                    ev = accept(rid, None, st.tick())
+                    if ev[-1].__class__ is not pr.Accepted:
+                        raise WorkloadError(f"preloading {g}: {rid} was not accepted: {ev}")
+                elif ev[-1].__class__ is not pr.Assigned:
                     raise WorkloadError(f"preloading {g}: {rid} was not assigned: {ev}")
             done += n
             over_budget(done, total)
         st.memory_before = st.memory() or 0
         S = len(st.saturated)
         for i in range(scale.waiting):
-            ev = submit(st.new_id(), st.channels[(i // S) % C], st.saturated[i % S], 0, None,
-                        st.tick())
+            g = st.saturated[i % S]
+            ev = submit(st.new_id(), st.channels[(i // S) % C], g, 0, None, st.tick(),
+                        st.requirement(g) if skilled else None)
             if ev[-1].__class__ is not pr.Queued:
                 raise WorkloadError(f"a conversation of a saturated group was not queued: {ev}")
             if i & 4095 == 4095:
@@ -318,7 +405,8 @@ def release(st: State) -> None:
 class SubmitAssign:
     """``submit`` into a free group: assigned at once. The previous call's conversation is
     finished in ``prepare`` (untimed) — which also checks it was assigned, since finishing
-    a queued conversation raises ``InvalidState``."""
+    a queued conversation raises ``InvalidState``. In the skills state the conversation
+    requires skills (:meth:`State.requirement`), passed as a fresh dict."""
 
     name = "submit_assign"
 
@@ -337,7 +425,10 @@ class SubmitAssign:
         self._i += 1
         i = self._i
         rid = self._prev = st.new_id()
-        return (rid, st.channels[i % len(st.channels)], st.free[i % len(st.free)], 0, None, t)
+        g = st.free[i % len(st.free)]
+        if st.features.skills:
+            return (rid, st.channels[i % len(st.channels)], g, 0, None, t, st.requirement(g))
+        return (rid, st.channels[i % len(st.channels)], g, 0, None, t)
 
     def settle(self) -> None:
         if self._prev is not None:
@@ -349,7 +440,8 @@ class FinishPull:
     """``finish`` of an active conversation in a saturated group (the groups in turn): the
     slot pulls the next waiting one. ``prepare`` (untimed) checks the previous call pulled
     (the operator is full again), submits a new conversation into the queue the pulled one
-    came from, and keeps the pulled one to finish later."""
+    came from — requiring the skills it required, so the queues keep their mix — and keeps
+    the pulled one to finish later."""
 
     name = "finish_pull"
 
@@ -379,13 +471,86 @@ class FinishPull:
         self._prev = None
         view = r.operator(op)
         if view.load != view.limit:
-            raise WorkloadError(f"finish in {g} did not pull a waiting conversation")
+            hint = ("; with skills, a group needs enough waiting conversations for each of "
+                    "its operators to have one it may take: use a larger scale"
+                    if st.features.skills else "")
+            raise WorkloadError(f"finish in {g} did not pull a waiting conversation{hint}")
         pulled = view.active[-1]
-        ch = r.request(pulled).channel
-        ev = r.submit(st.new_id(), ch, g, 0, None, st.tick())
+        req = r.request(pulled)
+        ev = r.submit(st.new_id(), req.channel, g, 0, None, st.tick(), req.skills or None)
         if ev[-1].__class__ is not pr.Queued:
             raise WorkloadError(f"a resubmit into saturated {g} was not queued: {ev}")
         st.sat_active[g].append((pulled, op))
+
+
+class OfferSubmit:
+    """Offers state: ``submit`` into a free group, offered at once (``Offered``). The
+    previous call's conversation is accepted and finished in ``prepare`` (untimed) — which
+    checks it was offered, since accepting anything else raises ``InvalidState``."""
+
+    name = "offer_submit"
+
+    def __init__(self, st: State) -> None:
+        if st.features.accept_timeout is None:
+            raise WorkloadError("OfferSubmit needs a state whose groups offer")
+        self.st = st
+        self.call = st.router.submit
+        self._accept = st.router.accept
+        self._finish = st.router.finish
+        self._prev: Optional[str] = None
+        self._i = 0
+
+    def prepare(self) -> tuple:
+        st = self.st
+        self.settle()
+        self._i += 1
+        i = self._i
+        rid = self._prev = st.new_id()
+        return (rid, st.channels[i % len(st.channels)], st.free[i % len(st.free)], 0, None,
+                st.tick())
+
+    def settle(self) -> None:
+        if self._prev is not None:
+            self._accept(self._prev, None, self.st.tick())
+            self._finish(self._prev, self.st.tick())
+            self._prev = None
+
+
+class OfferAccept:
+    """Offers state: ``accept(request, operator)`` of a conversation offered in a free
+    group. ``prepare`` (untimed) finishes the previous one — which checks it was accepted,
+    since finishing anything but an active conversation raises ``InvalidState`` — then
+    submits a new one, checks it was offered, and passes the operator it went to."""
+
+    name = "offer_accept"
+
+    def __init__(self, st: State) -> None:
+        if st.features.accept_timeout is None:
+            raise WorkloadError("OfferAccept needs a state whose groups offer")
+        self.st = st
+        self.call = st.router.accept
+        self._submit = st.router.submit
+        self._finish = st.router.finish
+        self._prev: Optional[str] = None
+        self._i = 0
+
+    def prepare(self) -> tuple:
+        st = self.st
+        self.settle()
+        self._i += 1
+        i = self._i
+        rid = self._prev = st.new_id()
+        ev = self._submit(rid, st.channels[i % len(st.channels)], st.free[i % len(st.free)],
+                          0, None, st.tick())
+        offer = ev[-1]
+        if offer.__class__ is not pr.Offered:
+            raise WorkloadError(f"a submit into a free group was not offered: {ev}")
+        return (fresh(rid), fresh(offer.operator), st.tick())
+
+    def settle(self) -> None:
+        if self._prev is not None:
+            self._finish(self._prev, self.st.tick())
+            self._prev = None
 
 
 class HeapqBaseline:
@@ -711,6 +876,83 @@ def measure_size(engine: str, scale: Scale, plan: Plan, overhead: int,
         release(st)
 
 
+#: The issue 3 cases: (state label, its features, ((figure key, operation), ...)).
+CASES: tuple[tuple[str, Features, tuple[tuple[str, type], ...]], ...] = (
+    ("offers", OFFERS, (("offer_submit", OfferSubmit), ("offer_accept", OfferAccept))),
+    ("skills", SKILLS, (("skills_submit_assign", SubmitAssign),
+                        ("skills_finish_pull", FinishPull))),
+)
+CASE_KEYS = tuple(key for _, _, ops in CASES for key, _ in ops)
+
+
+def measure_cases(engine: str, scale: Scale, plan: Plan, overhead: int,
+                  budget_s: Optional[float] = None,
+                  progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The issue 3 cases for one engine: each state of :data:`CASES` built at ``scale``
+    (``budget_s`` for each build) and its operations timed as the plain ones are."""
+    plan = plan.for_engine(engine)
+    res: dict[str, Any] = {"engine": engine, "scale": asdict(scale), "build_s": {}}
+    for label, features, ops in CASES:
+        progress(f"{engine}: building {scale.describe()}, {label}")
+        st = build(engine, scale, budget_s, features=features)
+        try:
+            res["build_s"][label] = st.build_s
+            for key, op in ops:
+                progress(f"{engine}, {label}: {op.name.replace('_', ' ')}")
+                res[key] = latency(op(st), plan, overhead)
+            waiting = st.waiting()
+            if waiting != scale.waiting:
+                raise WorkloadError(f"{label}: the workload let the queues drift: {waiting} "
+                                    f"waiting, not {scale.waiting}")
+        finally:
+            release(st)
+    return res
+
+
+def case_ratios(native: dict[str, Any], ref: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Reference median / native median for each issue 3 case."""
+    out = {}
+    for key in CASE_KEYS:
+        n, r = native[key]["median_ns"], ref[key]["median_ns"]
+        out[key] = {"native": n, "reference": r, "ratio": r / n if n > 0 else math.inf}
+    return out
+
+
+def run_cases(suite: "Suite", overhead: int,
+              progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The issue 3 cases for every engine of the suite, at the suite's scale (both engines
+    at a tenth of the waiting conversations if the reference cannot build the full state
+    within its budget, as for the plain figures)."""
+    plan, scale = suite.plan, suite.scale
+    res: dict[str, Any] = {
+        "scale": asdict(scale), "accept_timeout": OFFERS.accept_timeout,
+        "skills_per_operator": SKILLS.skills, "skill_names": len(SKILL_NAMES),
+        "engines": {"native": measure_cases("native", scale, plan, overhead,
+                                            progress=progress)},
+        "notes": [],
+    }
+    if "reference" in suite.engines:
+        try:
+            ref = measure_cases("reference", scale, plan, overhead, plan.reference_budget_s,
+                                progress)
+            res["ratio_scale"] = asdict(scale)
+            res["engines"]["reference"] = ref
+            res["ratios"] = case_ratios(res["engines"]["native"], ref)
+        except TooSlow as exc:
+            small = replace(scale, waiting=max(scale.saturated_groups, scale.waiting // 10))
+            res["notes"].append(
+                f"Issue 3 cases: the reference engine was too slow to build the full state "
+                f"({exc}); it ran at {small.describe()}, and so did the native engine for "
+                f"the ratios.")
+            ref = measure_cases("reference", small, plan, overhead, None, progress)
+            nat = measure_cases("native", small, plan, overhead, None, progress)
+            res["ratio_scale"] = asdict(small)
+            res["engines"]["reference"] = ref
+            res["engines"]["native_at_ratio_scale"] = nat
+            res["ratios"] = case_ratios(nat, ref)
+    return res
+
+
 def measure_heapq(size: int, plan: Plan, overhead: int) -> dict[str, Any]:
     base = HeapqBaseline(size)
     time_heapq(base, plan.warmup)
@@ -747,6 +989,7 @@ class Suite:
     plan: Plan = FULL_PLAN
     engines: tuple[str, ...] = ("native", "reference")
     sweep: bool = True
+    cases: bool = True      # the issue 3 cases (offers, skills)
     notes: list[str] = field(default_factory=list)
 
 
@@ -792,6 +1035,9 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
             res["engines"]["reference"] = ref
             res["engines"]["native_at_ratio_scale"] = nat
             res["ratios"] = ratios(nat, ref)
+    if suite.cases:
+        res["offers_skills"] = cases = run_cases(suite, overhead, progress)
+        res["notes"] += cases["notes"]
     progress(f"heapq baseline at {scale.waiting:,} entries")
     res["heapq"] = measure_heapq(scale.waiting, plan, overhead)
     # as many ids as the native router maps at this scale: waiting, active, and the

@@ -8,6 +8,7 @@ in ``pyroute bench``, never in a test's verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -58,6 +59,29 @@ def test_quick_bench_reports_every_figure_for_both_engines(quick: tuple[dict, st
     h = res["heapq"]
     assert h["push"]["median_ns"] >= 0 and h["pop"]["median_ns"] > 0
     assert res["sizes"] and all({"native", "reference"} <= set(row) for row in res["sizes"])
+
+
+def test_quick_bench_reports_the_offers_and_skills_cases(quick: tuple[dict, str]) -> None:
+    res, md = quick
+    cases = res["offers_skills"]
+    keys = {"offer_submit", "offer_accept", "skills_submit_assign", "skills_finish_pull"}
+    assert cases["accept_timeout"] > 0 and cases["skills_per_operator"] == 8
+    assert cases["scale"] == res["scale"] == cases["ratio_scale"]
+    assert set(cases["engines"]) == {"native", "reference"}
+    for name, e in cases["engines"].items():
+        assert e["engine"] == name
+        assert set(e["build_s"]) == {"offers", "skills"}
+        assert all(t > 0 for t in e["build_s"].values())
+        for key in keys:
+            lat = e[key]
+            assert lat["n"] > 0
+            assert 0 < lat["median_ns"] <= lat["p99_ns"] <= lat["max_ns"], (name, key)
+    assert set(cases["ratios"]) == keys
+    assert all(r["ratio"] > 0 for r in cases["ratios"].values())
+    assert "## Issue 3 cases: offers and skills" in md
+    for what in ("offers: submit, offered at once", "offers: accept",
+                 "8 skills: submit, assigns", "8 skills: finish, pulls next"):
+        assert f"| {what} |" in md
 
 
 def test_quick_bench_checks_every_design_target(quick: tuple[dict, str]) -> None:
@@ -112,13 +136,38 @@ def test_reference_too_slow_for_full_scale_runs_both_engines_smaller() -> None:
     plan = w.Plan(warmup=10, latency_calls=50, latency_rounds=1, mixed_commands=100,
                   mixed_rounds=1, sizes=(100,), size_calls=20, size_rounds=1,
                   reference_budget_s=0.0)
-    res = w.run(w.Suite(scale=scale, plan=plan))
+    res = w.run(w.Suite(scale=scale, plan=plan, cases=False))
     assert res["ratio_scale"]["waiting"] == 50
     assert res["engines"]["reference"]["scale"]["waiting"] == 50
     assert res["engines"]["native_at_ratio_scale"]["scale"]["waiting"] == 50
     assert res["engines"]["native"]["scale"]["waiting"] == 500
     assert "too slow" in res["notes"][0]
     assert "skipped" in res["sizes"][0]["reference"]
+    assert "offers_skills" not in res
     res["machine"] = report.machine()
     md = report.markdown(res, "pyroute bench")
     assert "native at ratio scale" in md and "skipped" in md and "## Notes" in md
+    assert "Issue 3 cases" not in md
+
+
+def test_reference_too_slow_for_full_scale_runs_the_issue3_cases_smaller() -> None:
+    cli._bench()
+    from pyroute.bench import report, workloads as w
+
+    # enough waiting at a tenth (125 a group) for every operator to find a conversation
+    # it has the skills for, so that each finish pulls
+    scale = w.Scale(operators=100, groups=5, waiting=5_000, free_groups=1)
+    plan = w.Plan(warmup=10, latency_calls=50, latency_rounds=1, reference_budget_s=0.0)
+    res = w.run_cases(w.Suite(scale=scale, plan=plan), w.timer_overhead_ns())
+    assert res["ratio_scale"]["waiting"] == 500
+    assert res["engines"]["native"]["scale"]["waiting"] == 5_000
+    assert res["engines"]["reference"]["scale"]["waiting"] == 500
+    assert res["engines"]["native_at_ratio_scale"]["scale"]["waiting"] == 500
+    assert set(res["ratios"]) == set(w.CASE_KEYS)
+    assert all(r["ratio"] > 0 for r in res["ratios"].values())
+    assert "Issue 3 cases" in res["notes"][0] and "too slow" in res["notes"][0]
+    full = {"scale": dataclasses.asdict(scale), "offers_skills": res}
+    rows = report.case_rows(full)
+    assert [r[0] for r in rows] == list(report.CASE_NAMES.values())
+    assert all("—" not in r for r in rows)
+    assert "at 100 operators (limit 5), 5 groups" in report.cases_text(full)
