@@ -417,7 +417,10 @@ cdef class Router:
         wanted = self.tags.check(skills, "skills") if skills is not None else None
         if prefer is not None:
             ph = self._op(prefer)
-        wait = _check_prefer_for(prefer_for)
+        if type(prefer_for) is float and 0.0 <= prefer_for <= 1e9:
+            wait = prefer_for
+        else:
+            wait = _check_prefer_for(prefer_for)
         if wanted:   # registered by any submit that passes the checks, admitted or not
             memset(levels, 0, 64)
             for b, lv in self.tags.register(wanted).items():
