@@ -672,23 +672,18 @@ cdef class Router:
         self._collect(out)
         return 0
 
-    cdef int _accept(self, object request, object operator, object now, list out) except -1:
+    cdef int _answer_offer(self, object request, object operator, object now, bint accept,
+                           list out) except -1:
+        """accept (or decline) an open offer."""
         cdef double t
         cdef hnd h
         self._ok()
         t = self._time(now)
-        h = self._offer(request, operator, "accept")
-        eng_accept(&self.e, h, t)
-        self._collect(out)
-        return 0
-
-    cdef int _decline(self, object request, object operator, object now, list out) except -1:
-        cdef double t
-        cdef hnd h
-        self._ok()
-        t = self._time(now)
-        h = self._offer(request, operator, "decline")
-        eng_decline(&self.e, h, t)
+        h = self._offer(request, operator, "accept" if accept else "decline")
+        if accept:
+            eng_accept(&self.e, h, t)
+        else:
+            eng_decline(&self.e, h, t)
         self._collect(out)
         return 0
 
@@ -742,9 +737,9 @@ cdef class Router:
         if tp is Escalate:
             return self._transfer(cmd.request, None, None, cmd.now, True, out)
         if tp is Accept:
-            return self._accept(cmd.request, cmd.operator, cmd.now, out)
+            return self._answer_offer(cmd.request, cmd.operator, cmd.now, True, out)
         if tp is Decline:
-            return self._decline(cmd.request, cmd.operator, cmd.now, out)
+            return self._answer_offer(cmd.request, cmd.operator, cmd.now, False, out)
         if tp is Categorize:
             return self._categorize(cmd.request, cmd.name, cmd.now, out)
         if tp is Ban:
@@ -847,14 +842,14 @@ cdef class Router:
         there is no ``Accepted``. Raises InvalidState when it is not offered (to
         ``operator``, if given), UnknownId. O(1)."""
         cdef list out = []
-        self._accept(request, operator, now, out)
+        self._answer_offer(request, operator, now, True, out)
         return out
 
     def decline(self, request, operator=None, now=None):
         """The operator turns the offer down: the conversation goes back to its place and
         on to someone else, never again to this operator. Raises like ``accept``."""
         cdef list out = []
-        self._decline(request, operator, now, out)
+        self._answer_offer(request, operator, now, False, out)
         return out
 
     def categorize(self, request, name, now=None):

@@ -998,31 +998,30 @@ class Router:
         """The operator takes the offered conversation: ``Accepted``. If the offer expired
         by ``now``, the returned events say so (``OfferExpired``) and there is no
         ``Accepted``. Raises InvalidState when it is not offered (to ``operator``)."""
-        t = self._time(now)
-        r = self._offer(request, operator, "accept")
-        offer = r.offers
-        out: list = []
-        self._fire(t, out)
-        if r.state == OFFERED and r.offers == offer:
-            op = self._ops[r.op]
-            op.missed = 0
-            r.state = ACTIVE
-            self._answered(r, r.via, t)
-            r.assigned_at = t
-            out.append(Accepted(request, op.id, t, t - r.arrival))
-        return out
+        return self._answer_offer(request, operator, now, True)
 
     def decline(self, request: Any, operator: Any = None, now: Optional[float] = None) -> list:
         """The operator turns the offer down: the conversation goes back to its place and
         on to someone else (never again to this operator)."""
-        t = self._time(now)
-        r = self._offer(request, operator, "decline")
+        return self._answer_offer(request, operator, now, False)
+
+    def _answer_offer(self, request: Any, operator: Any, now: Optional[float],
+                      accept: bool) -> list:
+        t = self._time(now)   # first: a clock may call back into the router
+        r = self._offer(request, operator, "accept" if accept else "decline")
         offer = r.offers
         out: list = []
         self._fire(t, out)
-        if r.state == OFFERED and r.offers == offer:
-            op = self._ops[r.op]
-            op.missed = 0
+        if r.state != OFFERED or r.offers != offer:
+            return out        # the offer expired by now: the events say what happened
+        op = self._ops[r.op]
+        op.missed = 0
+        if accept:
+            r.state = ACTIVE
+            self._answered(r, r.via, t)
+            r.assigned_at = t
+            out.append(Accepted(request, op.id, t, t - r.arrival))
+        else:
             r.excluded.append(op.id)
             self._requeue(r, t, out)
         return out
