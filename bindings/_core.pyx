@@ -1028,16 +1028,23 @@ cdef class Router:
         cdef int64_t g, c
         t = self._time(now)
         c_rows, g_rows = self._outcome_rows()
+        c_wait = [self._longest(&e.c_age[c], e.c_waiting[c], t) for c in range(e.C)]
         chans = {self.cnames[c]: ChannelStats(e.c_waiting[c], e.c_active[c], e.online,
-                                              e.free_slots, _outcomes(c_rows[c]))
+                                              e.free_slots, _outcomes(c_rows[c]), c_wait[c])
                  for c in range(e.C)}
         groups = {self.gnames[g]: GroupStats(e.g_waiting[g], e.g_active[g], e.g_online[g],
-                                             e.g_free[g], _outcomes(g_rows[g]))
+                                             e.g_free[g], _outcomes(g_rows[g]),
+                                             self._longest(&e.g_age[g], e.g_waiting[g], t))
                   for g in range(e.G)}
+        waits = [w for w in c_wait if w is not None]
         total = TotalStats(sum([e.c_waiting[c] for c in range(e.C)]),
                            sum([e.c_active[c] for c in range(e.C)]), e.online, e.free_slots,
-                           e.n_ops, _outcomes(_total_row(c_rows)))
+                           e.n_ops, _outcomes(_total_row(c_rows)), max(waits) if waits else None)
         return Stats(t, total, chans, groups, dict(self.cats.counts))
+
+    cdef object _longest(self, AgeHeap* h, int64_t live, double t):
+        cdef hnd x = age_oldest(&self.e, h, live)
+        return None if x < 0 else t - R(&self.e, x).arrival
 
     cdef tuple _outcome_rows(self):
         cdef Engine* e = &self.e

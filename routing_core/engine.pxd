@@ -39,6 +39,16 @@ cdef enum:                   # outcome counters (pyroute._common.OUT_*), per cha
     OUT_REJECTED = 5          # + the reject reason
     N_OUT = 8
 
+ctypedef struct AgeNode:      # a request that entered a queue, by submission order
+    int64_t seq
+    hnd req
+    int32_t gen
+
+ctypedef struct AgeHeap:      # lazy: entries of requests that left are dropped when seen
+    AgeNode* nodes
+    int64_t n
+    int64_t cap
+
 ctypedef struct PendingTimer:
     double due
     int32_t group
@@ -105,6 +115,8 @@ ctypedef struct Engine:
     int64_t* g_free
     int64_t* g_active
     int64_t* c_waiting
+    AgeHeap* g_age            # [G] the longest-waiting request of each group
+    AgeHeap* c_age            # [C] and of each channel
     int64_t* c_active
     int64_t online
     int64_t free_slots
@@ -186,5 +198,6 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
                        double now) noexcept nogil
 cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil
 cdef void eng_free_dead(Engine* e) noexcept nogil
+cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil
 cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil
 

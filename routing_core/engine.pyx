@@ -50,6 +50,8 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     e.g_free = <int64_t*>calloc_(G, sizeof(int64_t))
     e.g_active = <int64_t*>calloc_(G, sizeof(int64_t))
     e.c_waiting = <int64_t*>calloc_(C, sizeof(int64_t))
+    e.g_age = <AgeHeap*>calloc_(G, sizeof(AgeHeap))
+    e.c_age = <AgeHeap*>calloc_(C, sizeof(AgeHeap))
     e.c_active = <int64_t*>calloc_(C, sizeof(int64_t))
     e.work = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
     e.work2 = <int32_t*>malloc(sizeof(int32_t) * (G + 1))
@@ -70,7 +72,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
             or e.transfer_timeout == NULL
             or e.queues == NULL or e.oheaps == NULL or e.g_waiting == NULL
             or e.g_online == NULL or e.g_free == NULL or e.g_active == NULL
-            or e.c_waiting == NULL or e.c_active == NULL or e.work == NULL
+            or e.c_waiting == NULL or e.c_active == NULL or e.g_age == NULL or e.c_age == NULL or e.work == NULL
             or e.work2 == NULL or e.pending == NULL):
         return ERR_NOMEM
     return 0
@@ -92,6 +94,13 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
         for i in range(e.G):
             free(e.oheaps[i].nodes)
     free(e.timers.nodes)
+    if e.g_age != NULL:
+        for i in range(e.G):
+            free(e.g_age[i].nodes)
+    if e.c_age != NULL:
+        for i in range(e.C):
+            free(e.c_age[i].nodes)
+    free(e.g_age); free(e.c_age)
     slab_dealloc(&e.reqs)
     slab_dealloc(&e.ents)
     slab_dealloc(&e.ops)
@@ -274,8 +283,83 @@ cdef inline void enqueue_entry(Engine* e, hnd eh) noexcept nogil:
     rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
     if r.n_queued == 0:
         e.c_waiting[r.ch] += 1
+        age_push(e, &e.c_age[r.ch], en.req, e.c_waiting[r.ch])
     r.n_queued += 1
     e.g_waiting[g] += 1
+    age_push(e, &e.g_age[g], en.req, e.g_waiting[g])
+
+
+cdef inline bint age_less(AgeNode* a, AgeNode* b) noexcept nogil:
+    return a.seq < b.seq
+
+
+cdef inline bint age_live(Engine* e, AgeNode* x) noexcept nogil:
+    cdef Req* r = R(e, x.req)
+    return r.state == ST_QUEUED and r.seq == x.seq and r.gen == x.gen
+
+
+cdef void age_sift_down(AgeHeap* h, int64_t i) noexcept nogil:
+    cdef AgeNode x = h.nodes[i]
+    cdef int64_t child
+    while True:
+        child = 2 * i + 1
+        if child >= h.n:
+            break
+        if child + 1 < h.n and age_less(&h.nodes[child + 1], &h.nodes[child]):
+            child += 1
+        if not age_less(&h.nodes[child], &x):
+            break
+        h.nodes[i] = h.nodes[child]
+        i = child
+    h.nodes[i] = x
+
+
+cdef void age_push(Engine* e, AgeHeap* h, hnd rh, int64_t live) noexcept nogil:
+    """Index a request that entered a queue. Entries of requests that left stay until they
+    reach the top; when they outnumber the live ones the heap is rebuilt (amortised O(1))."""
+    cdef int64_t i, parent, kept
+    cdef AgeNode x
+    if h.n > 2 * live + 64:
+        kept = 0
+        for i in range(h.n):
+            if age_live(e, &h.nodes[i]):
+                h.nodes[kept] = h.nodes[i]
+                kept += 1
+        h.n = kept
+        i = kept // 2
+        while i > 0:
+            i -= 1
+            age_sift_down(h, i)
+    if h.n == h.cap and pr_grow(<void**>&h.nodes, &h.cap, h.n + 1, sizeof(AgeNode),
+                                &e.mem) < 0:
+        e.oom = 1
+        return
+    x.seq = R(e, rh).seq
+    x.req = rh
+    x.gen = R(e, rh).gen
+    i = h.n
+    h.n += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not age_less(&x, &h.nodes[parent]):
+            break
+        h.nodes[i] = h.nodes[parent]
+        i = parent
+    h.nodes[i] = x
+
+
+cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil:
+    """The longest-waiting request still queued (dropping entries of those that left), or
+    -1 when none waits."""
+    if live == 0:
+        h.n = 0
+        return -1
+    while h.n and not age_live(e, &h.nodes[0]):
+        h.n -= 1
+        if h.n:
+            h.nodes[0] = h.nodes[h.n]
+            age_sift_down(h, 0)
+    return h.nodes[0].req if h.n else -1
 
 
 cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:

@@ -64,3 +64,41 @@ def test_outcomes_encode(make):
     data = msgspec.json.decode(msgspec.json.encode(r.stats(now=2.0)))
     assert data["channels"]["web"]["outcomes"]["abandoned"] == 1
     assert data["channels"]["web"]["outcomes"]["mean_wait"] is None
+
+
+def test_longest_wait(make):
+    r = make(cfg(pr.Group("support", overflow=[pr.Overflow(to=["b"], after=30.0)]),
+                 pr.Group("b"), channels=[pr.Channel("web"), pr.Channel("email")]))
+    s = r.stats(now=0.0)
+    assert s.total.longest_wait is None and s.channels["web"].longest_wait is None
+    r.submit("c1", "web", "support", now=0.0)
+    r.submit("c2", "email", "support", now=5.0)
+    r.submit("c3", "web", "support", priority=9, now=6.0)
+    s = r.stats(now=10.0)
+    assert (s.channels["web"].longest_wait, s.channels["email"].longest_wait) == (10.0, 5.0)
+    assert s.groups["support"].longest_wait == 10.0 and s.groups["b"].longest_wait is None
+    assert s.total.longest_wait == 10.0
+    r.advance(now=31.0)                          # c1 overflows to b: waits there too
+    assert r.stats(now=31.0).groups["b"].longest_wait == 31.0
+    r.add_operator("a", ["support"], 1, status="online", now=32.0)   # takes c3 (priority)
+    r.cancel("c1", now=33.0)
+    r.advance(now=40.0)                          # c2 overflows to b at 35
+    s = r.stats(now=40.0)
+    assert s.channels["web"].longest_wait is None
+    assert s.groups["support"].longest_wait == 35.0                  # c2, since 5.0
+    assert s.groups["b"].longest_wait == 35.0    # the customer's wait, not the group's
+
+
+def test_longest_wait_stays_right_through_heavy_churn(make):
+    # many requests enter and leave; the native index drops stale entries lazily
+    r = make(cfg())
+    r.add_operator("a", ["support"], 1, status="online", now=0.0)
+    t = 0.0
+    for i in range(300):
+        t += 1.0
+        r.submit(f"c{i}", "web", "support", now=t)
+        if i % 3:
+            r.cancel(f"c{i - 1}", now=t) if r.request(f"c{i - 1}").state == "queued" else None
+    waiting = [rid for rid in r.queue("support")]
+    oldest = min(r.request(x).arrived_at for x in waiting)
+    assert r.stats(now=t).groups["support"].longest_wait == t - oldest

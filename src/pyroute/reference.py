@@ -1156,14 +1156,29 @@ class Router:
         timers; call ``advance(now)`` first for a view that includes them."""
         t = self._time(now)
         cn, gn = self._cc.channel_names, self._cc.group_names
+        c_first: dict = {}
+        g_first: dict = {}
+        for r in self._reqs.values():     # the oracle scans; the native core keeps indexes
+            if r.state == QUEUED:
+                if r.arrival < c_first.get(r.ch, float("inf")):
+                    c_first[r.ch] = r.arrival
+                for g in r.queued_in:
+                    if r.arrival < g_first.get(g, float("inf")):
+                        g_first[g] = r.arrival
+
+        def wait(first: dict, k: int) -> Optional[float]:
+            return t - first[k] if k in first else None
+
         chans = {cn[c]: ChannelStats(self._c_waiting[c], self._c_active[c], self._online,
-                                     self._free, outcomes(self._c_out[c]))
+                                     self._free, outcomes(self._c_out[c]), wait(c_first, c))
                  for c in range(self._C)}
         groups = {gn[g]: GroupStats(self._g_waiting[g], self._g_active[g], self._g_online[g],
-                                    self._g_free[g], outcomes(self._g_out[g]))
+                                    self._g_free[g], outcomes(self._g_out[g]), wait(g_first, g))
                   for g in range(self._G)}
+        oldest = min(c_first.values()) if c_first else None
         total = TotalStats(sum(self._c_waiting), sum(self._c_active), self._online, self._free,
-                           len(self._ops), outcomes(total_row(self._c_out)))
+                           len(self._ops), outcomes(total_row(self._c_out)),
+                           t - oldest if oldest is not None else None)
         return Stats(t, total, chans, groups, dict(self._categories.counts))
 
     # ------------------------------------------------------------------ introspection

@@ -57,6 +57,7 @@ class ChannelStats(msgspec.Struct, frozen=True):
     online: int       # online operators who can take this channel
     free_slots: int   # free slots of those operators
     outcomes: Outcomes = Outcomes()
+    longest_wait: Optional[float] = None   # seconds the longest-waiting one has waited
 
 
 class GroupStats(msgspec.Struct, frozen=True):
@@ -65,6 +66,7 @@ class GroupStats(msgspec.Struct, frozen=True):
     online: int
     free_slots: int
     outcomes: Outcomes = Outcomes()   # answered through the group; abandoned, rejected by home
+    longest_wait: Optional[float] = None
 
 
 class TotalStats(msgspec.Struct, frozen=True):
@@ -74,6 +76,7 @@ class TotalStats(msgspec.Struct, frozen=True):
     free_slots: int
     operators: int
     outcomes: Outcomes = Outcomes()
+    longest_wait: Optional[float] = None
 
 
 class Stats(msgspec.Struct, frozen=True):
