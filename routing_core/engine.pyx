@@ -843,24 +843,16 @@ cdef int64_t expand(Engine* e, hnd rh, int64_t n, double now) noexcept nogil:
 
 
 cdef inline void push_pending(Engine* e, hnd rh) noexcept nogil:
+    """Set the overflow timers that expand() left for later."""
     cdef int64_t i
-    cdef Req* r = R(e, rh)
-    cdef TNode t
     if e.n_pending == 0:
         return
     if th_reserve(&e.timers, e.n_pending, &e.mem) < 0:
         e.oom = 1
         return
     for i in range(e.n_pending):
-        e.tseq += 1
-        t.due = e.pending[i].due
-        t.tseq = e.tseq
-        t.rseq = r.seq
-        t.req = rh
-        t.gen = r.gen
-        t.group = e.pending[i].group
-        t.rule = e.pending[i].rule
-        th_push(&e.timers, &t)
+        push_timer(e, e.pending[i].due, rh, R(e, rh).seq, R(e, rh).gen, e.pending[i].group,
+                   e.pending[i].rule)
     e.n_pending = 0
 
 
@@ -1237,8 +1229,7 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     cdef Req* r = R(e, rh)
     cdef hnd oh = r.op
     cdef Op* o
-    cdef TNode t
-    if th_reserve(&e.timers, 1, &e.mem) < 0:
+    if th_reserve(&e.timers, 1, &e.mem) < 0:   # first, so push_timer below cannot fail
         e.oom = 1
         return release(e, rh)
     detach(e, oh)
@@ -1251,15 +1242,7 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     unlink_active(e, rh, o)
     e.g_active[r.via] -= 1
     e.c_active[r.ch] -= 1
-    e.tseq += 1
-    t.due = until
-    t.tseq = e.tseq
-    t.rseq = o.reg
-    t.req = oh
-    t.gen = 0
-    t.group = TIMER_WRAP_UP
-    t.rule = R(e, rh).charge
-    th_push(&e.timers, &t)
+    push_timer(e, until, oh, o.reg, 0, TIMER_WRAP_UP, R(e, rh).charge)
     return oh
 
 
