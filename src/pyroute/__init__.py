@@ -30,7 +30,8 @@ from .events import (
 )
 from .router import Router
 from .views import (
-    BanView, ChannelStats, GroupStats, OperatorView, Outcomes, RequestView, Stats, TotalStats,
+    BanView, Candidate, ChannelStats, Explanation, GroupStats, OperatorView, Outcomes,
+    RequestView, Stats, TotalStats,
 )
 
 __version__ = "0.1.0"
@@ -44,4 +45,5 @@ __all__ = [
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
     "InvalidArgument", "TimeError", "BatchError",
     "OperatorView", "RequestView", "BanView", "Outcomes", "Stats", "ChannelStats", "GroupStats", "TotalStats",
+    "Explanation", "Candidate",
 ]

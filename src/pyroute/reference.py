@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 import msgspec
 from sortedcontainers import SortedList
 
-from . import errors
+from . import _explain, errors
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
@@ -36,10 +36,12 @@ from .events import (
     RetentionDue, StatusChanged, Transferred,
 )
 from .views import (
-    STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+    Explanation, STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
+EXPLAIN_OFF = ("explain() needs a router made with explain=True: routing decisions are "
+               "recorded only when asked for, so that they cost nothing otherwise")
 # timer kinds, by the group field: >= 0 an overflow rule of that group
 RETENTION, WRAP_UP, OFFER, RECHECK = -1, -2, -3, -4
 QUEUED, OFFERED, ACTIVE = 0, 1, 2
@@ -123,10 +125,14 @@ class Router:
 
     engine = "reference"
 
-    def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic,
+                 explain: bool = False) -> None:
         cc = compile_config(config)
         if not callable(clock):
             raise errors.InvalidArgument(f"clock must be callable, got {clock!r}")
+        check_flag("explain", explain)
+        # request id -> its last Explanation, only when asked for (explain=True)
+        self._explained: Optional[dict] = {} if explain else None
         self.config = cc.config
         self._cc = cc
         self._clock = clock
@@ -335,7 +341,11 @@ class Router:
             self._c_waiting[r.ch] -= 1
         r.queued_in = []
 
-    def _assign(self, r: _Req, op: _Op, g: int, now: float, out: list) -> None:
+    def _assign(self, r: _Req, op: _Op, g: int, now: float, out: list,
+                how: str = "placed") -> None:
+        if self._explained is not None:
+            _explain.decided(self, r, "assigned" if self._accept[g] is None else "offered",
+                             now, op, g, how)
         self._dequeue(r)
         self._detach(op)
         self._tick += 1
@@ -408,7 +418,7 @@ class Router:
             op = self._ops.get(r.prefer)
             if (op is not None and r.home in op.members and op.members[r.home].key is not None
                     and self._fits(op, r, r.home, now)):
-                self._assign(r, op, r.home, now, out)
+                self._assign(r, op, r.home, now, out, "preferred")
                 return True
             if now < r.prefer_until:
                 return False
@@ -441,7 +451,7 @@ class Router:
                         break
             if best is None:
                 return
-            self._assign(self._reqs[best[0]], op, best[1], now, out)
+            self._assign(self._reqs[best[0]], op, best[1], now, out, "pulled")
 
     # ------------------------------------------------------------------ helpers: overflow
     def _expand(self, r: _Req, start: list[int], now: float, out: list,
@@ -508,6 +518,8 @@ class Router:
         timers: list = []
         added = new + self._expand(r, new, now, out, timers)
         if not self._place(r, added, now, out):
+            if self._explained is not None:
+                _explain.decided(self, r, "queued", now)
             for t in added:
                 self._enqueue(r, t)
             self._push_timers(r, timers)
@@ -518,6 +530,8 @@ class Router:
         timers: list = []
         self._expand(r, list(r.elig), now, out, timers)
         if not self._place(r, r.elig, now, out):
+            if self._explained is not None:
+                _explain.decided(self, r, "queued", now)
             for g in r.elig:
                 self._enqueue(r, g)
             self._push_timers(r, timers)
@@ -590,11 +604,16 @@ class Router:
 
     def _remember(self, view: RequestView) -> None:
         if self.config.history == 0:
+            if self._explained is not None:
+                self._explained.pop(view.id, None)
             return
         self._history[view.id] = view
         self._history_order.append(view.id)
         if len(self._history_order) > self.config.history:
-            del self._history[self._history_order.popleft()]
+            gone = self._history_order.popleft()
+            del self._history[gone]
+            if self._explained is not None:
+                self._explained.pop(gone, None)
 
     def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
         names = self._cc.group_names
@@ -659,6 +678,8 @@ class Router:
             k = OUT_REJECTED + REJECT_REASONS.index(reason)
             self._c_out[ci][k] += 1
             self._g_out[gi][k] += 1
+            if self._explained is not None:
+                _explain.rejected(self, request, reason, t, group)
             self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
                                        (group,)))
             out.append(Rejected(request, t, reason))
@@ -1133,6 +1154,20 @@ class Router:
         if v is None:
             raise errors.unknown("conversation", request)
         return v
+
+    def explain(self, request: Any) -> Explanation:
+        """The last routing decision for a conversation (live or kept in history): the
+        operators of its eligible groups as the decision saw them, and the rule that decided.
+        Needs ``Router(config, explain=True)``; raises InvalidState otherwise, UnknownId for
+        an id it does not know. O(1); recording costs O(members of the eligible groups) per
+        decision, and nothing with ``explain=False``."""
+        check_id("conversation", request)
+        if self._explained is None:
+            raise errors.InvalidState(EXPLAIN_OFF)
+        e = self._explained.get(request)
+        if e is None:
+            raise errors.unknown("conversation", request)
+        return e
 
     def queue(self, group: str, channel: Optional[str] = None) -> list:
         """Waiting conversation ids of a group (one channel, or all merged) in the order an

@@ -6,14 +6,104 @@ returns, raises and costs); this subclass adds what is not on the hot path.
 
 from __future__ import annotations
 
-from . import _core
+import time
+from collections import deque
+from typing import Any, Callable
+
+from . import _core, errors
+from ._common import check_flag
+from .reference import EXPLAIN_OFF
+from .views import Explanation
+
+# the calls that change state (and so must reach the explaining mirror too)
+MUTATING = ("submit", "finish", "cancel", "transfer", "escalate", "accept", "decline",
+            "add_operator", "remove_operator", "set_status", "set_groups", "set_limit",
+            "ban", "unban", "categorize", "advance", "apply")
 
 
 class Router(_core.Router):
     """Routes conversations to operators. See DESIGN §3 and ``docs/semantics.md``.
 
-    ``Router(config, clock=time.monotonic)``: ``config`` is a :class:`RouterConfig` (or a
-    dict of the same shape); ``clock`` fills ``now`` when a call leaves it out.
+    ``Router(config, clock=time.monotonic, explain=False)``: ``config`` is a
+    :class:`RouterConfig` (or a dict of the same shape); ``clock`` fills ``now`` when a call
+    leaves it out; ``explain=True`` records every routing decision for :meth:`explain`
+    (at the reference engine's speed; see docs/semantics.md, "Explanations").
     """
 
     __slots__ = ()
+
+    def __new__(cls, config: Any = None, *, clock: Callable[[], float] = time.monotonic,
+                explain: bool = False):
+        if explain is True and cls is Router:
+            cls = _ExplainingRouter
+        return super().__new__(cls)
+
+    def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic,
+                 explain: bool = False) -> None:
+        check_flag("explain", explain)
+        super().__init__(config, clock=clock)
+
+    def explain(self, request: Any) -> Explanation:
+        """The last routing decision for a conversation: the candidates its decision looked
+        at and the rule that decided. Needs ``Router(config, explain=True)``; raises
+        InvalidState otherwise."""
+        raise errors.InvalidState(EXPLAIN_OFF)
+
+
+class _ExplainingRouter(Router):
+    """A native router that mirrors every accepted command into a reference router made
+    with ``explain=True``, which records the decisions (the engines decide alike)."""
+
+    __slots__ = ("_mirror", "_times")
+
+    def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic,
+                 explain: bool = True) -> None:
+        from .reference import Router as Reference
+        if not callable(clock):
+            raise errors.InvalidArgument(f"clock must be callable, got {clock!r}")
+        times: deque = deque()
+
+        def recording() -> float:   # what the native engine read, replayed to the mirror
+            t = clock()
+            times.append(t)
+            return t
+
+        super().__init__(config, clock=recording, explain=True)
+        self._times = times
+        self._mirror = Reference(config, clock=times.popleft, explain=True)
+
+    def explain(self, request: Any) -> Explanation:
+        return self._mirror.explain(request)
+
+    def apply_many(self, cmds: Any) -> list:
+        try:
+            cmds = list(cmds)
+        except TypeError:
+            pass   # not iterable: the native engine says so
+        self._times.clear()
+        try:
+            out = super().apply_many(cmds)
+        except errors.BatchError as e:
+            for cmd in cmds[:e.index]:
+                self._mirror.apply(cmd)
+            raise
+        self._mirror.apply_many(cmds)
+        return out
+
+
+def _mirrored(name: str):
+    native = getattr(_core.Router, name)
+
+    def call(self, *args, **kwargs):
+        self._times.clear()
+        out = native(self, *args, **kwargs)   # raises: nothing changed, nothing to mirror
+        getattr(self._mirror, name)(*args, **kwargs)
+        return out
+
+    call.__name__ = name
+    call.__doc__ = native.__doc__
+    return call
+
+
+for _name in MUTATING:
+    setattr(_ExplainingRouter, _name, _mirrored(_name))

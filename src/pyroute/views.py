@@ -92,3 +92,32 @@ class BanView(msgspec.Struct, frozen=True):
     since: float              # when the ban was (last) set
     until: Optional[float]    # None: until lifted
     reason: str
+
+
+class Candidate(msgspec.Struct, frozen=True):
+    """One operator looked at by a routing decision (see :class:`Explanation`)."""
+
+    operator: Id
+    group: str            # the eligible group it was looked at through
+    verdict: str          # "chosen", "eligible", or why it could not take the conversation:
+                          # "offline", "away", "wrap_up", "declined", "full", "channel_limit",
+                          # "reserved", "tier", "skills"
+    free_slots: int       # at the moment of the decision
+    detail: str = ""      # the same, for a person
+
+
+class Explanation(msgspec.Struct, frozen=True):
+    """The last routing decision for one conversation, returned by ``router.explain(id)``."""
+
+    request: Id
+    at: float
+    decision: str         # "assigned", "offered", "queued" or "rejected"
+    rule: str             # what decided, see docs/semantics.md ("Explanations")
+    reason: str           # one sentence for a person
+    operator: Optional[Id] = None   # who got it (assigned, offered)
+    group: Optional[str] = None     # the group it went through
+    step: Optional[int] = None      # that group's place in eligible_groups: 0 home, 1.. overflow
+    policy: Optional[str] = None    # that group's policy
+    eligible_groups: tuple[str, ...] = ()
+    relaxed: tuple[str, ...] = ()   # skills no longer required at ``at`` (Group.relax)
+    candidates: tuple[Candidate, ...] = ()   # members of the eligible groups, in group order
