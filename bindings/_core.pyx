@@ -1056,6 +1056,13 @@ cdef class Router:
         """Bytes of native memory the core holds (its arrays, at their capacity)."""
         return self.e.mem
 
+    def next_timer(self):
+        """The due time of the earliest timer set (overflow, tier, offer expiry, wrap-up,
+        retention, ...), or ``None``: ``advance`` before then has nothing to fire. A timer
+        whose conversation has since left still counts until it is reached (it fires as
+        nothing), so this is a lower bound. For a host's event loop. O(1)."""
+        return self.e.timers.nodes[0].due if self.e.timers.n else None
+
     # ------------------------------------------------------------------ introspection
     def _state(self):
         """The full state in the reference engine's canonical form."""

@@ -286,3 +286,28 @@ def test_random_streams(seed):
             seen.append(cmd.request)
         check_explanations(router, seen)
     assert router._state() == router._mirror._state() == plain._state()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_next_timer_agrees_and_bounds_advance(seed):
+    """``next_timer()`` is the same on both engines after every command, and advancing to
+    just before it fires nothing."""
+    rng = random.Random(seed)
+    config = random_config(rng)
+    stream = CommandStream(config, rng)
+    native, ref = pr.Router(config), reference.Router(config)
+    for _ in range(300):
+        cmd = stream.next()
+        for r in (native, ref):
+            try:
+                r.apply(cmd)
+            except pr.RoutingError:
+                pass
+        nt = native.next_timer()
+        assert nt == ref.next_timer()
+        if nt is not None and nt > stream.now + 1e-6 and rng.random() < 0.2:
+            before = native.next_timer()
+            t = (stream.now + nt) / 2
+            assert native.advance(now=t) == ref.advance(now=t) == []
+            assert native.next_timer() == before
+            stream.now = t

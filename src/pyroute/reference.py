@@ -1155,6 +1155,11 @@ class Router:
             raise errors.unknown("conversation", request)
         return v
 
+    def next_timer(self) -> Optional[float]:
+        """The due time of the earliest timer set, or ``None`` (a lower bound: a timer whose
+        conversation has left still counts until reached). O(1)."""
+        return self._timers[0][0] if self._timers else None
+
     def explain(self, request: Any) -> Explanation:
         """The last routing decision for a conversation (live or kept in history): the
         operators of its eligible groups as the decision saw them, and the rule that decided.
