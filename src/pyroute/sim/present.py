@@ -1,0 +1,230 @@
+"""How a Report is shown: rich tables, side-by-side comparisons, a self-contained HTML page.
+
+The HTML page carries its charts as inline SVG (no scripts, no external files), so it can
+be mailed or attached to a ticket as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .report import KPIs, Report
+
+COLUMNS = [  # (header, attribute, format)
+    ("offered", "offered", "int"), ("answered", "answered", "int"),
+    ("ASA s", "asa", "sec"), ("mean wait s", "mean_wait", "sec"),
+    ("SL", "service_level", "pct"), ("SL ans.", "service_level_answered", "pct"),
+    ("waited", "p_wait", "pct"), ("abandon", "p_abandon", "pct"),
+    ("early", "cancelled_early", "int"), ("rejected", "rejected", "int"),
+    ("occupancy", "occupancy", "pct"),
+]
+
+
+def fmt(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "int":
+        return f"{value:,}"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"  # type: ignore[operator]
+    return f"{value:.1f}"  # type: ignore[str-format]
+
+
+def rows(report: Report) -> list[tuple[str, KPIs]]:
+    out = [("overall", report.overall)]
+    out += [(f"channel {n}", k) for n, k in report.channels.items()]
+    out += [(f"group {n}", k) for n, k in report.groups.items() if k.offered or k.occupancy]
+    return out
+
+
+def print_report(report: Report, console) -> None:
+    from rich.table import Table
+    title = (f"{report.name or 'scenario'} — {report.duration / 3600:g} h counted after "
+             f"{report.warmup / 60:g} min warm-up, seed {report.seed}, {report.engine} engine")
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    for head, _, _ in COLUMNS:
+        table.add_column(head, justify="right")
+    for label, k in rows(report):
+        table.add_row(label, *[fmt(getattr(k, a), f) for _, a, f in COLUMNS])
+    console.print(table)
+    s = report.spread
+    console.print(
+        f"load spread over human operators: utilisation max − min "
+        f"{fmt(s.max_minus_min, 'pct')}, Jain's index {fmt(s.jain, 'pct')}; "
+        f"waits of the answered: p50 {fmt(report.overall.wait_p50, 'sec')} s, "
+        f"p90 {fmt(report.overall.wait_p90, 'sec')} s, p99 {fmt(report.overall.wait_p99, 'sec')} s")
+    console.print(f"{report.conversations:,} conversations, {report.router_calls:,} router "
+                  f"calls in {report.wall_seconds:.2f} s", style="dim")
+
+
+COMPARE = [("offered", "offered", "int"), ("ASA s", "asa", "sec"),
+           ("SL", "service_level", "pct"), ("abandon", "p_abandon", "pct"),
+           ("waited", "p_wait", "pct"), ("occupancy", "occupancy", "pct")]
+
+
+def print_compare(reports: Sequence[Report], labels: Sequence[str], console) -> None:
+    """Configurations side by side, each against the first (Δ)."""
+    from rich.table import Table
+    table = Table(title="what-if: the same customers under each configuration "
+                        "(common random numbers)", title_justify="left")
+    table.add_column("")
+    table.add_column("KPI")
+    for i, label in enumerate(labels):
+        table.add_column(label, justify="right")
+        if i:
+            table.add_column("Δ", justify="right")
+    base = reports[0]
+    for label, _ in rows(base):
+        for head, attr, kind in COMPARE:
+            cells = []
+            first = _kpis(base, label)
+            for i, rep in enumerate(reports):
+                k = _kpis(rep, label)
+                v = getattr(k, attr) if k is not None else None
+                cells.append(fmt(v, kind))
+                if i:
+                    b = getattr(first, attr) if first is not None else None
+                    cells.append(_delta(v, b, kind))
+            table.add_row(label if head == COMPARE[0][0] else "", head, *cells)
+        table.add_section()
+    console.print(table)
+
+
+def _kpis(report: Report, label: str) -> Optional[KPIs]:
+    if label == "overall":
+        return report.overall
+    kind, _, name = label.partition(" ")
+    return (report.channels if kind == "channel" else report.groups).get(name)
+
+
+def _delta(v: object, b: object, kind: str) -> str:
+    if v is None or b is None:
+        return ""
+    d = v - b  # type: ignore[operator]
+    if d == 0:
+        return "="
+    if kind == "pct":
+        return f"{100 * d:+.1f} pt"
+    if kind == "int":
+        return f"{d:+,}"
+    return f"{d:+.1f}"
+
+
+# ---------------------------------------------------------------------------------- HTML
+def _svg_lines(xs: list[float], series: dict[str, list[int]], w: int = 760, h: int = 240,
+               xlabel: str = "", ylabel: str = "") -> str:
+    if not xs:
+        return "<p>no samples</p>"
+    x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
+    top = max([max(v) for v in series.values() if v] + [1])
+    L, B = 50, 30
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+              "#7f7f7f"]
+    parts = [f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">',
+             f'<line x1="{L}" y1="{h - B}" x2="{w - 10}" y2="{h - B}" stroke="#444"/>',
+             f'<line x1="{L}" y1="10" x2="{L}" y2="{h - B}" stroke="#444"/>',
+             f'<text x="{L - 6}" y="16" text-anchor="end" font-size="11">{top}</text>',
+             f'<text x="{L - 6}" y="{h - B}" text-anchor="end" font-size="11">0</text>',
+             f'<text x="{w / 2}" y="{h - 6}" text-anchor="middle" font-size="11">'
+             f'{html.escape(xlabel)}</text>',
+             f'<text x="{L}" y="{h - B + 14}" font-size="11">{x0 / 3600:.1f} h</text>',
+             f'<text x="{w - 10}" y="{h - B + 14}" text-anchor="end" font-size="11">'
+             f'{x1 / 3600:.1f} h</text>']
+    for i, (name, ys) in enumerate(series.items()):
+        pts = " ".join(f"{L + (x - x0) / (x1 - x0) * (w - L - 10):.1f},"
+                       f"{h - B - y / top * (h - B - 10):.1f}" for x, y in zip(xs, ys))
+        c = colors[i % len(colors)]
+        parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{pts}">'
+                     f'<title>{html.escape(name)}</title></polyline>')
+        parts.append(f'<text x="{w - 10}" y="{14 + 13 * i}" text-anchor="end" font-size="11" '
+                     f'fill="{c}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_bars(labels: list[str], values: list[float], w: int = 760, h: int = 240,
+              fmt_value=lambda v: f"{v:g}") -> str:
+    if not values:
+        return "<p>nothing to show</p>"
+    top = max(values) or 1
+    L, B = 50, 40
+    bw = (w - L - 10) / len(values)
+    parts = [f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">',
+             f'<line x1="{L}" y1="{h - B}" x2="{w - 10}" y2="{h - B}" stroke="#444"/>',
+             f'<text x="{L - 6}" y="16" text-anchor="end" font-size="11">'
+             f'{fmt_value(top)}</text>']
+    step = max(1, len(labels) // 12)
+    for i, (label, v) in enumerate(zip(labels, values)):
+        bh = v / top * (h - B - 10)
+        x = L + i * bw
+        parts.append(f'<rect x="{x + 1:.1f}" y="{h - B - bh:.1f}" width="{max(bw - 2, 1):.1f}" '
+                     f'height="{bh:.1f}" fill="#1f77b4"><title>{html.escape(label)}: '
+                     f'{fmt_value(v)}</title></rect>')
+        if i % step == 0:
+            parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - B + 14}" text-anchor="middle" '
+                         f'font-size="10">{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def html_page(reports: Sequence[Report], labels: Sequence[str]) -> str:
+    """A self-contained HTML report: KPI tables, queue length over time, the wait
+    distribution and the per-operator load of each configuration."""
+    out = ["<!doctype html><html><head><meta charset='utf-8'>",
+           f"<title>pyroute simulate — {html.escape(reports[0].name or 'scenario')}</title>",
+           "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
+           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+           "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+           "h2{margin-top:2em}</style></head><body>",
+           f"<h1>pyroute simulate — {html.escape(reports[0].name or 'scenario')}</h1>"]
+    for rep, label in zip(reports, labels):
+        out.append(f"<h2>{html.escape(label)}</h2>")
+        out.append(f"<p>{rep.duration / 3600:g} h counted after {rep.warmup / 60:g} min "
+                   f"warm-up; seed {rep.seed}; {rep.engine} engine; "
+                   f"{rep.conversations:,} conversations.</p>")
+        out.append("<table><tr><th></th>" + "".join(f"<th>{h}</th>" for h, _, _ in COLUMNS)
+                   + "</tr>")
+        for name, k in rows(rep):
+            out.append(f"<tr><td>{html.escape(name)}</td>" + "".join(
+                f"<td>{fmt(getattr(k, a), f)}</td>" for _, a, f in COLUMNS) + "</tr>")
+        out.append("</table>")
+        s = rep.spread
+        out.append(f"<p>Load spread (human operators' utilisation): max − min "
+                   f"{fmt(s.max_minus_min, 'pct')}, Jain's index {fmt(s.jain, 'pct')}.</p>")
+        q = rep.queue
+        out.append("<h3>Queue length over time</h3>")
+        out.append(_svg_lines(q.times, {"total": q.total, **q.channels},
+                              xlabel="simulated time"))
+        edges, counts = rep.wait_histogram
+        out.append("<h3>Wait of answered conversations</h3>")
+        out.append(_svg_bars([f"{edges[i]:.0f}s" for i in range(len(counts))],
+                             [float(c) for c in counts], fmt_value=lambda v: f"{v:.0f}"))
+        ops = rep.operators
+        out.append("<h3>Load per operator (utilisation)</h3>")
+        out.append(_svg_bars(list(ops), [o.utilisation for o in ops.values()],
+                             fmt_value=lambda v: f"{100 * v:.0f}%"))
+    out.append("<p style='color:#888'>Made by pyroute simulate. Definitions: "
+               "docs/scenario.md.</p></body></html>")
+    return "\n".join(out)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, so a
+    failure never leaves a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
