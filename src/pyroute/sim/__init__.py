@@ -5,8 +5,8 @@ runs it and returns a :class:`Report`; :mod:`pyroute.sim.theory` holds Erlang C 
 """
 
 from .engine import simulate
-from .report import KPIs, OperatorLoad, QueueSeries, Report, Spread
+from .report import Batch, Interval, KPIs, OperatorLoad, QueueSeries, Report, Spread
 from .scenario import Crew, Dist, Scenario, Traffic, load_scenario, scenario_from
 
 __all__ = ["simulate", "load_scenario", "scenario_from", "Scenario", "Crew", "Traffic",
-           "Dist", "Report", "KPIs", "OperatorLoad", "QueueSeries", "Spread"]
+           "Dist", "Report", "KPIs", "Batch", "Interval", "OperatorLoad", "QueueSeries", "Spread"]

@@ -45,6 +45,29 @@ class KPIs(msgspec.Struct, frozen=True, kw_only=True):
     wait_p99: Optional[float] = None
 
 
+class Batch(msgspec.Struct, frozen=True):
+    """Overall figures of the conversations that arrived in one equal slice of the window
+    (batch means: the spread of these gives the confidence intervals)."""
+
+    offered: int
+    p_wait: Optional[float]
+    mean_wait: Optional[float]
+    asa: Optional[float]
+    p_abandon: Optional[float]
+    service_level: Optional[float]
+
+
+class Interval(msgspec.Struct, frozen=True):
+    """A 99% confidence interval from batch means: ``mean`` ± ``half_width``."""
+
+    mean: float
+    half_width: float
+
+
+# two-sided 99% Student t quantiles by degrees of freedom (batches - 1)
+_T99 = {4: 4.604, 9: 3.250, 14: 2.977, 19: 2.861, 29: 2.756, 39: 2.708, 49: 2.680}
+
+
 class OperatorLoad(msgspec.Struct, frozen=True):
     handled: int           # conversations it was given in the window
     utilisation: float     # busy slot-time / (limit x online time) in the window
@@ -80,9 +103,23 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     operators: dict[str, OperatorLoad]
     queue: QueueSeries
     wait_histogram: tuple[list[float], list[int]]   # bin edges (s), counts of answered
+    batches: list[Batch]     # overall figures per slice of the window, in time order
     conversations: int       # all arrivals simulated (warm-up and drain included)
     router_calls: int
     wall_seconds: float
+
+    def interval(self, kpi: str) -> Optional[Interval]:
+        """The 99% confidence interval of an overall KPI (``p_wait``, ``mean_wait``,
+        ``asa``, ``p_abandon``, ``service_level``) by batch means over ``batches``."""
+        xs = [getattr(b, kpi) for b in self.batches]
+        xs = [x for x in xs if x is not None]
+        n = len(xs)
+        if n < 2:
+            return None
+        m = sum(xs) / n
+        sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+        t = _T99.get(n - 1) or _T99[max(k for k in _T99 if k <= n - 1)] if n > 5 else 4.604
+        return Interval(m, t * sd / math.sqrt(n))
 
 
 class Collector:
@@ -96,6 +133,10 @@ class Collector:
         self.target = [float(c.target_wait) for c in cfg.channels]
         C, G = len(self.cnames), len(self.gnames)
         self.rows = [[0.0] * N_ROW for _ in range(C + G + 1)]
+        self.n_batches = 20
+        self.batch_len = (end - start) / self.n_batches
+        self.brows = [[0.0] * N_ROW for _ in range(self.n_batches)]
+        self.r_batch = array("i")
         self.C, self.G = C, G
         self.r_ch = array("i")
         self.r_g = array("i")
@@ -125,9 +166,9 @@ class Collector:
             self.op_online[oid] = 0.0
             self.op_limit[oid] = limits[oid]
 
-    def _rows(self, rid: int) -> tuple[list, list, list]:
+    def _rows(self, rid: int) -> tuple[list, list, list, list]:
         return (self.rows[self.r_ch[rid]], self.rows[self.C + self.r_g[rid]],
-                self.rows[self.C + self.G])
+                self.rows[self.C + self.G], self.brows[self.r_batch[rid]])
 
     def arrival(self, rid: int, ch: int, g: int, t: float) -> bool:
         self.r_ch.append(ch)
@@ -135,6 +176,8 @@ class Collector:
         self.r_arr.append(t)
         counted = self.start <= t < self.end
         self.r_counted.append(counted)
+        self.r_batch.append(min(self.n_batches - 1, int((t - self.start) / self.batch_len))
+                            if counted else 0)
         if counted:
             for row in self._rows(rid):
                 row[OFFERED] += 1
@@ -147,7 +190,7 @@ class Collector:
         if not self.r_counted[rid]:
             return
         within = wait <= self.target[self.r_ch[rid]]
-        for k, row in zip((self.r_ch[rid], self.C + self.r_g[rid], self.C + self.G),
+        for k, row in zip((self.r_ch[rid], self.C + self.r_g[rid], self.C + self.G, -1),
                           self._rows(rid)):
             row[ANSWERED] += 1
             row[WAIT_ANS] += wait
@@ -156,7 +199,8 @@ class Collector:
                 row[WITHIN] += 1
             if wait > 0:
                 row[WAITED] += 1
-            self.waits[k].append(wait)
+            if k >= 0:
+                self.waits[k].append(wait)
 
     def _left(self, rid: int, wait: float, kind: int) -> None:
         if not self.r_counted[rid]:
@@ -277,7 +321,16 @@ class Collector:
                              for i, c in enumerate(self.cnames)},
                             {g: [s[3][i] for s in self.samples]
                              for i, g in enumerate(self.gnames)})
-        return Report(name=sc.name, seed=seed, engine=engine, warmup=sc.warmup,
+        batches = []
+        for row in self.brows:
+            off = row[OFFERED]
+            batches.append(Batch(int(off), row[WAITED] / off if off else None,
+                                 row[WAIT_ALL] / (off - row[REJECTED])
+                                 if off > row[REJECTED] else None,
+                                 row[WAIT_ANS] / row[ANSWERED] if row[ANSWERED] else None,
+                                 row[ABANDONED] / off if off else None,
+                                 row[WITHIN] / off if off else None))
+        return Report(name=sc.name, batches=batches, seed=seed, engine=engine, warmup=sc.warmup,
                       duration=sc.duration, overall=overall, channels=channels, groups=groups,
                       spread=spread, operators=loads, queue=queue,
                       wait_histogram=_histogram(self.waits[C + G]),

@@ -1,0 +1,263 @@
+"""``pyroute simulate``: scenarios, the loop over the real Router, reports, the CLI.
+
+Theory checks live in test_sim_theory.py; this file checks behaviour: determinism, the
+native and reference engines giving the same report, common random numbers across
+variants, shifts, recorded arrivals, what-if edits, and every bad input the issue names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from pyroute import ConfigError
+from pyroute.cli import main
+from pyroute.sim import load_scenario, scenario_from, simulate
+from pyroute.sim.whatif import apply_edits
+
+EXAMPLE = Path(__import__("pyroute.sim", fromlist=["x"]).__file__).parent / "example.toml"
+
+
+def short_example(**changes):
+    sc = load_scenario(EXAMPLE)
+    data = msgspec.json.decode(msgspec.json.encode(sc))
+    data.update({"duration": 3600.0, "warmup": 600.0, **changes})
+    return scenario_from(data)
+
+
+def same(a, b, *also) -> bool:
+    da, db = msgspec.to_builtins(a), msgspec.to_builtins(b)
+    for key in ("wall_seconds", "engine", *also):
+        da.pop(key)
+        db.pop(key)
+    return da == db
+
+
+def basic(**traffic):
+    t = {"channel": "web", "group": "g", "rate": 0.05, "handle": {"dist": "exp", "mean": 60.0}}
+    t.update(traffic)
+    return {"duration": 3600.0, "seed": 3,
+            "router": {"channels": [{"name": "web", "target_wait": 30.0}],
+                       "groups": [{"name": "g"}]},
+            "operators": [{"name": "op", "count": 3, "limit": 2, "groups": ["g"]}],
+            "traffic": [t]}
+
+
+def test_same_seed_same_report_and_seed_matters():
+    sc = short_example()
+    a, b = simulate(sc), simulate(sc)
+    assert same(a, b)
+    c = simulate(sc, seed=99)
+    assert not same(a, c)
+
+
+def test_native_and_reference_engines_give_the_same_report():
+    sc = short_example()
+    native, ref = simulate(sc), simulate(sc, engine="reference")
+    assert ref.engine == "reference" and native.engine == "native"
+    assert same(native, ref)
+
+
+def test_report_adds_up():
+    r = simulate(short_example())
+    o = r.overall
+    assert o.offered == sum(k.offered for k in r.channels.values())
+    assert o.offered == sum(k.offered for k in r.groups.values())
+    assert o.answered == sum(k.answered for k in r.channels.values())
+    assert o.answered + o.abandoned + o.rejected + o.unresolved <= o.offered + o.cancelled_early
+    assert 0 < o.occupancy < 1 and 0 < r.spread.jain <= 1
+    assert o.service_level <= o.service_level_answered
+    assert o.asa >= 0 and o.mean_wait >= 0
+    assert len(r.queue.times) == len(r.queue.total) > 10
+    assert sum(r.wait_histogram[1]) == o.answered
+    assert len(r.batches) == 20 and sum(b.offered for b in r.batches) == o.offered
+    assert o.escalated > 0 and o.transferred > 0   # the example escalates and transfers
+    assert r.groups["tech"].occupancy > 0          # escalations reached the hidden group
+
+
+def test_common_random_numbers_across_variants():
+    """A variant sees the same customers: the same arrivals per channel."""
+    sc = short_example()
+    variant = apply_edits(sc, "groups.first_line.policy=round_robin,operators.veteran.count=3")
+    a, b = simulate(sc), simulate(variant)
+    assert [k.offered for k in a.channels.values()] == [k.offered for k in b.channels.values()]
+    assert a.conversations == b.conversations
+    assert a.overall.asa != b.overall.asa   # fewer veterans: a different floor
+
+
+def test_shift_ends_leave_work_unresolved_and_occupancy_counts_online_time():
+    data = basic()
+    data["operators"][0]["shift"] = [0, 1800]
+    r = simulate(scenario_from(data))
+    assert r.overall.unresolved > 0
+    assert all(o.online == pytest.approx(1800) for o in r.operators.values())
+    data["operators"][0]["breaks"] = [[600, 900]]
+    r2 = simulate(scenario_from(data))
+    assert all(o.online == pytest.approx(1500) for o in r2.operators.values())
+
+
+def test_patience_and_early_cancels():
+    data = basic(rate=0.2, patience={"dist": "fixed", "mean": 10.0}, early_cancel_share=0.2)
+    r = simulate(scenario_from(data))
+    assert r.overall.abandoned > 0 and r.overall.cancelled_early > 0
+    assert r.overall.wait_p99 <= 10.0 + 1e-9
+
+
+def test_offers_are_accepted_at_once():
+    data = basic()
+    data["router"]["groups"][0]["accept_timeout"] = 30.0
+    a = simulate(scenario_from(data))
+    assert a.overall.answered > 0
+    data["router"]["groups"][0].pop("accept_timeout")
+    assert same(a, simulate(scenario_from(data)), "router_calls")   # + one accept each
+
+
+def test_recorded_arrivals_csv_and_jsonl(tmp_path):
+    rows = [(10.0 * i, "web", "g", 30.0, None) for i in range(100)]
+    csv = "time,channel,group,handle,patience\n" + "".join(
+        f"{t},{c},{g},{h},\n" for t, c, g, h, _ in rows)
+    (tmp_path / "a.csv").write_text(csv)
+    (tmp_path / "a.jsonl").write_text("".join(
+        json.dumps({"time": t, "channel": c, "group": g, "handle": h}) + "\n"
+        for t, c, g, h, _ in rows))
+    reports = []
+    for name in ("a.csv", "a.jsonl"):
+        data = basic(recorded=name)
+        del data["traffic"][0]["rate"]
+        reports.append(simulate(scenario_from(data, base=tmp_path), base=tmp_path))
+    a, b = reports
+    assert a.overall.offered == 100 and same(a, b)
+    assert a.overall.asa == 0.0   # 30 s conversations every 10 s: 6 slots are plenty
+
+
+# ------------------------------------------------------------------ bad input
+def write(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+duration = 3600
+[router]
+[[router.channels]]
+name = "web"
+[[router.groups]]
+name = "g"
+[[operators]]
+name = "op"
+groups = ["g"]
+[[traffic]]
+channel = "web"
+group = "g"
+rate = 0.01
+"""
+
+
+def test_good_scenario_loads(tmp_path):
+    assert load_scenario(write(tmp_path, GOOD)).duration == 3600
+
+
+@pytest.mark.parametrize("edit, words", [
+    (("rate = 0.01", "rate = 0.01\nspeed = 3"), ["s.toml", "speed"]),
+    (("rate = 0.01", "rate = -1.0"), ["s.toml", "$.traffic[0].rate"]),
+    (('channel = "web"\ngroup', 'channel = "fax"\ngroup'), ["$.traffic[0].channel", "fax"]),
+    (('groups = ["g"]', 'groups = ["nope"]'), ["$.operators[0].groups[0]", "nope"]),
+    (("rate = 0.01", ""), ["rate, rates or recorded"]),
+    (("rate = 0.01", 'rate = 0.01\nrecorded = "x.csv"'), ["exactly one"]),
+    (("duration = 3600", "duration = 0"), ["$.duration"]),
+    (("rate = 0.01", "rate = 0.01\nhandle = { dist = 'lognormal', mean = 3.0 }"), ["sd"]),
+    (("rate = 0.01", "rate = 0.01\ntransfer = 0.5"), ["transfer_to"]),
+    (("duration = 3600", "duration = 3600\n[["), ["not valid TOML"]),
+])
+def test_bad_scenarios_name_the_field(tmp_path, edit, words):
+    text = GOOD.replace(*edit)
+    with pytest.raises(ConfigError) as e:
+        load_scenario(write(tmp_path, text))
+    for w in words:
+        assert w in str(e.value)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("when,channel,group\n1,web,g\n", ["a.csv:1", "header"]),
+    ("time,channel,group\n1,web,g\nx,web,g\n", ["a.csv:3", "'x'"]),
+    ("time,channel,group\n1,web\n", ["a.csv:2", "fields"]),
+    ("time,channel,group\n1,fax,g\n", ["a.csv", "row 1", "fax"]),
+    ("time,channel,group\n5,web,g\n1,web,g\n", ["time order"]),
+    ("time,channel,group,handle\n1,web,g,-3\n", ["a.csv:2", "handle"]),
+    ("time,channel,group,mood\n1,web,g,ok\n", ["a.csv:1", "mood"]),
+])
+def test_malformed_recorded_files_name_the_line(tmp_path, content, words):
+    (tmp_path / "a.csv").write_text(content)
+    text = GOOD.replace("rate = 0.01", 'recorded = "a.csv"')
+    with pytest.raises(ConfigError) as e:
+        load_scenario(write(tmp_path, text))
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_malformed_jsonl_names_the_line(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"time": 1, "channel": "web", "group": "g"}\n{"time": "x"}\n')
+    text = GOOD.replace("rate = 0.01", 'recorded = "a.jsonl"')
+    with pytest.raises(ConfigError, match="a.jsonl:2"):
+        load_scenario(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("groups.nope.policy=even", ["no item 'nope'"]),
+    ("groups.first_line.policy=fastest", ["policy"]),
+    ("operators.veteran.count=-1", ["count"]),
+    ("justtext", ["PATH=VALUE"]),
+    ("duration.x=1", ["not a table"]),
+])
+def test_bad_edits(spec, words):
+    with pytest.raises(ConfigError) as e:
+        apply_edits(load_scenario(EXAMPLE), spec)
+    for w in words:
+        assert w in str(e.value)
+
+
+@pytest.mark.parametrize("kw", [{"engine": "fast"}, {"seed": -1}, {"seed": "1"}])
+def test_bad_simulate_arguments(kw):
+    with pytest.raises(ConfigError):
+        simulate(load_scenario(EXAMPLE), **kw)
+    with pytest.raises(ConfigError):
+        simulate({"duration": 1})
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_runs_the_bundled_example(capsys):
+    assert main(["simulate", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "overall" in out and "channel web" in out and "Jain" in out
+
+
+def test_cli_json_html_compare_and_set(tmp_path, capsys):
+    a = write(tmp_path, GOOD, "a.toml")
+    b = write(tmp_path, GOOD.replace("rate = 0.01", "rate = 0.02"), "b.toml")
+    html = tmp_path / "out.html"
+    assert main(["simulate", str(a), "--compare", str(b), "--set", "operators.op.count=2",
+                 "--json", "--html", str(html)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["label"] for d in data] == ["a", "b", "operators.op.count=2"]
+    assert data[1]["overall"]["offered"] > data[0]["overall"]["offered"]
+    page = html.read_text()
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 9
+    assert "<script" not in page
+    assert main(["simulate", str(a), "--set", "operators.op.count=2"]) == 0
+    assert "what-if" in capsys.readouterr().out
+
+
+def test_cli_errors_exit_1_and_write_nothing(tmp_path, capsys):
+    bad = write(tmp_path, GOOD.replace("rate = 0.01", "rate = -1.0"))
+    html = tmp_path / "out.html"
+    assert main(["simulate", str(bad), "--html", str(html)]) == 1
+    err = capsys.readouterr().err
+    assert "$.traffic[0].rate" in err and "s.toml" in err
+    assert not html.exists() and list(tmp_path.iterdir()) == [bad]
+    assert main(["simulate", str(tmp_path / "missing.toml")]) == 1
+    assert main(["simulate", "--set", "nothing"]) == 1
+    assert main(["simulate", "--html", str(tmp_path / "no" / "dir.html")]) == 1
