@@ -518,6 +518,11 @@ def markdown(res: dict[str, Any], command: str) -> str:
     if res.get("offers_skills"):
         lines += ["", "## Issue 3 cases: offers and skills", "", cases_text(res), ""]
         lines += _md_table(CASE_HEADER, case_rows(res))
+    if res.get("simulator"):
+        from . import simbench
+        lines += ["", "## Simulator: `pyroute simulate` against Ciw and SimPy", "",
+                  simbench.text(res["simulator"]), ""]
+        lines += _md_table(simbench.HEADER, simbench.rows(res["simulator"]))
     mem = res["engines"]["native"]["memory"]
     lines += ["", "## Memory", "",
               f"Native core: {fmt_bytes(mem['bytes_per_waiting'])} per waiting conversation "
@@ -584,6 +589,10 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         console.print(table("issue 3 cases: offers and skills — "
                             + scale_text(res["offers_skills"]["scale"]),
                             CASE_HEADER, case_rows(res)))
+    if res.get("simulator"):
+        from . import simbench
+        console.print(table("simulator: " + res["simulator"]["model"], simbench.HEADER,
+                            simbench.rows(res["simulator"])))
     h = res["heapq"]
     console.print(table(f"baseline: heapq on {h['size']:,} entries", ("operation", "median",
                                                                          "p99"),

@@ -1038,6 +1038,10 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
     if suite.cases:
         res["offers_skills"] = cases = run_cases(suite, overhead, progress)
         res["notes"] += cases["notes"]
+    if suite.cases:
+        from . import simbench
+        res["simulator"] = simbench.run(suite.scale is QUICK_SCALE, progress)
+        res["notes"] += res["simulator"]["notes"]
     progress(f"heapq baseline at {scale.waiting:,} entries")
     res["heapq"] = measure_heapq(scale.waiting, plan, overhead)
     # as many ids as the native router maps at this scale: waiting, active, and the
