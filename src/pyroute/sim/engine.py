@@ -62,7 +62,7 @@ class _Stream:
 
     __slots__ = ("t", "ch", "g", "prio", "skills", "handle", "patience", "early",
                  "early_u", "route_u", "bot_handle", "slowdown", "next_gap", "rows", "row",
-                 "spec", "early_share", "early_window", "rec_handle", "rec_patience")
+                 "spec", "early_share", "early_window", "rec_handle", "rec_patience", "moves")
 
 
 def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "native",
@@ -97,6 +97,8 @@ class _Sim:
         self.progress = progress
         cfg = sc.router
         self.ch_index = {c.name: i for i, c in enumerate(cfg.channels)}
+        self.cnames = [c.name for c in cfg.channels]
+        self.gnames = [g.name for g in cfg.groups]
         self.g_index = {g.name: i for i, g in enumerate(cfg.groups)}
         self.escalates = [-1 if g.escalate_to is None else self.g_index[g.escalate_to]
                           for g in cfg.groups]
@@ -138,6 +140,7 @@ class _Sim:
             s.route_u = _rng(seed, i, 4).random
             s.bot_handle = sampler(t.bot_handle, _rng(seed, i, 5))
             s.slowdown = t.slowdown
+            s.moves = t.escalate > 0 or t.transfer > 0
             s.early_share = t.early_cancel_share
             s.early_window = cfg.channels[s.ch].early_cancel
             s.rows = None
@@ -203,8 +206,10 @@ class _Sim:
         next_timer = router.next_timer
         pop = heapq.heappop
         bar = _Progress(self.end, self.progress)
+        tick = bar.tick if self.progress else None
         handlers = (self._arrive, self._finish, self._patience, self._early, self._status,
                     self._sample)
+        end = self.end
         while heap:
             t = heap[0][0]
             nt = next_timer()
@@ -212,11 +217,12 @@ class _Sim:
                 self.n_calls += 1
                 self._events(router.advance(nt))
                 continue
-            if t > self.end and (self.live_counted == 0 or t > self.drain_until):
+            if t > end and (self.live_counted == 0 or t > self.drain_until):
                 break
             _, _, kind, x = pop(heap)
             handlers[kind](t, x)
-            bar.tick(t)
+            if tick is not None:
+                tick(t)
         bar.close()
         for rid, op in enumerate(self.r_op):   # still held when the run stopped
             if op is not None:
@@ -224,6 +230,8 @@ class _Sim:
         self.col.finish(self.end, self.live_counted)
 
     def _events(self, events: list) -> None:
+        if not events:
+            return
         for e in events:
             tp = type(e)
             if tp is Assigned:
@@ -303,9 +311,8 @@ class _Sim:
         if counted:
             self.live_counted += 1
         self.n_calls += 1
-        cfg = self.sc.router
-        events = self.router.submit(rid, cfg.channels[ch].name, cfg.groups[g].name, s.prio,
-                                    None, t, s.skills)
+        events = self.router.submit(rid, self.cnames[ch], self.gnames[g], s.prio, None, t,
+                                    s.skills)
         if type(events[-1]) is Rejected:
             self.col.rejected(rid, events[-1].reason)
             self._done(rid)
@@ -325,9 +332,12 @@ class _Sim:
         s = self.streams[self.r_stream[rid]]
         op = self.r_op[rid]
         router = self.router
-        u = s.route_u()
         hops = self.r_hops[rid]
         action = "finish"
+        if not s.moves and not self.op_bot[op]:
+            u = 1.0
+        else:
+            u = s.route_u()
         if self.op_bot[op]:
             if u >= s.spec.bot_resolve:
                 action = "escalate"

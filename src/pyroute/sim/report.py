@@ -189,18 +189,22 @@ class Collector:
     def answered(self, rid: int, wait: float) -> None:
         if not self.r_counted[rid]:
             return
-        within = wait <= self.target[self.r_ch[rid]]
-        for k, row in zip((self.r_ch[rid], self.C + self.r_g[rid], self.C + self.G, -1),
-                          self._rows(rid)):
+        ch, g = self.r_ch[rid], self.C + self.r_g[rid]
+        within = wait <= self.target[ch]
+        waited = wait > 0
+        rows = self.rows
+        for row in (rows[ch], rows[g], rows[-1], self.brows[self.r_batch[rid]]):
             row[ANSWERED] += 1
             row[WAIT_ANS] += wait
             row[WAIT_ALL] += wait
             if within:
                 row[WITHIN] += 1
-            if wait > 0:
+            if waited:
                 row[WAITED] += 1
-            if k >= 0:
-                self.waits[k].append(wait)
+        waits = self.waits
+        waits[ch].append(wait)
+        waits[g].append(wait)
+        waits[-1].append(wait)
 
     def _left(self, rid: int, wait: float, kind: int) -> None:
         if not self.r_counted[rid]:
