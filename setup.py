@@ -1,4 +1,5 @@
-"""Build the native core as the extension module ``pyroute._core``.
+"""Build the native core as the extension module ``pyroute._core`` (and the simulator's
+compiled event loop, ``pyroute.sim._loop``).
 
 ``bindings/_core.pyx`` includes the parts under ``routing_core/`` (one concept a file,
 each with a ``.pxd`` twin), so the whole core is a single translation unit and the C
@@ -51,8 +52,17 @@ ext = Extension(
     extra_compile_args=cflags,
 )
 
+# The simulator's event loop (pyroute.sim._loop): compiled so that a run's cost is the
+# Router's calls, not the loop's bookkeeping. It holds no routing logic.
+sim_loop = Extension(
+    "pyroute.sim._loop",
+    ["src/pyroute/sim/_loop.pyx"],
+    define_macros=macros,
+    extra_compile_args=cflags,
+)
+
 ext_modules = cythonize(
-    [ext],
+    [ext, sim_loop],
     compiler_directives=directives,
     include_path=["routing_core", "bindings"],
     force=True,

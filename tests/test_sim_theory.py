@@ -54,8 +54,8 @@ def check(report, m, target=TARGET):
 
 
 @pytest.mark.parametrize("c, load, n", [
-    (1, 0.5, 40_000), (1, 0.7, 60_000), (5, 0.8, 60_000), (20, 0.9, 120_000),
-    (50, 0.9, 120_000), (100, 0.95, 150_000),
+    (1, 0.5, 100_000), (1, 0.8, 200_000), (2, 0.9, 200_000), (5, 0.8, 200_000),
+    (10, 0.95, 300_000), (20, 0.9, 300_000), (50, 0.9, 300_000), (100, 0.95, 400_000),
 ])
 def test_erlang_c(c, load, n):
     lam = load * c / HANDLE
@@ -65,8 +65,8 @@ def test_erlang_c(c, load, n):
 
 
 @pytest.mark.parametrize("c, load, patience, n", [
-    (1, 0.9, 120.0, 50_000), (10, 0.95, 180.0, 80_000), (20, 1.1, 300.0, 100_000),
-    (100, 0.95, 60.0, 150_000),
+    (1, 0.9, 120.0, 150_000), (1, 1.5, 60.0, 100_000), (10, 0.95, 180.0, 200_000),
+    (20, 1.1, 300.0, 300_000), (50, 0.8, 600.0, 200_000), (100, 0.95, 60.0, 300_000),
 ])
 def test_erlang_a(c, load, patience, n):
     lam = load * c / HANDLE
@@ -82,5 +82,19 @@ def test_operators_with_limits_are_erlang_with_c_equal_n_times_k(n_ops, limit):
     M/M/(N·K)."""
     c = n_ops * limit
     lam = 0.9 * c / HANDLE
-    report = simulate(mmc(n_ops, limit, lam, 100_000))
+    report = simulate(mmc(n_ops, limit, lam, 300_000))
     check(report, theory.erlang_c(c, lam, 1 / HANDLE))
+
+
+def test_slowdown_breaks_the_equivalence_for_the_worse():
+    """With handling that stretches when an operator holds more, the same floor waits
+    longer than Erlang predicts for c = N·K (the test above needs slowdown = 0)."""
+    lam = 0.8 * 20 / HANDLE
+    plain = simulate(mmc(5, 4, lam, 100_000))
+    sc = mmc(5, 4, lam, 100_000)
+    import msgspec
+    slow = simulate(msgspec.structs.replace(sc, traffic=(
+        msgspec.structs.replace(sc.traffic[0], slowdown=0.1),)))
+    assert slow.overall.mean_wait > plain.overall.mean_wait + 2 * plain.interval(
+        "mean_wait").half_width
+    assert slow.overall.occupancy > plain.overall.occupancy
