@@ -1047,6 +1047,8 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
         requeue_all(e, oh, now, True)
         n = copy_groups(e, oh)
         sweep(e, n, now)
+    else:
+        fill(e, oh, now)   # the freed slot takes what else waits for this operator
 
 
 cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
@@ -1525,6 +1527,7 @@ cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil:
     O(e, oh).missed = 0
     exclude(e, rh, oh)
     requeue(e, rh, now)
+    fill(e, oh, now)   # the freed slot takes what else waits for this operator
 
 
 cdef void eng_free_dead(Engine* e) noexcept nogil:

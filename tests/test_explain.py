@@ -262,7 +262,7 @@ def check_explanations(router, explained) -> None:
             assert e.decision == "rejected"
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(40))
 def test_random_streams(seed):
     """Explanations on (native with its mirror) agree with the state after every command,
     and a router that explains emits exactly the events of one that does not."""

@@ -168,3 +168,29 @@ def test_offers_do_not_apply_to_groups_without_a_timeout(make):
     r.add_operator("p", ["plain"], 1, status="online", now=0.0)
     assert r.submit("c1", "web", "plain", now=1.0)[0] == pr.Assigned(
         request="c1", operator="p", group="plain", channel="web", at=1.0, waited=0.0)
+
+
+def test_a_decline_frees_the_slot_for_what_else_waits(make):
+    """Work conservation after a decline: the declined conversation moves on, and the
+    operator's freed slot takes the next conversation waiting for it."""
+    r = make(floor())
+    r.add_operator("alice", ["support"], 1, status="online", now=0.0)
+    r.submit("c1", "web", "support", now=1.0)          # offered to alice
+    r.submit("c2", "web", "support", now=2.0)          # waits: alice is full
+    assert r.decline("c1", now=3.0) == [
+        pr.Queued(request="c1", group="support", channel="web", at=3.0),
+        pr.Offered(request="c2", operator="alice", group="support", channel="web", at=3.0,
+                   expires_at=33.0)]
+    assert r.request("c1").state == "queued" and r.request("c1").declined == ("alice",)
+
+
+def test_an_expiry_frees_the_slot_for_what_else_waits(make):
+    r = make(floor(timeout=10.0))
+    r.add_operator("alice", ["support"], 1, status="online", now=0.0)
+    r.submit("c1", "web", "support", now=1.0)
+    r.submit("c2", "web", "support", now=2.0)
+    assert r.advance(now=11.0) == [
+        pr.OfferExpired(request="c1", operator="alice", at=11.0),
+        pr.Queued(request="c1", group="support", channel="web", at=11.0),
+        pr.Offered(request="c2", operator="alice", group="support", channel="web", at=11.0,
+                   expires_at=21.0)]

@@ -582,6 +582,8 @@ class Router:
         if limit is not None and op.missed >= limit and op.status == ONLINE:
             self._change_status(op, AWAY, now, out, "missed_offers")
             self._leave_online(op, now, out, False)
+        else:
+            self._fill(op, now, out)   # the freed slot takes what else waits for it
 
     def _change_status(self, op: _Op, st: int, now: float, out: list, reason: str) -> None:
         self._detach(op)
@@ -1045,6 +1047,7 @@ class Router:
         else:
             r.excluded.append(op.id)
             self._requeue(r, t, out)
+            self._fill(op, t, out)   # the freed slot takes what else waits for it
         return out
 
     def categorize(self, request: Any, name: str, now: Optional[float] = None) -> list:
