@@ -125,7 +125,7 @@ def _svg_lines(xs: list[float], series: dict[str, list[int]], w: int = 760, h: i
     L, B = 50, 30
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
               "#7f7f7f"]
-    parts = [f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">',
+    parts = [f'<svg viewBox="0 0 {w + 120} {h}" width="{w + 120}" height="{h}" role="img">',
              f'<line x1="{L}" y1="{h - B}" x2="{w - 10}" y2="{h - B}" stroke="#444"/>',
              f'<line x1="{L}" y1="10" x2="{L}" y2="{h - B}" stroke="#444"/>',
              f'<text x="{L - 6}" y="16" text-anchor="end" font-size="11">{top}</text>',
@@ -141,7 +141,7 @@ def _svg_lines(xs: list[float], series: dict[str, list[int]], w: int = 760, h: i
         c = colors[i % len(colors)]
         parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{pts}">'
                      f'<title>{html.escape(name)}</title></polyline>')
-        parts.append(f'<text x="{w - 10}" y="{14 + 13 * i}" text-anchor="end" font-size="11" '
+        parts.append(f'<text x="{w + 10}" y="{14 + 13 * i}" font-size="11" '
                      f'fill="{c}">{html.escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -152,13 +152,14 @@ def _svg_bars(labels: list[str], values: list[float], w: int = 760, h: int = 240
     if not values:
         return "<p>nothing to show</p>"
     top = max(values) or 1
-    L, B = 50, 40
+    L, B = 50, 70
+    h += 30
     bw = (w - L - 10) / len(values)
     parts = [f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">',
              f'<line x1="{L}" y1="{h - B}" x2="{w - 10}" y2="{h - B}" stroke="#444"/>',
              f'<text x="{L - 6}" y="16" text-anchor="end" font-size="11">'
              f'{fmt_value(top)}</text>']
-    step = max(1, len(labels) // 12)
+    step = max(1, len(labels) // 40)
     for i, (label, v) in enumerate(zip(labels, values)):
         bh = v / top * (h - B - 10)
         x = L + i * bw
@@ -166,8 +167,9 @@ def _svg_bars(labels: list[str], values: list[float], w: int = 760, h: int = 240
                      f'height="{bh:.1f}" fill="#1f77b4"><title>{html.escape(label)}: '
                      f'{fmt_value(v)}</title></rect>')
         if i % step == 0:
-            parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - B + 14}" text-anchor="middle" '
-                         f'font-size="10">{html.escape(label)}</text>')
+            cx, cy = x + bw / 2, h - B + 10
+            parts.append(f'<text x="{cx:.1f}" y="{cy}" text-anchor="end" font-size="10" '
+                         f'transform="rotate(-35 {cx:.1f} {cy})">{html.escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -179,7 +181,7 @@ def html_page(reports: Sequence[Report], labels: Sequence[str]) -> str:
            f"<title>pyroute simulate — {html.escape(reports[0].name or 'scenario')}</title>",
            "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-           "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+           "padding:3px 8px;text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
            "h2{margin-top:2em}</style></head><body>",
            f"<h1>pyroute simulate — {html.escape(reports[0].name or 'scenario')}</h1>"]
     for rep, label in zip(reports, labels):
@@ -201,7 +203,13 @@ def html_page(reports: Sequence[Report], labels: Sequence[str]) -> str:
         out.append(_svg_lines(q.times, {"total": q.total, **q.channels},
                               xlabel="simulated time"))
         edges, counts = rep.wait_histogram
+        at_once = counts[0] / sum(counts) if counts else 0.0
         out.append("<h3>Wait of answered conversations</h3>")
+        out.append(f"<p>{100 * at_once:.1f}% fall in the first bar (answered within "
+                   f"{edges[1] if len(edges) > 1 else 0:.0f} s); p50 "
+                   f"{fmt(rep.overall.wait_p50, 'sec')} s, p90 "
+                   f"{fmt(rep.overall.wait_p90, 'sec')} s, p99 "
+                   f"{fmt(rep.overall.wait_p99, 'sec')} s.</p>")
         out.append(_svg_bars([f"{edges[i]:.0f}s" for i in range(len(counts))],
                              [float(c) for c in counts], fmt_value=lambda v: f"{v:.0f}"))
         ops = rep.operators
