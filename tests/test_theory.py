@@ -12,7 +12,6 @@ import dataclasses
 import heapq
 import math
 import random
-import time
 
 import pytest
 
@@ -311,6 +310,19 @@ def test_erlang_a_identities(c, lam, mu, theta):
     assert m.service_level(math.inf) == pytest.approx(1 - m.p_abandon, abs=1e-12)
 
 
+def test_erlang_a_many_servers_long_horizon_is_erlang_c():
+    # theta negligible, thousands of callers waiting and c mu t up to ~4000 terms of the
+    # service-level series: checks the numerics at scale against the Erlang C closed form.
+    mu = 1 / 240
+    a = erlang_a(100, 0.99 * 100 * mu, mu, 1e-15 * mu)
+    e = erlang_c(100, 0.99 * 100 * mu, mu)
+    assert len(a._queue_dist) > 1000
+    assert rel(a.asa, e.asa) < 1e-10
+    for t in (1.0, 240.0, 2400.0, 9600.0, 1e5):
+        assert a.service_level(t) == pytest.approx(e.service_level(t), abs=1e-10)
+        assert a.service_level(t) <= 1 - a.p_abandon
+
+
 def test_erlang_a_asa_is_integral_of_service_level():
     # E[W 1{served}] = integral over t of P(served) - SL(t)  (Simpson's rule).
     m = erlang_a(4, 3.5, 1.0, 0.3)
@@ -328,15 +340,14 @@ def test_erlang_a_heavier_theta_less_waiting():
         assert b.p_wait < a.p_wait and b.asa < a.asa and b.p_abandon > a.p_abandon
 
 
-def test_erlang_a_fast_for_call_centre_sizes():
+def test_erlang_a_call_centre_sizes_stay_in_range():
+    """Speed is for bench/, never asserted here; this checks the values stay sane."""
     mu = 1 / 240
-    start = time.perf_counter()
     for theta in (1 / 1000, 1 / 60, 10.0):
         for load in (0.5, 0.95):
             m = erlang_a(100, load * 100 * mu, mu, theta)
-            for t in (0, 20, 240, 2400):
-                assert 0 <= m.service_level(t) <= 1
-    assert time.perf_counter() - start < 0.5
+            levels = [m.service_level(t) for t in (0, 20, 240, 2400)]
+            assert all(0 <= x <= 1 for x in levels) and levels == sorted(levels)
 
 
 def test_erlang_a_large_c_overloaded_no_overflow():
