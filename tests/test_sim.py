@@ -261,3 +261,36 @@ def test_cli_errors_exit_1_and_write_nothing(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "missing.toml")]) == 1
     assert main(["simulate", "--set", "nothing"]) == 1
     assert main(["simulate", "--html", str(tmp_path / "no" / "dir.html")]) == 1
+
+
+def test_hourly_rates_shape_the_arrivals():
+    rates = [0.0] * 24
+    rates[1] = 0.1                      # only between 01:00 and 02:00
+    data = basic(rates=rates)
+    del data["traffic"][0]["rate"]
+    data["duration"] = 3 * 3600.0
+    data["sample_every"] = 600.0
+    r = simulate(scenario_from(data))
+    assert 300 < r.overall.offered < 430            # ~ 0.1/s for one hour
+    hours = [b.offered for b in r.batches]          # 20 slices of 9 minutes
+    assert sum(hours[:6]) == 0 and sum(hours[14:]) == 0 and sum(hours[7:13]) > 0
+
+
+def test_bots_resolve_their_share_and_escalate_the_rest():
+    data = basic(group="bot", bot_resolve=0.4, rate=0.05)
+    data["router"]["groups"] = [{"name": "bot", "line": 0, "escalate_to": "g"},
+                                {"name": "g", "hidden": True}]
+    data["operators"] = [{"name": "bot", "kind": "bot", "limit": 1000, "groups": ["bot"]},
+                         {"name": "op", "count": 5, "limit": 3, "groups": ["g"]}]
+    data["duration"] = 20000.0
+    r = simulate(scenario_from(data))
+    o = r.overall
+    assert o.answered == o.offered and o.asa == 0.0      # the bot answers at once
+    assert 0.55 < o.escalated / o.offered < 0.65          # 1 - bot_resolve
+    assert r.groups["g"].occupancy > 0 and r.operators["bot-1"].handled > 0
+
+
+def test_progress_bar_on_long_runs_does_not_change_the_report():
+    sc = load_scenario(EXAMPLE)
+    long = msgspec.structs.replace(sc, duration=40 * 3600.0)
+    assert same(simulate(long, progress=True), simulate(long))
