@@ -1174,6 +1174,34 @@ cdef class Router:
         AssertionError naming what is wrong. O(everything): for tests and debugging."""
         _check(&self.e)
 
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self):
+        """The whole state as bytes, for ``pyroute.journal`` snapshots: the core's arrays
+        copied as they are, and the id maps. O(state)."""
+        if self.broken:
+            raise InvalidState("this router is broken (out of memory); it cannot snapshot")
+        return _pickle.dumps({
+            "engine": _snapshot_engine(&self.e),
+            "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
+                   self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
+                   self.cat_index)}, protocol=_pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def _restore(cls, config, data, explain=False):
+        """A router for ``config`` in the state ``_snapshot`` saved."""
+        if explain:
+            raise ValueError("a router that explains is rebuilt by replay, not from a snapshot")
+        state = _pickle.loads(data)
+        if not isinstance(state, dict) or "engine" not in state:
+            raise ValueError("not a native engine snapshot")
+        cdef Router router = cls(config)
+        _load_engine(&router.e, state["engine"])
+        (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
+         router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
+         router.cat_index) = state["py"]
+        return router
+
 
 include "check.pyx"
+include "snapshot.pyx"
 

@@ -10,6 +10,7 @@ native core disagree, one of them has a bug.
 from __future__ import annotations
 
 import heapq
+import pickle
 from collections import deque
 import time
 from typing import Any, Callable, Optional
@@ -199,6 +200,32 @@ class Router:
         self._g_out = [[0.0] * N_OUT for _ in range(G)]
         self._online = 0
         self._free = 0
+
+    @classmethod
+    def open(cls, directory: Any, config: Any, *, fsync: str = "batch",
+             snapshot_every: Any = 100_000, **kw: Any) -> Any:
+        """A durable router on ``directory``: see ``pyroute.Router.open``."""
+        from .journal import DurableRouter
+        return DurableRouter(cls, directory, config, fsync=fsync,
+                             snapshot_every=snapshot_every, **kw)
+
+    def _snapshot(self) -> bytes:
+        """The whole state as bytes (for DurableRouter snapshots); the clock is left out."""
+        state = {k: v for k, v in self.__dict__.items() if k != "_clock"}
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def _restore(cls, config: Any, data: bytes, explain: bool = False) -> "Router":
+        """A router in the state ``_snapshot`` saved (for the same config)."""
+        state = pickle.loads(data)
+        if not isinstance(state, dict) or "_reqs" not in state:
+            raise ValueError("not a reference engine snapshot")
+        if (state.get("_explained") is not None) != bool(explain):
+            raise ValueError("snapshot taken with another explain setting")
+        router = cls.__new__(cls)
+        router.__dict__.update(state)
+        router._clock = time.monotonic
+        return router
 
     @classmethod
     def from_toml(cls, path, **kw) -> "Router":

@@ -49,12 +49,23 @@ class Router(_core.Router):
         InvalidState otherwise."""
         raise errors.InvalidState(EXPLAIN_OFF)
 
+    @classmethod
+    def open(cls, directory: Any, config: Any, *, fsync: str = "batch",
+             snapshot_every: Any = 100_000, **kw: Any) -> Any:
+        """A durable router on ``directory`` (created if missing): every accepted command
+        is journaled before its events are returned; reopening recovers the state. See
+        :class:`pyroute.journal.DurableRouter` and docs/durability.md."""
+        from .journal import DurableRouter
+        return DurableRouter(cls, directory, config, fsync=fsync,
+                             snapshot_every=snapshot_every, **kw)
+
 
 class _ExplainingRouter(Router):
     """A native router that mirrors every accepted command into a reference router made
     with ``explain=True``, which records the decisions (the engines decide alike)."""
 
     __slots__ = ("_mirror", "_times")
+    _snapshot = None   # rebuilt by replay (the mirror has no native snapshot)
 
     def __init__(self, config: Any, *, clock: Callable[[], float] = time.monotonic,
                  explain: bool = True) -> None:

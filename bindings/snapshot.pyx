@@ -1,0 +1,156 @@
+# Snapshots of the native router (for pyroute.journal): the core's state arrays as bytes,
+# copied exactly (handles are array indices, never pointers, so a copy is the state), plus
+# the Python-side maps of the bindings. Configuration-derived arrays are rebuilt from the
+# config by __init__ and not stored. Included into _core.pyx.
+
+import pickle as _pickle
+
+
+
+cdef bytes _blob(const void* p, int64_t nbytes):
+    if nbytes <= 0 or p == NULL:
+        return b""
+    return (<const char*>p)[:nbytes]
+
+
+cdef void* _unblob(bytes b, int64_t cap_bytes) except NULL:
+    cdef int64_t n = len(b)
+    cdef void* p
+    if n > cap_bytes:
+        raise ValueError("snapshot array longer than its capacity")
+    p = malloc(<size_t>(cap_bytes if cap_bytes > 0 else 1))
+    if p == NULL:
+        raise MemoryError()
+    if n:
+        memcpy(p, <const char*>b, <size_t>n)
+    return p
+
+
+cdef void _fill(void* dst, bytes b, int64_t nbytes) except *:
+    if len(b) != nbytes:
+        raise ValueError("snapshot array of the wrong size for this config")
+    if nbytes:
+        memcpy(dst, <const char*>b, <size_t>nbytes)
+
+
+cdef tuple _save_slab(Slab* s):
+    return (_blob(s.items, s.used * <int64_t>s.item), s.cap, s.used,
+            _blob(s.free_list, s.n_free * <int64_t>sizeof(hnd)), s.n_free, s.free_cap)
+
+
+cdef void _load_slab(Slab* s, tuple t) except *:
+    items, cap, used, free_list, n_free, free_cap = t
+    free(s.items)
+    free(s.free_list)
+    s.items = NULL
+    s.free_list = NULL
+    s.items = _unblob(items, cap * <int64_t>s.item)
+    s.free_list = <hnd*>_unblob(free_list, free_cap * <int64_t>sizeof(hnd))
+    s.cap, s.used, s.n_free, s.free_cap = cap, used, n_free, free_cap
+
+
+cdef dict _snapshot_engine(Engine* e):
+    cdef int64_t i, nq = <int64_t>e.G * e.C
+    return {
+        "scalars": (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.online,
+                    e.free_slots, e.n_ops, e.hist_head, e.hist_n),
+        "c_out": _blob(e.c_out, e.C * N_OUT * sizeof(double)),
+        "g_out": _blob(e.g_out, e.G * N_OUT * sizeof(double)),
+        "rng": _blob(e.rng, e.G * sizeof(uint64_t)),
+        "g_counts": [_blob(e.g_waiting, e.G * sizeof(int64_t)),
+                     _blob(e.g_online, e.G * sizeof(int64_t)),
+                     _blob(e.g_free, e.G * sizeof(int64_t)),
+                     _blob(e.g_active, e.G * sizeof(int64_t))],
+        "c_counts": [_blob(e.c_waiting, e.C * sizeof(int64_t)),
+                     _blob(e.c_active, e.C * sizeof(int64_t))],
+        "slabs": [_save_slab(&e.reqs), _save_slab(&e.ents), _save_slab(&e.ops),
+                  _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs)],
+        "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
+                   for i in range(nq)],
+        "oheaps": [(_blob(e.oheaps[i].nodes, e.oheaps[i].n * sizeof(ONode)), e.oheaps[i].cap)
+                   for i in range(e.G)],
+        "timers": (_blob(e.timers.nodes, e.timers.n * sizeof(TNode)), e.timers.cap),
+        "g_age": [(_blob(e.g_age[i].nodes, e.g_age[i].n * sizeof(AgeNode)), e.g_age[i].cap)
+                  for i in range(e.G)],
+        "c_age": [(_blob(e.c_age[i].nodes, e.c_age[i].n * sizeof(AgeNode)), e.c_age[i].cap)
+                  for i in range(e.C)],
+        "hist": (_blob(e.hist, e.hist_cap * sizeof(hnd)), e.hist_cap),
+        "op_ch": (_blob(e.op_ch, e.cap_op_ch * sizeof(int32_t)), e.cap_op_ch),
+        "op_sk": (_blob(e.op_sk, e.cap_op_sk * sizeof(uint8_t)), e.cap_op_sk),
+        "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
+                  sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
+                  sizeof(AgeNode)),
+    }
+
+
+cdef void _load_engine(Engine* e, dict d) except *:
+    cdef int64_t i, n, cap, nq = <int64_t>e.G * e.C
+    if tuple(d["sizes"]) != (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member),
+                             sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
+                             sizeof(TNode), sizeof(AgeNode)):
+        raise ValueError("snapshot taken by a build with other record layouts")
+    (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.online, e.free_slots, e.n_ops,
+     e.hist_head, e.hist_n) = d["scalars"]
+    _fill(e.c_out, d["c_out"], e.C * N_OUT * sizeof(double))
+    _fill(e.g_out, d["g_out"], e.G * N_OUT * sizeof(double))
+    _fill(e.rng, d["rng"], e.G * sizeof(uint64_t))
+    gw, go, gf, ga = d["g_counts"]
+    _fill(e.g_waiting, gw, e.G * sizeof(int64_t))
+    _fill(e.g_online, go, e.G * sizeof(int64_t))
+    _fill(e.g_free, gf, e.G * sizeof(int64_t))
+    _fill(e.g_active, ga, e.G * sizeof(int64_t))
+    cw, ca = d["c_counts"]
+    _fill(e.c_waiting, cw, e.C * sizeof(int64_t))
+    _fill(e.c_active, ca, e.C * sizeof(int64_t))
+    slabs = d["slabs"]
+    _load_slab(&e.reqs, slabs[0])
+    _load_slab(&e.ents, slabs[1])
+    _load_slab(&e.ops, slabs[2])
+    _load_slab(&e.mems, slabs[3])
+    _load_slab(&e.excls, slabs[4])
+    _load_slab(&e.skreqs, slabs[5])
+    if len(d["queues"]) != nq or len(d["oheaps"]) != e.G:
+        raise ValueError("snapshot of another config")
+    for i in range(nq):
+        blob, cap = d["queues"][i]
+        free(e.queues[i].nodes)
+        e.queues[i].nodes = NULL
+        e.queues[i].nodes = <QNode*>_unblob(blob, cap * sizeof(QNode))
+        e.queues[i].n, e.queues[i].cap = len(blob) // sizeof(QNode), cap
+    for i in range(e.G):
+        blob, cap = d["oheaps"][i]
+        free(e.oheaps[i].nodes)
+        e.oheaps[i].nodes = NULL
+        e.oheaps[i].nodes = <ONode*>_unblob(blob, cap * sizeof(ONode))
+        e.oheaps[i].n, e.oheaps[i].cap = len(blob) // sizeof(ONode), cap
+        blob, cap = d["g_age"][i]
+        free(e.g_age[i].nodes)
+        e.g_age[i].nodes = NULL
+        e.g_age[i].nodes = <AgeNode*>_unblob(blob, cap * sizeof(AgeNode))
+        e.g_age[i].n, e.g_age[i].cap = len(blob) // sizeof(AgeNode), cap
+    for i in range(e.C):
+        blob, cap = d["c_age"][i]
+        free(e.c_age[i].nodes)
+        e.c_age[i].nodes = NULL
+        e.c_age[i].nodes = <AgeNode*>_unblob(blob, cap * sizeof(AgeNode))
+        e.c_age[i].n, e.c_age[i].cap = len(blob) // sizeof(AgeNode), cap
+    blob, cap = d["timers"]
+    free(e.timers.nodes)
+    e.timers.nodes = NULL
+    e.timers.nodes = <TNode*>_unblob(blob, cap * sizeof(TNode))
+    e.timers.n, e.timers.cap = len(blob) // sizeof(TNode), cap
+    blob, cap = d["hist"]
+    free(e.hist)
+    e.hist = NULL
+    e.hist = <hnd*>_unblob(blob, cap * sizeof(hnd))
+    e.hist_cap = cap
+    blob, cap = d["op_ch"]
+    free(e.op_ch)
+    e.op_ch = NULL
+    e.op_ch = <int32_t*>_unblob(blob, cap * sizeof(int32_t))
+    e.cap_op_ch = cap
+    blob, cap = d["op_sk"]
+    free(e.op_sk)
+    e.op_sk = NULL
+    e.op_sk = <uint8_t*>_unblob(blob, cap * sizeof(uint8_t))
+    e.cap_op_sk = cap

@@ -1,0 +1,467 @@
+"""Durable routing: a journal of accepted commands, snapshots, and recovery by replay.
+
+``Router.open(directory, config, fsync="batch", snapshot_every=100_000)`` returns a
+:class:`DurableRouter`: the same methods as a Router, and every command it accepts is
+appended to ``directory/journal.pyrj`` before its events are returned. Reopening the
+directory loads the newest good snapshot (if any) and replays the journal after it, so the
+router comes back exactly as it was after the last acknowledged command.
+
+File formats (docs/durability.md):
+
+* journal: a header record, then one record per accepted command. A record is
+  ``u32 length | u32 crc32(payload) | payload`` (little-endian); the header's payload is
+  the MessagePack map ``{"format": "pyroute-journal", "version": 1, "config": {...},
+  "config_digest": "...", "engine": "native"}``; a command's payload is the command as
+  MessagePack (a tagged msgspec Struct, ``now`` always filled in).
+* snapshot ``snapshot-<n>.pyrs``: one record whose payload is ``{"format":
+  "pyroute-snapshot", "version": 1, "config_digest", "commands": n, "offset": byte offset
+  of record n + 1 in the journal, "engine", "state": bytes}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import struct
+import time
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import msgspec
+
+from . import errors
+from .commands import (
+    COMMAND_TYPES, Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline,
+    Escalate, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Transfer, Unban,
+)
+from .config import compile_config
+
+JOURNAL = "journal.pyrj"
+FORMAT_VERSION = 1
+READABLE_VERSIONS = (1,)
+_HEAD = struct.Struct("<II")
+MAX_RECORD = 64 * 1024 * 1024
+FSYNC = ("always", "batch", "never")
+
+_ENC = msgspec.msgpack.Encoder()
+_CMD_DEC = msgspec.msgpack.Decoder(Command)
+
+#: method name -> the command it journals as
+METHODS = {"submit": Submit, "finish": Finish, "cancel": Cancel, "add_operator": AddOperator,
+           "remove_operator": RemoveOperator, "set_status": SetStatus,
+           "set_groups": SetGroups, "set_limit": SetLimit, "transfer": Transfer,
+           "escalate": Escalate, "accept": Accept, "decline": Decline, "ban": Ban,
+           "unban": Unban, "categorize": Categorize, "advance": Advance}
+
+
+class JournalError(errors.RoutingError):
+    """A journal or snapshot cannot be used: corrupt in the middle, another format, or
+    written for another config. The message says which file and what to do."""
+
+
+class JournalWarning(UserWarning):
+    """A torn or corrupt last record was cut off (the command was never acknowledged)."""
+
+
+def config_digest(config: Any) -> tuple[dict, str]:
+    cfg = compile_config(config).config
+    data = msgspec.to_builtins(cfg)
+    raw = msgspec.json.encode(data, order="sorted")
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def record(payload: bytes) -> bytes:
+    return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Optional[bytes]]]:
+    """(offset, end, payload) for each record from ``start``; payload None for a torn or
+    corrupt record (the iteration stops there)."""
+    pos, n = start, len(data)
+    while pos < n:
+        if pos + 8 > n:
+            yield pos, n, None
+            return
+        length, crc = _HEAD.unpack_from(data, pos)
+        end = pos + 8 + length
+        if length > MAX_RECORD or end > n:
+            yield pos, n, None
+            return
+        payload = data[pos + 8:end]
+        if zlib.crc32(payload) != crc:
+            yield pos, end, None
+            return
+        yield pos, end, payload
+        pos = end
+
+
+class Recovery(msgspec.Struct, frozen=True):
+    """What reopening a directory found: ``snapshot`` (commands it covered, or None),
+    ``replayed`` commands applied after it, ``torn`` records cut off (0 or 1), and the
+    corrupt ``snapshots_skipped``."""
+
+    snapshot: Optional[int]
+    replayed: int
+    torn: int
+    snapshots_skipped: int
+    seconds: float
+
+
+class DurableRouter:
+    """A Router whose accepted commands are journaled before their events are returned.
+
+    Made by ``pyroute.Router.open(...)`` (native) or ``pyroute.reference.Router.open``.
+    Every method of the Router is here; the mutating ones journal the command they apply
+    (with ``now`` filled from the clock when left out). ``recovery`` says what opening
+    found; ``commands`` counts the commands in the journal; ``close()`` syncs and closes.
+    """
+
+    def __init__(self, engine_cls: type, directory: str | os.PathLike, config: Any, *,
+                 fsync: str = "batch", snapshot_every: Optional[int] = 100_000,
+                 clock: Callable[[], float] = time.monotonic, batch_interval: float = 0.005,
+                 explain: bool = False) -> None:
+        if fsync not in FSYNC:
+            raise errors.InvalidArgument(f"fsync must be one of {', '.join(FSYNC)}, got "
+                                         f"{fsync!r}")
+        if snapshot_every is not None and (not isinstance(snapshot_every, int)
+                                           or isinstance(snapshot_every, bool)
+                                           or snapshot_every < 1):
+            raise errors.InvalidArgument(f"snapshot_every must be a positive integer or None, "
+                                         f"got {snapshot_every!r}")
+        if not callable(clock):
+            raise errors.InvalidArgument(f"clock must be callable, got {clock!r}")
+        if not (isinstance(batch_interval, (int, float)) and batch_interval >= 0):
+            raise errors.InvalidArgument(f"batch_interval must be seconds >= 0, got "
+                                         f"{batch_interval!r}")
+        self._cfg_data, self._digest = config_digest(config)
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self.snapshot_every = snapshot_every
+        self._clock = clock
+        self._interval = float(batch_interval)
+        self._engine_cls = engine_cls
+        self._explain = explain
+        self._broken: Optional[str] = None
+        self._fd = -1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        self._router, self.commands, self._end, info = self._recover()
+        self.recovery = Recovery(info["snapshot"], info["replayed"], info["torn"],
+                                 info["skipped"], time.perf_counter() - started)
+        self._fd = os.open(self.directory / JOURNAL, os.O_WRONLY | os.O_APPEND)
+        self._last_sync = time.monotonic()
+        self._dirty = False
+        self._since_snapshot = self.commands - (info["snapshot"] or 0)
+
+    # ------------------------------------------------------------------ recovery
+    def _new_engine(self) -> Any:
+        kw = {"explain": True} if self._explain else {}
+        return self._engine_cls(self._cfg_data, **kw)
+
+    def _recover(self) -> tuple[Any, int, int, dict]:
+        path = self.directory / JOURNAL
+        info = {"snapshot": None, "replayed": 0, "torn": 0, "skipped": 0}
+        if not path.exists():
+            header = record(_ENC.encode({
+                "format": "pyroute-journal", "version": FORMAT_VERSION,
+                "config": self._cfg_data, "config_digest": self._digest,
+                "engine": getattr(self._engine_cls, "engine", "?")}))
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                f.write(header)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(self.directory)
+            return self._new_engine(), 0, len(header), info
+        data = path.read_bytes()
+        first = next(read_records(data), None)
+        if first is None or first[2] is None:
+            raise JournalError(f"{path}: no readable header; not a pyroute journal, or "
+                               f"damaged at its start")
+        try:
+            head = msgspec.msgpack.decode(first[2])
+        except msgspec.DecodeError:
+            head = None
+        if not isinstance(head, dict) or head.get("format") != "pyroute-journal":
+            raise JournalError(f"{path}: not a pyroute journal")
+        if head.get("version") not in READABLE_VERSIONS:
+            raise JournalError(f"{path}: journal format version {head.get('version')!r}; this "
+                               f"pyroute reads {', '.join(map(str, READABLE_VERSIONS))}")
+        if head.get("config_digest") != self._digest:
+            raise errors.ConfigError(
+                f"{path} was written for another config (digest "
+                f"{str(head.get('config_digest'))[:12]}…, this one {self._digest[:12]}…): open "
+                f"it with the config it was written for (`pyroute replay {self.directory}` "
+                f"prints it), or use another directory")
+        router, count, pos = None, 0, first[1]
+        for snap_count, offset, state in self._snapshots(info):
+            try:
+                router = self._engine_cls._restore(self._cfg_data, state,
+                                                   explain=self._explain)
+            except Exception as e:   # a snapshot that does not restore: try an older one
+                warnings.warn(f"{self.directory}: snapshot of {snap_count} commands does not "
+                              f"restore ({e}); trying an older one", JournalWarning,
+                              stacklevel=3)
+                info["skipped"] += 1
+                continue
+            count, pos = snap_count, offset
+            info["snapshot"] = snap_count
+            break
+        if router is None:
+            router = self._new_engine()
+        batch: list = []
+        end = pos
+        for off, end_, payload in read_records(data, pos):
+            if payload is None:
+                if end_ < len(data) and next(read_records(data, end_), (0, 0, None))[2] \
+                        is not None:
+                    raise JournalError(
+                        f"{path}: record at byte {off} is corrupt but records follow it: the "
+                        f"journal is damaged in the middle; restore it from a backup")
+                info["torn"] = 1
+                warnings.warn(f"{path}: cut off a torn or corrupt last record at byte {off} "
+                              f"({len(data) - off} bytes): a command that was never "
+                              f"acknowledged", JournalWarning, stacklevel=3)
+                with open(path, "r+b") as f:
+                    f.truncate(off)
+                    f.flush()
+                    os.fsync(f.fileno())
+                break
+            try:
+                batch.append(_CMD_DEC.decode(payload))
+            except msgspec.DecodeError as e:
+                raise JournalError(f"{path}: record at byte {off} is not a command ({e})") \
+                    from None
+            end = end_
+        if batch:
+            try:
+                router.apply_many(batch)
+            except errors.BatchError as e:
+                raise JournalError(f"{path}: replaying command {count + e.index + 1} failed "
+                                   f"({e.error}); the journal does not match this pyroute's "
+                                   f"rules") from None
+        info["replayed"] = len(batch)
+        return router, count + len(batch), end, info
+
+    def _snapshots(self, info: dict) -> Iterator[tuple[int, int, bytes]]:
+        """Good snapshots, newest first (a corrupt one is skipped, with a warning)."""
+        snaps = sorted(self.directory.glob("snapshot-*.pyrs"), reverse=True)
+        for p in snaps:
+            try:
+                data = p.read_bytes()
+                off, end, payload = next(read_records(data))
+                if payload is None or end != len(data):
+                    raise ValueError("checksum or length mismatch")
+                snap = msgspec.msgpack.decode(payload)
+                if snap.get("format") != "pyroute-snapshot" or snap.get(
+                        "version") not in READABLE_VERSIONS:
+                    raise ValueError("not a pyroute snapshot of a readable version")
+                if snap.get("config_digest") != self._digest:
+                    raise ValueError("written for another config")
+                if snap.get("engine") != getattr(self._engine_cls, "engine", "?"):
+                    raise ValueError(f"taken by the {snap.get('engine')} engine")
+            except (OSError, ValueError, StopIteration, msgspec.DecodeError, AttributeError) as e:
+                warnings.warn(f"{p}: unusable snapshot ({e}); falling back to an older one or "
+                              f"the journal", JournalWarning, stacklevel=4)
+                info["skipped"] += 1
+                continue
+            yield snap["commands"], snap["offset"], snap["state"]
+
+    # ------------------------------------------------------------------ writing
+    def _check(self) -> None:
+        if self._broken:
+            raise errors.InvalidState(f"this durable router stopped: {self._broken}; reopen "
+                                      f"the directory to recover")
+        if self._fd < 0:
+            raise errors.InvalidState("this durable router is closed")
+
+    def _write(self, cmds: list) -> None:
+        data = b"".join(record(_ENC.encode(c)) for c in cmds)
+        try:
+            os.write(self._fd, data)
+            if self.fsync == "always":
+                os.fsync(self._fd)
+            elif self.fsync == "batch":
+                self._dirty = True
+                now = time.monotonic()
+                if now - self._last_sync >= self._interval:
+                    os.fsync(self._fd)
+                    self._last_sync = now
+                    self._dirty = False
+        except OSError as e:
+            # applied in memory but not journaled: nothing more may be acknowledged
+            self._broken = f"writing the journal failed ({e.strerror})"
+            raise errors.RoutingError(
+                f"{self.directory / JOURNAL}: {self._broken}; the last command is not "
+                f"durable and the router refuses further commands") from None
+        self._end += len(data)
+        self.commands += len(cmds)
+        self._since_snapshot += len(cmds)
+        if self.snapshot_every is not None and self._since_snapshot >= self.snapshot_every:
+            self.snapshot()
+
+    def _fill_now(self, cmd: Any) -> Any:
+        if type(cmd) in COMMAND_TYPES and cmd.now is None:
+            return msgspec.structs.replace(cmd, now=self._clock())
+        return cmd
+
+    def apply(self, cmd: Any) -> list:
+        """Apply one command and journal it; returns its events."""
+        self._check()
+        cmd = self._fill_now(cmd)
+        out = self._router.apply(cmd)
+        self._write([cmd])
+        return out
+
+    def apply_many(self, cmds: Any) -> list:
+        """Apply commands in order and journal them with one write (group commit). On a
+        failure, the commands before it stay applied and journaled (BatchError)."""
+        self._check()
+        try:
+            cmds = [self._fill_now(c) for c in cmds]
+        except TypeError:
+            return self._router.apply_many(cmds)   # not iterable: the router says so
+        try:
+            out = self._router.apply_many(cmds)
+        except errors.BatchError as e:
+            if e.index:
+                self._write(cmds[:e.index])
+            raise
+        self._write(cmds)
+        return out
+
+    def snapshot(self) -> Optional[Path]:
+        """Write a snapshot now (also done every ``snapshot_every`` commands); keeps the two
+        newest. Returns its path, or None when the engine cannot snapshot."""
+        self._check()
+        save = getattr(self._router, "_snapshot", None)
+        if save is None:
+            self._since_snapshot = 0
+            return None
+        os.fsync(self._fd)
+        self._dirty = False
+        payload = _ENC.encode({
+            "format": "pyroute-snapshot", "version": FORMAT_VERSION,
+            "config_digest": self._digest, "commands": self.commands, "offset": self._end,
+            "engine": getattr(self._engine_cls, "engine", "?"), "state": save()})
+        path = self.directory / f"snapshot-{self.commands:012d}.pyrs"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            f.write(record(payload))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.directory)
+        for old in sorted(self.directory.glob("snapshot-*.pyrs"))[:-2]:
+            old.unlink()
+        self._since_snapshot = 0
+        return path
+
+    def sync(self) -> None:
+        """fsync the journal now (``fsync="batch"`` does it at most every batch_interval)."""
+        if self._fd >= 0 and self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+            self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        """Sync and close the journal. The router's views still answer; commands do not."""
+        if self._fd >= 0:
+            self.sync()
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "DurableRouter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def router(self) -> Any:
+        """The in-memory router (read it; commands must go through this object)."""
+        return self._router
+
+    @property
+    def config(self) -> Any:
+        return self._router.config
+
+    def __getattr__(self, name: str) -> Any:
+        # views and reads: operator, request, queue, stats, bans, accepting, explain,
+        # next_timer, memory, check, _state
+        if name.startswith("__") or name in METHODS:
+            raise AttributeError(name)
+        return getattr(self._router, name)
+
+
+def _mutator(name: str, cls: type):
+    sig = inspect.signature(getattr(_reference_router(), name))
+
+    def call(self, *args, **kwargs):
+        self._check()
+        try:
+            bound = sig.bind(None, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{name}(): {e}") from None
+        bound.apply_defaults()
+        kw = dict(bound.arguments)
+        kw.pop("self", None)
+        if kw.get("now") is None:
+            kw["now"] = self._clock()
+        if "groups" in kw and isinstance(kw["groups"], list):
+            kw["groups"] = tuple(kw["groups"])
+        cmd = cls(**kw)
+        out = self._router.apply(cmd)
+        self._write([cmd])
+        return out
+    call.__name__ = name
+    call.__doc__ = f"``{name}`` of the Router, journaled as ``{cls.__name__}``."
+    return call
+
+
+def _reference_router() -> type:
+    from .reference import Router
+    return Router
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+for _name, _cls in METHODS.items():
+    setattr(DurableRouter, _name, _mutator(_name, _cls))
+
+
+def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
+    """The header and the commands of a journal, read-only (a torn last record is left
+    out, not cut). For ``pyroute replay`` and tools."""
+    path = Path(directory) / JOURNAL
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise JournalError(f"cannot read {path}: {e.strerror}") from None
+    recs = list(read_records(data))
+    if not recs or recs[0][2] is None:
+        raise JournalError(f"{path}: no readable header")
+    head = msgspec.msgpack.decode(recs[0][2])
+    if not isinstance(head, dict) or head.get("format") != "pyroute-journal":
+        raise JournalError(f"{path}: not a pyroute journal")
+    if head.get("version") not in READABLE_VERSIONS:
+        raise JournalError(f"{path}: journal format version {head.get('version')!r} is not "
+                           f"readable by this pyroute")
+    cmds = [_CMD_DEC.decode(p) for _, _, p in recs[1:] if p is not None]
+    return head, cmds

@@ -1,0 +1,264 @@
+"""Durable routing: ``Router.open`` journals, snapshots, recovery, and their bad input, on
+both engines. Crash tests (SIGKILL) are in test_crash.py."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import warnings
+from pathlib import Path
+
+import msgspec
+import pytest
+
+import pyroute as pr
+from pyroute import reference
+from pyroute.journal import JOURNAL, JournalError, JournalWarning, read_journal
+from workload import CommandStream, random_config
+
+DATA = Path(__file__).parent / "data"
+
+
+def commands_for(seed: int, n: int) -> tuple[pr.RouterConfig, list]:
+    """A random config and ``n`` commands for it (fed back with a router's events, so
+    accepts and declines find their offers)."""
+    rng = random.Random(seed)
+    config = random_config(rng)
+    stream = CommandStream(config, rng)
+    router = pr.Router(config)
+    cmds = []
+    for _ in range(n):
+        cmd = stream.next()
+        cmds.append(cmd)
+        try:
+            stream.observe(router.apply(cmd))
+        except pr.RoutingError:
+            pass
+    return config, cmds
+
+
+def apply_all(router, cmds) -> list:
+    out = []
+    for cmd in cmds:
+        try:
+            out.append(router.apply(cmd))
+        except pr.RoutingError as e:
+            out.append(type(e))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reopen_anywhere_gives_the_same_state(engine, tmp_path, seed):
+    config, cmds = commands_for(seed, 300)
+    rng = random.Random(seed)
+    durable = engine.open(tmp_path, config, fsync="never", snapshot_every=29)
+    plain = engine(config)
+    used_snapshot = False
+    for cmd in cmds:
+        assert apply_all(durable, [cmd]) == apply_all(plain, [cmd])
+        if rng.random() < 0.05:
+            state, n = durable._state(), durable.commands
+            durable.close()
+            durable = engine.open(tmp_path, config, fsync="never", snapshot_every=29)
+            durable.check()
+            assert durable._state() == state and durable.commands == n
+            used_snapshot |= durable.recovery.snapshot is not None
+            assert durable.recovery.torn == 0
+    durable.close()
+    assert used_snapshot
+    assert len(list(tmp_path.glob("snapshot-*.pyrs"))) <= 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_replaying_the_journal_gives_the_same_events(engine, tmp_path, seed):
+    config, cmds = commands_for(100 + seed, 300)
+    durable = engine.open(tmp_path, config)
+    events = [e for e in apply_all(durable, cmds) if isinstance(e, list)]
+    durable.close()
+    head, journaled = read_journal(tmp_path)
+    assert head["version"] == 1 and len(journaled) == len(events)
+    replay = engine(head["config"])
+    assert [replay.apply(c) for c in journaled] == events
+    assert replay._state() == durable._state()
+
+
+def test_commands_without_now_are_journaled_with_the_clock(engine, tmp_path):
+    ticks = iter([5.0, 6.0, 7.0, 8.0])
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    r = engine.open(tmp_path, config, clock=lambda: next(ticks))
+    r.add_operator("a", ["g"], 1, "online")
+    r.submit("c1", "web", "g")
+    r.apply(pr.Submit(request="c2", channel="web", group="g"))
+    r.close()
+    _, cmds = read_journal(tmp_path)
+    assert [c.now for c in cmds] == [5.0, 6.0, 7.0]
+    assert cmds[0] == pr.AddOperator(operator="a", groups=("g",), limit=1, status="online",
+                                     now=5.0)
+
+
+def test_a_refused_command_is_not_journaled(engine, tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    r = engine.open(tmp_path, config)
+    r.submit("c1", "web", "g", now=1.0)
+    size, state = (tmp_path / JOURNAL).stat().st_size, r._state()
+    for bad in (lambda: r.submit("c1", "web", "g", now=2.0),
+                lambda: r.finish("nope", now=2.0),
+                lambda: r.submit("c2", "web", "g", now=0.5),
+                lambda: r.submit(None, "web", "g", now=3.0)):
+        with pytest.raises(pr.RoutingError):
+            bad()
+    with pytest.raises(TypeError):
+        r.submit("c3", "web", "g", 0, None, 1.0, None, None, 0.0, "extra")
+    assert (tmp_path / JOURNAL).stat().st_size == size and r._state() == state
+    r.close()
+
+
+def test_batch_error_journals_the_applied_prefix(engine, tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    r = engine.open(tmp_path, config)
+    with pytest.raises(pr.BatchError):
+        r.apply_many([pr.Submit(request="c1", channel="web", group="g", now=1.0),
+                      pr.Finish(request="nope", now=2.0),
+                      pr.Submit(request="c2", channel="web", group="g", now=3.0)])
+    r.close()
+    assert [c.request for c in read_journal(tmp_path)[1]] == ["c1"]
+
+
+def test_torn_last_record_is_cut_and_reported(engine, tmp_path):
+    config, cmds = commands_for(7, 60)
+    r = engine.open(tmp_path, config, snapshot_every=None)
+    apply_all(r, cmds)
+    n = r.commands
+    r.close()
+    path = tmp_path / JOURNAL
+    full = path.read_bytes()
+    _, journaled = read_journal(tmp_path)
+    expected = engine(config)
+    apply_all(expected, journaled[:-1])
+    for cut in (1, 5, 9):       # inside the header, inside the payload
+        path.write_bytes(full[:-cut])
+        with pytest.warns(JournalWarning, match="torn or corrupt last record"):
+            again = engine.open(tmp_path, config)
+        assert again.recovery.torn == 1 and again.commands == n - 1
+        assert again._state() == expected._state()
+        again.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            engine.open(tmp_path, config).close()      # cut for good: no second warning
+    flipped = bytearray(full)
+    flipped[-1] ^= 0xFF                                 # a checksum mismatch at the end
+    path.write_bytes(bytes(flipped))
+    with pytest.warns(JournalWarning):
+        assert engine.open(tmp_path, config).recovery.torn == 1
+
+
+def test_corruption_in_the_middle_is_refused(engine, tmp_path):
+    config, cmds = commands_for(8, 40)
+    r = engine.open(tmp_path, config, snapshot_every=None)
+    apply_all(r, cmds)
+    r.close()
+    path = tmp_path / JOURNAL
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(JournalError, match="damaged in the middle"):
+        engine.open(tmp_path, config)
+
+
+def test_a_corrupt_snapshot_falls_back_to_the_previous_one(engine, tmp_path):
+    if engine is pr.Router and not hasattr(engine, "_snapshot"):
+        pytest.skip("no native snapshots")
+    config, cmds = commands_for(9, 200)
+    r = engine.open(tmp_path, config, snapshot_every=40)
+    apply_all(r, cmds)
+    state, n = r._state(), r.commands
+    r.close()
+    snaps = sorted(tmp_path.glob("snapshot-*.pyrs"))
+    assert len(snaps) == 2
+    data = bytearray(snaps[-1].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    snaps[-1].write_bytes(bytes(data))
+    with pytest.warns(JournalWarning, match="unusable snapshot"):
+        again = engine.open(tmp_path, config)
+    assert again.recovery.snapshots_skipped == 1
+    assert again.recovery.snapshot == int(snaps[0].stem.split("-")[1])
+    assert again._state() == state and again.commands == n
+    again.close()
+    for s in snaps:
+        s.write_bytes(b"garbage")
+    with pytest.warns(JournalWarning):
+        again = engine.open(tmp_path, config)
+    assert again.recovery.snapshot is None and again._state() == state
+
+
+def test_another_config_is_refused(engine, tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    engine.open(tmp_path, config).close()
+    other = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("h")])
+    with pytest.raises(pr.ConfigError, match="written for another config"):
+        engine.open(tmp_path, other)
+
+
+def test_not_a_journal(engine, tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    (tmp_path / JOURNAL).write_bytes(b"hello world, this is not a journal")
+    with pytest.raises(JournalError):
+        engine.open(tmp_path, config)
+    (tmp_path / JOURNAL).write_bytes(b"")
+    with pytest.raises(JournalError):
+        engine.open(tmp_path, config)
+
+
+@pytest.mark.parametrize("kw", [{"fsync": "sometimes"}, {"fsync": None},
+                                {"snapshot_every": 0}, {"snapshot_every": 1.5},
+                                {"snapshot_every": True}, {"clock": 3},
+                                {"batch_interval": -1}])
+def test_bad_arguments(engine, tmp_path, kw):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    with pytest.raises(pr.InvalidArgument):
+        engine.open(tmp_path, config, **kw)
+    assert not (tmp_path / JOURNAL).exists()
+
+
+def test_closed_router_refuses_commands_but_answers_views(engine, tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    with engine.open(tmp_path, config) as r:
+        r.submit("c1", "web", "g", now=1.0)
+    with pytest.raises(pr.InvalidState, match="closed"):
+        r.submit("c2", "web", "g", now=2.0)
+    assert r.request("c1").state == "queued"
+
+
+@pytest.mark.parametrize("fsync", ["always", "batch", "never"])
+def test_every_fsync_mode_recovers(engine, tmp_path, fsync):
+    config, cmds = commands_for(11, 80)
+    r = engine.open(tmp_path, config, fsync=fsync)
+    apply_all(r, cmds)
+    state = r._state()
+    del r   # no close(): the OS has every write
+    assert engine.open(tmp_path, config)._state() == state
+
+
+def test_version_1_journal_stays_readable():
+    """A journal written by format version 1 (tests/data, committed) opens and replays to
+    the state recorded beside it; later versions must keep reading it."""
+    src = DATA / "journal-v1"
+    head, cmds = read_journal(src)
+    assert head["version"] == 1 and len(cmds) == 120
+    expected = msgspec.json.decode((DATA / "journal-v1.state.json").read_bytes())
+    for engine in (pr.Router, reference.Router):
+        replay = engine(head["config"])
+        apply_all(replay, cmds)
+        assert msgspec.json.decode(msgspec.json.encode(replay.stats(now=1e9))) == expected
+
+
+def test_native_snapshot_refused_by_the_reference_engine(tmp_path):
+    config, cmds = commands_for(12, 100)
+    r = pr.Router.open(tmp_path, config, snapshot_every=30)
+    apply_all(r, cmds)
+    state = r._state()
+    r.close()
+    with pytest.warns(JournalWarning, match="taken by the native engine"):
+        ref = reference.Router.open(tmp_path, config)
+    assert ref.recovery.snapshot is None and ref._state() == state
