@@ -4,6 +4,8 @@
 [--html OUT]`` runs the what-if simulator (no scenario: the bundled example);
 ``pyroute bench [--quick] [--out PATH] [--json]`` runs the DESIGN §5 benchmarks (the
 workloads live in ``pyroute.bench``, installed from the repository's ``bench/``);
+``pyroute replay DIR [--until T] [--explain ID] [--stats]`` rebuilds a durable router's state
+from its journal; ``pyroute schema`` prints the wire format's JSON Schema;
 ``pyroute --version`` prints the version. Usage errors exit with status 2; a scenario
 that cannot be used exits with status 1 and a message that names the file and field.
 """
@@ -178,6 +180,98 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import msgspec
+    from rich.console import Console
+
+    from . import reference
+    from .errors import RoutingError
+    from .journal import JournalError, read_journal
+    from .router import Router
+
+    err = Console(stderr=True)
+    try:
+        head, cmds = read_journal(args.directory)
+    except JournalError as e:
+        err.print(f"pyroute replay: {e}", markup=False, highlight=False)
+        return 1
+    explain = args.explain is not None
+    engine = reference.Router if args.engine == "reference" else Router
+    router = engine(head["config"], explain=explain) if explain else engine(head["config"])
+    applied = failed = 0
+    last = None
+    for cmd in cmds:
+        if args.until is not None and cmd.now is not None and cmd.now > args.until:
+            break
+        try:
+            router.apply(cmd)
+        except RoutingError:
+            failed += 1
+        applied += 1
+        last = cmd.now
+    if args.until is not None and (last is None or args.until >= last):
+        router.advance(args.until)
+        last = args.until
+    out: dict = {"directory": str(args.directory), "journal_version": head.get("version"),
+                 "engine": engine.engine, "commands": len(cmds), "replayed": applied,
+                 "refused": failed, "at": last}
+    if explain:
+        ident = args.explain
+        try:
+            e = router.explain(ident)
+        except RoutingError:
+            try:
+                e = router.explain(int(ident))
+            except (RoutingError, ValueError):
+                err.print(f"pyroute replay: no conversation {ident!r} in the journal "
+                          f"(up to {last})", markup=False, highlight=False)
+                return 1
+        out["explain"] = msgspec.to_builtins(e)
+    if args.stats:
+        out["stats"] = msgspec.to_builtins(router.stats(last if last is not None else 0.0))
+    if args.config:
+        out["config"] = head["config"]
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    con = Console() if sys.stdout.isatty() else Console(width=120)
+    con.print(f"replayed {applied:,} of {len(cmds):,} commands from {args.directory} "
+              f"(journal v{head.get('version')}, {engine.engine} engine); time {last}; "
+              f"{failed} refused (as they were when written)", highlight=False)
+    if explain:
+        e = out["explain"]
+        con.print(f"[bold]{e['request']}[/] at {e['at']}: {e['decision']} — {e['reason']}")
+        from rich.table import Table
+        t = Table("operator", "group", "verdict", "free slots", "detail")
+        for c in e["candidates"]:
+            t.add_row(str(c["operator"]), c["group"], c["verdict"], str(c["free_slots"]),
+                      c["detail"])
+        con.print(t)
+    if args.stats:
+        st = out["stats"]
+        from rich.table import Table
+        t = Table("", "waiting", "in progress", "online", "free slots", "answered",
+                  "abandoned", title=f"stats at {st['at']}", title_justify="left")
+        rows = [("total", st["total"])] + [(f"channel {k}", v) for k, v in
+                                           st["channels"].items()] + [
+            (f"group {k}", v) for k, v in st["groups"].items()]
+        for name, v in rows:
+            o = v.get("outcomes", {})
+            t.add_row(name, str(v["waiting"]), str(v["in_progress"]), str(v["online"]),
+                      str(v["free_slots"]), str(o.get("answered", 0)),
+                      str(o.get("abandoned", 0)))
+        con.print(t)
+    if args.config:
+        con.print_json(json.dumps(head["config"]))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .wire import schema
+    print(json.dumps(schema(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyroute",
@@ -215,6 +309,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print the report(s) as JSON")
     sim.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
     sim.set_defaults(func=cmd_simulate)
+    rep = sub.add_parser(
+        "replay", help="rebuild a durable router's state from its journal",
+        description="Replay the journal of a Router.open directory: the state at the end "
+                    "(or at --until), the last routing decision for a conversation "
+                    "(--explain), the monitoring counters (--stats). Reads only.")
+    rep.add_argument("directory", help="the directory given to Router.open")
+    rep.add_argument("--until", type=float, metavar="T",
+                     help="stop before the first command later than T, then fire timers due by T")
+    rep.add_argument("--explain", metavar="ID",
+                     help="why the conversation ID went where it did (its last decision)")
+    rep.add_argument("--stats", action="store_true", help="print stats() at the end")
+    rep.add_argument("--config", action="store_true",
+                     help="print the config the journal was written for")
+    rep.add_argument("--engine", choices=("native", "reference"), default="native")
+    rep.add_argument("--json", action="store_true", help="print JSON")
+    rep.set_defaults(func=cmd_replay)
+    sch = sub.add_parser("schema", help="print the JSON Schema of commands and events",
+                         description="Print the JSON Schema (2020-12) of the wire format: "
+                                     "command messages and event messages.")
+    sch.set_defaults(func=cmd_schema)
     return parser
 
 
