@@ -518,6 +518,15 @@ def markdown(res: dict[str, Any], command: str) -> str:
     if res.get("offers_skills"):
         lines += ["", "## Issue 3 cases: offers and skills", "", cases_text(res), ""]
         lines += _md_table(CASE_HEADER, case_rows(res))
+    if res.get("durability"):
+        from . import journalbench
+        lines += ["", "## Durability: `Router.open` against the router in memory", "",
+                  "The mixed workload above on the same state, made durable with "
+                  "`pyroute.journal.attach` (journal, no snapshots during the run); target "
+                  "(issue 5): at least half the in-memory throughput with `fsync=\"never\"` "
+                  "and `\"batch\"`.", ""]
+        lines += _md_table(journalbench.HEADER, journalbench.rows(res["durability"]))
+        lines += ["", journalbench.recovery_text(res["durability"])]
     if res.get("simulator"):
         from . import simbench
         lines += ["", "## Simulator: `pyroute simulate` against Ciw and SimPy", "",
@@ -589,6 +598,11 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         console.print(table("issue 3 cases: offers and skills — "
                             + scale_text(res["offers_skills"]["scale"]),
                             CASE_HEADER, case_rows(res)))
+    if res.get("durability"):
+        from . import journalbench
+        console.print(table("durability: Router.open against the router in memory",
+                            journalbench.HEADER, journalbench.rows(res["durability"])))
+        console.print(journalbench.recovery_text(res["durability"]))
     if res.get("simulator"):
         from . import simbench
         console.print(table("simulator: " + res["simulator"]["model"], simbench.HEADER,

@@ -1039,6 +1039,18 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
         res["offers_skills"] = cases = run_cases(suite, overhead, progress)
         res["notes"] += cases["notes"]
     if suite.cases:
+        from . import journalbench
+        progress("durability: building the native state")
+        jst = build("native", scale)
+        try:
+            res["durability"] = journalbench.run(jst, plan, suite.scale is QUICK_SCALE,
+                                                 progress)
+        finally:
+            release(jst)
+            del jst
+            gc.unfreeze()
+            gc.collect()
+    if suite.cases:
         from . import simbench
         res["simulator"] = simbench.run(suite.scale is QUICK_SCALE, progress)
         res["notes"] += res["simulator"]["notes"]

@@ -262,3 +262,19 @@ def test_native_snapshot_refused_by_the_reference_engine(tmp_path):
     with pytest.warns(JournalWarning, match="taken by the native engine"):
         ref = reference.Router.open(tmp_path, config)
     assert ref.recovery.snapshot is None and ref._state() == state
+
+
+def test_attach_makes_a_running_router_durable(engine, tmp_path):
+    from pyroute.journal import attach
+    config, cmds = commands_for(13, 200)
+    plain = engine(config)
+    apply_all(plain, cmds[:100])
+    durable = attach(plain, tmp_path, fsync="never")
+    assert durable._state() == plain._state() and durable.recovery.snapshot == 0
+    apply_all(durable, cmds[100:])
+    apply_all(plain, cmds[100:])
+    durable.close()
+    again = engine.open(tmp_path, config)
+    assert again._state() == plain._state()
+    with pytest.raises(JournalError, match="already holds a journal"):
+        attach(plain, tmp_path)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import mmap
 import os
 import struct
 import time
@@ -44,6 +45,8 @@ FORMAT_VERSION = 1
 READABLE_VERSIONS = (1,)
 _HEAD = struct.Struct("<II")
 MAX_RECORD = 64 * 1024 * 1024
+CHUNK = 16 * 1024 * 1024      # the journal file grows by at least this much at a time
+PAGE = mmap.ALLOCATIONGRANULARITY
 FSYNC = ("always", "batch", "never")
 
 _ENC = msgspec.msgpack.Encoder()
@@ -86,6 +89,11 @@ def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Option
             yield pos, n, None
             return
         length, crc = _HEAD.unpack_from(data, pos)
+        if length == 0 and crc == 0:
+            # the zero tail of a file that grows in chunks: the end, if nothing follows
+            if any(data[pos:]):
+                yield pos, n, None
+            return
         end = pos + 8 + length
         if length > MAX_RECORD or end > n:
             yield pos, n, None
@@ -146,14 +154,20 @@ class DurableRouter:
         self._explain = explain
         self._broken: Optional[str] = None
         self._fd = -1
+        self._mm = None
+        self._buf = bytearray()
         self.directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         self._router, self.commands, self._end, info = self._recover()
         self.recovery = Recovery(info["snapshot"], info["replayed"], info["torn"],
                                  info["skipped"], time.perf_counter() - started)
-        self._fd = os.open(self.directory / JOURNAL, os.O_WRONLY | os.O_APPEND)
+        self._fd = os.open(self.directory / JOURNAL, os.O_RDWR)
+        self._size = 0
+        self._mm: Optional[mmap.mmap] = None
+        self._grow(0)
         self._last_sync = time.monotonic()
         self._dirty = False
+        self._synced = self._end      # bytes up to here are fsynced
         self._since_snapshot = self.commands - (info["snapshot"] or 0)
 
     # ------------------------------------------------------------------ recovery
@@ -253,8 +267,11 @@ class DurableRouter:
         for p in snaps:
             try:
                 data = p.read_bytes()
-                off, end, payload = next(read_records(data))
-                if payload is None or end != len(data):
+                if len(data) < 8:
+                    raise ValueError("too short")
+                length, crc = _HEAD.unpack_from(data, 0)
+                payload = data[8:]
+                if length != len(payload) or zlib.crc32(payload) != crc:
                     raise ValueError("checksum or length mismatch")
                 snap = msgspec.msgpack.decode(payload)
                 if snap.get("format") != "pyroute-snapshot" or snap.get(
@@ -279,30 +296,75 @@ class DurableRouter:
         if self._fd < 0:
             raise errors.InvalidState("this durable router is closed")
 
+    def _fail(self, e: OSError) -> None:
+        # applied in memory but not journaled: nothing more may be acknowledged
+        self._broken = f"writing the journal failed ({e.strerror})"
+        raise errors.RoutingError(
+            f"{self.directory / JOURNAL}: {self._broken}; the last command is not "
+            f"durable and the router refuses further commands") from None
+
+    def _grow(self, need: int) -> None:
+        """Map the journal file with room for ``need`` more bytes after the end. Records
+        are copied into a shared mapping: they are in the page cache, and so survive the
+        process, the moment the copy is done; fsync then makes them survive the machine."""
+        size = os.fstat(self._fd).st_size
+        want = max(size, self._end + need)
+        if want > size or self._mm is None or self._size != want:
+            if want > size:
+                want = max(want + CHUNK, size * 2 if size < 1 << 30 else size + (1 << 30))
+                want = -(-want // PAGE) * PAGE
+                os.ftruncate(self._fd, want)
+            if self._mm is not None:
+                self._mm.close()
+            self._mm = mmap.mmap(self._fd, want)
+            self._size = want
+
+    def _sync_range(self) -> None:
+        start = self._synced // PAGE * PAGE
+        if self._end > start:
+            self._mm.flush(start, self._end - start)   # msync: on disk before we go on
+        self._synced = self._end
+
     def _write(self, cmds: list) -> None:
-        data = b"".join(record(_ENC.encode(c)) for c in cmds)
+        self._write_bytes(b"".join(record(_ENC.encode(c)) for c in cmds), len(cmds))
+
+    def _write_bytes(self, data: bytes, n: int) -> None:
+        end = self._end + len(data)
         try:
-            os.write(self._fd, data)
+            if end > self._size:
+                self._grow(len(data))
+            self._mm[self._end:end] = data
+            self._end = end
             if self.fsync == "always":
-                os.fsync(self._fd)
+                self._sync_range()
             elif self.fsync == "batch":
                 self._dirty = True
                 now = time.monotonic()
                 if now - self._last_sync >= self._interval:
-                    os.fsync(self._fd)
+                    self._sync_range()
                     self._last_sync = now
                     self._dirty = False
         except OSError as e:
-            # applied in memory but not journaled: nothing more may be acknowledged
-            self._broken = f"writing the journal failed ({e.strerror})"
-            raise errors.RoutingError(
-                f"{self.directory / JOURNAL}: {self._broken}; the last command is not "
-                f"durable and the router refuses further commands") from None
-        self._end += len(data)
-        self.commands += len(cmds)
-        self._since_snapshot += len(cmds)
+            self._fail(e)
+        self.commands += n
+        self._since_snapshot += n
         if self.snapshot_every is not None and self._since_snapshot >= self.snapshot_every:
             self.snapshot()
+
+    def _one(self, cmd: Any) -> list:
+        out = self._router.apply(cmd)
+        buf = self._buf
+        _ENC.encode_into(cmd, buf, 8)
+        n = len(buf)
+        _HEAD.pack_into(buf, 0, n - 8, zlib.crc32(memoryview(buf)[8:]))
+        end = self._end + n
+        if self.fsync == "never" and end <= self._size and self.snapshot_every is None:
+            self._mm[self._end:end] = buf     # the fast path: one copy into the mapping
+            self._end = end
+            self.commands += 1
+            return out
+        self._write_bytes(bytes(buf), 1)
+        return out
 
     def _fill_now(self, cmd: Any) -> Any:
         if type(cmd) in COMMAND_TYPES and cmd.now is None:
@@ -311,11 +373,11 @@ class DurableRouter:
 
     def apply(self, cmd: Any) -> list:
         """Apply one command and journal it; returns its events."""
-        self._check()
-        cmd = self._fill_now(cmd)
-        out = self._router.apply(cmd)
-        self._write([cmd])
-        return out
+        if self._fd < 0 or self._broken:
+            self._check()
+        if cmd.__class__ in COMMAND_TYPES and cmd.now is None:
+            cmd = msgspec.structs.replace(cmd, now=self._clock())
+        return self._one(cmd)
 
     def apply_many(self, cmds: Any) -> list:
         """Apply commands in order and journal them with one write (group commit). On a
@@ -342,7 +404,7 @@ class DurableRouter:
         if save is None:
             self._since_snapshot = 0
             return None
-        os.fsync(self._fd)
+        self._sync_range()
         self._dirty = False
         payload = _ENC.encode({
             "format": "pyroute-snapshot", "version": FORMAT_VERSION,
@@ -362,16 +424,22 @@ class DurableRouter:
         return path
 
     def sync(self) -> None:
-        """fsync the journal now (``fsync="batch"`` does it at most every batch_interval)."""
-        if self._fd >= 0 and self._dirty:
-            os.fsync(self._fd)
+        """Make every journaled command durable on disk now (``fsync="batch"`` does it at
+        most every ``batch_interval``; ``"never"`` leaves it to the OS and ``close``)."""
+        if self._fd >= 0 and self._end > self._synced:
+            self._sync_range()
             self._dirty = False
             self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        """Sync and close the journal. The router's views still answer; commands do not."""
+        """Sync, cut the file to its records and close. The router's views still answer;
+        commands do not."""
         if self._fd >= 0:
             self.sync()
+            self._mm.close()
+            self._mm = None
+            os.ftruncate(self._fd, self._end)
+            os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
 
@@ -405,27 +473,29 @@ class DurableRouter:
 
 
 def _mutator(name: str, cls: type):
+    """``name`` as a method that builds its command and applies it through ``_one``:
+    generated from the reference engine's signature (binding arguments by hand costs
+    more than the routing)."""
     sig = inspect.signature(getattr(_reference_router(), name))
-
-    def call(self, *args, **kwargs):
-        self._check()
-        try:
-            bound = sig.bind(None, *args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"{name}(): {e}") from None
-        bound.apply_defaults()
-        kw = dict(bound.arguments)
-        kw.pop("self", None)
-        if kw.get("now") is None:
-            kw["now"] = self._clock()
-        if "groups" in kw and isinstance(kw["groups"], list):
-            kw["groups"] = tuple(kw["groups"])
-        cmd = cls(**kw)
-        out = self._router.apply(cmd)
-        self._write([cmd])
-        return out
-    call.__name__ = name
+    params = [p for p in sig.parameters.values() if p.name != "self"]
+    fields = {f.name for f in msgspec.structs.fields(cls)}
+    missing = [p.name for p in params if p.name not in fields]
+    assert not missing, (name, missing)
+    head = ", ".join(["self"] + [p.name if p.default is inspect.Parameter.empty
+                                 else f"{p.name}={p.default!r}" for p in params])
+    args = ", ".join([f"{p.name}={p.name}" for p in params if p.name != "now"]
+                     + ["now=self._clock() if now is None else now"])
+    groups = ("    if type(groups) is list:\n        groups = tuple(groups)\n"
+              if "groups" in fields else "")
+    src = (f"def {name}({head}):\n"
+           f"    if self._fd < 0 or self._broken:\n        self._check()\n"
+           f"{groups}"
+           f"    return self._one(_cls({args}))\n")
+    ns: dict = {"_cls": cls}
+    exec(src, ns)
+    call = ns[name]
     call.__doc__ = f"``{name}`` of the Router, journaled as ``{cls.__name__}``."
+    call.__qualname__ = f"DurableRouter.{name}"
     return call
 
 
@@ -444,6 +514,38 @@ def _fsync_dir(path: Path) -> None:
 
 for _name, _cls in METHODS.items():
     setattr(DurableRouter, _name, _mutator(_name, _cls))
+
+
+def attach(router: Any, directory: str | os.PathLike, **kw: Any) -> DurableRouter:
+    """Make an existing in-memory router durable: ``directory`` (new or empty) gets a
+    journal and a snapshot of the router's current state, and the returned DurableRouter
+    (a router restored from that snapshot; ``kw`` as for ``Router.open``) journals from
+    there. The router passed in must not be used for commands afterwards."""
+    directory = Path(directory)
+    if (directory / JOURNAL).exists():
+        raise JournalError(f"{directory} already holds a journal: open it with Router.open")
+    save = getattr(router, "_snapshot", None)
+    if save is None:
+        raise errors.InvalidArgument(f"{type(router).__name__} cannot be snapshotted "
+                                     f"(a router made with explain=True replays instead)")
+    directory.mkdir(parents=True, exist_ok=True)
+    data, digest = config_digest(router.config)
+    header = record(_ENC.encode({"format": "pyroute-journal", "version": FORMAT_VERSION,
+                                 "config": data, "config_digest": digest,
+                                 "engine": router.engine}))
+    snap = record(_ENC.encode({"format": "pyroute-snapshot", "version": FORMAT_VERSION,
+                               "config_digest": digest, "commands": 0,
+                               "offset": len(header), "engine": router.engine,
+                               "state": save()}))
+    for name, blob in ((f"snapshot-{0:012d}.pyrs", snap), (JOURNAL, header)):
+        tmp = directory / (name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / name)
+    _fsync_dir(directory)
+    return DurableRouter(type(router), directory, router.config, **kw)
 
 
 def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
