@@ -160,7 +160,9 @@ def test_corruption_in_the_middle_is_refused(engine, tmp_path):
     r.close()
     path = tmp_path / JOURNAL
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    from pyroute.journal import read_records
+    offsets = [off for off, _, _ in read_records(bytes(data))]
+    data[offsets[len(offsets) // 2] + 9] ^= 0xFF       # inside a record's payload
     path.write_bytes(bytes(data))
     with pytest.raises(JournalError, match="damaged in the middle"):
         engine.open(tmp_path, config)

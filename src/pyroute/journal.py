@@ -11,8 +11,9 @@ File formats (docs/durability.md):
 * journal: a header record, then one record per accepted command. A record is
   ``u32 length | u32 crc32(payload) | payload`` (little-endian); the header's payload is
   the MessagePack map ``{"format": "pyroute-journal", "version": 1, "config": {...},
-  "config_digest": "...", "engine": "native"}``; a command's payload is the command as
-  MessagePack (a tagged msgspec Struct, ``now`` always filled in).
+  "config_digest": "...", "engine": "native"}``; a command's payload is the MessagePack
+  array ``[code, *arguments]``: ``OPS[code]`` names the Router method and the arguments
+  follow its parameters in order (``PARAMS``), ``now`` always filled in.
 * snapshot ``snapshot-<n>.pyrs``: one record whose payload is ``{"format":
   "pyroute-snapshot", "version": 1, "config_digest", "commands": n, "offset": byte offset
   of record n + 1 in the journal, "engine", "state": bytes}``.
@@ -21,10 +22,14 @@ File formats (docs/durability.md):
 from __future__ import annotations
 
 import hashlib
+import math
 import inspect
 import mmap
+import operator
 import os
 import struct
+import threading
+import weakref
 import time
 import warnings
 import zlib
@@ -35,7 +40,7 @@ import msgspec
 
 from . import errors
 from .commands import (
-    COMMAND_TYPES, Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline,
+    COMMAND_TYPES, Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline,
     Escalate, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Transfer, Unban,
 )
 from .config import compile_config
@@ -50,7 +55,17 @@ PAGE = mmap.ALLOCATIONGRANULARITY
 FSYNC = ("always", "batch", "never")
 
 _ENC = msgspec.msgpack.Encoder()
-_CMD_DEC = msgspec.msgpack.Decoder(Command)
+_DEC = msgspec.msgpack.Decoder()
+_encode = _ENC.encode
+_pack_into = _HEAD.pack_into
+_crc32 = zlib.crc32
+
+#: Record codes: a command record is the MessagePack array ``[code, *arguments]`` with the
+#: arguments in the order of the Router method's parameters (``PARAMS``). Append only:
+#: a code never changes meaning.
+OPS = ("submit", "finish", "cancel", "add_operator", "remove_operator", "set_status",
+       "set_groups", "set_limit", "transfer", "escalate", "accept", "decline", "ban",
+       "unban", "categorize", "advance")
 
 #: method name -> the command it journals as
 METHODS = {"submit": Submit, "finish": Finish, "cancel": Cancel, "add_operator": AddOperator,
@@ -165,10 +180,21 @@ class DurableRouter:
         self._size = 0
         self._mm: Optional[mmap.mmap] = None
         self._grow(0)
-        self._last_sync = time.monotonic()
-        self._dirty = False
         self._synced = self._end      # bytes up to here are fsynced
-        self._since_snapshot = self.commands - (info["snapshot"] or 0)
+        self._stop = threading.Event()
+        self._syncer: Optional[threading.Thread] = None
+        if fsync == "batch":
+            # group commit: a thread syncs what was journaled every batch_interval, so a
+            # command waits for no disk (the GIL is released while fsync runs)
+            self._syncer = threading.Thread(target=_sync_loop,
+                                            args=(weakref.ref(self), self._stop,
+                                                  self._interval),
+                                            daemon=True, name="pyroute-journal-sync")
+            self._syncer.start()
+        # the command count at which the next snapshot is due
+        self._snap_due = (math.inf if snapshot_every is None
+                          else (info["snapshot"] or 0) + snapshot_every)
+        self._fast = fsync != "always"   # a command may skip _log's general path
 
     # ------------------------------------------------------------------ recovery
     def _new_engine(self) -> Any:
@@ -245,19 +271,21 @@ class DurableRouter:
                     f.flush()
                     os.fsync(f.fileno())
                 break
+            batch.append((off, payload))
+            end = end_
+        methods = [getattr(router, name) for name in OPS]
+        decode = _DEC.decode
+        for off, payload in batch:
             try:
-                batch.append(_CMD_DEC.decode(payload))
-            except msgspec.DecodeError as e:
+                code, *args = decode(payload)
+                methods[code](*args)
+            except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
                 raise JournalError(f"{path}: record at byte {off} is not a command ({e})") \
                     from None
-            end = end_
-        if batch:
-            try:
-                router.apply_many(batch)
-            except errors.BatchError as e:
-                raise JournalError(f"{path}: replaying command {count + e.index + 1} failed "
-                                   f"({e.error}); the journal does not match this pyroute's "
-                                   f"rules") from None
+            except errors.RoutingError as e:
+                raise JournalError(f"{path}: replaying the record at byte {off} failed "
+                                   f"({type(e).__name__}: {e}); the journal does not match "
+                                   f"this pyroute's rules") from None
         info["replayed"] = len(batch)
         return router, count + len(batch), end, info
 
@@ -326,7 +354,8 @@ class DurableRouter:
         self._synced = self._end
 
     def _write(self, cmds: list) -> None:
-        self._write_bytes(b"".join(record(_ENC.encode(c)) for c in cmds), len(cmds))
+        self._write_bytes(b"".join(record(_ENC.encode(as_record(c))) for c in cmds),
+                          len(cmds))
 
     def _write_bytes(self, data: bytes, n: int) -> None:
         end = self._end + len(data)
@@ -337,34 +366,36 @@ class DurableRouter:
             self._end = end
             if self.fsync == "always":
                 self._sync_range()
-            elif self.fsync == "batch":
-                self._dirty = True
-                now = time.monotonic()
-                if now - self._last_sync >= self._interval:
-                    self._sync_range()
-                    self._last_sync = now
-                    self._dirty = False
         except OSError as e:
             self._fail(e)
         self.commands += n
-        self._since_snapshot += n
-        if self.snapshot_every is not None and self._since_snapshot >= self.snapshot_every:
+        if self.commands >= self._snap_due:
             self.snapshot()
 
-    def _one(self, cmd: Any) -> list:
-        out = self._router.apply(cmd)
-        buf = self._buf
-        _ENC.encode_into(cmd, buf, 8)
-        n = len(buf)
-        _HEAD.pack_into(buf, 0, n - 8, zlib.crc32(memoryview(buf)[8:]))
-        end = self._end + n
-        if self.fsync == "never" and end <= self._size and self.snapshot_every is None:
-            self._mm[self._end:end] = buf     # the fast path: one copy into the mapping
+    def _log(self, rec: tuple) -> None:
+        self._log_payload(_encode(rec))
+
+    def _log_payload(self, payload: bytes) -> None:
+        """Journal one command record (``[code, *arguments]``, encoded): its header and
+        payload go straight into the mapping; then the fsync policy and the snapshot
+        schedule. (The generated methods inline the common case.)"""
+        n = len(payload)
+        start = self._end
+        end = start + 8 + n
+        try:
+            if end > self._size:
+                self._grow(8 + n)
+            mm = self._mm
+            _pack_into(mm, start, n, _crc32(payload))
+            mm[start + 8:end] = payload
             self._end = end
             self.commands += 1
-            return out
-        self._write_bytes(bytes(buf), 1)
-        return out
+            if self.fsync == "always":
+                self._sync_range()
+        except OSError as e:
+            self._fail(e)
+        if self.commands >= self._snap_due:
+            self.snapshot()
 
     def _fill_now(self, cmd: Any) -> Any:
         if type(cmd) in COMMAND_TYPES and cmd.now is None:
@@ -377,7 +408,9 @@ class DurableRouter:
             self._check()
         if cmd.__class__ in COMMAND_TYPES and cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self._clock())
-        return self._one(cmd)
+        out = self._router.apply(cmd)
+        self._log(as_record(cmd))
+        return out
 
     def apply_many(self, cmds: Any) -> list:
         """Apply commands in order and journal them with one write (group commit). On a
@@ -402,10 +435,10 @@ class DurableRouter:
         self._check()
         save = getattr(self._router, "_snapshot", None)
         if save is None:
-            self._since_snapshot = 0
+            self._snap_due = (math.inf if self.snapshot_every is None
+                              else self.commands + self.snapshot_every)
             return None
         self._sync_range()
-        self._dirty = False
         payload = _ENC.encode({
             "format": "pyroute-snapshot", "version": FORMAT_VERSION,
             "config_digest": self._digest, "commands": self.commands, "offset": self._end,
@@ -420,21 +453,25 @@ class DurableRouter:
         _fsync_dir(self.directory)
         for old in sorted(self.directory.glob("snapshot-*.pyrs"))[:-2]:
             old.unlink()
-        self._since_snapshot = 0
+        self._snap_due = (math.inf if self.snapshot_every is None
+                          else self.commands + self.snapshot_every)
         return path
 
     def sync(self) -> None:
-        """Make every journaled command durable on disk now (``fsync="batch"`` does it at
-        most every ``batch_interval``; ``"never"`` leaves it to the OS and ``close``)."""
+        """Make every journaled command durable on disk now (``fsync="batch"`` does it
+        every ``batch_interval`` in the background; ``"never"`` leaves it to the OS and
+        ``close``)."""
         if self._fd >= 0 and self._end > self._synced:
             self._sync_range()
-            self._dirty = False
-            self._last_sync = time.monotonic()
 
     def close(self) -> None:
         """Sync, cut the file to its records and close. The router's views still answer;
         commands do not."""
         if self._fd >= 0:
+            if self._syncer is not None:
+                self._stop.set()
+                self._syncer.join()
+                self._syncer = None
             self.sync()
             self._mm.close()
             self._mm = None
@@ -473,30 +510,71 @@ class DurableRouter:
 
 
 def _mutator(name: str, cls: type):
-    """``name`` as a method that builds its command and applies it through ``_one``:
-    generated from the reference engine's signature (binding arguments by hand costs
-    more than the routing)."""
+    """``name`` as a method that calls the router's and journals its record: generated
+    from the reference engine's signature (binding arguments by hand, or building a
+    Command struct, costs more than the routing)."""
+    params = PARAMS[name]
     sig = inspect.signature(getattr(_reference_router(), name))
-    params = [p for p in sig.parameters.values() if p.name != "self"]
-    fields = {f.name for f in msgspec.structs.fields(cls)}
-    missing = [p.name for p in params if p.name not in fields]
-    assert not missing, (name, missing)
-    head = ", ".join(["self"] + [p.name if p.default is inspect.Parameter.empty
-                                 else f"{p.name}={p.default!r}" for p in params])
-    args = ", ".join([f"{p.name}={p.name}" for p in params if p.name != "now"]
-                     + ["now=self._clock() if now is None else now"])
-    groups = ("    if type(groups) is list:\n        groups = tuple(groups)\n"
-              if "groups" in fields else "")
+    defaults = {p.name: p.default for p in sig.parameters.values()}
+    head = ", ".join(["self"] + [p if defaults[p] is inspect.Parameter.empty
+                                 else f"{p}={defaults[p]!r}" for p in params])
+    args = ", ".join(params)
     src = (f"def {name}({head}):\n"
            f"    if self._fd < 0 or self._broken:\n        self._check()\n"
-           f"{groups}"
-           f"    return self._one(_cls({args}))\n")
-    ns: dict = {"_cls": cls}
+           f"    if now is None:\n        now = self._clock()\n"
+           f"    out = self._router.{name}({args})\n"
+           f"    payload = _encode(({OPS.index(name)}, {args}))\n"
+           f"    n = len(payload)\n"
+           f"    start = self._end\n"
+           f"    end = start + 8 + n\n"
+           f"    if self._fast and end <= self._size and self.commands + 1 < self._snap_due:\n"
+           f"        mm = self._mm\n"
+           f"        _pack_into(mm, start, n, _crc32(payload))\n"
+           f"        mm[start + 8:end] = payload\n"
+           f"        self._end = end\n"
+           f"        self.commands += 1\n"
+           f"    else:\n"
+           f"        self._log_payload(payload)\n"
+           f"    return out\n")
+    ns: dict = {"_encode": _encode, "_pack_into": _pack_into, "_crc32": _crc32}
     exec(src, ns)
     call = ns[name]
-    call.__doc__ = f"``{name}`` of the Router, journaled as ``{cls.__name__}``."
+    call.__doc__ = f"``{name}`` of the Router, journaled (as ``{cls.__name__}``)."
     call.__qualname__ = f"DurableRouter.{name}"
     return call
+
+
+def as_record(cmd: Any) -> tuple:
+    """The journal record of a command: ``(code, *arguments)`` in method order."""
+    code, get = _GETTERS[type(cmd)]
+    return (code, *get(cmd))
+
+
+def from_record(values: list) -> Any:
+    """The Command struct of a decoded journal record."""
+    code, *args = values
+    name = OPS[code]
+    kw = dict(zip(PARAMS[name], args))
+    if "groups" in kw and isinstance(kw["groups"], list):
+        kw["groups"] = tuple(kw["groups"])
+    return METHODS[name](**kw)
+
+
+def _sync_loop(ref: Any, stop: threading.Event, interval: float) -> None:
+    """The group-commit thread of a ``fsync="batch"`` router (holds it weakly)."""
+    while not stop.wait(interval):
+        self = ref()
+        if self is None or self._fd < 0:
+            return
+        end = self._end
+        if end > self._synced:
+            try:
+                os.fsync(self._fd)
+            except OSError as e:
+                self._broken = f"syncing the journal failed ({e.strerror})"
+                return
+            self._synced = end
+        del self
 
 
 def _reference_router() -> type:
@@ -512,6 +590,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PARAMS = {name: tuple(p for p in inspect.signature(getattr(_reference_router(), name))
+                     .parameters if p != "self") for name in OPS}
+_GETTERS = {cls: (OPS.index(name), operator.attrgetter(*PARAMS[name]))
+            for name, cls in METHODS.items() if len(PARAMS[name]) > 1}
+_GETTERS[Advance] = (OPS.index("advance"), lambda cmd: (cmd.now,))
+assert all(set(PARAMS[n]) <= {f.name for f in msgspec.structs.fields(c)}
+           for n, c in METHODS.items())
 for _name, _cls in METHODS.items():
     setattr(DurableRouter, _name, _mutator(_name, _cls))
 
@@ -565,5 +650,8 @@ def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
     if head.get("version") not in READABLE_VERSIONS:
         raise JournalError(f"{path}: journal format version {head.get('version')!r} is not "
                            f"readable by this pyroute")
-    cmds = [_CMD_DEC.decode(p) for _, _, p in recs[1:] if p is not None]
+    try:
+        cmds = [from_record(_DEC.decode(p)) for _, _, p in recs[1:] if p is not None]
+    except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
+        raise JournalError(f"{path}: a record is not a command ({e})") from None
     return head, cmds
