@@ -280,3 +280,37 @@ def test_attach_makes_a_running_router_durable(engine, tmp_path):
     assert again._state() == plain._state()
     with pytest.raises(JournalError, match="already holds a journal"):
         attach(plain, tmp_path)
+
+
+def test_a_failed_write_stops_the_router(engine, tmp_path, monkeypatch):
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    r = engine.open(tmp_path, config, fsync="never")
+    r.submit("c1", "web", "g", now=1.0)
+    os.ftruncate(r._fd, r._end)   # the file is full: the next record must grow it
+    r._size = r._end
+
+    def no_space(fd, size):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "ftruncate", no_space)
+    with pytest.raises(pr.RoutingError, match="No space left"):
+        r.submit("c2", "web", "g", now=2.0)
+    with pytest.raises(pr.InvalidState, match="stopped"):
+        r.submit("c3", "web", "g", now=3.0)
+    monkeypatch.undo()
+    again = engine.open(tmp_path, config)
+    assert again.request("c1").state == "queued"
+    with pytest.raises(pr.UnknownId):
+        again.request("c2")     # applied in memory, never acknowledged, not journaled
+
+
+def test_an_explaining_durable_router_recovers_by_replay(tmp_path):
+    config, cmds = commands_for(14, 150)
+    r = pr.Router.open(tmp_path, config, explain=True, snapshot_every=20)
+    apply_all(r, cmds)
+    state = r._state()
+    rid = next(c.request for c in cmds if isinstance(c, pr.Submit))
+    before = r.explain(rid)
+    r.close()
+    assert not list(tmp_path.glob("snapshot-*"))
+    again = pr.Router.open(tmp_path, config, explain=True)
+    assert again._state() == state and again.explain(rid) == before
