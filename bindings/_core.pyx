@@ -1204,4 +1204,5 @@ cdef class Router:
 
 include "check.pyx"
 include "snapshot.pyx"
+include "syncer.pyx"
 

@@ -314,3 +314,24 @@ def test_an_explaining_durable_router_recovers_by_replay(tmp_path):
     assert not list(tmp_path.glob("snapshot-*"))
     again = pr.Router.open(tmp_path, config, explain=True)
     assert again._state() == state and again.explain(rid) == before
+
+
+def test_the_group_commit_thread_reports_a_failed_sync(tmp_path):
+    import errno
+    import time as _t
+    from pyroute._core import Syncer
+    bad = Syncer(-1, 0.001)          # fdatasync(-1) fails: EBADF
+    deadline = _t.monotonic() + 10
+    while bad.error == 0 and _t.monotonic() < deadline:
+        _t.sleep(0.01)
+    assert bad.error == errno.EBADF
+    bad.stop()
+    config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+    r = pr.Router.open(tmp_path, config, fsync="batch")
+    r.submit("c1", "web", "g", now=1.0)
+    good = r._syncer
+    r._syncer = bad                  # as if the disk had failed under the thread
+    with pytest.raises(pr.InvalidState, match="syncing the journal failed"):
+        r.submit("c2", "web", "g", now=2.0)
+    r._syncer = good
+    r.close()

@@ -28,8 +28,6 @@ import mmap
 import operator
 import os
 import struct
-import threading
-import weakref
 import time
 import warnings
 import zlib
@@ -181,16 +179,12 @@ class DurableRouter:
         self._mm: Optional[mmap.mmap] = None
         self._grow(0)
         self._synced = self._end      # bytes up to here are fsynced
-        self._stop = threading.Event()
-        self._syncer: Optional[threading.Thread] = None
+        self._syncer: Any = None
         if fsync == "batch":
-            # group commit: a thread syncs what was journaled every batch_interval, so a
-            # command waits for no disk (the GIL is released while fsync runs)
-            self._syncer = threading.Thread(target=_sync_loop,
-                                            args=(weakref.ref(self), self._stop,
-                                                  self._interval),
-                                            daemon=True, name="pyroute-journal-sync")
-            self._syncer.start()
+            # group commit: a native thread fdatasyncs the journal every batch_interval;
+            # it never takes the GIL, so no command waits for the disk
+            from ._core import Syncer
+            self._syncer = Syncer(self._fd, self._interval)
         # the command count at which the next snapshot is due
         self._snap_due = (math.inf if snapshot_every is None
                           else (info["snapshot"] or 0) + snapshot_every)
@@ -318,6 +312,8 @@ class DurableRouter:
 
     # ------------------------------------------------------------------ writing
     def _check(self) -> None:
+        if self._syncer is not None and self._syncer.error and not self._broken:
+            self._broken = f"syncing the journal failed ({os.strerror(self._syncer.error)})"
         if self._broken:
             raise errors.InvalidState(f"this durable router stopped: {self._broken}; reopen "
                                       f"the directory to recover")
@@ -404,7 +400,7 @@ class DurableRouter:
 
     def apply(self, cmd: Any) -> list:
         """Apply one command and journal it; returns its events."""
-        if self._fd < 0 or self._broken:
+        if self._fd < 0 or self._broken or (self._syncer is not None and self._syncer.error):
             self._check()
         if cmd.__class__ in COMMAND_TYPES and cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self._clock())
@@ -469,8 +465,7 @@ class DurableRouter:
         commands do not."""
         if self._fd >= 0:
             if self._syncer is not None:
-                self._stop.set()
-                self._syncer.join()
+                self._syncer.stop()
                 self._syncer = None
             self.sync()
             self._mm.close()
@@ -520,7 +515,8 @@ def _mutator(name: str, cls: type):
                                  else f"{p}={defaults[p]!r}" for p in params])
     args = ", ".join(params)
     src = (f"def {name}({head}):\n"
-           f"    if self._fd < 0 or self._broken:\n        self._check()\n"
+           f"    if self._fd < 0 or self._broken or (self._syncer is not None "
+           f"and self._syncer.error):\n        self._check()\n"
            f"    if now is None:\n        now = self._clock()\n"
            f"    out = self._router.{name}({args})\n"
            f"    payload = _encode(({OPS.index(name)}, {args}))\n"
@@ -558,23 +554,6 @@ def from_record(values: list) -> Any:
     if "groups" in kw and isinstance(kw["groups"], list):
         kw["groups"] = tuple(kw["groups"])
     return METHODS[name](**kw)
-
-
-def _sync_loop(ref: Any, stop: threading.Event, interval: float) -> None:
-    """The group-commit thread of a ``fsync="batch"`` router (holds it weakly)."""
-    while not stop.wait(interval):
-        self = ref()
-        if self is None or self._fd < 0:
-            return
-        end = self._end
-        if end > self._synced:
-            try:
-                os.fsync(self._fd)
-            except OSError as e:
-                self._broken = f"syncing the journal failed ({e.strerror})"
-                return
-            self._synced = end
-        del self
 
 
 def _reference_router() -> type:
