@@ -1205,4 +1205,5 @@ cdef class Router:
 include "check.pyx"
 include "snapshot.pyx"
 include "syncer.pyx"
+include "journal_log.pyx"
 

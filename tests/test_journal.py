@@ -286,8 +286,12 @@ def test_a_failed_write_stops_the_router(engine, tmp_path, monkeypatch):
     config = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
     r = engine.open(tmp_path, config, fsync="never")
     r.submit("c1", "web", "g", now=1.0)
+    import mmap
     os.ftruncate(r._fd, r._end)   # the file is full: the next record must grow it
-    r._size = r._end
+    r._log.detach()
+    r._mm.close()
+    r._mm = mmap.mmap(r._fd, r._end)
+    r._log.attach(r._mm)
 
     def no_space(fd, size):
         raise OSError(28, "No space left on device")
@@ -316,6 +320,15 @@ def test_an_explaining_durable_router_recovers_by_replay(tmp_path):
     assert again._state() == state and again.explain(rid) == before
 
 
+def test_native_crc32_is_zlibs():
+    import zlib
+    from pyroute._core import crc32
+    rng = random.Random(5)
+    for n in (0, 1, 7, 8, 100, 4096):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert crc32(data) == zlib.crc32(data)
+
+
 def test_the_group_commit_thread_reports_a_failed_sync(tmp_path):
     import errno
     import time as _t
@@ -331,7 +344,10 @@ def test_the_group_commit_thread_reports_a_failed_sync(tmp_path):
     r.submit("c1", "web", "g", now=1.0)
     good = r._syncer
     r._syncer = bad                  # as if the disk had failed under the thread
-    with pytest.raises(pr.InvalidState, match="syncing the journal failed"):
+    r._log.set_syncer(bad)
+    with pytest.raises(pr.RoutingError, match="syncing the journal failed"):
         r.submit("c2", "web", "g", now=2.0)
+    with pytest.raises(pr.InvalidState, match="syncing the journal failed"):
+        r.submit("c3", "web", "g", now=3.0)
     r._syncer = good
     r.close()

@@ -168,27 +168,40 @@ class DurableRouter:
         self._broken: Optional[str] = None
         self._fd = -1
         self._mm = None
-        self._buf = bytearray()
+        self._usable = False
         self.directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        self._router, self.commands, self._end, info = self._recover()
+        self._router, commands, end, info = self._recover()
+        from ._core import JournalLog
+        self._log = JournalLog()
+        self._log.end, self._log.count = end, commands
         self.recovery = Recovery(info["snapshot"], info["replayed"], info["torn"],
                                  info["skipped"], time.perf_counter() - started)
         self._fd = os.open(self.directory / JOURNAL, os.O_RDWR)
-        self._size = 0
         self._mm: Optional[mmap.mmap] = None
         self._grow(0)
-        self._synced = self._end      # bytes up to here are fsynced
+        self._synced = end            # bytes up to here are fsynced
         self._syncer: Any = None
         if fsync == "batch":
             # group commit: a native thread fdatasyncs the journal every batch_interval;
             # it never takes the GIL, so no command waits for the disk
             from ._core import Syncer
             self._syncer = Syncer(self._fd, self._interval)
+            self._log.set_syncer(self._syncer)
         # the command count at which the next snapshot is due
-        self._snap_due = (math.inf if snapshot_every is None
-                          else (info["snapshot"] or 0) + snapshot_every)
-        self._fast = fsync != "always"   # a command may skip _log's general path
+        self._log.snap_due = (math.inf if snapshot_every is None
+                              else (info["snapshot"] or 0) + snapshot_every)
+        self._log.fast = fsync != "always"   # a command may skip the general path
+        self._usable = True
+
+    @property
+    def commands(self) -> int:
+        """Commands in the journal (and so applied to the router)."""
+        return self._log.count
+
+    @property
+    def _end(self) -> int:
+        return self._log.end
 
     # ------------------------------------------------------------------ recovery
     def _new_engine(self) -> Any:
@@ -314,15 +327,17 @@ class DurableRouter:
     def _check(self) -> None:
         if self._syncer is not None and self._syncer.error and not self._broken:
             self._broken = f"syncing the journal failed ({os.strerror(self._syncer.error)})"
+            self._usable = False
         if self._broken:
             raise errors.InvalidState(f"this durable router stopped: {self._broken}; reopen "
                                       f"the directory to recover")
         if self._fd < 0:
             raise errors.InvalidState("this durable router is closed")
 
-    def _fail(self, e: OSError) -> None:
+    def _fail(self, e: OSError, doing: str = "writing") -> None:
         # applied in memory but not journaled: nothing more may be acknowledged
-        self._broken = f"writing the journal failed ({e.strerror})"
+        self._broken = f"{doing} the journal failed ({e.strerror})"
+        self._usable = False
         raise errors.RoutingError(
             f"{self.directory / JOURNAL}: {self._broken}; the last command is not "
             f"durable and the router refuses further commands") from None
@@ -332,65 +347,67 @@ class DurableRouter:
         are copied into a shared mapping: they are in the page cache, and so survive the
         process, the moment the copy is done; fsync then makes them survive the machine."""
         size = os.fstat(self._fd).st_size
-        want = max(size, self._end + need)
-        if want > size or self._mm is None or self._size != want:
+        want = max(size, self._log.end + need)
+        if want > size or self._mm is None or self._log.size != want:
             if want > size:
                 want = max(want + CHUNK, size * 2 if size < 1 << 30 else size + (1 << 30))
                 want = -(-want // PAGE) * PAGE
                 os.ftruncate(self._fd, want)
+            self._log.detach()
             if self._mm is not None:
                 self._mm.close()
             self._mm = mmap.mmap(self._fd, want)
-            self._size = want
+            self._log.attach(self._mm)
 
     def _sync_range(self) -> None:
+        end = self._log.end
         start = self._synced // PAGE * PAGE
-        if self._end > start:
-            self._mm.flush(start, self._end - start)   # msync: on disk before we go on
-        self._synced = self._end
+        if end > start:
+            self._mm.flush(start, end - start)   # msync: on disk before we go on
+        self._synced = end
 
     def _write(self, cmds: list) -> None:
         self._write_bytes(b"".join(record(_ENC.encode(as_record(c))) for c in cmds),
                           len(cmds))
 
     def _write_bytes(self, data: bytes, n: int) -> None:
-        end = self._end + len(data)
+        log = self._log
+        end = log.end + len(data)
+        self._check_syncer()
         try:
-            if end > self._size:
+            if end > log.size:
                 self._grow(len(data))
-            self._mm[self._end:end] = data
-            self._end = end
+            self._mm[log.end:end] = data
+            log.end = end
+            log.count += n
             if self.fsync == "always":
                 self._sync_range()
         except OSError as e:
             self._fail(e)
-        self.commands += n
-        if self.commands >= self._snap_due:
+        if log.count >= log.snap_due:
             self.snapshot()
 
-    def _log(self, rec: tuple) -> None:
-        self._log_payload(_encode(rec))
+    def _check_syncer(self) -> None:
+        if self._syncer is not None and self._syncer.error:
+            # commands may have been acknowledged that the disk did not take
+            self._fail(OSError(self._syncer.error, os.strerror(self._syncer.error)),
+                       "syncing")
 
     def _log_payload(self, payload: bytes) -> None:
-        """Journal one command record (``[code, *arguments]``, encoded): its header and
-        payload go straight into the mapping; then the fsync policy and the snapshot
-        schedule. (The generated methods inline the common case.)"""
-        n = len(payload)
-        start = self._end
-        end = start + 8 + n
+        """The general path of journaling one encoded record (the generated methods and
+        ``apply`` try ``JournalLog.append`` first): the group-commit thread's health, room
+        in the mapping, fsync="always", and the snapshot schedule."""
+        log = self._log
+        self._check_syncer()
         try:
-            if end > self._size:
-                self._grow(8 + n)
-            mm = self._mm
-            _pack_into(mm, start, n, _crc32(payload))
-            mm[start + 8:end] = payload
-            self._end = end
-            self.commands += 1
+            if log.end + 8 + len(payload) > log.size:
+                self._grow(8 + len(payload))
+            log.append(payload, True)
             if self.fsync == "always":
                 self._sync_range()
         except OSError as e:
             self._fail(e)
-        if self.commands >= self._snap_due:
+        if log.count >= log.snap_due:
             self.snapshot()
 
     def _fill_now(self, cmd: Any) -> Any:
@@ -400,12 +417,14 @@ class DurableRouter:
 
     def apply(self, cmd: Any) -> list:
         """Apply one command and journal it; returns its events."""
-        if self._fd < 0 or self._broken or (self._syncer is not None and self._syncer.error):
+        if not self._usable:
             self._check()
         if cmd.__class__ in COMMAND_TYPES and cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self._clock())
         out = self._router.apply(cmd)
-        self._log(as_record(cmd))
+        payload = _encode(as_record(cmd))
+        if not self._log.append(payload):
+            self._log_payload(payload)
         return out
 
     def apply_many(self, cmds: Any) -> list:
@@ -431,8 +450,8 @@ class DurableRouter:
         self._check()
         save = getattr(self._router, "_snapshot", None)
         if save is None:
-            self._snap_due = (math.inf if self.snapshot_every is None
-                              else self.commands + self.snapshot_every)
+            self._log.snap_due = (math.inf if self.snapshot_every is None
+                                  else self.commands + self.snapshot_every)
             return None
         self._sync_range()
         payload = _ENC.encode({
@@ -449,15 +468,15 @@ class DurableRouter:
         _fsync_dir(self.directory)
         for old in sorted(self.directory.glob("snapshot-*.pyrs"))[:-2]:
             old.unlink()
-        self._snap_due = (math.inf if self.snapshot_every is None
-                          else self.commands + self.snapshot_every)
+        self._log.snap_due = (math.inf if self.snapshot_every is None
+                              else self.commands + self.snapshot_every)
         return path
 
     def sync(self) -> None:
         """Make every journaled command durable on disk now (``fsync="batch"`` does it
         every ``batch_interval`` in the background; ``"never"`` leaves it to the OS and
         ``close``)."""
-        if self._fd >= 0 and self._end > self._synced:
+        if self._fd >= 0 and self._log.end > self._synced:
             self._sync_range()
 
     def close(self) -> None:
@@ -468,9 +487,11 @@ class DurableRouter:
                 self._syncer.stop()
                 self._syncer = None
             self.sync()
+            self._usable = False
+            self._log.detach()
             self._mm.close()
             self._mm = None
-            os.ftruncate(self._fd, self._end)
+            os.ftruncate(self._fd, self._log.end)
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
@@ -515,21 +536,11 @@ def _mutator(name: str, cls: type):
                                  else f"{p}={defaults[p]!r}" for p in params])
     args = ", ".join(params)
     src = (f"def {name}({head}):\n"
-           f"    if self._fd < 0 or self._broken or (self._syncer is not None "
-           f"and self._syncer.error):\n        self._check()\n"
+           f"    if self._usable is not True:\n        self._check()\n"
            f"    if now is None:\n        now = self._clock()\n"
            f"    out = self._router.{name}({args})\n"
            f"    payload = _encode(({OPS.index(name)}, {args}))\n"
-           f"    n = len(payload)\n"
-           f"    start = self._end\n"
-           f"    end = start + 8 + n\n"
-           f"    if self._fast and end <= self._size and self.commands + 1 < self._snap_due:\n"
-           f"        mm = self._mm\n"
-           f"        _pack_into(mm, start, n, _crc32(payload))\n"
-           f"        mm[start + 8:end] = payload\n"
-           f"        self._end = end\n"
-           f"        self.commands += 1\n"
-           f"    else:\n"
+           f"    if not self._log.append(payload):\n"
            f"        self._log_payload(payload)\n"
            f"    return out\n")
     ns: dict = {"_encode": _encode, "_pack_into": _pack_into, "_crc32": _crc32}
