@@ -266,6 +266,40 @@ def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .config import RouterConfig
+    from .errors import RoutingError
+
+    try:
+        import uvicorn
+
+        from .service import Service, build_app, parse_tokens
+    except ModuleNotFoundError as e:
+        print(f"pyroute serve: {e.name} is not installed: pip install \"pyroute[serve]\"",
+              file=sys.stderr)
+        return 1
+    import time as _time
+
+    from .router import Router
+    try:
+        spec = os.environ.get("PYROUTE_TOKENS", "")
+        if args.tokens_file:
+            spec = ",".join(line.strip() for line in
+                            Path(args.tokens_file).read_text().splitlines() if line.strip())
+        tokens = parse_tokens(spec)
+        config = RouterConfig.from_toml(args.config)
+        if args.memory:
+            router = Router(config, clock=_time.time)
+        else:
+            router = Router.open(args.data, config, fsync=args.fsync, clock=_time.time)
+        svc = Service(router, tokens, max_body=args.max_body)
+    except (RoutingError, OSError) as e:
+        print(f"pyroute serve: {e}", file=sys.stderr)
+        return 1
+    uvicorn.run(build_app(svc), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .wire import schema
     print(json.dumps(schema(), indent=2))
@@ -325,6 +359,24 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--engine", choices=("native", "reference"), default="native")
     rep.add_argument("--json", action="store_true", help="print JSON")
     rep.set_defaults(func=cmd_replay)
+    srv = sub.add_parser(
+        "serve", help="run the router as an HTTP service (docs/service.md)",
+        description="Serve the router over HTTP: commands, views, stats, an event stream "
+                    "and a live monitoring page at /. Tokens come from PYROUTE_TOKENS "
+                    "(role:token,...; roles integration and supervisor) or --tokens-file.")
+    srv.add_argument("--config", required=True, help="router config (TOML)")
+    where = srv.add_mutually_exclusive_group()
+    where.add_argument("--data", default="pyroute-data",
+                       help="directory of the journal (default: ./pyroute-data)")
+    where.add_argument("--memory", action="store_true", help="no journal: state in memory")
+    srv.add_argument("--fsync", choices=("always", "batch", "never"), default="batch")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--tokens-file", help="file of role:token lines")
+    srv.add_argument("--max-body", type=int, default=1 << 20,
+                     help="largest request body in bytes (default 1 MiB)")
+    srv.add_argument("--log-level", default="warning")
+    srv.set_defaults(func=cmd_serve)
     sch = sub.add_parser("schema", help="print the JSON Schema of commands and events",
                          description="Print the JSON Schema (2020-12) of the wire format: "
                                      "command messages and event messages.")

@@ -13,7 +13,8 @@ import msgspec
 from .events import Id
 
 
-class _Command(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True, gc=False):
+class _Command(msgspec.Struct, frozen=True, tag_field="type", tag=True, kw_only=True, gc=False,
+               forbid_unknown_fields=True):
     pass
 
 
