@@ -897,6 +897,26 @@ cdef class Router:
             return False
         return not (visitor is not None and self.bans_.is_banned(visitor, t))
 
+    def pick(self, group, channel, exclude=None):
+        """The operator ``group``'s policy would give a new conversation of ``channel``
+        now — online, with room for the channel, level 1 where the group has tiers —
+        skipping ``exclude``; ``None`` when nobody could take it. Changes nothing and
+        fires no timers: for a platform that assigns conversations itself and asks whom
+        (Rocket.Chat's External Queue Service). O(k log k) for the k operators passed over."""
+        cdef hnd ex = -1, oh
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group)
+        ci = self.cindex.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise _errors.unknown("channel", channel)
+        if exclude is not None:
+            check_id(exclude, "operator")
+            ex = self.op_map.get(exclude, -1)
+        oh = eng_pick(&self.e, <int32_t>gi, <int32_t>ci, ex)
+        self._raise_core()
+        return None if oh < 0 else self.op_ids[oh]
+
     def advance(self, now=None):
         """Fire the timers due by ``now``. O(k log n) for k timers."""
         cdef list out = []

@@ -182,6 +182,7 @@ cdef enum:
 cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
                     double now) noexcept nogil
 cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
+cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
 cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,

@@ -606,6 +606,39 @@ cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil
     return -1
 
 
+cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
+    cdef Member* m = M(e, mh)
+    return (m.op != excl and fits_channel(e, m.op, c)
+            and (e.level_step[m.group] < 0 or m.level <= 1))
+
+
+cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil:
+    """The operator group ``g``'s policy would give a new conversation of channel ``c``
+    now (requiring no skills, preferring no one), skipping operator ``excl``; -1 when
+    nobody could take it. Reads only (the walk uses the scratch ``e.trav``)."""
+    cdef OHeap* h = &e.oheaps[g]
+    cdef int64_t n = 0, pos
+    if h.n == 0:
+        return -1
+    if pickable(e, h.nodes[0].member, c, excl):
+        return M(e, h.nodes[0].member).op
+    if not trav_reserve(e, h.n):
+        return -1
+    if h.n > 1:
+        oh_cand_push(e.trav, &n, h, 1)
+    if h.n > 2:
+        oh_cand_push(e.trav, &n, h, 2)
+    while n > 0:
+        pos = oh_cand_pop(e.trav, &n, h)
+        if pickable(e, h.nodes[pos].member, c, excl):
+            return M(e, h.nodes[pos].member).op
+        if 2 * pos + 1 < h.n:
+            oh_cand_push(e.trav, &n, h, 2 * pos + 1)
+        if 2 * pos + 2 < h.n:
+            oh_cand_push(e.trav, &n, h, 2 * pos + 2)
+    return -1
+
+
 cdef inline void rq_cand_push(int64_t* c, int64_t* n, RQueue* q, int64_t pos) noexcept nogil:
     cdef int64_t i = n[0], parent
     n[0] += 1

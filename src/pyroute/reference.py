@@ -1185,6 +1185,26 @@ class Router:
             raise errors.unknown("conversation", request)
         return v
 
+    def pick(self, group: str, channel: str, exclude: Any = None) -> Any:
+        """The operator ``group``'s policy would give a new conversation of ``channel``
+        now (online, room for the channel, level 1 where the group has tiers), skipping
+        ``exclude``; None when nobody could. Changes nothing, fires no timers."""
+        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise errors.unknown("group", group)
+        ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise errors.unknown("channel", channel)
+        if exclude is not None:
+            check_id("operator", exclude)
+        tiers = self._level_step[gi] is not None
+        for key in self._opsets[gi]:
+            op = self._ops[key[3]]
+            if (op.id != exclude and self._fits_channel(op, ci)
+                    and (not tiers or op.members[gi].level <= 1)):
+                return op.id
+        return None
+
     def next_timer(self) -> Optional[float]:
         """The due time of the earliest timer set, or ``None`` (a lower bound: a timer whose
         conversation has left still counts until reached). O(1)."""
