@@ -1207,14 +1207,14 @@ cdef class Router:
                    self.cat_index)}, protocol=_pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def _restore(cls, config, data, explain=False):
-        """A router for ``config`` in the state ``_snapshot`` saved."""
+    def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
+        """A router for ``config`` (with ``clock``) in the state ``_snapshot`` saved."""
         if explain:
             raise ValueError("a router that explains is rebuilt by replay, not from a snapshot")
         state = _pickle.loads(data)
         if not isinstance(state, dict) or "engine" not in state:
             raise ValueError("not a native engine snapshot")
-        cdef Router router = cls(config)
+        cdef Router router = cls(config, clock=clock)
         _load_engine(&router.e, state["engine"])
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,

@@ -13,6 +13,7 @@ cdef extern from "<pthread.h>" nogil:
 cdef extern from "<unistd.h>" nogil:
     int fdatasync(int fd)
     int usleep(unsigned int usec)
+    int getpid()
 
 
 cdef struct SyncState:
@@ -24,8 +25,13 @@ cdef struct SyncState:
 
 cdef void* _sync_main(void* arg) noexcept nogil:
     cdef SyncState* s = <SyncState*>arg
+    cdef unsigned int left, step
     while not s.stop:
-        usleep(s.interval_us)
+        left = s.interval_us
+        while left > 0 and not s.stop:     # short naps: stop() waits at most 10 ms
+            step = 10000 if left > 10000 else left
+            usleep(step)
+            left -= step
         if s.stop:
             break
         if fdatasync(s.fd) != 0:
@@ -42,10 +48,12 @@ cdef class Syncer:
     cdef SyncState st
     cdef pthread_t thread
     cdef bint running
+    cdef int pid
 
     def __cinit__(self, int fd, double interval):
-        if interval < 0:
-            raise ValueError("interval must be >= 0")
+        if not (1e-4 <= interval <= 3600):
+            raise ValueError("interval must be from 0.0001 to 3600 seconds")
+        self.pid = getpid()
         self.st.fd = fd
         self.st.interval_us = <unsigned int>(interval * 1e6) if interval > 0 else 1
         self.st.stop = 0
@@ -59,15 +67,18 @@ cdef class Syncer:
         return self.st.error
 
     def stop(self):
-        """Stop the thread and wait for it (at most one interval)."""
+        """Stop the thread and wait for it (10 ms at most). In a forked child, where the
+        thread does not exist, it only forgets it."""
         if self.running:
+            self.running = False
+            if getpid() != self.pid:
+                return
             self.st.stop = 1
             with nogil:
                 pthread_join(self.thread, NULL)
-            self.running = False
 
     def __dealloc__(self):
-        if self.running:
+        if self.running and getpid() == self.pid:
             self.st.stop = 1
             with nogil:
                 pthread_join(self.thread, NULL)

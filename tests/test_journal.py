@@ -351,3 +351,138 @@ def test_the_group_commit_thread_reports_a_failed_sync(tmp_path):
         r.submit("c3", "web", "g", now=3.0)
     r._syncer = good
     r.close()
+
+
+# ---------------------------------------------------------------- review findings
+SMALL = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+
+
+@pytest.mark.parametrize("bad", [2 ** 70, "op\ud800"])
+def test_what_cannot_be_journaled_is_refused_before_it_happens(engine, tmp_path, bad):
+    r = engine.open(tmp_path, SMALL)
+    r.add_operator("a", ["g"], 1, "online", now=0.0)
+    state = r._state()
+    with pytest.raises(pr.InvalidArgument, match="cannot be journaled"):
+        r.add_operator(bad, ["g"], 1, "online", now=1.0)
+    with pytest.raises(pr.InvalidArgument, match="cannot be journaled"):
+        r.apply(pr.Submit(request=bad, channel="web", group="g", now=1.0))
+    assert r._state() == state
+    with pytest.raises(pr.BatchError) as e:
+        r.apply_many([pr.Submit(request="ok", channel="web", group="g", now=2.0),
+                      pr.Submit(request=bad, channel="web", group="g", now=2.0)])
+    assert e.value.index == 1 and isinstance(e.value.error, pr.InvalidArgument)
+    r.close()
+    again = engine.open(tmp_path, SMALL)
+    assert again.request("ok").state == "active" and again._state() == r._state()
+
+
+def test_one_directory_one_router(engine, tmp_path):
+    from pyroute.journal import JournalError
+    r = engine.open(tmp_path, SMALL)
+    with pytest.raises(JournalError, match="in use by another router"):
+        engine.open(tmp_path, SMALL)
+    r.close()
+    engine.open(tmp_path, SMALL).close()
+
+
+def test_damage_in_a_header_is_not_a_torn_tail(engine, tmp_path):
+    from pyroute.journal import read_records
+    config, cmds = commands_for(21, 60)
+    r = engine.open(tmp_path, config, snapshot_every=None, fsync="always")
+    apply_all(r, cmds)
+    r.close()
+    path = tmp_path / JOURNAL
+    data = bytearray(path.read_bytes())
+    offsets = [off for off, _, _ in read_records(bytes(data))]
+    data[offsets[len(offsets) // 2]] ^= 0x40          # a length field
+    path.write_bytes(bytes(data))
+    with pytest.raises(JournalError, match="damaged in the middle"):
+        engine.open(tmp_path, config)
+    assert path.stat().st_size == len(data)            # nothing was cut
+
+
+def test_few_zero_bytes_after_the_last_record_are_not_torn(engine, tmp_path):
+    r = engine.open(tmp_path, SMALL)
+    r.submit("c1", "web", "g", now=1.0)
+    r.close()
+    with open(tmp_path / JOURNAL, "ab") as f:
+        f.write(b"\0\0\0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert engine.open(tmp_path, SMALL).recovery.torn == 0
+
+
+def test_attach_refuses_what_it_could_not_reopen(engine, tmp_path):
+    from pyroute.journal import attach
+    with pytest.raises(pr.InvalidArgument, match="explain"):
+        attach(engine(SMALL), tmp_path / "a", explain=True)
+    r = attach(engine(SMALL), tmp_path / "b")
+    r.add_operator("x", ["g"], 1, now=1.0)
+    r.close()
+    other = reference.Router if engine is pr.Router else pr.Router
+    with pytest.warns(JournalWarning), pytest.raises(JournalError, match="attach"):
+        other.open(tmp_path / "b", SMALL)
+    assert engine.open(tmp_path / "b", SMALL).operator("x").limit == 1
+
+
+def test_snapshots_of_another_journal_are_never_used(engine, tmp_path):
+    from pyroute.journal import attach
+    r = engine.open(tmp_path, SMALL, snapshot_every=2)
+    for i in range(5):
+        r.submit(f"c{i}", "web", "g", now=float(i))
+    r.close()
+    (tmp_path / JOURNAL).unlink()
+    with pytest.raises(JournalError, match="snapshots"):
+        engine.open(tmp_path, SMALL)
+    with pytest.raises(JournalError, match="snapshots"):
+        attach(engine(SMALL), tmp_path)
+
+
+def test_a_failed_scheduled_snapshot_does_not_fail_the_command(engine, tmp_path, monkeypatch):
+    import pyroute.journal as journal
+    r = engine.open(tmp_path, SMALL, snapshot_every=3)
+    real = os.replace
+
+    def full(src, dst):
+        if str(dst).endswith(".pyrs"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+    monkeypatch.setattr(journal.os, "replace", full)
+    with pytest.warns(JournalWarning, match="scheduled snapshot failed"):
+        for i in range(4):
+            assert r.submit(f"c{i}", "web", "g", now=float(i))[0].request == f"c{i}"
+    assert not list(tmp_path.glob("*.tmp"))
+    monkeypatch.undo()
+    r.close()
+    assert len(engine.open(tmp_path, SMALL).queue("g")) == 4
+
+
+def test_the_clock_reaches_the_router(engine, tmp_path):
+    ticks = iter(float(t) for t in range(10 ** 9, 10 ** 9 + 100))
+    r = engine.open(tmp_path, SMALL, clock=lambda: next(ticks))
+    r.submit("c1", "web", "g")
+    assert r.stats().at > 1e8         # the same clock, not time.monotonic
+    r.close()
+    r = engine.open(tmp_path, SMALL, clock=lambda: next(ticks), snapshot_every=1)
+    r.submit("c2", "web", "g")
+    r.close()
+    r = engine.open(tmp_path, SMALL, clock=lambda: next(ticks))   # from the snapshot
+    assert r.stats().at > 1e8
+
+
+def test_a_forked_child_leaves_the_journal_alone(tmp_path):
+    r = pr.Router.open(tmp_path, SMALL, fsync="batch")
+    r.submit("before", "web", "g", now=1.0)
+    pid = os.fork()
+    if pid == 0:                       # the child drops its copy and leaves
+        try:
+            r.close()
+            del r
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    for i in range(3):
+        r.submit(f"after{i}", "web", "g", now=2.0 + i)
+    state = r._state()
+    r.close()
+    assert pr.Router.open(tmp_path, SMALL)._state() == state

@@ -21,7 +21,9 @@ File formats (docs/durability.md):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import secrets
 import math
 import inspect
 import mmap
@@ -99,7 +101,8 @@ def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Option
     pos, n = start, len(data)
     while pos < n:
         if pos + 8 > n:
-            yield pos, n, None
+            if any(data[pos:]):
+                yield pos, n, None
             return
         length, crc = _HEAD.unpack_from(data, pos)
         if length == 0 and crc == 0:
@@ -117,6 +120,30 @@ def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Option
             return
         yield pos, end, payload
         pos = end
+
+
+GARBAGE_LIMIT = 1 << 20   # non-zero bytes after a bad record that can still be a torn tail
+
+
+def valid_after(data: bytes, start: int) -> Optional[int]:
+    """The offset of a valid command record anywhere after ``start`` (checksum and
+    MessagePack both good), or None. After a crash, only zeros follow the record that was
+    being written; a valid record after a bad one means the journal is damaged."""
+    stop = len(data)
+    while stop > start and data[stop - 1] == 0:
+        stop -= 1
+    if stop - start > GARBAGE_LIMIT:
+        return start
+    for p in range(start + 1, stop - 8):
+        length, crc = _HEAD.unpack_from(data, p)
+        if 0 < length <= stop - p - 8 and zlib.crc32(data[p + 8:p + 8 + length]) == crc:
+            try:
+                rec = _DEC.decode(data[p + 8:p + 8 + length])
+            except msgspec.DecodeError:
+                continue
+            if isinstance(rec, list) and rec and isinstance(rec[0], int):
+                return p
+    return None
 
 
 class Recovery(msgspec.Struct, frozen=True):
@@ -154,9 +181,10 @@ class DurableRouter:
                                          f"got {snapshot_every!r}")
         if not callable(clock):
             raise errors.InvalidArgument(f"clock must be callable, got {clock!r}")
-        if not (isinstance(batch_interval, (int, float)) and batch_interval >= 0):
-            raise errors.InvalidArgument(f"batch_interval must be seconds >= 0, got "
-                                         f"{batch_interval!r}")
+        if not (isinstance(batch_interval, (int, float)) and not isinstance(batch_interval, bool)
+                and 1e-4 <= batch_interval <= 3600):
+            raise errors.InvalidArgument(f"batch_interval must be seconds from 0.0001 to "
+                                         f"3600, got {batch_interval!r}")
         self._cfg_data, self._digest = config_digest(config)
         self.directory = Path(directory)
         self.fsync = fsync
@@ -166,12 +194,22 @@ class DurableRouter:
         self._engine_cls = engine_cls
         self._explain = explain
         self._broken: Optional[str] = None
+        self._base = False            # the journal continues attach's base snapshot
+        self._lock = -1
+        self._journal_id: Optional[str] = None
         self._fd = -1
         self._mm = None
         self._usable = False
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._pid = os.getpid()
+        self._lock = _lock(self.directory)
         started = time.perf_counter()
-        self._router, commands, end, info = self._recover()
+        try:
+            self._router, commands, end, info = self._recover()
+        except BaseException:
+            os.close(self._lock)
+            self._lock = -1
+            raise
         from ._core import JournalLog
         self._log = JournalLog()
         self._log.end, self._log.count = end, commands
@@ -206,16 +244,21 @@ class DurableRouter:
     # ------------------------------------------------------------------ recovery
     def _new_engine(self) -> Any:
         kw = {"explain": True} if self._explain else {}
-        return self._engine_cls(self._cfg_data, **kw)
+        return self._engine_cls(self._cfg_data, clock=self._clock, **kw)
 
     def _recover(self) -> tuple[Any, int, int, dict]:
         path = self.directory / JOURNAL
         info = {"snapshot": None, "replayed": 0, "torn": 0, "skipped": 0}
         if not path.exists():
+            if any(self.directory.glob("snapshot-*.pyrs")):
+                raise JournalError(f"{self.directory} holds snapshots but no journal: they "
+                                   f"belong to another journal; move them away first")
+            self._journal_id = secrets.token_hex(8)
             header = record(_ENC.encode({
                 "format": "pyroute-journal", "version": FORMAT_VERSION,
                 "config": self._cfg_data, "config_digest": self._digest,
-                "engine": getattr(self._engine_cls, "engine", "?")}))
+                "engine": getattr(self._engine_cls, "engine", "?"),
+                "journal_id": self._journal_id}))
             tmp = path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 f.write(header)
@@ -244,11 +287,13 @@ class DurableRouter:
                 f"{str(head.get('config_digest'))[:12]}…, this one {self._digest[:12]}…): open "
                 f"it with the config it was written for (`pyroute replay {self.directory}` "
                 f"prints it), or use another directory")
+        self._journal_id = head.get("journal_id")
+        self._base = bool(head.get("base_snapshot"))
         router, count, pos = None, 0, first[1]
-        for snap_count, offset, state in self._snapshots(info):
+        for snap_count, offset, state in self._snapshots(info, len(data)):
             try:
                 router = self._engine_cls._restore(self._cfg_data, state,
-                                                   explain=self._explain)
+                                                   explain=self._explain, clock=self._clock)
             except Exception as e:   # a snapshot that does not restore: try an older one
                 warnings.warn(f"{self.directory}: snapshot of {snap_count} commands does not "
                               f"restore ({e}); trying an older one", JournalWarning,
@@ -259,20 +304,27 @@ class DurableRouter:
             info["snapshot"] = snap_count
             break
         if router is None:
+            if self._base:
+                raise JournalError(
+                    f"{path} continues a snapshot (made by attach) and no snapshot of it "
+                    f"restores{' into a router that explains' if self._explain else ''}: "
+                    f"open it with the engine that wrote it, without explain=True")
             router = self._new_engine()
         batch: list = []
         end = pos
         for off, end_, payload in read_records(data, pos):
             if payload is None:
-                if end_ < len(data) and next(read_records(data, end_), (0, 0, None))[2] \
-                        is not None:
+                if valid_after(data, off) is not None:
                     raise JournalError(
                         f"{path}: record at byte {off} is corrupt but records follow it: the "
                         f"journal is damaged in the middle; restore it from a backup")
+                tail = data[off:].rstrip(b"\x00")
                 info["torn"] = 1
+                kept = path.with_name(f"{JOURNAL}.torn-{off}")
+                kept.write_bytes(tail)
                 warnings.warn(f"{path}: cut off a torn or corrupt last record at byte {off} "
-                              f"({len(data) - off} bytes): a command that was never "
-                              f"acknowledged", JournalWarning, stacklevel=3)
+                              f"({len(tail)} bytes, kept in {kept.name}): a command that was "
+                              f"never acknowledged", JournalWarning, stacklevel=3)
                 with open(path, "r+b") as f:
                     f.truncate(off)
                     f.flush()
@@ -296,7 +348,7 @@ class DurableRouter:
         info["replayed"] = len(batch)
         return router, count + len(batch), end, info
 
-    def _snapshots(self, info: dict) -> Iterator[tuple[int, int, bytes]]:
+    def _snapshots(self, info: dict, size: int) -> Iterator[tuple[int, int, bytes]]:
         """Good snapshots, newest first (a corrupt one is skipped, with a warning)."""
         snaps = sorted(self.directory.glob("snapshot-*.pyrs"), reverse=True)
         for p in snaps:
@@ -316,6 +368,10 @@ class DurableRouter:
                     raise ValueError("written for another config")
                 if snap.get("engine") != getattr(self._engine_cls, "engine", "?"):
                     raise ValueError(f"taken by the {snap.get('engine')} engine")
+                if snap.get("journal_id") != self._journal_id:
+                    raise ValueError("taken of another journal")
+                if not 0 < snap.get("offset", -1) <= size:
+                    raise ValueError("its journal offset lies beyond the journal")
             except (OSError, ValueError, StopIteration, msgspec.DecodeError, AttributeError) as e:
                 warnings.warn(f"{p}: unusable snapshot ({e}); falling back to an older one or "
                               f"the journal", JournalWarning, stacklevel=4)
@@ -328,6 +384,7 @@ class DurableRouter:
         if self._syncer is not None and self._syncer.error and not self._broken:
             self._broken = f"syncing the journal failed ({os.strerror(self._syncer.error)})"
             self._usable = False
+            self._release()
         if self._broken:
             raise errors.InvalidState(f"this durable router stopped: {self._broken}; reopen "
                                       f"the directory to recover")
@@ -338,6 +395,7 @@ class DurableRouter:
         # applied in memory but not journaled: nothing more may be acknowledged
         self._broken = f"{doing} the journal failed ({e.strerror})"
         self._usable = False
+        self._release()    # it will never write again: let a new router open the directory
         raise errors.RoutingError(
             f"{self.directory / JOURNAL}: {self._broken}; the last command is not "
             f"durable and the router refuses further commands") from None
@@ -366,10 +424,6 @@ class DurableRouter:
             self._mm.flush(start, end - start)   # msync: on disk before we go on
         self._synced = end
 
-    def _write(self, cmds: list) -> None:
-        self._write_bytes(b"".join(record(_ENC.encode(as_record(c))) for c in cmds),
-                          len(cmds))
-
     def _write_bytes(self, data: bytes, n: int) -> None:
         log = self._log
         end = log.end + len(data)
@@ -385,7 +439,7 @@ class DurableRouter:
         except OSError as e:
             self._fail(e)
         if log.count >= log.snap_due:
-            self.snapshot()
+            self._scheduled_snapshot()
 
     def _check_syncer(self) -> None:
         if self._syncer is not None and self._syncer.error:
@@ -408,7 +462,7 @@ class DurableRouter:
         except OSError as e:
             self._fail(e)
         if log.count >= log.snap_due:
-            self.snapshot()
+            self._scheduled_snapshot()
 
     def _fill_now(self, cmd: Any) -> Any:
         if type(cmd) in COMMAND_TYPES and cmd.now is None:
@@ -419,10 +473,15 @@ class DurableRouter:
         """Apply one command and journal it; returns its events."""
         if not self._usable:
             self._check()
-        if cmd.__class__ in COMMAND_TYPES and cmd.now is None:
+        if cmd.__class__ not in COMMAND_TYPES:
+            return self._router.apply(cmd)       # raises InvalidArgument
+        if cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self._clock())
+        try:
+            payload = _encode(as_record(cmd))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise _unjournalable(e) from None
         out = self._router.apply(cmd)
-        payload = _encode(as_record(cmd))
         if not self._log.append(payload):
             self._log_payload(payload)
         return out
@@ -435,14 +494,48 @@ class DurableRouter:
             cmds = [self._fill_now(c) for c in cmds]
         except TypeError:
             return self._router.apply_many(cmds)   # not iterable: the router says so
+        payloads: list = []
+        bad: Optional[errors.BatchError] = None
+        for i, c in enumerate(cmds):      # what cannot be journaled is not applied
+            if c.__class__ not in COMMAND_TYPES:
+                break                      # the router refuses it below
+            try:
+                payloads.append(_encode(as_record(c)))
+            except (TypeError, ValueError, OverflowError) as e:
+                bad = errors.BatchError(i, _unjournalable(e), [])
+                cmds = cmds[:i]
+                break
         try:
             out = self._router.apply_many(cmds)
         except errors.BatchError as e:
             if e.index:
-                self._write(cmds[:e.index])
+                self._write_payloads(payloads[:e.index])
             raise
-        self._write(cmds)
+        self._write_payloads(payloads[:len(cmds)])
+        if bad is not None:
+            raise errors.BatchError(bad.index, bad.error, out) from bad.error
         return out
+
+    def _write_payloads(self, payloads: list) -> None:
+        if payloads:
+            self._write_bytes(b"".join(record(p) for p in payloads), len(payloads))
+
+    def _scheduled_snapshot(self) -> None:
+        """A snapshot that is due: a failure (disk full, ...) must not fail the command
+        that was applied and journaled; it is reported and tried again later."""
+        try:
+            self.snapshot()
+        except (OSError, MemoryError, errors.RoutingError) as e:
+            for tmp in self.directory.glob("snapshot-*.tmp"):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+            warnings.warn(f"{self.directory}: a scheduled snapshot failed ({e}); the journal "
+                          f"is intact, recovery replays more of it; trying again after "
+                          f"{self.snapshot_every} commands", JournalWarning, stacklevel=4)
+            if self.snapshot_every is not None:
+                self._log.snap_due = self.commands + self.snapshot_every
 
     def snapshot(self) -> Optional[Path]:
         """Write a snapshot now (also done every ``snapshot_every`` commands); keeps the two
@@ -457,6 +550,7 @@ class DurableRouter:
         payload = _ENC.encode({
             "format": "pyroute-snapshot", "version": FORMAT_VERSION,
             "config_digest": self._digest, "commands": self.commands, "offset": self._end,
+            "journal_id": self._journal_id,
             "engine": getattr(self._engine_cls, "engine", "?"), "state": save()})
         path = self.directory / f"snapshot-{self.commands:012d}.pyrs"
         tmp = path.with_suffix(".tmp")
@@ -466,8 +560,10 @@ class DurableRouter:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(self.directory)
+        base = f"snapshot-{0:012d}.pyrs"
         for old in sorted(self.directory.glob("snapshot-*.pyrs"))[:-2]:
-            old.unlink()
+            if not (self._base and old.name == base):   # attach's base stays
+                old.unlink()
         self._log.snap_due = (math.inf if self.snapshot_every is None
                               else self.commands + self.snapshot_every)
         return path
@@ -483,11 +579,16 @@ class DurableRouter:
         """Sync, cut the file to its records and close. The router's views still answer;
         commands do not."""
         if self._fd >= 0:
+            self._usable = False
+            if os.getpid() != self._pid or self._broken:
+                # a forked child's copy (the journal is its parent's), or a router that
+                # stopped (another may have the directory now): touch nothing
+                self._release()
+                return
             if self._syncer is not None:
                 self._syncer.stop()
                 self._syncer = None
             self.sync()
-            self._usable = False
             self._log.detach()
             self._mm.close()
             self._mm = None
@@ -495,6 +596,24 @@ class DurableRouter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
+            os.close(self._lock)
+            self._lock = -1
+
+    def _release(self) -> None:
+        """Let go of the mapping, the file and the lock, writing nothing."""
+        if self._syncer is not None:
+            self._syncer.stop()
+            self._syncer = None
+        self._log.detach()
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     def __enter__(self) -> "DurableRouter":
         return self
@@ -535,20 +654,31 @@ def _mutator(name: str, cls: type):
     head = ", ".join(["self"] + [p if defaults[p] is inspect.Parameter.empty
                                  else f"{p}={defaults[p]!r}" for p in params])
     args = ", ".join(params)
+    # the record is encoded before the router applies the command: what cannot be
+    # journaled is refused before it happens
     src = (f"def {name}({head}):\n"
            f"    if self._usable is not True:\n        self._check()\n"
            f"    if now is None:\n        now = self._clock()\n"
+           f"    try:\n"
+           f"        payload = _encode(({OPS.index(name)}, {args}))\n"
+           f"    except (TypeError, ValueError, OverflowError) as e:\n"
+           f"        raise _unjournalable(e) from None\n"
            f"    out = self._router.{name}({args})\n"
-           f"    payload = _encode(({OPS.index(name)}, {args}))\n"
            f"    if not self._log.append(payload):\n"
            f"        self._log_payload(payload)\n"
            f"    return out\n")
-    ns: dict = {"_encode": _encode, "_pack_into": _pack_into, "_crc32": _crc32}
+    ns: dict = {"_encode": _encode, "_unjournalable": _unjournalable}
     exec(src, ns)
     call = ns[name]
     call.__doc__ = f"``{name}`` of the Router, journaled (as ``{cls.__name__}``)."
     call.__qualname__ = f"DurableRouter.{name}"
     return call
+
+
+def _unjournalable(e: Exception) -> errors.InvalidArgument:
+    return errors.InvalidArgument(
+        f"this command cannot be journaled ({e}): ids and visitors must be str (valid "
+        f"UTF-8) or int from -2**63 to 2**64 - 1, and times finite numbers")
 
 
 def as_record(cmd: Any) -> tuple:
@@ -570,6 +700,25 @@ def from_record(values: list) -> Any:
 def _reference_router() -> type:
     from .reference import Router
     return Router
+
+
+def _lock(directory: Path) -> int:
+    """An exclusive lock on ``directory/lock`` for as long as the router is open: two
+    routers on one journal would write over each other."""
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+        except OSError:
+            holder = "?"
+        os.close(fd)
+        raise JournalError(f"{directory} is in use by another router (pid {holder or '?'}): "
+                           f"close it first") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def _fsync_dir(path: Path) -> None:
@@ -599,19 +748,25 @@ def attach(router: Any, directory: str | os.PathLike, **kw: Any) -> DurableRoute
     directory = Path(directory)
     if (directory / JOURNAL).exists():
         raise JournalError(f"{directory} already holds a journal: open it with Router.open")
+    if any(directory.glob("snapshot-*.pyrs")):
+        raise JournalError(f"{directory} holds snapshots of another journal: use an empty "
+                           f"directory")
     save = getattr(router, "_snapshot", None)
-    if save is None:
-        raise errors.InvalidArgument(f"{type(router).__name__} cannot be snapshotted "
-                                     f"(a router made with explain=True replays instead)")
+    if save is None or kw.get("explain"):
+        raise errors.InvalidArgument(
+            "attach needs a router it can snapshot, and explain=False (a router that "
+            "explains is rebuilt by replaying its journal from the start: use Router.open)")
     directory.mkdir(parents=True, exist_ok=True)
     data, digest = config_digest(router.config)
+    journal_id = secrets.token_hex(8)
     header = record(_ENC.encode({"format": "pyroute-journal", "version": FORMAT_VERSION,
                                  "config": data, "config_digest": digest,
-                                 "engine": router.engine}))
+                                 "engine": router.engine, "journal_id": journal_id,
+                                 "base_snapshot": True}))
     snap = record(_ENC.encode({"format": "pyroute-snapshot", "version": FORMAT_VERSION,
                                "config_digest": digest, "commands": 0,
                                "offset": len(header), "engine": router.engine,
-                               "state": save()}))
+                               "journal_id": journal_id, "state": save()}))
     for name, blob in ((f"snapshot-{0:012d}.pyrs", snap), (JOURNAL, header)):
         tmp = directory / (name + ".tmp")
         with open(tmp, "wb") as f:
@@ -640,6 +795,10 @@ def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
     if head.get("version") not in READABLE_VERSIONS:
         raise JournalError(f"{path}: journal format version {head.get('version')!r} is not "
                            f"readable by this pyroute")
+    bad = [off for off, _, p in recs[1:] if p is None]
+    if bad and valid_after(data, bad[0]) is not None:
+        raise JournalError(f"{path}: record at byte {bad[0]} is corrupt but records follow "
+                           f"it: the journal is damaged in the middle")
     try:
         cmds = [from_record(_DEC.decode(p)) for _, _, p in recs[1:] if p is not None]
     except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:

@@ -215,7 +215,8 @@ class Router:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def _restore(cls, config: Any, data: bytes, explain: bool = False) -> "Router":
+    def _restore(cls, config: Any, data: bytes, explain: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> "Router":
         """A router in the state ``_snapshot`` saved (for the same config)."""
         state = pickle.loads(data)
         if not isinstance(state, dict) or "_reqs" not in state:
@@ -224,7 +225,7 @@ class Router:
             raise ValueError("snapshot taken with another explain setting")
         router = cls.__new__(cls)
         router.__dict__.update(state)
-        router._clock = time.monotonic
+        router._clock = clock
         return router
 
     @classmethod
