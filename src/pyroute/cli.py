@@ -293,10 +293,16 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         else:
             router = Router.open(args.data, config, fsync=args.fsync, clock=_time.time)
         svc = Service(router, tokens, max_body=args.max_body)
+        rocketchat = None
+        if args.rocketchat:
+            from .integrations.rocketchat import RocketChatConfig
+            rocketchat = RocketChatConfig.from_toml(args.rocketchat)
+            rocketchat.check(config)
     except (RoutingError, OSError) as e:
         print(f"pyroute serve: {e}", file=sys.stderr)
         return 1
-    uvicorn.run(build_app(svc), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(build_app(svc, rocketchat), host=args.host, port=args.port,
+                log_level=args.log_level)
     return 0
 
 
@@ -375,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--tokens-file", help="file of role:token lines")
     srv.add_argument("--max-body", type=int, default=1 << 20,
                      help="largest request body in bytes (default 1 MiB)")
+    srv.add_argument("--rocketchat", metavar="FILE",
+                     help="serve Rocket.Chat's External Queue Service and webhooks, with "
+                          "this [rocketchat] TOML (docs/integrations/rocketchat.md)")
     srv.add_argument("--log-level", default="warning")
     srv.set_defaults(func=cmd_serve)
     sch = sub.add_parser("schema", help="print the JSON Schema of commands and events",

@@ -195,8 +195,9 @@ def _decode(request: Request, body: bytes, type_: Any) -> Any:
             from None
 
 
-def build_app(svc: Service) -> Starlette:
-    """The Starlette application of a Service."""
+def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
+    """The Starlette application of a Service (with the Rocket.Chat routes when given a
+    ``RocketChatConfig``)."""
 
     def guarded(handler):
         async def endpoint(request: Request) -> Response:
@@ -321,6 +322,9 @@ def build_app(svc: Service) -> Starlette:
     ]
     routes += [Route(f"/v1/commands/{URL_NAMES[name]}", guarded(one_command(cls)),
                      methods=["POST"]) for name, cls in COMMANDS.items()]
+    if rocketchat is not None:
+        from ..integrations import rocketchat as rc
+        routes += rc.routes(svc, rocketchat)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await svc.start()

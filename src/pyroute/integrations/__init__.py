@@ -1,0 +1,1 @@
+"""Integrations with existing helpdesk platforms (served by ``pyroute serve``)."""

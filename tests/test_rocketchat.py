@@ -1,0 +1,157 @@
+"""Rocket.Chat: the External Queue Service endpoint and the omnichannel webhooks, with
+request shapes taken from Rocket.Chat's routing method (GET with departmentId and
+ignoreAgentId, header X-RocketChat-Secret-Token, JSON answer with a username) and its
+webhook payloads (type, _id of the room, departmentId, servedBy, oldDepartmentId)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx2")
+from starlette.testclient import TestClient  # noqa: E402
+
+import pyroute as pr  # noqa: E402
+from pyroute.integrations.rocketchat import RocketChatConfig  # noqa: E402
+from pyroute.service import Service, build_app  # noqa: E402
+
+SECRET = {"X-RocketChat-Secret-Token": "queue-secret"}
+HOOK = {"X-RocketChat-Livechat-Token": "hook-secret"}
+
+
+def rc_config(**kw):
+    return RocketChatConfig(secret_token="queue-secret", livechat_token="hook-secret",
+                            departments={"dep-sales": "sales"}, default_group="support",
+                            **kw)
+
+
+@pytest.fixture
+def svc():
+    config = pr.RouterConfig(channels=[pr.Channel("web")],
+                             groups=[pr.Group("support"), pr.Group("sales")])
+    ticks = iter(float(i) for i in range(1, 100_000))
+    router = pr.Router(config, clock=lambda: next(ticks))
+    router.add_operator("alice", ["support"], 2, "online", now=0.5)
+    router.add_operator("bob", ["support", "sales"], 3, "online", now=0.5)
+    return Service(router, {"tok": "supervisor"})
+
+
+@pytest.fixture
+def client(svc):
+    with TestClient(build_app(svc, rc_config())) as c:
+        yield c
+
+
+def queue(client, **params):
+    return client.get("/rocketchat/queue", params=params, headers=SECRET)
+
+
+def hook(client, payload, headers=HOOK):
+    return client.post("/rocketchat/webhook", json=payload, headers=headers)
+
+
+def test_queue_answers_whom_and_changes_nothing(client, svc):
+    before = svc.router._state()
+    answers = [queue(client, departmentId="dep-sales").json() for _ in range(10)]
+    assert answers == [{"username": "bob"}] * 10      # Rocket.Chat asks ten times at once
+    assert queue(client).json() == {"username": "bob"}  # support: bob has 3 free, alice 2
+    assert svc.router._state() == before
+
+
+def test_queue_skips_the_ignored_agent_and_says_nobody(client, svc):
+    hook(client, {"type": "LivechatSessionTaken", "_id": "room0",
+                  "departmentId": "dep-sales",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})   # learns bob's id
+    assert queue(client, departmentId="dep-sales", ignoreAgentId="uid-bob").json() == {}
+    assert queue(client, ignoreAgentId="uid-bob").json() == {"username": "alice"}
+    # the default group: alice and bob have 2 free each; alice was never assigned
+    assert queue(client, departmentId="unknown-dept").json() == {"username": "alice"}
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-RocketChat-Secret-Token": "wrong"}])
+def test_queue_needs_the_secret(client, headers):
+    assert client.get("/rocketchat/queue", headers=headers).status_code == 401
+
+
+def test_webhooks_keep_the_load_in_sync(client, svc):
+    r = svc.router
+    assert hook(client, {"type": "LivechatSessionQueued", "_id": "room1",
+                         "departmentId": "dep-sales"}).json()["applied"] == 1
+    assert r.request("room1").state == "active"        # bob had room at once
+    # Rocket.Chat gave it to someone else: pyroute follows
+    hook(client, {"type": "LivechatSessionTaken", "_id": "room1",
+                  "departmentId": "dep-sales",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"}})
+    assert r.request("room1").operator == "alice"
+    # taken without a start webhook: submitted straight to the agent
+    hook(client, {"type": "LivechatSessionTaken", "_id": "room2",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})
+    assert r.request("room2").operator == "bob"
+    # forwarded to another agent, then to another department
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "room2",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"},
+                  "oldServedBy": {"_id": "uid-bob", "username": "bob"}})
+    assert r.request("room2").operator == "alice"
+    assert r.operator("alice").load == 2
+    # closed: finished, the slot is free again
+    hook(client, {"type": "LivechatSession", "_id": "room1", "departmentId": "dep-sales",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"}})
+    assert r.request("room1").state == "finished"
+    assert r.operator("alice").load == 1
+    r.check()
+
+
+def test_a_chat_closed_while_queued_is_cancelled(client, svc):
+    svc.router.set_status("alice", "away", now=svc.router.stats().at)
+    svc.router.set_status("bob", "away", now=svc.router.stats().at)
+    hook(client, {"type": "LivechatSessionStart", "_id": "room9"})
+    assert svc.router.request("room9").state == "queued"
+    hook(client, {"type": "LivechatSession", "_id": "room9"})
+    assert svc.router.request("room9").state == "cancelled"
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "Message", "_id": "room1"},
+    {"type": "LivechatSession", "_id": "never-seen"},
+    {"type": "LivechatSessionTaken", "_id": "room3"},               # no agent
+    {"type": "LivechatSessionTaken", "_id": "room3",
+     "servedBy": {"_id": "x", "username": "stranger"}, "departmentId": "dep-sales"},
+    {"type": "LivechatSessionForwarded", "_id": "nope"},
+    {"type": "LivechatSessionStart"},                                # no room
+])
+def test_other_or_odd_webhooks_are_acknowledged(client, svc, payload):
+    r = hook(client, payload)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-RocketChat-Livechat-Token": "nope"}])
+def test_webhooks_need_the_token(client, svc, headers):
+    before = svc.router._state()
+    r = hook(client, {"type": "LivechatSessionStart", "_id": "room5"}, headers)
+    assert r.status_code == 401 and svc.router._state() == before
+
+
+@pytest.mark.parametrize("body", [b"{nope", b'{"_id": "x"}', b'{"type": 5}', b"[]"])
+def test_malformed_webhooks_are_422(client, body):
+    r = client.post("/rocketchat/webhook", content=body,
+                    headers={**HOOK, "Content-Type": "application/json"})
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"channel": "fax"}, "channel"), ({"departments": {"d": "nope"}}, "departments"),
+    ({"default_group": "nope"}, "default_group")])
+def test_config_refuses_unknown_names(svc, kw, words):
+    cfg = RocketChatConfig(secret_token="a", livechat_token="b", **kw)
+    with pytest.raises(pr.ConfigError, match=words):
+        build_app(svc, cfg)
+
+
+def test_config_from_toml(tmp_path):
+    p = tmp_path / "rc.toml"
+    p.write_text('[rocketchat]\nsecret_token = "a"\nlivechat_token = "b"\n'
+                 'departments = { "D1" = "support" }\n')
+    assert RocketChatConfig.from_toml(p).departments == {"D1": "support"}
+    p.write_text('[rocketchat]\nsecret_token = "a"\nlivechat = "b"\n')
+    with pytest.raises(pr.ConfigError, match="livechat"):
+        RocketChatConfig.from_toml(p)
