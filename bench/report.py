@@ -527,6 +527,14 @@ def markdown(res: dict[str, Any], command: str) -> str:
                   "and `\"batch\"`.", ""]
         lines += _md_table(journalbench.HEADER, journalbench.rows(res["durability"]))
         lines += ["", journalbench.recovery_text(res["durability"])]
+    if res.get("service"):
+        from . import servicebench
+        lines += ["", "## Service: `pyroute serve` under load on loopback", "",
+                  "`pyroute serve --memory` (uvicorn, one process) on 127.0.0.1; each "
+                  "conversation is a submit (assigned at once) then its finish; latency is "
+                  "submit + finish as one client sees it (for batches: one request of 50 "
+                  "+ 50 commands). Target (issue 6): 5,000 routed conversations/s.", ""]
+        lines += _md_table(servicebench.HEADER, servicebench.rows(res["service"]))
     if res.get("simulator"):
         from . import simbench
         lines += ["", "## Simulator: `pyroute simulate` against Ciw and SimPy", "",
@@ -603,6 +611,10 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         console.print(table("durability: Router.open against the router in memory",
                             journalbench.HEADER, journalbench.rows(res["durability"])))
         console.print(journalbench.recovery_text(res["durability"]))
+    if res.get("service"):
+        from . import servicebench
+        console.print(table("service: pyroute serve under load on loopback",
+                            servicebench.HEADER, servicebench.rows(res["service"])))
     if res.get("simulator"):
         from . import simbench
         console.print(table("simulator: " + res["simulator"]["model"], simbench.HEADER,

@@ -80,6 +80,7 @@ class Service:
         self.writer: Optional[asyncio.Task] = None
         self.subscribers: set[asyncio.Queue] = set()
         self.applied = 0
+        self.pending = 0      # requests queued for the writer, not yet applied
 
     # ------------------------------------------------------------------ writer
     async def start(self) -> None:
@@ -97,26 +98,36 @@ class Service:
         if close is not None:
             close()
 
+    def _apply_now(self, cmds: list) -> list:
+        """Apply commands in order (on the event loop's thread, so nothing interleaves);
+        publish what they caused. Raises _BatchFailed carrying the events of the commands
+        applied before a refused one."""
+        out: list = []
+        try:
+            for cmd in cmds:
+                out += self.router.apply(cmd)
+                self.applied += 1
+        except errors.RoutingError as e:
+            raise _BatchFailed(e, out) from None
+        finally:
+            if out and self.subscribers:
+                self._publish(out)
+        return out
+
     async def _write_loop(self) -> None:
         assert self.queue is not None
         while True:
             cmds, fut = await self.queue.get()
-            out: list = []
             try:
-                for cmd in cmds:
-                    out += self.router.apply(cmd)
-                    self.applied += 1
-            except errors.RoutingError as e:
-                if not fut.done():
-                    fut.set_exception(_BatchFailed(e, out))
-            except Exception as e:   # pragma: no cover - a bug: never kill the writer
+                result = self._apply_now(cmds)
+            except Exception as e:
                 if not fut.done():
                     fut.set_exception(e)
             else:
                 if not fut.done():
-                    fut.set_result(out)
-            if out:
-                self._publish(out)
+                    fut.set_result(result)
+            finally:
+                self.pending -= 1
 
     def _publish(self, events: list) -> None:
         data = b"".join(b"data: " + _JSON_ENC.encode(e) + b"\n\n" for e in events)
@@ -127,8 +138,11 @@ class Service:
                 self.subscribers.discard(q)
 
     async def apply(self, cmds: list) -> list:
+        """Apply a request's commands after every request that came before it: they
+        join the writer's queue, and this waits for their events."""
         assert self.queue is not None
         fut = asyncio.get_running_loop().create_future()
+        self.pending += 1
         await self.queue.put((cmds, fut))
         return await fut
 
@@ -233,16 +247,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
             _allowed(role, [cls])
             if not body.strip():
                 body = b"{}"
-            mp = MSGPACK in request.headers.get("content-type", "")
-            if not mp:
-                try:
-                    raw = json.loads(body)
-                except ValueError as e:
-                    raise HTTPError(422, f"body is not valid JSON: {e}") from None
-                if isinstance(raw, dict):
-                    raw.setdefault("type", cls.__name__)
-                    body = json.dumps(raw).encode()
-            cmd = _decode(request, body, cls)
+            cmd = _decode(request, body, cls)   # the "type" field may be left out
             events = await svc.apply([cmd])
             return _respond(request, {"version": WIRE_VERSION, "events": events})
         return handler
