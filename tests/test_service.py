@@ -205,3 +205,9 @@ def test_durable_service_survives_a_restart(tmp_path):
         post(c, "submit", {"request": "c1", "channel": "web", "group": "first", "now": 5.0})
     again = pr.Router.open(tmp_path, config())
     assert again.request("c1").state == "queued"
+
+
+def test_the_event_stream_needs_a_token(client):
+    assert client.get("/v1/events").status_code == 401
+    assert client.get("/v1/events", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/v1/events?token=nope").status_code == 401
