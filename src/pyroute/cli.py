@@ -306,6 +306,49 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _shard_list(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
+            raise argparse.ArgumentTypeError(f"shards: {spec!r} is not like 0-15 or 0,3,5-7")
+        out += list(range(int(a), int(b or a) + 1))
+    return out
+
+
+def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import logging
+    import signal
+
+    from .errors import RoutingError
+    try:
+        import redis  # noqa: F401
+    except ModuleNotFoundError:
+        print("pyroute worker: redis is not installed: pip install \"pyroute[redis]\"",
+              file=sys.stderr)
+        return 1
+    from .redis import Worker, load_tenants
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        tenants = load_tenants(args.tenants)
+        bad = [n for n in args.shards if not 0 <= n < args.total_shards]
+        if bad:
+            raise RoutingError(f"shards {bad} are outside 0..{args.total_shards - 1}")
+        worker = Worker(args.redis, tenants, args.shards, args.total_shards, args.lease_ms,
+                        args.snapshot_every)
+    except RoutingError as e:
+        print(f"pyroute worker: {e}", file=sys.stderr)
+        return 1
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        worker.run(lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .wire import schema
     print(json.dumps(schema(), indent=2))
@@ -386,6 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "this [rocketchat] TOML (docs/integrations/rocketchat.md)")
     srv.add_argument("--log-level", default="warning")
     srv.set_defaults(func=cmd_serve)
+    wk = sub.add_parser(
+        "worker", help="apply sharded command streams from Redis (docs/scaling.md)",
+        description="Hold leases on shards of Redis command streams, apply their commands "
+                    "to the tenants' routers in order, and write the events; take shards "
+                    "over from workers that stop.")
+    wk.add_argument("--redis", required=True, metavar="URL", help="redis://host:port/db")
+    wk.add_argument("--shards", type=_shard_list, default=list(range(16)),
+                    help="shards to serve, e.g. 0-15 (default) or 0-7,12")
+    wk.add_argument("--total-shards", type=int, default=16)
+    wk.add_argument("--tenants", required=True, help="TOML of [tenants.<name>] configs")
+    wk.add_argument("--lease-ms", type=int, default=5000)
+    wk.add_argument("--snapshot-every", type=int, default=10_000)
+    wk.add_argument("--log-level", default="info")
+    wk.set_defaults(func=cmd_worker)
     sch = sub.add_parser("schema", help="print the JSON Schema of commands and events",
                          description="Print the JSON Schema (2020-12) of the wire format: "
                                      "command messages and event messages.")

@@ -1,0 +1,218 @@
+"""``pyroute worker``: applies the command streams of the shards it holds a lease on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import msgspec
+
+from .. import errors
+from ..commands import Command
+from ..config import RouterConfig, compile_config
+from ..events import Rejected
+from ..router import Router
+from .client import SHARDS, key
+
+log = logging.getLogger("pyroute.worker")
+_ENC = msgspec.msgpack.Encoder()
+_CMD = msgspec.msgpack.Decoder(Command)
+
+# Write only while holding the lease: KEYS[1] lease, ARGV[1] me, then the writes.
+# Events: KEYS[2] stream, ARGV[2..] groups of 5 fields (cid, entry, tenant, kind, value).
+_XADD_FENCED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 5 do
+  redis.call('XADD', KEYS[2], '*', 'cid', ARGV[i], 'entry', ARGV[i+1], 'tenant', ARGV[i+2],
+             ARGV[i+3], ARGV[i+4])
+end
+return 1
+"""
+_SNAPSHOT_FENCED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'entry', ARGV[2], 'state', ARGV[3])
+return 1
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def load_tenants(path: str | Path) -> dict[str, RouterConfig]:
+    """``[tenants.<name>]`` tables, each a RouterConfig. Errors name the file and tenant."""
+    try:
+        raw = msgspec.toml.decode(Path(path).read_bytes())
+    except OSError as e:
+        raise errors.ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except msgspec.DecodeError as e:
+        raise errors.ConfigError(f"{path}: not valid TOML: {e}") from None
+    tenants = raw.get("tenants") if isinstance(raw, dict) else None
+    if not isinstance(tenants, dict) or not tenants:
+        raise errors.ConfigError(f"{path}: expected [tenants.<name>] tables")
+    out = {}
+    for name, cfg in tenants.items():
+        try:
+            out[name] = compile_config(cfg).config
+        except errors.ConfigError as e:
+            raise errors.ConfigError(f"{path}: tenant {name!r}: {e}") from None
+    return out
+
+
+def _cmp(a: bytes, b: bytes) -> int:
+    ma, sa = map(int, a.split(b"-"))
+    mb, sb = map(int, b.split(b"-"))
+    return (ma, sa) > (mb, sb) or -((ma, sa) < (mb, sb))
+
+
+class Shard:
+    """One shard this worker holds: its routers and where it is in the command stream."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.routers: dict[str, Any] = {}
+        self.last = b"0-0"            # the last command entry applied
+        self.emitted = b"0-0"         # the last command entry whose events are in Redis
+        self.since_snapshot = 0
+        self.snapshot_at = time.monotonic()
+
+
+class Worker:
+    """Holds leases on shards, applies their commands in order, writes the events.
+
+    ``Worker(redis_url, tenants, shards=range(16), lease_ms=5000, snapshot_every=10_000)``;
+    ``run(stop=lambda: False)`` loops until ``stop()``; ``step()`` does one round (for
+    tests). Counters: ``applied``, ``malformed``, ``unknown_tenant``.
+    """
+
+    def __init__(self, url: str, tenants: dict[str, RouterConfig], shards: Any = None,
+                 total_shards: int = SHARDS, lease_ms: int = 5000,
+                 snapshot_every: int = 10_000, name: Optional[str] = None) -> None:
+        import redis
+        self.redis = redis.Redis.from_url(url)
+        self.tenants = tenants
+        self.total = total_shards
+        self.wanted = list(range(total_shards) if shards is None else shards)
+        self.lease_ms = lease_ms
+        self.snapshot_every = snapshot_every
+        self.me = name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.owned: dict[int, Shard] = {}
+        self.applied = self.malformed = self.unknown_tenant = 0
+        self._renewed = 0.0
+        self._xadd = self.redis.register_script(_XADD_FENCED)
+        self._snap = self.redis.register_script(_SNAPSHOT_FENCED)
+        self._renew = self.redis.register_script(_RENEW)
+        self._backoff = 0.1
+
+    # ------------------------------------------------------------------ leases
+    def _leases(self) -> None:
+        now = time.monotonic()
+        if now - self._renewed >= self.lease_ms / 3000:
+            for n in list(self.owned):
+                if not self._renew(keys=[key(n, "lease")], args=[self.me, self.lease_ms]):
+                    log.warning("lost the lease of shard %d", n)
+                    del self.owned[n]
+            self._renewed = now
+        for n in self.wanted:
+            if n not in self.owned and self.redis.set(key(n, "lease"), self.me, nx=True,
+                                                      px=self.lease_ms):
+                self.owned[n] = self._restore(n)
+                log.info("took shard %d over at entry %s", n, self.owned[n].last)
+
+    def _restore(self, n: int) -> Shard:
+        sh = Shard(n)
+        snap = self.redis.hgetall(key(n, "snapshot"))
+        if snap:
+            state = msgspec.msgpack.decode(snap[b"state"])
+            for tenant, data in state.items():
+                if tenant in self.tenants:
+                    sh.routers[tenant] = Router._restore(self.tenants[tenant], data)
+            sh.last = snap[b"entry"]
+        tail = self.redis.xrevrange(key(n, "events"), count=1)
+        sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
+        return sh
+
+    def _router(self, sh: Shard, tenant: str) -> Any:
+        r = sh.routers.get(tenant)
+        if r is None:
+            r = sh.routers[tenant] = Router(self.tenants[tenant])
+        return r
+
+    # ------------------------------------------------------------------ commands
+    def step(self, block_ms: int = 100) -> int:
+        """One round: leases, then up to 1,000 commands of each held shard. Returns the
+        number of commands seen."""
+        self._leases()
+        if not self.owned:
+            time.sleep(block_ms / 1000)
+            return 0
+        streams = {key(n, "commands"): sh.last for n, sh in self.owned.items()}
+        got = self.redis.xread(streams, count=1000, block=block_ms)
+        seen = 0
+        for stream, entries in got or ():
+            n = int(stream.decode().split(":")[1].rstrip("}"))
+            sh = self.owned.get(n)
+            if sh is None:
+                continue
+            out: list = []
+            for entry, fields in entries:
+                seen += 1
+                rec = self._apply(sh, entry, fields)
+                sh.last = entry
+                if rec is not None and _cmp(entry, sh.emitted) > 0:
+                    out += rec
+            if out and not self._xadd(keys=[key(n, "lease"), key(n, "events")],
+                                      args=[self.me, *out]):
+                log.warning("lost the lease of shard %d while writing", n)
+                del self.owned[n]
+                continue
+            sh.since_snapshot += len(entries)
+            if sh.since_snapshot >= self.snapshot_every:
+                self.snapshot(sh)
+        return seen
+
+    def _apply(self, sh: Shard, entry: bytes, fields: dict) -> Optional[list]:
+        """Apply one command entry; the fields of its event entry, or None if malformed."""
+        try:
+            cid = fields[b"cid"].decode()
+            tenant = fields[b"tenant"].decode()
+            cmd = _CMD.decode(fields[b"cmd"])
+        except (KeyError, UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError) as e:
+            self.malformed += 1
+            log.warning("shard %d: skipped malformed entry %s (%s)", sh.n, entry.decode(), e)
+            return None
+        if tenant not in self.tenants:
+            self.unknown_tenant += 1
+            ev = Rejected(getattr(cmd, "request", None) or cid, cmd.now or 0.0,
+                          "unknown_tenant")
+            return [cid, entry, tenant, "events", _ENC.encode([ev])]
+        try:
+            events = self._router(sh, tenant).apply(cmd)
+        except errors.RoutingError as e:
+            return [cid, entry, tenant, "error", f"{type(e).__name__}: {e}"]
+        self.applied += 1
+        return [cid, entry, tenant, "events", _ENC.encode(events)]
+
+    def snapshot(self, sh: Shard) -> None:
+        """Save the shard's routers at its last applied entry (fenced by the lease)."""
+        state = {t: r._snapshot() for t, r in sh.routers.items()}
+        if self._snap(keys=[key(sh.n, "lease"), key(sh.n, "snapshot")],
+                      args=[self.me, sh.last, _ENC.encode(state)]):
+            sh.since_snapshot = 0
+
+    def run(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """Loop until ``stop()``; Redis errors are retried with backoff and logged."""
+        import redis
+        while not stop():
+            try:
+                self.step()
+                self._backoff = 0.1
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                log.error("redis unreachable (%s); retrying in %.1f s", e, self._backoff)
+                time.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 10.0)
+                self.owned.clear()   # leases may have lapsed: take shards again

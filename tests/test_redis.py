@@ -1,0 +1,223 @@
+"""pyroute on Redis Streams against a real redis-server (Debian's; ``.ci/run`` installs
+it), started on a loopback port by a fixture: the client, the worker, failover after a
+SIGKILL, and bad input."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+redis = pytest.importorskip("redis")
+SERVER = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(SERVER is None, reason="redis-server is not installed "
+                                "(.ci/run installs Debian's redis-server)")
+
+import pyroute as pr  # noqa: E402
+from pyroute.redis import Client, Worker, load_tenants, shard_of  # noqa: E402
+from pyroute.redis.client import key  # noqa: E402
+
+TENANTS = """
+[tenants.acme]
+channels = [{ name = "web" }]
+groups = [{ name = "g" }]
+[tenants.globex]
+channels = [{ name = "web" }, { name = "email" }]
+groups = [{ name = "g" }, { name = "h", overflow = [{ to = ["g"], after = 30.0 }] }]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    r = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            r.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def tenants(tmp_path):
+    p = tmp_path / "tenants.toml"
+    p.write_text(TENANTS)
+    return p
+
+
+def test_client_and_worker_route_like_a_local_router(server, tenants):
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    client = Client(server, timeout=10)
+    local = pr.Router(load_tenants(tenants)["acme"])
+    calls = [("add_operator", ("alice", ["g"], 2, "online"), {"now": 1.0}),
+             ("submit", ("c1", "web", "g"), {"now": 2.0}),
+             ("submit", ("c2", "web", "g"), {"now": 3.0}),
+             ("submit", ("c3", "web", "g"), {"now": 4.0}),
+             ("finish", ("c1",), {"now": 5.0})]
+    for name, args, kw in calls:
+        cid, since = client.send("acme", _cmd(name, args, kw))
+        worker.step(block_ms=50)
+        assert client.wait("acme", cid, since) == getattr(local, name)(*args, **kw)
+    # a refused command comes back as its RoutingError
+    cid, since = client.send("acme", pr.Finish(request="nope", now=6.0))
+    worker.step(block_ms=50)
+    with pytest.raises(pr.UnknownId, match="nope"):
+        client.wait("acme", cid, since)
+    assert worker.applied == 5
+
+
+def _cmd(name, args, kw):
+    from pyroute.journal import METHODS, PARAMS
+    fields = dict(zip(PARAMS[name], args))
+    fields.update(kw)
+    if "groups" in fields:
+        fields["groups"] = tuple(fields["groups"])
+    return METHODS[name](**fields)
+
+
+def test_unknown_tenant_and_malformed_entries(server, tenants):
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    client = Client(server)
+    cid, since = client.send("initech", pr.Submit(request="x", channel="web", group="g",
+                                                  now=1.0))
+    n = shard_of("initech")
+    r = redis.Redis.from_url(server)
+    r.xadd(key(n, "commands"), {"cid": "junk", "tenant": "acme", "cmd": b"\xc1garbage"})
+    r.xadd(key(n, "commands"), {"nothing": "here"})
+    cid2, _ = client.send("initech", pr.Advance(now=2.0))
+    for _ in range(3):
+        worker.step(block_ms=50)
+    events = client.wait("initech", cid, since)
+    assert events == [pr.Rejected(request="x", at=1.0, reason="unknown_tenant")]
+    assert worker.malformed == 2 and worker.unknown_tenant == 2 and worker.applied == 0
+    assert client.wait("initech", cid2, since)[0].reason == "unknown_tenant"
+
+
+def test_bad_client_input(server):
+    client = Client(server)
+    with pytest.raises(pr.InvalidArgument):
+        client.send("", pr.Advance(now=1.0))
+    with pytest.raises(pr.InvalidArgument):
+        client.send("acme", "not a command")
+    client.timeout = 0.3
+    cid, since = client.send("acme", pr.Advance(now=1.0))
+    with pytest.raises(TimeoutError, match="worker"):
+        client.wait("acme", cid, since)
+
+
+def test_redis_unreachable_is_retried_not_fatal(tenants, caplog):
+    port = free_port()                      # nothing listens there
+    worker = Worker(f"redis://127.0.0.1:{port}/0", load_tenants(tenants), lease_ms=1000)
+    rounds = iter(range(3))
+    worker.run(stop=lambda: next(rounds, None) is None)
+    assert "redis unreachable" in caplog.text and worker._backoff > 0.1
+
+
+def test_failover_after_sigkill_loses_and_repeats_nothing(server, tenants, tmp_path):
+    """Two worker processes, 100,000 commands over 16 shards and 32 tenants; the worker
+    holding most shards is SIGKILLed mid-stream. The other takes its shards over within
+    the lease time; the events of every tenant equal a single-process replay of its
+    commands, each command has exactly one event entry, and nobody holds a conversation
+    twice."""
+    names = [f"t{i}" for i in range(32)]
+    base = (TENANTS.split("[tenants.globex]")[0]).replace("[tenants.acme]", "")
+    (tmp_path / "many.toml").write_text("".join(f"[tenants.{n}]{base}" for n in names))
+    cfg_path = tmp_path / "many.toml"
+    configs = load_tenants(cfg_path)
+    rng = random.Random(7)
+    per_tenant: dict = {n: [] for n in names}
+    r = redis.Redis.from_url(server)
+    pipe = r.pipeline(transaction=False)
+    now = 1.0
+    total = 100_000
+    live = {n: [] for n in names}
+    for n in names:
+        cmd = pr.AddOperator(operator="op", groups=("g",), limit=3, status="online", now=now)
+        per_tenant[n].append(("setup", cmd))
+        pipe.xadd(key(shard_of(n), "commands"),
+                  {"cid": f"{n}-setup", "tenant": n, "cmd": msgspec.msgpack.encode(cmd)})
+    for i in range(total - len(names)):
+        n = rng.choice(names)
+        now += 0.001
+        if live[n] and rng.random() < 0.5:
+            rid = live[n].pop(0)
+            cmd = pr.Finish(request=rid, now=now)
+        else:
+            rid = f"r{i}"
+            live[n].append(rid)
+            cmd = pr.Submit(request=rid, channel="web", group="g", now=now)
+        cid = f"{n}-{i}"
+        per_tenant[n].append((cid, cmd))
+        pipe.xadd(key(shard_of(n), "commands"),
+                  {"cid": cid, "tenant": n, "cmd": msgspec.msgpack.encode(cmd)})
+        if i % 5000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+    env = {**os.environ}
+    args = [sys.executable, "-m", "pyroute.cli", "worker", "--redis", server, "--tenants",
+            str(cfg_path), "--lease-ms", "1500", "--snapshot-every", "2000",
+            "--log-level", "warning"]
+    a = subprocess.Popen(args, env=env)
+    time.sleep(0.3)
+    b = subprocess.Popen(args, env=env)
+    try:
+        def events_total() -> int:
+            return sum(r.xlen(key(s, "events")) for s in range(16))
+        deadline = time.monotonic() + 120
+        while events_total() < total // 3:
+            assert time.monotonic() < deadline, "workers made no progress"
+            time.sleep(0.05)
+        owners = [r.get(key(s, "lease")) for s in range(16)]
+        victim = a if sum(1 for o in owners if o and str(a.pid).encode() in o) >= 8 else b
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        while events_total() < total:
+            assert time.monotonic() < deadline, (
+                f"only {events_total()} of {total} commands have events after the kill")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert events_total() == total          # nothing applied twice after the takeover
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=20)
+    # compare every tenant's events with a single-process replay of its commands
+    got: dict = {n: [] for n in names}
+    for s in range(16):
+        for _, f in r.xrange(key(s, "events")):
+            got[f[b"tenant"].decode()].append((f[b"cid"].decode(),
+                                               msgspec.msgpack.decode(f[b"events"])))
+    for n in names:
+        router = pr.Router(configs[n])
+        want = [(cid if cid != "setup" else f"{n}-setup",
+                 msgspec.to_builtins(router.apply(cmd))) for cid, cmd in per_tenant[n]]
+        assert [c for c, _ in got[n]] == [c for c, _ in want], n
+        assert [e for _, e in got[n]] == [e for _, e in want], n
+        router.check()
