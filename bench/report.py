@@ -527,6 +527,11 @@ def markdown(res: dict[str, Any], command: str) -> str:
                   "and `\"batch\"`.", ""]
         lines += _md_table(journalbench.HEADER, journalbench.rows(res["durability"]))
         lines += ["", journalbench.recovery_text(res["durability"])]
+    if res.get("redis"):
+        from . import redisbench
+        lines += ["", "## Redis: `pyroute worker` on Redis Streams", "",
+                  redisbench.text(res["redis"]), ""]
+        lines += _md_table(redisbench.HEADER, redisbench.rows(res["redis"]))
     if res.get("service"):
         from . import servicebench
         lines += ["", "## Service: `pyroute serve` under load on loopback", "",
@@ -611,6 +616,11 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         console.print(table("durability: Router.open against the router in memory",
                             journalbench.HEADER, journalbench.rows(res["durability"])))
         console.print(journalbench.recovery_text(res["durability"]))
+    if res.get("redis"):
+        from . import redisbench
+        console.print(table("redis: pyroute worker on Redis Streams", redisbench.HEADER,
+                            redisbench.rows(res["redis"])))
+        console.print(redisbench.text(res["redis"]))
     if res.get("service"):
         from . import servicebench
         console.print(table("service: pyroute serve under load on loopback",

@@ -1051,6 +1051,9 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
             gc.unfreeze()
             gc.collect()
     if suite.cases:
+        from . import redisbench
+        res["redis"] = redisbench.run(suite.scale is QUICK_SCALE, progress)
+    if suite.cases:
         from . import servicebench
         res["service"] = servicebench.run(suite.scale is QUICK_SCALE, progress)
     if suite.cases:

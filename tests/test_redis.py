@@ -221,3 +221,23 @@ def test_failover_after_sigkill_loses_and_repeats_nothing(server, tenants, tmp_p
         assert [c for c, _ in got[n]] == [c for c, _ in want], n
         assert [e for _, e in got[n]] == [e for _, e in want], n
         router.check()
+
+
+def test_client_methods_with_a_running_worker(server, tenants):
+    import threading
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop.is_set,), daemon=True)
+    thread.start()
+    try:
+        client = Client(server, timeout=20)
+        assert client.add_operator("globex", "bob", ["g", "h"], 1, "online", now=1.0) == []
+        (ev,) = client.submit("globex", "x", "email", "h", now=2.0)
+        assert isinstance(ev, pr.Assigned) and ev.operator == "bob"
+        events = client.submit("globex", "y", "web", "h", now=3.0)
+        assert [type(e) for e in events] == [pr.Queued]
+        with pytest.raises(pr.DuplicateId):
+            client.submit("globex", "x", "web", "h", now=4.0)
+    finally:
+        stop.set()
+        thread.join(timeout=10)

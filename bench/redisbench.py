@@ -1,0 +1,160 @@
+"""Redis benchmark (issue 7): commands per second through Redis Streams with one and with
+two ``pyroute worker`` processes, and the takeover time after a SIGKILL. A redis-server
+(Debian's) is started on a loopback port; 32 tenants over 16 shards; the commands are
+appended first, then the workers are started and timed until every command has its
+event entry."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+TENANT = """[tenants.{name}]
+channels = [{{ name = "web" }}]
+groups = [{{ name = "g" }}]
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fill(r: Any, n: int, names: list[str]) -> None:
+    import msgspec
+
+    import pyroute as pr
+    from pyroute.redis import shard_of
+    from pyroute.redis.client import key
+    rng = random.Random(3)
+    pipe = r.pipeline(transaction=False)
+    live: dict = {t: [] for t in names}
+    now = 1.0
+    for t in names:
+        cmd = pr.AddOperator(operator="op", groups=("g",), limit=5, status="online", now=now)
+        pipe.xadd(key(shard_of(t), "commands"),
+                  {"cid": f"{t}-s", "tenant": t, "cmd": msgspec.msgpack.encode(cmd)})
+    for i in range(n - len(names)):
+        t = rng.choice(names)
+        now += 0.001
+        if live[t] and rng.random() < 0.5:
+            cmd = pr.Finish(request=live[t].pop(0), now=now)
+        else:
+            live[t].append(f"r{i}")
+            cmd = pr.Submit(request=f"r{i}", channel="web", group="g", now=now)
+        pipe.xadd(key(shard_of(t), "commands"),
+                  {"cid": f"{t}-{i}", "tenant": t, "cmd": msgspec.msgpack.encode(cmd)})
+        if i % 5000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    server = shutil.which("redis-server")
+    try:
+        import redis
+    except ModuleNotFoundError:
+        return {"skipped": "redis (redis-py) is not installed: pip install \".[redis]\""}
+    if server is None:
+        return {"skipped": "redis-server is not installed: apt-get install redis-server"}
+    from pyroute.redis.client import key
+    n = 20_000 if quick else 100_000
+    names = [f"t{i}" for i in range(32)]
+    out: dict[str, Any] = {"commands": n, "tenants": len(names), "shards": 16}
+    with tempfile.TemporaryDirectory() as d:
+        port = _port()
+        srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save",
+                                "", "--appendonly", "no", "--dir", d],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        r = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+        cfg = Path(d) / "tenants.toml"
+        cfg.write_text("".join(TENANT.format(name=t) for t in names))
+        args = [sys.executable, "-m", "pyroute.cli", "worker", "--redis", url, "--tenants",
+                str(cfg), "--lease-ms", "2000", "--snapshot-every", "10000",
+                "--log-level", "error"]
+
+        def done() -> int:
+            return sum(r.xlen(key(s, "events")) for s in range(16))
+        try:
+            for workers in (1, 2):
+                r.flushall()
+                progress(f"redis: {n:,} commands, {workers} worker(s)")
+                _fill(r, n, names)
+                t0 = time.perf_counter()
+                procs = [subprocess.Popen(args) for _ in range(workers)]
+                try:
+                    while done() < n:
+                        if time.perf_counter() - t0 > 300:
+                            raise RuntimeError("workers too slow")
+                        time.sleep(0.02)
+                    secs = time.perf_counter() - t0
+                finally:
+                    for p in procs:
+                        p.send_signal(signal.SIGTERM)
+                        p.wait(timeout=20)
+                out[f"workers_{workers}"] = {"seconds": secs, "per_second": n / secs}
+            # takeover: one worker holds every shard; kill it, time the other's first event
+            r.flushall()
+            progress("redis: takeover after SIGKILL")
+            _fill(r, n, names)
+            a = subprocess.Popen(args)
+            while done() < 1000:
+                time.sleep(0.01)
+            b = subprocess.Popen(args)
+            time.sleep(0.5)
+            before = done()
+            a.send_signal(signal.SIGKILL)
+            a.wait()
+            killed = time.perf_counter()
+            while done() <= before + 100:
+                if time.perf_counter() - killed > 60:
+                    raise RuntimeError("no takeover")
+                time.sleep(0.005)
+            out["takeover_s"] = time.perf_counter() - killed
+            out["lease_s"] = 2.0
+            b.send_signal(signal.SIGTERM)
+            b.wait(timeout=20)
+        finally:
+            srv.terminate()
+            srv.wait(timeout=10)
+    return out
+
+
+HEADER = ("workers", "commands", "seconds", "commands / s")
+
+
+def rows(res: dict[str, Any]) -> list[tuple[str, ...]]:
+    if "skipped" in res:
+        return [("skipped", res["skipped"], "", "")]
+    return [(str(w), f"{res['commands']:,}", f"{res[f'workers_{w}']['seconds']:.2f}",
+             f"{res[f'workers_{w}']['per_second']:,.0f}") for w in (1, 2)]
+
+
+def text(res: dict[str, Any]) -> str:
+    if "skipped" in res:
+        return res["skipped"]
+    return (f"{res['tenants']} tenants over {res['shards']} shards; one redis-server on "
+            f"loopback, workers as separate processes (this machine has 2 cores for Redis, "
+            f"the workers and the timer). Takeover after SIGKILL of the worker holding "
+            f"every shard: first new events {res['takeover_s']:.2f} s later (lease "
+            f"{res['lease_s']:g} s).")
