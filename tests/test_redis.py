@@ -241,3 +241,23 @@ def test_client_methods_with_a_running_worker(server, tenants):
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_a_redelivered_command_is_applied_once(server, tenants):
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000, snapshot_every=1)
+    r = redis.Redis.from_url(server)
+    n = shard_of("acme")
+    cmd = msgspec.msgpack.encode(pr.AddOperator(operator="a", groups=("g",), limit=1,
+                                                status="online", now=1.0))
+    for _ in range(2):
+        r.xadd(key(n, "commands"), {"cid": "same", "tenant": "acme", "cmd": cmd})
+        worker.step(block_ms=50)
+    # a worker taking over (from the snapshot) still knows the id
+    r.delete(key(n, "lease"))
+    other = Worker(server, load_tenants(tenants), lease_ms=2000)
+    r.xadd(key(n, "commands"), {"cid": "same", "tenant": "acme", "cmd": cmd})
+    other.step(block_ms=50)
+    entries = [f for _, f in r.xrange(key(n, "events")) if f[b"cid"] == b"same"]
+    assert b"events" in entries[0]
+    assert [b"error" in f for f in entries[1:]] == [True, True]
+    assert worker.applied == 1 and worker.duplicates == 1 and other.duplicates == 1

@@ -19,6 +19,7 @@ from ..router import Router
 from .client import SHARDS, key
 
 log = logging.getLogger("pyroute.worker")
+SEEN = 100_000   # command ids remembered per shard (and kept in snapshots) to drop re-sends
 _ENC = msgspec.msgpack.Encoder()
 _CMD = msgspec.msgpack.Decoder(Command)
 
@@ -79,6 +80,7 @@ class Shard:
         self.emitted = b"0-0"         # the last command entry whose events are in Redis
         self.since_snapshot = 0
         self.snapshot_at = time.monotonic()
+        self.seen: dict[str, None] = {}   # recent command ids, oldest first
 
 
 class Worker:
@@ -101,7 +103,7 @@ class Worker:
         self.snapshot_every = snapshot_every
         self.me = name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.owned: dict[int, Shard] = {}
-        self.applied = self.malformed = self.unknown_tenant = 0
+        self.applied = self.malformed = self.unknown_tenant = self.duplicates = 0
         self._renewed = 0.0
         self._xadd = self.redis.register_script(_XADD_FENCED)
         self._snap = self.redis.register_script(_SNAPSHOT_FENCED)
@@ -128,9 +130,10 @@ class Worker:
         snap = self.redis.hgetall(key(n, "snapshot"))
         if snap:
             state = msgspec.msgpack.decode(snap[b"state"])
-            for tenant, data in state.items():
+            for tenant, data in state["routers"].items():
                 if tenant in self.tenants:
                     sh.routers[tenant] = Router._restore(self.tenants[tenant], data)
+            sh.seen = dict.fromkeys(state["seen"])
             sh.last = snap[b"entry"]
         tail = self.redis.xrevrange(key(n, "events"), count=1)
         sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
@@ -185,6 +188,14 @@ class Worker:
             self.malformed += 1
             log.warning("shard %d: skipped malformed entry %s (%s)", sh.n, entry.decode(), e)
             return None
+        if cid in sh.seen:   # a re-delivered command: applied once, never twice
+            self.duplicates += 1
+            return [cid, entry, tenant, "error",
+                    "DuplicateId: command id already applied; its events are earlier in the "
+                    "events stream"]
+        sh.seen[cid] = None
+        if len(sh.seen) > SEEN:
+            del sh.seen[next(iter(sh.seen))]
         if tenant not in self.tenants:
             self.unknown_tenant += 1
             ev = Rejected(getattr(cmd, "request", None) or cid, cmd.now or 0.0,
@@ -199,7 +210,8 @@ class Worker:
 
     def snapshot(self, sh: Shard) -> None:
         """Save the shard's routers at its last applied entry (fenced by the lease)."""
-        state = {t: r._snapshot() for t, r in sh.routers.items()}
+        state = {"routers": {t: r._snapshot() for t, r in sh.routers.items()},
+                 "seen": list(sh.seen)}
         if self._snap(keys=[key(sh.n, "lease"), key(sh.n, "snapshot")],
                       args=[self.me, sh.last, _ENC.encode(state)]):
             sh.since_snapshot = 0
