@@ -75,24 +75,24 @@ def test_queue_needs_the_secret(client, headers):
 
 def test_webhooks_keep_the_load_in_sync(client, svc):
     r = svc.router
+    # queued in Rocket.Chat: its own queue; pyroute assigns nothing behind its back
     assert hook(client, {"type": "LivechatSessionQueued", "_id": "room1",
-                         "departmentId": "dep-sales"}).json()["applied"] == 1
-    assert r.request("room1").state == "active"        # bob had room at once
-    # Rocket.Chat gave it to someone else: pyroute follows
+                         "departmentId": "dep-sales"}).status_code == 200
+    with pytest.raises(pr.UnknownId):
+        r.request("room1")
     hook(client, {"type": "LivechatSessionTaken", "_id": "room1",
                   "departmentId": "dep-sales",
                   "servedBy": {"_id": "uid-alice", "username": "alice"}})
-    assert r.request("room1").operator == "alice"
-    # taken without a start webhook: submitted straight to the agent
+    assert (r.request("room1").state, r.request("room1").operator) == ("active", "alice")
     hook(client, {"type": "LivechatSessionTaken", "_id": "room2",
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})
     assert r.request("room2").operator == "bob"
-    # forwarded to another agent, then to another department
+    # forwarded to another agent
     hook(client, {"type": "LivechatSessionForwarded", "_id": "room2",
                   "servedBy": {"_id": "uid-alice", "username": "alice"},
                   "oldServedBy": {"_id": "uid-bob", "username": "bob"}})
     assert r.request("room2").operator == "alice"
-    assert r.operator("alice").load == 2
+    assert r.operator("alice").load == 2 and r.operator("bob").load == 0
     # closed: finished, the slot is free again
     hook(client, {"type": "LivechatSession", "_id": "room1", "departmentId": "dep-sales",
                   "servedBy": {"_id": "uid-alice", "username": "alice"}})
@@ -101,13 +101,38 @@ def test_webhooks_keep_the_load_in_sync(client, svc):
     r.check()
 
 
-def test_a_chat_closed_while_queued_is_cancelled(client, svc):
-    svc.router.set_status("alice", "away", now=svc.router.stats().at)
+def test_a_waiting_chat_never_blocks_a_free_agent(client, svc):
+    """alice (limit 2 here, one chat) closes her chat while another waits in Rocket.Chat:
+    the next ask names her — pyroute did not give her the waiting chat behind RC's back."""
+    svc.router.set_limit("alice", 1, now=svc.router.stats().at)
     svc.router.set_status("bob", "away", now=svc.router.stats().at)
-    hook(client, {"type": "LivechatSessionStart", "_id": "room9"})
-    assert svc.router.request("room9").state == "queued"
-    hook(client, {"type": "LivechatSession", "_id": "room9"})
-    assert svc.router.request("room9").state == "cancelled"
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r1",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"}})
+    hook(client, {"type": "LivechatSessionQueued", "_id": "r2"})
+    assert queue(client).json() == {}                     # alice is full
+    hook(client, {"type": "LivechatSession", "_id": "r1"})
+    assert queue(client).json() == {"username": "alice"}
+
+
+def test_back_to_the_queue_and_taken_again(client, svc):
+    r = svc.router
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r3",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})
+    # forwarded to a department: back in Rocket.Chat's queue, bob's slot is free
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r3", "departmentId": "dep-sales",
+                  "oldServedBy": {"_id": "uid-bob", "username": "bob"}})
+    assert r.request("r3").state == "finished" and r.operator("bob").load == 0
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r3",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"}})
+    assert r.request("r3#2").operator == "alice"        # a new conversation for pyroute
+    hook(client, {"type": "LivechatSession", "_id": "r3"})
+    assert r.request("r3#2").state == "finished"
+    # taken by an agent pyroute does not route to: nobody in pyroute holds it
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r4",
+                  "servedBy": {"_id": "x", "username": "stranger"}})
+    with pytest.raises(pr.UnknownId):
+        r.request("r4")
+    r.check()
 
 
 @pytest.mark.parametrize("payload", [

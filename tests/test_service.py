@@ -211,3 +211,35 @@ def test_the_event_stream_needs_a_token(client):
     assert client.get("/v1/events").status_code == 401
     assert client.get("/v1/events", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get("/v1/events?token=nope").status_code == 401
+
+
+def test_a_now_far_ahead_is_refused(client, svc):
+    before = svc.router._state()
+    r = post(client, "submit", {"request": "a", "channel": "web", "group": "first",
+                                "now": 4e12}, INT)
+    assert r.status_code == 422 and "ahead" in r.json()["error"]
+    r = client.post("/v1/commands", headers=SUP,
+                    json=[{"type": "Advance", "now": 4e12}])
+    assert r.status_code == 422
+    assert svc.router._state() == before
+
+
+def test_the_writer_survives_a_failing_router(client, svc):
+    class Boom(Exception):
+        pass
+
+    real = svc.router.apply
+
+    def broken(cmd):
+        raise StopIteration("clock ran out")   # not a RoutingError, not even an Exception path
+    svc.router = type("R", (), {"apply": staticmethod(broken),
+                                "__getattr__": lambda self, n: getattr(real.__self__, n)})()
+    r = post(client, "advance", {})
+    assert r.status_code == 500 and "internal error" in r.json()["error"]
+    svc.router = real.__self__
+    assert post(client, "advance", {}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/operators/int:²", "/v1/operators/int:99999999999999999999999"])
+def test_odd_ids_in_urls(client, path):
+    assert client.get(path, headers=SUP).status_code == 404

@@ -286,23 +286,26 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.tokens_file:
             spec = ",".join(line.strip() for line in
                             Path(args.tokens_file).read_text().splitlines() if line.strip())
+        from .service.app import MonotonicWallClock
         tokens = parse_tokens(spec)
         config = RouterConfig.from_toml(args.config)
-        if args.memory:
-            router = Router(config, clock=_time.time)
-        else:
-            router = Router.open(args.data, config, fsync=args.fsync, clock=_time.time)
-        svc = Service(router, tokens, max_body=args.max_body)
         rocketchat = None
         if args.rocketchat:
             from .integrations.rocketchat import RocketChatConfig
             rocketchat = RocketChatConfig.from_toml(args.rocketchat)
             rocketchat.check(config)
+        clock = MonotonicWallClock()
+        if args.memory:
+            router = Router(config, clock=clock)
+        else:
+            router = Router.open(args.data, config, fsync=args.fsync, clock=clock)
+        svc = Service(router, tokens, max_body=args.max_body, clock=clock)
     except (RoutingError, OSError) as e:
         print(f"pyroute serve: {e}", file=sys.stderr)
         return 1
+    # no access log: the page's event stream carries its token in the query string
     uvicorn.run(build_app(svc, rocketchat), host=args.host, port=args.port,
-                log_level=args.log_level)
+                log_level=args.log_level, access_log=False)
     return 0
 
 

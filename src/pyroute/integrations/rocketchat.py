@@ -118,56 +118,58 @@ class RocketChat:
         return 200, ({"username": who} if who is not None else {})
 
     # ------------------------------------------------------------------ webhooks
-    def commands_for(self, hook: Hook) -> list:
-        """The pyroute commands a webhook stands for (possibly none)."""
+    def _current(self, room: str) -> tuple[Any, Optional[str], str]:
+        """The room's latest pyroute conversation: (its view or None, its id or None, the
+        id a new one would take). A room that leaves an agent and comes back later gets a
+        new conversation id (``room``, ``room#2``, ...): ended ids stay taken."""
         router = self.svc.router
+        view, ident, k = None, None, 1
+        while True:
+            cand = room if k == 1 else f"{room}#{k}"
+            try:
+                v = router.request(cand)
+            except errors.UnknownId:
+                return view, ident, cand
+            view, ident, k = v, cand, k + 1
+
+    def commands_for(self, hook: Hook) -> list:
+        """The pyroute commands a webhook stands for (possibly none), from the router's
+        state at the moment they are applied (the writer calls this)."""
         room = hook.id
         if not room:
             return []
         for who in (hook.servedBy, hook.agent):
             if who is not None and who.id and who.username:
                 self.agents[who.id] = who.username
-        try:
-            view = router.request(room)
-        except errors.UnknownId:
-            view = None
-        live = view is not None and view.state in ("queued", "offered", "active")
-        agent = (hook.servedBy or hook.agent)
+        view, ident, fresh = self._current(room)
+        live = (view is not None and view.state in ("queued", "offered", "active")
+                and view.channel == self.cfg.channel)
+        agent = hook.servedBy or hook.agent
         username = agent.username if agent is not None else None
-        group = self.group_of(hook.departmentId)
+        release = ([Finish(request=ident) if view.state == "active" else Cancel(request=ident)]
+                   if live else [])
         t = hook.type
-        if t in ("LivechatSessionStart", "LivechatSessionStarted", "LivechatSessionQueued"):
-            if view is None and group is not None:
-                return [Submit(request=room, channel=self.cfg.channel, group=group)]
-            return []
-        if t == "LivechatSessionTaken":
-            if username is None:
-                return []
-            known = self._operator_online(username)
-            if view is None:
-                if group is None:
+        if t in ("LivechatSessionTaken", "LivechatSessionForwarded"):
+            if username is None or not self._operator_online(username):
+                # an agent pyroute does not route to (unknown, offline), or back to
+                # Rocket.Chat's queue: nobody in pyroute holds the chat any more
+                return release
+            if live:
+                if view.operator == username:
                     return []
-                if known:
-                    return [Submit(request=room, channel=self.cfg.channel, group=group,
-                                   prefer=username, prefer_for=self.cfg.prefer_for)]
-                return [Submit(request=room, channel=self.cfg.channel, group=group)]
-            if live and view.operator != username and known:
-                return [Transfer(request=room, operator=username)]
-            return []
-        if t == "LivechatSessionForwarded":
-            if not live:
+                return [Transfer(request=ident, operator=username)]
+            group = self.group_of(hook.departmentId)
+            mine = self.svc.router.operator(username).groups
+            if group not in mine:          # the chat goes to the agent: one of their groups
+                group = mine[0] if mine else None
+            if group is None:
                 return []
-            if username is not None and self._operator_online(username):
-                if view.operator != username:
-                    return [Transfer(request=room, operator=username)]
-                return []
-            if group is not None and group != view.group:
-                return [Transfer(request=room, group=group)]
-            return []
+            return [Submit(request=fresh, channel=self.cfg.channel, group=group,
+                           prefer=username, prefer_for=self.cfg.prefer_for)]
         if t == "LivechatSession":      # the chat was closed
-            if not live:
-                return []
-            return [Finish(request=room) if view.state == "active" else Cancel(request=room)]
+            return release
+        # Start and Queued: the chat waits in Rocket.Chat's own queue; pyroute hears of it
+        # when an agent takes it (so it never assigns a chat Rocket.Chat did not)
         return []
 
     def _operator_online(self, username: str) -> bool:
@@ -192,28 +194,27 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
         return JSONResponse(body, status_code=status)
 
     async def webhook(request: Request) -> JSONResponse:
+        from ..service.app import HTTPError, _body
         if not rc._token_ok(request.headers.get("x-rocketchat-livechat-token"),
                             cfg.livechat_token):
             return JSONResponse({"error": "missing or wrong X-RocketChat-Livechat-Token"},
                                 status_code=401)
-        body = await request.body()
-        if len(body) > svc.max_body:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+        try:
+            body = await _body(svc, request)
+        except HTTPError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
         try:
             hook = hook_decoder.decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError) as e:
             return JSONResponse({"error": f"not an omnichannel webhook: {e}"}, status_code=422)
-        cmds = rc.commands_for(hook)
-        if not cmds:
-            rc.ignored += 1
-            return JSONResponse({"applied": 0})
         try:
-            events = await svc.apply(cmds)
+            # the commands are worked out by the writer, from the state they apply to
+            events = await svc.apply(lambda: rc.commands_for(hook))
         except Exception as e:   # answer 200: Rocket.Chat retries failed webhooks
             rc.ignored += 1
-            return JSONResponse({"applied": 0, "ignored": str(getattr(e, "error", e))})
+            return JSONResponse({"applied": False, "ignored": str(getattr(e, "error", e))})
         rc.handled += 1
-        return JSONResponse({"applied": len(cmds), "events": len(events)})
+        return JSONResponse({"applied": True, "events": len(events)})
 
     return [Route("/rocketchat/queue", queue, methods=["GET"]),
             Route("/rocketchat/webhook", webhook, methods=["POST"])]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -57,6 +59,21 @@ def parse_tokens(spec: str) -> dict[str, str]:
     return out
 
 
+class MonotonicWallClock:
+    """Seconds since the epoch that never go back (a step of the wall clock backwards
+    would otherwise make every command a TimeError until the clock caught up)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self) -> float:
+        import time
+        t = time.time()
+        if t > self.last:
+            self.last = t
+        return self.last
+
+
 class HTTPError(Exception):
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -68,11 +85,14 @@ class Service:
     """The state of one running service: the router, its writer and subscribers."""
 
     def __init__(self, router: Any, tokens: dict[str, str], max_body: int = 1 << 20,
-                 subscriber_buffer: int = 10_000) -> None:
+                 subscriber_buffer: int = 10_000, clock: Any = None,
+                 max_skew: float = 300.0) -> None:
         if not tokens:
             raise errors.ConfigError("the service needs at least one token "
                                      "(PYROUTE_TOKENS=supervisor:secret,...)")
         self.router = router
+        self.clock = clock or MonotonicWallClock()
+        self.max_skew = max_skew
         self.tokens = dict(tokens)
         self.max_body = max_body
         self.buffer = subscriber_buffer
@@ -98,11 +118,13 @@ class Service:
         if close is not None:
             close()
 
-    def _apply_now(self, cmds: list) -> list:
+    def _apply_now(self, cmds: Any) -> list:
         """Apply commands in order (on the event loop's thread, so nothing interleaves);
         publish what they caused. Raises _BatchFailed carrying the events of the commands
         applied before a refused one."""
         out: list = []
+        if callable(cmds):     # worked out from the state at the moment it is applied
+            cmds = cmds()
         try:
             for cmd in cmds:
                 out += self.router.apply(cmd)
@@ -120,9 +142,14 @@ class Service:
             cmds, fut = await self.queue.get()
             try:
                 result = self._apply_now(cmds)
-            except Exception as e:
+            except asyncio.CancelledError:
+                raise
+            except _BatchFailed as e:
                 if not fut.done():
                     fut.set_exception(e)
+            except BaseException as e:   # never let the writer die: report, go on
+                if not fut.done():
+                    fut.set_exception(_Unexpected(e))
             else:
                 if not fut.done():
                     fut.set_result(result)
@@ -136,6 +163,16 @@ class Service:
                 q.put_nowait(data)
             except asyncio.QueueFull:     # a slow or gone client: drop it, never wait
                 self.subscribers.discard(q)
+
+    def check_times(self, cmds: list) -> None:
+        """A ``now`` further ahead of the service's clock than ``max_skew`` would stop
+        every later command that leaves ``now`` out (time never goes back): refused."""
+        limit = self.clock() + self.max_skew
+        for c in cmds:
+            if c.now is not None and isinstance(c.now, (int, float)) and c.now > limit:
+                raise HTTPError(422, f"now={c.now!r} is more than {self.max_skew:g} s ahead "
+                                     f"of the service's clock ({limit - self.max_skew:.3f}); "
+                                     f"leave now out, or send the service's time")
 
     async def apply(self, cmds: list) -> list:
         """Apply a request's commands after every request that came before it: they
@@ -154,7 +191,10 @@ class Service:
             token = request.query_params.get("token")   # EventSource cannot set headers
         if not token:
             raise HTTPError(401, "missing bearer token: send Authorization: Bearer <token>")
-        role = self.tokens.get(token)
+        role = None
+        for known, r in self.tokens.items():     # constant time in the token's content
+            if hmac.compare_digest(known.encode(), token.encode()):
+                role = r
         if role is None:
             raise HTTPError(401, "unknown token")
         return role
@@ -164,6 +204,13 @@ class Service:
         if role == "supervisor" and have != "supervisor":
             raise HTTPError(403, f"this needs the supervisor role; the token has {have}")
         return have
+
+
+class _Unexpected(Exception):
+    """A failure that is not a RoutingError (a bug, or the host): the request gets a 500."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
 
 
 class _BatchFailed(Exception):
@@ -186,7 +233,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 async def _body(svc: Service, request: Request) -> bytes:
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > svc.max_body:
+    if length is not None and re.fullmatch(r"[0-9]{1,18}", length) and int(length) > svc.max_body:
         raise HTTPError(413, f"body of {length} bytes is over the limit of {svc.max_body}")
     body = b""
     async for chunk in request.stream():
@@ -226,6 +273,8 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
                               applied_events=json.loads(_JSON_ENC.encode(e.events)))
             except errors.RoutingError as e:
                 return _error(STATUS.get(type(e), 400), str(e), kind=type(e).__name__)
+            except _Unexpected as e:
+                return _error(500, f"internal error: {e}")
         return endpoint
 
     async def commands(request: Request) -> Response:
@@ -237,6 +286,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
         except errors.InvalidArgument as e:
             raise HTTPError(422, str(e)) from None
         _allowed(role, cmds)
+        svc.check_times(cmds)
         events = await svc.apply(cmds)
         return _respond(request, {"version": WIRE_VERSION, "events": events})
 
@@ -248,6 +298,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
             if not body.strip():
                 body = b"{}"
             cmd = _decode(request, body, cls)   # the "type" field may be left out
+            svc.check_times([cmd])
             events = await svc.apply([cmd])
             return _respond(request, {"version": WIRE_VERSION, "events": events})
         return handler
@@ -343,7 +394,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
 
 def _ident(text: str) -> Any:
     """Ids in a URL are strings; ``int:42`` names the integer id 42."""
-    if text.startswith("int:") and text[4:].lstrip("-").isdigit():
+    if text.startswith("int:") and re.fullmatch(r"-?[0-9]{1,19}", text[4:]):
         return int(text[4:])
     return text
 
@@ -375,11 +426,17 @@ def openapi_document() -> dict:
           "413": {"description": "body too large"},
           "422": {"description": "malformed body; the message names the field"}}
     sec = [{"bearer": []}]
+    batch = {"type": "object", "required": ["type", "commands"],
+             "properties": {"type": {"enum": ["Batch"]}, "version": {"type": "integer"},
+                            "commands": cmd_schemas}}
+    body = {"oneOf": [cmd_schemas, cmd_schemas["items"], batch]}
     paths: dict = {
         "/v1/commands": {"post": {
             "summary": "apply commands in order (one, a list, or a Batch envelope)",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"oneOf": [cmd_schemas, cmd_schemas["items"]]}}}},
+            "description": "The body may also be MessagePack (Content-Type: "
+                           "application/msgpack), the same structure.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": body}}},
             "responses": ok, "security": sec}},
     }
     for name, cls in COMMANDS.items():
@@ -392,9 +449,12 @@ def openapi_document() -> dict:
     def get(summary: str, schema: dict, params: list = ()) -> dict:
         return {"get": {"summary": summary, "parameters": list(params), "security": sec,
                         "responses": {"200": {"description": summary, "content": {
-                            "application/json": {"schema": schema}}},
+                            "application/json": {"schema": schema},
+                            "application/msgpack": {"schema": schema}}},
                             "401": {"description": "no or unknown token"},
-                            "404": {"description": "unknown id"}}}}
+                            "403": {"description": "the token's role may not read this"},
+                            "404": {"description": "unknown id"},
+                            "422": {"description": "a malformed query"}}}}
 
     pid = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths["/v1/operators/{id}"] = get("one operator", op_v, [pid])

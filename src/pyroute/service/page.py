@@ -27,6 +27,10 @@ const headers = {"Authorization": "Bearer " + token};
 const history = [];   // [time ms, total waiting]
 let pending = false, last = 0;
 
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                             '"': "&quot;", "'": "&#39;"}[c]));
+}
 function fmt(x, d) { return x === null || x === undefined ? "–" : x.toFixed(d); }
 function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
 
@@ -39,7 +43,7 @@ function rows(id, entries, targets) {
     const t = targets ? targets[name] : null;
     const late = t !== null && t !== undefined && v.longest_wait !== null && v.longest_wait > t;
     const o = v.outcomes || {};
-    html += `<tr data-name="${name}"><td>${name}</td><td class="waiting">${v.waiting}</td>` +
+    html += `<tr data-name="${esc(name)}"><td>${esc(name)}</td><td class="waiting">${v.waiting}</td>` +
       `<td class="${late ? "late" : ""}">${fmt(v.longest_wait, 1)}</td>` +
       `<td>${t === null || t === undefined ? "–" : t}</td>` +
       `<td class="in_progress">${v.in_progress}</td><td>${v.online}</td>` +
