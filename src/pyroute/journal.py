@@ -13,7 +13,8 @@ File formats (docs/durability.md):
   the MessagePack map ``{"format": "pyroute-journal", "version": 1, "config": {...},
   "config_digest": "...", "engine": "native"}``; a command's payload is the MessagePack
   array ``[code, *arguments]``: ``OPS[code]`` names the Router method and the arguments
-  follow its parameters in order (``PARAMS``), ``now`` always filled in.
+  follow its parameters in order (``PARAMS``), ``now`` always filled in; an
+  ``apply_many`` batch is one record holding a list of such arrays (all or nothing).
 * snapshot ``snapshot-<n>.pyrs``: one record whose payload is ``{"format":
   "pyroute-snapshot", "version": 1, "config_digest", "commands": n, "offset": byte offset
   of record n + 1 in the journal, "engine", "state": bytes}``.
@@ -141,7 +142,7 @@ def valid_after(data: bytes, start: int) -> Optional[int]:
                 rec = _DEC.decode(data[p + 8:p + 8 + length])
             except msgspec.DecodeError:
                 continue
-            if isinstance(rec, list) and rec and isinstance(rec[0], int):
+            if isinstance(rec, list) and rec and isinstance(rec[0], (int, list)):
                 return p
     return None
 
@@ -334,10 +335,13 @@ class DurableRouter:
             end = end_
         methods = [getattr(router, name) for name in OPS]
         decode = _DEC.decode
+        replayed = 0
         for off, payload in batch:
             try:
-                code, *args = decode(payload)
-                methods[code](*args)
+                rec = decode(payload)
+                for code, *args in (rec if rec and isinstance(rec[0], list) else (rec,)):
+                    methods[code](*args)
+                    replayed += 1
             except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
                 raise JournalError(f"{path}: record at byte {off} is not a command ({e})") \
                     from None
@@ -345,8 +349,8 @@ class DurableRouter:
                 raise JournalError(f"{path}: replaying the record at byte {off} failed "
                                    f"({type(e).__name__}: {e}); the journal does not match "
                                    f"this pyroute's rules") from None
-        info["replayed"] = len(batch)
-        return router, count + len(batch), end, info
+        info["replayed"] = replayed
+        return router, count + replayed, end, info
 
     def _snapshots(self, info: dict, size: int) -> Iterator[tuple[int, int, bytes]]:
         """Good snapshots, newest first (a corrupt one is skipped, with a warning)."""
@@ -494,31 +498,41 @@ class DurableRouter:
             cmds = [self._fill_now(c) for c in cmds]
         except TypeError:
             return self._router.apply_many(cmds)   # not iterable: the router says so
-        payloads: list = []
+        # one record for the batch (one encode, one checksum: group commit); what
+        # cannot be journaled is not applied
+        recs: list = []
         bad: Optional[errors.BatchError] = None
-        for i, c in enumerate(cmds):      # what cannot be journaled is not applied
+        for i, c in enumerate(cmds):
             if c.__class__ not in COMMAND_TYPES:
                 break                      # the router refuses it below
-            try:
-                payloads.append(_encode(as_record(c)))
-            except (TypeError, ValueError, OverflowError) as e:
-                bad = errors.BatchError(i, _unjournalable(e), [])
-                cmds = cmds[:i]
-                break
+            recs.append(as_record(c))
+        try:
+            payload = _encode(recs)
+        except (TypeError, ValueError, OverflowError):
+            for i, rec in enumerate(recs):          # find the one that cannot be encoded
+                try:
+                    _encode(rec)
+                except (TypeError, ValueError, OverflowError) as e:
+                    bad = errors.BatchError(i, _unjournalable(e), [])
+                    cmds, recs = cmds[:i], recs[:i]
+                    break
+            payload = _encode(recs)
         try:
             out = self._router.apply_many(cmds)
         except errors.BatchError as e:
             if e.index:
-                self._write_payloads(payloads[:e.index])
+                self._write_batch(recs[:e.index])
             raise
-        self._write_payloads(payloads[:len(cmds)])
+        self._write_batch(recs, payload if len(recs) == len(cmds) else None)
         if bad is not None:
             raise errors.BatchError(bad.index, bad.error, out) from bad.error
         return out
 
-    def _write_payloads(self, payloads: list) -> None:
-        if payloads:
-            self._write_bytes(b"".join(record(p) for p in payloads), len(payloads))
+    def _write_batch(self, recs: list, payload: Optional[bytes] = None) -> None:
+        """Journal ``recs`` as one record (a list of command records)."""
+        if recs:
+            self._write_bytes(record(payload if payload is not None else _encode(recs)),
+                              len(recs))
 
     def _scheduled_snapshot(self) -> None:
         """A snapshot that is due: a failure (disk full, ...) must not fail the command
@@ -800,7 +814,13 @@ def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
         raise JournalError(f"{path}: record at byte {bad[0]} is corrupt but records follow "
                            f"it: the journal is damaged in the middle")
     try:
-        cmds = [from_record(_DEC.decode(p)) for _, _, p in recs[1:] if p is not None]
+        cmds = []
+        for _, _, p in recs[1:]:
+            if p is None:
+                continue
+            rec = _DEC.decode(p)
+            cmds += [from_record(r) for r in (rec if rec and isinstance(rec[0], list)
+                                              else (rec,))]
     except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
         raise JournalError(f"{path}: a record is not a command ({e})") from None
     return head, cmds
