@@ -58,8 +58,6 @@ FSYNC = ("always", "batch", "never")
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
 _encode = _ENC.encode
-_pack_into = _HEAD.pack_into
-_crc32 = zlib.crc32
 
 #: Record codes: a command record is the MessagePack array ``[code, *arguments]`` with the
 #: arguments in the order of the Router method's parameters (``PARAMS``). Append only:
@@ -429,6 +427,8 @@ class DurableRouter:
         self._synced = end
 
     def _write_bytes(self, data: bytes, n: int) -> None:
+        """Append framed records of ``n`` commands: the group-commit thread's health, room
+        in the mapping, fsync="always", and the snapshot schedule."""
         log = self._log
         end = log.end + len(data)
         self._check_syncer()
@@ -453,20 +453,8 @@ class DurableRouter:
 
     def _log_payload(self, payload: bytes) -> None:
         """The general path of journaling one encoded record (the generated methods and
-        ``apply`` try ``JournalLog.append`` first): the group-commit thread's health, room
-        in the mapping, fsync="always", and the snapshot schedule."""
-        log = self._log
-        self._check_syncer()
-        try:
-            if log.end + 8 + len(payload) > log.size:
-                self._grow(8 + len(payload))
-            log.append(payload, True)
-            if self.fsync == "always":
-                self._sync_range()
-        except OSError as e:
-            self._fail(e)
-        if log.count >= log.snap_due:
-            self._scheduled_snapshot()
+        ``apply`` try ``JournalLog.append`` first)."""
+        self._write_bytes(record(payload), 1)
 
     def _fill_now(self, cmd: Any) -> Any:
         if type(cmd) in COMMAND_TYPES and cmd.now is None:

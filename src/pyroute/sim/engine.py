@@ -84,7 +84,7 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
         t += scenario.sample_every
     loop = Loop(router, scenario, seed, limits, bots, list(scenario.traffic), status,
                 samples, recorded)
-    bar = _Progress(end, progress)
+    bar = _Progress(end)
     loop.run(bar.tick if progress else None)
     bar.close()
     return build_report(loop, scenario, seed, engine, names, limits, groups_of,
@@ -94,12 +94,10 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
 class _Progress:
     """A rich progress bar in simulated time, shown only when the run takes over 1 s."""
 
-    def __init__(self, end: float, enabled: bool) -> None:
+    def __init__(self, end: float) -> None:
         self.end = end
-        self.enabled = enabled
         self.started = _time.perf_counter()
         self.bar = None
-        self.count = 0
 
     def tick(self, t: float) -> None:
         if self.bar is None:

@@ -117,7 +117,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             return None
         m = sum(xs) / n
         sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-        t = _T99.get(n - 1) or _T99[max(k for k in _T99 if k <= n - 1)] if n > 5 else 4.604
+        t = _T99[max((k for k in _T99 if k <= n - 1), default=4)]   # conservative below
         return Interval(m, t * sd / math.sqrt(n))
 
 

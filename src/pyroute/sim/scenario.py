@@ -8,7 +8,6 @@ recorded arrivals file, and what to fix. ``load_scenario`` checks the names a sc
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -270,11 +269,3 @@ def _arrival(path: Path, n: int, time: Optional[float], channel: str, group: str
         if v is not None and not (math.isfinite(v) and v > 0):
             raise ConfigError(f"{path}:{n}: {key} must be a positive number, got {v!r}")
     return Arrival(time, channel, group, handle, patience)
-
-
-def load_json(text: str | bytes) -> Scenario:
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise ConfigError(f"scenario is not valid JSON: {e}") from None
-    return scenario_from(data)
