@@ -33,6 +33,19 @@ cdef void _fill(void* dst, bytes b, int64_t nbytes) except *:
         memcpy(dst, <const char*>b, <size_t>nbytes)
 
 
+cdef void _load_array(void** p, int64_t* cap, int64_t* n, tuple saved,
+                      size_t item) except *:
+    """Replace the array at ``*p`` by a saved ``(bytes, capacity)``; its length in items
+    goes to ``*n`` when given."""
+    blob, c = saved
+    free(p[0])
+    p[0] = NULL
+    p[0] = _unblob(blob, c * <int64_t>item)
+    cap[0] = c
+    if n != NULL:
+        n[0] = len(blob) // item
+
+
 cdef tuple _save_slab(Slab* s):
     return (_blob(s.items, s.used * <int64_t>s.item), s.cap, s.used,
             _blob(s.free_list, s.n_free * <int64_t>sizeof(hnd)), s.n_free, s.free_cap)
@@ -112,45 +125,18 @@ cdef void _load_engine(Engine* e, dict d) except *:
     if len(d["queues"]) != nq or len(d["oheaps"]) != e.G:
         raise ValueError("snapshot of another config")
     for i in range(nq):
-        blob, cap = d["queues"][i]
-        free(e.queues[i].nodes)
-        e.queues[i].nodes = NULL
-        e.queues[i].nodes = <QNode*>_unblob(blob, cap * sizeof(QNode))
-        e.queues[i].n, e.queues[i].cap = len(blob) // sizeof(QNode), cap
+        _load_array(<void**>&e.queues[i].nodes, &e.queues[i].cap, &e.queues[i].n,
+                    d["queues"][i], sizeof(QNode))
     for i in range(e.G):
-        blob, cap = d["oheaps"][i]
-        free(e.oheaps[i].nodes)
-        e.oheaps[i].nodes = NULL
-        e.oheaps[i].nodes = <ONode*>_unblob(blob, cap * sizeof(ONode))
-        e.oheaps[i].n, e.oheaps[i].cap = len(blob) // sizeof(ONode), cap
-        blob, cap = d["g_age"][i]
-        free(e.g_age[i].nodes)
-        e.g_age[i].nodes = NULL
-        e.g_age[i].nodes = <AgeNode*>_unblob(blob, cap * sizeof(AgeNode))
-        e.g_age[i].n, e.g_age[i].cap = len(blob) // sizeof(AgeNode), cap
+        _load_array(<void**>&e.oheaps[i].nodes, &e.oheaps[i].cap, &e.oheaps[i].n,
+                    d["oheaps"][i], sizeof(ONode))
+        _load_array(<void**>&e.g_age[i].nodes, &e.g_age[i].cap, &e.g_age[i].n,
+                    d["g_age"][i], sizeof(AgeNode))
     for i in range(e.C):
-        blob, cap = d["c_age"][i]
-        free(e.c_age[i].nodes)
-        e.c_age[i].nodes = NULL
-        e.c_age[i].nodes = <AgeNode*>_unblob(blob, cap * sizeof(AgeNode))
-        e.c_age[i].n, e.c_age[i].cap = len(blob) // sizeof(AgeNode), cap
-    blob, cap = d["timers"]
-    free(e.timers.nodes)
-    e.timers.nodes = NULL
-    e.timers.nodes = <TNode*>_unblob(blob, cap * sizeof(TNode))
-    e.timers.n, e.timers.cap = len(blob) // sizeof(TNode), cap
-    blob, cap = d["hist"]
-    free(e.hist)
-    e.hist = NULL
-    e.hist = <hnd*>_unblob(blob, cap * sizeof(hnd))
-    e.hist_cap = cap
-    blob, cap = d["op_ch"]
-    free(e.op_ch)
-    e.op_ch = NULL
-    e.op_ch = <int32_t*>_unblob(blob, cap * sizeof(int32_t))
-    e.cap_op_ch = cap
-    blob, cap = d["op_sk"]
-    free(e.op_sk)
-    e.op_sk = NULL
-    e.op_sk = <uint8_t*>_unblob(blob, cap * sizeof(uint8_t))
-    e.cap_op_sk = cap
+        _load_array(<void**>&e.c_age[i].nodes, &e.c_age[i].cap, &e.c_age[i].n,
+                    d["c_age"][i], sizeof(AgeNode))
+    _load_array(<void**>&e.timers.nodes, &e.timers.cap, &e.timers.n, d["timers"],
+                sizeof(TNode))
+    _load_array(<void**>&e.hist, &e.hist_cap, NULL, d["hist"], sizeof(hnd))
+    _load_array(<void**>&e.op_ch, &e.cap_op_ch, NULL, d["op_ch"], sizeof(int32_t))
+    _load_array(<void**>&e.op_sk, &e.cap_op_sk, NULL, d["op_sk"], sizeof(uint8_t))
