@@ -581,13 +581,32 @@ cdef inline int64_t oh_cand_pop(int64_t* c, int64_t* n, OHeap* h) noexcept nogil
     return top
 
 
-cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil:
-    """The member with the least key in ``h`` that may take the request, or -1: the top
-    when it fits, otherwise a best-first walk."""
+cdef struct Want:      # what a best-first walk of an operator heap looks for
+    hnd rh             # a member that may take this request (``fits``); -1: ``pickable``
+    double now
+    int32_t c          # pickable: a new conversation of this channel...
+    hnd excl           # ...by anyone but this operator
+
+
+cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
+    cdef Member* m = M(e, mh)
+    return (m.op != excl and fits_channel(e, m.op, c)
+            and (e.level_step[m.group] < 0 or m.level <= 1))
+
+
+cdef inline bint wanted(Engine* e, hnd mh, Want* w) noexcept nogil:
+    if w.rh >= 0:
+        return fits(e, mh, w.rh, w.now)
+    return pickable(e, mh, w.c, w.excl)
+
+
+cdef hnd oh_walk(Engine* e, OHeap* h, Want* w) noexcept nogil:
+    """The member with the least key in ``h`` that is ``wanted``, or -1: the top when it
+    is, otherwise a best-first walk."""
     cdef int64_t n = 0, pos
     if h.n == 0:
         return -1
-    if fits(e, h.nodes[0].member, rh, now):
+    if wanted(e, h.nodes[0].member, w):
         return h.nodes[0].member
     if not trav_reserve(e, h.n):
         return -1
@@ -597,7 +616,7 @@ cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil
         oh_cand_push(e.trav, &n, h, 2)
     while n > 0:
         pos = oh_cand_pop(e.trav, &n, h)
-        if fits(e, h.nodes[pos].member, rh, now):
+        if wanted(e, h.nodes[pos].member, w):
             return h.nodes[pos].member
         if 2 * pos + 1 < h.n:
             oh_cand_push(e.trav, &n, h, 2 * pos + 1)
@@ -606,37 +625,22 @@ cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil
     return -1
 
 
-cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
-    cdef Member* m = M(e, mh)
-    return (m.op != excl and fits_channel(e, m.op, c)
-            and (e.level_step[m.group] < 0 or m.level <= 1))
+cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil:
+    """The member with the least key in ``h`` that may take the request, or -1."""
+    cdef Want w
+    w.rh, w.now, w.c, w.excl = rh, now, -1, -1
+    return oh_walk(e, h, &w)
 
 
 cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil:
     """The operator group ``g``'s policy would give a new conversation of channel ``c``
     now (requiring no skills, preferring no one), skipping operator ``excl``; -1 when
     nobody could take it. Reads only (the walk uses the scratch ``e.trav``)."""
-    cdef OHeap* h = &e.oheaps[g]
-    cdef int64_t n = 0, pos
-    if h.n == 0:
-        return -1
-    if pickable(e, h.nodes[0].member, c, excl):
-        return M(e, h.nodes[0].member).op
-    if not trav_reserve(e, h.n):
-        return -1
-    if h.n > 1:
-        oh_cand_push(e.trav, &n, h, 1)
-    if h.n > 2:
-        oh_cand_push(e.trav, &n, h, 2)
-    while n > 0:
-        pos = oh_cand_pop(e.trav, &n, h)
-        if pickable(e, h.nodes[pos].member, c, excl):
-            return M(e, h.nodes[pos].member).op
-        if 2 * pos + 1 < h.n:
-            oh_cand_push(e.trav, &n, h, 2 * pos + 1)
-        if 2 * pos + 2 < h.n:
-            oh_cand_push(e.trav, &n, h, 2 * pos + 2)
-    return -1
+    cdef Want w
+    cdef hnd mh
+    w.rh, w.now, w.c, w.excl = -1, 0.0, c, excl
+    mh = oh_walk(e, &e.oheaps[g], &w)
+    return -1 if mh < 0 else M(e, mh).op
 
 
 cdef inline void rq_cand_push(int64_t* c, int64_t* n, RQueue* q, int64_t pos) noexcept nogil:
