@@ -456,11 +456,6 @@ class DurableRouter:
         ``apply`` try ``JournalLog.append`` first)."""
         self._write_bytes(record(payload), 1)
 
-    def _fill_now(self, cmd: Any) -> Any:
-        if type(cmd) in COMMAND_TYPES and cmd.now is None:
-            return msgspec.structs.replace(cmd, now=self._clock())
-        return cmd
-
     def apply(self, cmd: Any) -> list:
         """Apply one command and journal it; returns its events."""
         if not self._usable:
@@ -483,17 +478,22 @@ class DurableRouter:
         failure, the commands before it stay applied and journaled (BatchError)."""
         self._check()
         try:
-            cmds = [self._fill_now(c) for c in cmds]
+            cmds = list(cmds)
         except TypeError:
             return self._router.apply_many(cmds)   # not iterable: the router says so
         # one record for the batch (one encode, one checksum: group commit); what
-        # cannot be journaled is not applied
+        # cannot be journaled is not applied. One pass: fill now, build the records.
         recs: list = []
+        add = recs.append
+        getters = _GETTERS
         bad: Optional[errors.BatchError] = None
         for i, c in enumerate(cmds):
-            if c.__class__ not in COMMAND_TYPES:
-                break                      # the router refuses it below
-            recs.append(as_record(c))
+            entry = getters.get(c.__class__)
+            if entry is None:
+                break                      # not a command: the router refuses it below
+            if c.now is None:
+                c = cmds[i] = msgspec.structs.replace(c, now=self._clock())
+            add((entry[0], *entry[1](c)))
         try:
             payload = _encode(recs)
         except (TypeError, ValueError, OverflowError):
