@@ -18,13 +18,14 @@ from typing import Any, Callable
 import pyroute as pr
 from pyroute.journal import attach
 
+from . import workloads
+
 TARGET_SHARE = 0.5          # durable throughput >= half the in-memory one
 RECOVERY_COMMANDS = 1_000_000
 RECOVERY_TARGET_S = 5.0
 
 
 def throughput(st: Any, plan: Any, progress: Callable[[str], None]) -> dict[str, Any]:
-    from . import workloads
     res: dict[str, Any] = {}
     n = min(plan.mixed_commands, workloads.mixed_capacity(st))
     base_router = st.router

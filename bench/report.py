@@ -1,6 +1,6 @@
 """Render benchmark results: DESIGN §5 targets, the machine, terminal tables, RESULTS.md.
 
-Everything here reads the plain-data results of :func:`pyroute.bench.workloads.run`.
+Everything here reads the plain-data results of :func:`pyroute.bench.runner.run`.
 """
 
 from __future__ import annotations
