@@ -439,7 +439,7 @@ def test_snapshots_of_another_journal_are_never_used(engine, tmp_path):
 
 
 def test_a_failed_scheduled_snapshot_does_not_fail_the_command(engine, tmp_path, monkeypatch):
-    import pyroute.journal as journal
+    import pyroute.journal.durable as journal
     r = engine.open(tmp_path, SMALL, snapshot_every=3)
     real = os.replace
 

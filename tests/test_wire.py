@@ -10,7 +10,7 @@ import pytest
 import pyroute as pr
 from pyroute import wire
 from pyroute.cli import main
-from pyroute.commands import COMMAND_TYPES
+from pyroute.protocol import COMMAND_TYPES
 from test_journal import apply_all, commands_for
 
 

@@ -14,6 +14,9 @@ from typing import Any, Optional
 from .config import POLICIES
 from .views import STATUSES, Candidate, Explanation
 
+EXPLAIN_OFF = ("explain() needs a router made with explain=True: routing decisions are "
+               "recorded only when asked for, so that they cost nothing otherwise")
+
 ONLINE = 2
 
 # Explanation.rule values

@@ -1,5 +1,8 @@
 """Commands: the router's methods as data, for ``router.apply`` and ``apply_many``.
 
+Each struct is a row of the command table in :mod:`pyroute.protocol` (its method, journal
+code and parameter order, service role).
+
 Frozen, tagged msgspec Structs (``{"type": "Submit", ...}`` in JSON). ``now=None`` means
 the router's clock.
 """
@@ -125,6 +128,5 @@ class Advance(_Command, frozen=True, tag=True, kw_only=True):
 
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
                 SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize, Advance]
-COMMAND_TYPES = (Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                 SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize,
-                 Advance)
+# The command table (codes, journal order, roles) is pyroute.protocol; a test checks that
+# this union holds exactly its structs.

@@ -18,16 +18,13 @@ from typing import Any, Callable, Optional
 import msgspec
 from sortedcontainers import SortedList
 
-from . import _explain, errors
+from . import _explain, errors, protocol
+from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
     rng_next, total_row,
-)
-from .commands import (
-    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline, Escalate, Finish,
-    RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Transfer, Unban,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
@@ -41,8 +38,6 @@ from .views import (
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
-EXPLAIN_OFF = ("explain() needs a router made with explain=True: routing decisions are "
-               "recorded only when asked for, so that they cost nothing otherwise")
 # timer kinds, by the group field: >= 0 an overflow rule of that group
 RETENTION, WRAP_UP, OFFER, RECHECK = -1, -2, -3, -4
 QUEUED, OFFERED, ACTIVE = 0, 1, 2
@@ -1112,44 +1107,9 @@ class Router:
         return out
 
     def apply(self, cmd: Any) -> list:
-        """Apply one Command struct; same result as the matching method."""
-        tp = type(cmd)
-        if tp is Submit:
-            return self.submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
-                               cmd.now, cmd.skills, cmd.prefer, cmd.prefer_for)
-        if tp is Finish:
-            return self.finish(cmd.request, cmd.now)
-        if tp is Cancel:
-            return self.cancel(cmd.request, cmd.now)
-        if tp is SetStatus:
-            return self.set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue)
-        if tp is AddOperator:
-            return self.add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
-                                     cmd.channel_limits, cmd.skills, cmd.levels, cmd.kind)
-        if tp is RemoveOperator:
-            return self.remove_operator(cmd.operator, cmd.now, cmd.requeue)
-        if tp is SetGroups:
-            return self.set_groups(cmd.operator, cmd.groups, cmd.now)
-        if tp is SetLimit:
-            return self.set_limit(cmd.operator, cmd.limit, cmd.now)
-        if tp is Transfer:
-            return self.transfer(cmd.request, cmd.group, cmd.operator, cmd.now)
-        if tp is Escalate:
-            return self.escalate(cmd.request, cmd.now)
-        if tp is Accept:
-            return self.accept(cmd.request, cmd.operator, cmd.now)
-        if tp is Decline:
-            return self.decline(cmd.request, cmd.operator, cmd.now)
-        if tp is Categorize:
-            return self.categorize(cmd.request, cmd.name, cmd.now)
-        if tp is Ban:
-            return self.ban(cmd.visitor, cmd.until, cmd.reason, cmd.now)
-        if tp is Unban:
-            return self.unban(cmd.visitor, cmd.now)
-        if tp is Advance:
-            return self.advance(cmd.now)
-        raise errors.InvalidArgument(
-            f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
+        """Apply one Command struct; same result as the matching method (the command
+        table's dispatch, shared with every wrapper)."""
+        return protocol.apply(self, cmd)
 
     def apply_many(self, cmds: Any) -> list:
         """Apply commands in order. On a failure raise :class:`BatchError` carrying the

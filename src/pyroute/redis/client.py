@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 import uuid
 import zlib
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 import msgspec
 
-from .. import errors
-from ..commands import COMMAND_TYPES
+from .. import errors, protocol
 from ..events import Event
-from ..journal import METHODS, OPS
+
+if TYPE_CHECKING:   # the generated methods, typed
+    from .._api import TenantCommands as _Methods
+else:
+    _Methods = object
 
 SHARDS = 16
 _ENC = msgspec.msgpack.Encoder()
@@ -34,7 +36,7 @@ _ERRORS = {c.__name__: c for c in (errors.UnknownId, errors.DuplicateId, errors.
                                     errors.ConfigError, errors.RoutingError)}
 
 
-class Client:
+class Client(_Methods):
     """``Client(url, shards=16, clock=time.time, timeout=10.0)``: each method of the Router
     with a ``tenant`` first (``client.submit("acme", "c1", "web", "first_line")``) appends
     the command to the tenant's shard and waits for its events (or raises the
@@ -54,7 +56,7 @@ class Client:
         the shard before it was sent: its events come after that)."""
         if not isinstance(tenant, str) or not tenant:
             raise errors.InvalidArgument(f"tenant must be a non-empty str, got {tenant!r}")
-        if type(cmd) not in COMMAND_TYPES:
+        if type(cmd) not in protocol.BY_TYPE:
             raise errors.InvalidArgument(f"expected a Command struct, got {type(cmd).__name__}")
         if cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self.clock())
@@ -94,22 +96,22 @@ class Client:
         return self.wait(tenant, cid, since)
 
 
-def _method(name: str, cls: type):
-    from ..reference import Router
-    params = [p for p in inspect.signature(getattr(Router, name)).parameters.values()
-              if p.name != "self"]
-
-    def call(self, tenant, *args, **kwargs):
-        bound = inspect.Signature(params).bind(*args, **kwargs)
-        bound.apply_defaults()
-        kw = dict(bound.arguments)
-        if isinstance(kw.get("groups"), list):
-            kw["groups"] = tuple(kw["groups"])
-        return self.apply(tenant, cls(**kw))
-    call.__name__ = name
-    call.__doc__ = f"``Router.{name}`` for ``tenant``, through Redis."
+def _method(spec: protocol.Spec):
+    """``spec``'s method with a ``tenant`` first, generated from the command table (so a
+    type checker and ``help()`` see its real parameters)."""
+    head = protocol.signature_source(spec, "self, tenant")
+    kw = ", ".join(f"{p}={p}" for p in spec.params)
+    fix = ("    if isinstance(groups, list):\n        groups = tuple(groups)\n"
+           if "groups" in spec.params else "")
+    src = (f"def {spec.name}({head}):\n{fix}"
+           f"    return self.apply(tenant, _struct({kw}))\n")
+    ns: dict = {"_struct": spec.struct}
+    exec(src, ns)
+    call = ns[spec.name]
+    call.__doc__ = f"``Router.{spec.name}`` for ``tenant``, through Redis."
+    call.__qualname__ = f"Client.{spec.name}"
     return call
 
 
-for _name in OPS:
-    setattr(Client, _name, _method(_name, METHODS[_name]))
+for _spec in protocol.COMMANDS:
+    setattr(Client, _spec.name, _method(_spec))

@@ -1,4 +1,5 @@
-"""Durable routing: a journal of accepted commands, snapshots, and recovery by replay.
+"""The durable router: commands journaled before their events are returned, snapshots,
+and recovery by replay.
 
 ``Router.open(directory, config, fsync="batch", snapshot_every=100_000)`` returns a
 :class:`DurableRouter`: the same methods as a Router, and every command it accepts is
@@ -6,143 +7,48 @@ appended to ``directory/journal.pyrj`` before its events are returned. Reopening
 directory loads the newest good snapshot (if any) and replays the journal after it, so the
 router comes back exactly as it was after the last acknowledged command.
 
-File formats (docs/durability.md):
-
-* journal: a header record, then one record per accepted command. A record is
-  ``u32 length | u32 crc32(payload) | payload`` (little-endian); the header's payload is
-  the MessagePack map ``{"format": "pyroute-journal", "version": 1, "config": {...},
-  "config_digest": "...", "engine": "native"}``; a command's payload is the MessagePack
-  array ``[code, *arguments]``: ``OPS[code]`` names the Router method and the arguments
-  follow its parameters in order (``PARAMS``), ``now`` always filled in; an
-  ``apply_many`` batch is one record holding a list of such arrays (all or nothing).
-* snapshot ``snapshot-<n>.pyrs``: one record whose payload is ``{"format":
-  "pyroute-snapshot", "version": 1, "config_digest", "commands": n, "offset": byte offset
-  of record n + 1 in the journal, "engine", "state": bytes}``.
+The header's payload is the MessagePack map ``{"format": "pyroute-journal", "version": 1,
+"config": {...}, "config_digest": "...", "engine": "native", "journal_id": "..."}``; a
+snapshot ``snapshot-<n>.pyrs`` is one record whose payload is ``{"format":
+"pyroute-snapshot", "version": 1, "config_digest", "commands": n, "offset": byte offset of
+record n + 1 in the journal, "engine", "journal_id", "state": bytes}``. Records:
+:mod:`.format`; command records: :mod:`.codec`; docs/durability.md.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import secrets
 import math
-import inspect
 import mmap
-import operator
 import os
-import struct
+import secrets
 import time
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import msgspec
 
-from . import errors
-from .commands import (
-    COMMAND_TYPES, Accept, AddOperator, Advance, Ban, Cancel, Categorize, Decline,
-    Escalate, Finish, RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Transfer, Unban,
+from .. import errors, protocol
+from .codec import OPS, encode as _encode, unjournalable as _unjournalable
+from .format import (
+    _HEAD, CHUNK, FORMAT_VERSION, FSYNC, JOURNAL, PAGE, READABLE_VERSIONS, JournalError,
+    JournalWarning, config_digest, read_records, record, valid_after,
 )
-from .config import compile_config
 
-JOURNAL = "journal.pyrj"
-FORMAT_VERSION = 1
-READABLE_VERSIONS = (1,)
-_HEAD = struct.Struct("<II")
-MAX_RECORD = 64 * 1024 * 1024
-CHUNK = 16 * 1024 * 1024      # the journal file grows by at least this much at a time
-PAGE = mmap.ALLOCATIONGRANULARITY
-FSYNC = ("always", "batch", "never")
+if TYPE_CHECKING:   # the generated command methods and the delegated reads, typed
+    from .._api import Commands, Reads
+
+    class _Methods(Commands, Reads):
+        pass
+else:
+    _Methods = object
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
-_encode = _ENC.encode
-
-#: Record codes: a command record is the MessagePack array ``[code, *arguments]`` with the
-#: arguments in the order of the Router method's parameters (``PARAMS``). Append only:
-#: a code never changes meaning.
-OPS = ("submit", "finish", "cancel", "add_operator", "remove_operator", "set_status",
-       "set_groups", "set_limit", "transfer", "escalate", "accept", "decline", "ban",
-       "unban", "categorize", "advance")
-
-#: method name -> the command it journals as
-METHODS = {"submit": Submit, "finish": Finish, "cancel": Cancel, "add_operator": AddOperator,
-           "remove_operator": RemoveOperator, "set_status": SetStatus,
-           "set_groups": SetGroups, "set_limit": SetLimit, "transfer": Transfer,
-           "escalate": Escalate, "accept": Accept, "decline": Decline, "ban": Ban,
-           "unban": Unban, "categorize": Categorize, "advance": Advance}
-
-
-class JournalError(errors.RoutingError):
-    """A journal or snapshot cannot be used: corrupt in the middle, another format, or
-    written for another config. The message says which file and what to do."""
-
-
-class JournalWarning(UserWarning):
-    """A torn or corrupt last record was cut off (the command was never acknowledged)."""
-
-
-def config_digest(config: Any) -> tuple[dict, str]:
-    cfg = compile_config(config).config
-    data = msgspec.to_builtins(cfg)
-    raw = msgspec.json.encode(data, order="sorted")
-    return data, hashlib.sha256(raw).hexdigest()
-
-
-def record(payload: bytes) -> bytes:
-    return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Optional[bytes]]]:
-    """(offset, end, payload) for each record from ``start``; payload None for a torn or
-    corrupt record (the iteration stops there)."""
-    pos, n = start, len(data)
-    while pos < n:
-        if pos + 8 > n:
-            if any(data[pos:]):
-                yield pos, n, None
-            return
-        length, crc = _HEAD.unpack_from(data, pos)
-        if length == 0 and crc == 0:
-            # the zero tail of a file that grows in chunks: the end, if nothing follows
-            if any(data[pos:]):
-                yield pos, n, None
-            return
-        end = pos + 8 + length
-        if length > MAX_RECORD or end > n:
-            yield pos, n, None
-            return
-        payload = data[pos + 8:end]
-        if zlib.crc32(payload) != crc:
-            yield pos, end, None
-            return
-        yield pos, end, payload
-        pos = end
-
-
-GARBAGE_LIMIT = 1 << 20   # non-zero bytes after a bad record that can still be a torn tail
-
-
-def valid_after(data: bytes, start: int) -> Optional[int]:
-    """The offset of a valid command record anywhere after ``start`` (checksum and
-    MessagePack both good), or None. After a crash, only zeros follow the record that was
-    being written; a valid record after a bad one means the journal is damaged."""
-    stop = len(data)
-    while stop > start and data[stop - 1] == 0:
-        stop -= 1
-    if stop - start > GARBAGE_LIMIT:
-        return start
-    for p in range(start + 1, stop - 8):
-        length, crc = _HEAD.unpack_from(data, p)
-        if 0 < length <= stop - p - 8 and zlib.crc32(data[p + 8:p + 8 + length]) == crc:
-            try:
-                rec = _DEC.decode(data[p + 8:p + 8 + length])
-            except msgspec.DecodeError:
-                continue
-            if isinstance(rec, list) and rec and isinstance(rec[0], (int, list)):
-                return p
-    return None
+#: command struct -> (code, getter of its arguments in record order)
+_GETTERS = {s.struct: (s.code, protocol._ARGS[s.struct]) for s in protocol.COMMANDS}
 
 
 class Recovery(msgspec.Struct, frozen=True):
@@ -157,7 +63,7 @@ class Recovery(msgspec.Struct, frozen=True):
     seconds: float
 
 
-class DurableRouter:
+class DurableRouter(_Methods):
     """A Router whose accepted commands are journaled before their events are returned.
 
     Made by ``pyroute.Router.open(...)`` (native) or ``pyroute.reference.Router.open``.
@@ -209,7 +115,7 @@ class DurableRouter:
             os.close(self._lock)
             self._lock = -1
             raise
-        from ._core import JournalLog
+        from .._core import JournalLog
         self._log = JournalLog()
         self._log.end, self._log.count = end, commands
         self.recovery = Recovery(info["snapshot"], info["replayed"], info["torn"],
@@ -222,7 +128,7 @@ class DurableRouter:
         if fsync == "batch":
             # group commit: a native thread fdatasyncs the journal every batch_interval;
             # it never takes the GIL, so no command waits for the disk
-            from ._core import Syncer
+            from .._core import Syncer
             self._syncer = Syncer(self._fd, self._interval)
             self._log.set_syncer(self._syncer)
         # the command count at which the next snapshot is due
@@ -460,12 +366,12 @@ class DurableRouter:
         """Apply one command and journal it; returns its events."""
         if not self._usable:
             self._check()
-        if cmd.__class__ not in COMMAND_TYPES:
+        if cmd.__class__ not in _GETTERS:
             return self._router.apply(cmd)       # raises InvalidArgument
         if cmd.now is None:
             cmd = msgspec.structs.replace(cmd, now=self._clock())
         try:
-            payload = _encode(as_record(cmd))
+            payload = _encode(protocol.record(cmd))
         except (TypeError, ValueError, OverflowError) as e:
             raise _unjournalable(e) from None
         out = self._router.apply(cmd)
@@ -641,28 +547,25 @@ class DurableRouter:
     def __getattr__(self, name: str) -> Any:
         # views and reads: operator, request, queue, stats, bans, accepting, explain,
         # next_timer, memory, check, _state
-        if name.startswith("__") or name in METHODS:
+        if name.startswith("__") or name in protocol.BY_NAME:
             raise AttributeError(name)
         return getattr(self._router, name)
 
 
-def _mutator(name: str, cls: type):
-    """``name`` as a method that calls the router's and journals its record: generated
-    from the reference engine's signature (binding arguments by hand, or building a
-    Command struct, costs more than the routing)."""
-    params = PARAMS[name]
-    sig = inspect.signature(getattr(_reference_router(), name))
-    defaults = {p.name: p.default for p in sig.parameters.values()}
-    head = ", ".join(["self"] + [p if defaults[p] is inspect.Parameter.empty
-                                 else f"{p}={defaults[p]!r}" for p in params])
-    args = ", ".join(params)
+def _mutator(spec: protocol.Spec):
+    """The command ``spec`` as a method that calls the router's and journals its record:
+    generated from the command table (binding arguments by hand, or building a Command
+    struct, costs more than the routing)."""
+    name = spec.name
+    head = protocol.signature_source(spec)
+    args = ", ".join(spec.params)
     # the record is encoded before the router applies the command: what cannot be
     # journaled is refused before it happens
     src = (f"def {name}({head}):\n"
            f"    if self._usable is not True:\n        self._check()\n"
            f"    if now is None:\n        now = self._clock()\n"
            f"    try:\n"
-           f"        payload = _encode(({OPS.index(name)}, {args}))\n"
+           f"        payload = _encode(({spec.code}, {args}))\n"
            f"    except (TypeError, ValueError, OverflowError) as e:\n"
            f"        raise _unjournalable(e) from None\n"
            f"    out = self._router.{name}({args})\n"
@@ -672,36 +575,9 @@ def _mutator(name: str, cls: type):
     ns: dict = {"_encode": _encode, "_unjournalable": _unjournalable}
     exec(src, ns)
     call = ns[name]
-    call.__doc__ = f"``{name}`` of the Router, journaled (as ``{cls.__name__}``)."
+    call.__doc__ = f"``{name}`` of the Router, journaled (as ``{spec.type_name}``)."
     call.__qualname__ = f"DurableRouter.{name}"
     return call
-
-
-def _unjournalable(e: Exception) -> errors.InvalidArgument:
-    return errors.InvalidArgument(
-        f"this command cannot be journaled ({e}): ids and visitors must be str (valid "
-        f"UTF-8) or int from -2**63 to 2**64 - 1, and times finite numbers")
-
-
-def as_record(cmd: Any) -> tuple:
-    """The journal record of a command: ``(code, *arguments)`` in method order."""
-    code, get = _GETTERS[type(cmd)]
-    return (code, *get(cmd))
-
-
-def from_record(values: list) -> Any:
-    """The Command struct of a decoded journal record."""
-    code, *args = values
-    name = OPS[code]
-    kw = dict(zip(PARAMS[name], args))
-    if "groups" in kw and isinstance(kw["groups"], list):
-        kw["groups"] = tuple(kw["groups"])
-    return METHODS[name](**kw)
-
-
-def _reference_router() -> type:
-    from .reference import Router
-    return Router
 
 
 def _lock(directory: Path) -> int:
@@ -731,15 +607,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-PARAMS = {name: tuple(p for p in inspect.signature(getattr(_reference_router(), name))
-                     .parameters if p != "self") for name in OPS}
-_GETTERS = {cls: (OPS.index(name), operator.attrgetter(*PARAMS[name]))
-            for name, cls in METHODS.items() if len(PARAMS[name]) > 1}
-_GETTERS[Advance] = (OPS.index("advance"), lambda cmd: (cmd.now,))
-assert all(set(PARAMS[n]) <= {f.name for f in msgspec.structs.fields(c)}
-           for n, c in METHODS.items())
-for _name, _cls in METHODS.items():
-    setattr(DurableRouter, _name, _mutator(_name, _cls))
+for _spec in protocol.COMMANDS:
+    setattr(DurableRouter, _spec.name, _mutator(_spec))
 
 
 def attach(router: Any, directory: str | os.PathLike, **kw: Any) -> DurableRouter:
@@ -778,37 +647,3 @@ def attach(router: Any, directory: str | os.PathLike, **kw: Any) -> DurableRoute
         os.replace(tmp, directory / name)
     _fsync_dir(directory)
     return DurableRouter(type(router), directory, router.config, **kw)
-
-
-def read_journal(directory: str | os.PathLike) -> tuple[dict, list]:
-    """The header and the commands of a journal, read-only (a torn last record is left
-    out, not cut). For ``pyroute replay`` and tools."""
-    path = Path(directory) / JOURNAL
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise JournalError(f"cannot read {path}: {e.strerror}") from None
-    recs = list(read_records(data))
-    if not recs or recs[0][2] is None:
-        raise JournalError(f"{path}: no readable header")
-    head = msgspec.msgpack.decode(recs[0][2])
-    if not isinstance(head, dict) or head.get("format") != "pyroute-journal":
-        raise JournalError(f"{path}: not a pyroute journal")
-    if head.get("version") not in READABLE_VERSIONS:
-        raise JournalError(f"{path}: journal format version {head.get('version')!r} is not "
-                           f"readable by this pyroute")
-    bad = [off for off, _, p in recs[1:] if p is None]
-    if bad and valid_after(data, bad[0]) is not None:
-        raise JournalError(f"{path}: record at byte {bad[0]} is corrupt but records follow "
-                           f"it: the journal is damaged in the middle")
-    try:
-        cmds = []
-        for _, _, p in recs[1:]:
-            if p is None:
-                continue
-            rec = _DEC.decode(p)
-            cmds += [from_record(r) for r in (rec if rec and isinstance(rec[0], list)
-                                              else (rec,))]
-    except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
-        raise JournalError(f"{path}: a record is not a command ({e})") from None
-    return head, cmds
