@@ -194,13 +194,13 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
         return JSONResponse(body, status_code=status)
 
     async def webhook(request: Request) -> JSONResponse:
-        from ..service.app import HTTPError, _body
+        from ..service.http import HTTPError, read_body
         if not rc._token_ok(request.headers.get("x-rocketchat-livechat-token"),
                             cfg.livechat_token):
             return JSONResponse({"error": "missing or wrong X-RocketChat-Livechat-Token"},
                                 status_code=401)
         try:
-            body = await _body(svc, request)
+            body = await read_body(request, svc.max_body)
         except HTTPError as e:
             return JSONResponse({"error": str(e)}, status_code=e.status)
         try:

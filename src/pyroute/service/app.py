@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import re
-from pathlib import Path
 from typing import Any, Optional
 
 import msgspec
@@ -22,26 +20,23 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import errors
-from ..commands import COMMAND_TYPES, Command
+from .. import errors, protocol
+from ..commands import Command
 from ..wire import WIRE_VERSION, decode_commands
+from .http import (
+    JSON_ENC as _JSON_ENC, MSGPACK, HTTPError, decode_body as _decode, error as _error,
+    ident as _ident, read_body, respond as _respond,
+)
 
-ROLES = ("integration", "supervisor")
-#: what the integration role may send; the supervisor may send everything
-INTEGRATION_COMMANDS = {"Submit", "Finish", "Cancel", "SetStatus", "Accept", "Decline"}
-COMMANDS = {c.__name__: c for c in COMMAND_TYPES}
-#: URL name of each command: POST /v1/commands/<name>
-URL_NAMES = {"Submit": "submit", "Finish": "finish", "Cancel": "cancel",
-             "AddOperator": "add_operator", "RemoveOperator": "remove_operator",
-             "SetStatus": "set_status", "SetGroups": "set_groups", "SetLimit": "set_limit",
-             "Transfer": "transfer", "Escalate": "escalate", "Accept": "accept",
-             "Decline": "decline", "Ban": "ban", "Unban": "unban", "Categorize": "categorize",
-             "Advance": "advance"}
+ROLES = protocol.ROLES
+#: what the integration role may send (the command table's roles); the supervisor may
+#: send everything
+INTEGRATION_COMMANDS = protocol.INTEGRATION_COMMANDS
+COMMANDS = {s.type_name: s.struct for s in protocol.COMMANDS}
+#: URL name of each command: POST /v1/commands/<name> (its method's name)
+URL_NAMES = {s.type_name: s.name for s in protocol.COMMANDS}
 STATUS = {errors.UnknownId: 404, errors.DuplicateId: 409, errors.InvalidState: 409,
           errors.TimeError: 422, errors.InvalidArgument: 422, errors.ConfigError: 422}
-MSGPACK = "application/msgpack"
-_JSON_ENC = msgspec.json.Encoder()
-_MP_ENC = msgspec.msgpack.Encoder()
 
 
 def parse_tokens(spec: str) -> dict[str, str]:
@@ -72,13 +67,6 @@ class MonotonicWallClock:
         if t > self.last:
             self.last = t
         return self.last
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.extra = extra
 
 
 class Service:
@@ -220,42 +208,6 @@ class _BatchFailed(Exception):
         self.events = events
 
 
-def _respond(request: Request, data: Any, status: int = 200) -> Response:
-    if MSGPACK in request.headers.get("accept", ""):
-        return Response(_MP_ENC.encode(data), status_code=status, media_type=MSGPACK)
-    return Response(_JSON_ENC.encode(data), status_code=status,
-                    media_type="application/json")
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-async def _body(svc: Service, request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and re.fullmatch(r"[0-9]{1,18}", length) and int(length) > svc.max_body:
-        raise HTTPError(413, f"body of {length} bytes is over the limit of {svc.max_body}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > svc.max_body:
-            raise HTTPError(413, f"body is over the limit of {svc.max_body} bytes")
-    return body
-
-
-def _decode(request: Request, body: bytes, type_: Any) -> Any:
-    mp = MSGPACK in request.headers.get("content-type", "")
-    try:
-        if mp:
-            return msgspec.msgpack.decode(body, type=type_)
-        return msgspec.json.decode(body, type=type_)
-    except msgspec.ValidationError as e:
-        raise HTTPError(422, f"invalid body: {e}") from None
-    except msgspec.DecodeError as e:
-        raise HTTPError(422, f"body is not valid {'MessagePack' if mp else 'JSON'}: {e}") \
-            from None
-
-
 def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
     """The Starlette application of a Service (with the Rocket.Chat routes when given a
     ``RocketChatConfig``)."""
@@ -279,7 +231,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
 
     async def commands(request: Request) -> Response:
         role = svc.role(request)
-        body = await _body(svc, request)
+        body = await read_body(request, svc.max_body)
         fmt = "msgpack" if MSGPACK in request.headers.get("content-type", "") else "json"
         try:
             cmds = decode_commands(body, fmt)
@@ -293,7 +245,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
     def one_command(cls: type):
         async def handler(request: Request) -> Response:
             role = svc.role(request)
-            body = await _body(svc, request)
+            body = await read_body(request, svc.max_body)
             _allowed(role, [cls])
             if not body.strip():
                 body = b"{}"
@@ -390,13 +342,6 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
             await svc.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-def _ident(text: str) -> Any:
-    """Ids in a URL are strings; ``int:42`` names the integer id 42."""
-    if text.startswith("int:") and re.fullmatch(r"-?[0-9]{1,19}", text[4:]):
-        return int(text[4:])
-    return text
 
 
 def _allowed(role: str, cmds: list) -> None:
