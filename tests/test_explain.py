@@ -339,7 +339,7 @@ def pick_stream(seed: int) -> list:
         g, c = rng.choice(groups), rng.choice(channels)
         picked = native.pick(g, c)
         if (picked is not None and not config.groups[groups.index(g)].hidden
-                and native.queue(g) == [] and native.accepting(g, c)
+                and native.queue(g) == [] and native.accepting(g, c, now=stream.now)
                 and (native.next_timer() or float("inf")) > stream.now):
             events = native.submit(f"probe{i}", c, g, now=stream.now)
             assigned = [e for e in events if isinstance(e, (pr.Assigned, pr.Offered))
