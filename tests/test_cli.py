@@ -130,13 +130,13 @@ def test_version(capsys: pytest.CaptureFixture) -> None:
 
 def test_reference_too_slow_for_full_scale_runs_both_engines_smaller() -> None:
     cli._bench()
-    from pyroute.bench import report, workloads as w
+    from pyroute.bench import report, runner, workloads as w
 
     scale = w.Scale(operators=100, groups=5, waiting=500, free_groups=1)
     plan = w.Plan(warmup=10, latency_calls=50, latency_rounds=1, mixed_commands=100,
                   mixed_rounds=1, sizes=(100,), size_calls=20, size_rounds=1,
                   reference_budget_s=0.0)
-    res = w.run(w.Suite(scale=scale, plan=plan, cases=False))
+    res = runner.run(runner.Suite(scale=scale, plan=plan, cases=False))
     assert res["ratio_scale"]["waiting"] == 50
     assert res["engines"]["reference"]["scale"]["waiting"] == 50
     assert res["engines"]["native_at_ratio_scale"]["scale"]["waiting"] == 50
@@ -152,13 +152,13 @@ def test_reference_too_slow_for_full_scale_runs_both_engines_smaller() -> None:
 
 def test_reference_too_slow_for_full_scale_runs_the_issue3_cases_smaller() -> None:
     cli._bench()
-    from pyroute.bench import report, workloads as w
+    from pyroute.bench import report, runner, workloads as w
 
     # enough waiting at a tenth (125 a group) for every operator to find a conversation
     # it has the skills for, so that each finish pulls
     scale = w.Scale(operators=100, groups=5, waiting=5_000, free_groups=1)
     plan = w.Plan(warmup=10, latency_calls=50, latency_rounds=1, reference_budget_s=0.0)
-    res = w.run_cases(w.Suite(scale=scale, plan=plan), w.timer_overhead_ns())
+    res = runner.run_cases(runner.Suite(scale=scale, plan=plan), w.timer_overhead_ns())
     assert res["ratio_scale"]["waiting"] == 500
     assert res["engines"]["native"]["scale"]["waiting"] == 5_000
     assert res["engines"]["reference"]["scale"]["waiting"] == 500

@@ -79,23 +79,23 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _bench()
     from rich.console import Console
 
-    from pyroute.bench import report, workloads
+    from pyroute.bench import report, runner, workloads
 
     err = Console(stderr=True)
     # piped output is not bound to a terminal's width: give the tables room
     out = Console() if sys.stdout.isatty() else Console(width=120)
     if args.quick:
-        suite = workloads.Suite(scale=workloads.QUICK_SCALE, plan=workloads.QUICK_PLAN,
+        suite = runner.Suite(scale=workloads.QUICK_SCALE, plan=workloads.QUICK_PLAN,
                                 notes=["--quick: a small scale and few repetitions, not the "
                                        "DESIGN §5 scale; run `pyroute bench` for that."])
     else:
-        suite = workloads.Suite()
+        suite = runner.Suite()
     machine = report.machine()
     watch = report.CpuWatch()
     with err.status("pyroute bench", spinner="dots") as status:
         def progress(msg: str) -> None:
             status.update(f"pyroute bench: {msg}")
-        res = workloads.run(suite, progress)
+        res = runner.run(suite, progress)
     machine.update(watch.stop())
     busy = _busy(machine["others_cores"], machine["steal_cores"])
     if busy:
