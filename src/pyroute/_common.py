@@ -1,14 +1,19 @@
-"""Pieces both engines share exactly: the seeded generator of the ``random`` policy and
-argument checks used by the reference engine (the native binding mirrors them in Cython)."""
+"""What both engines share, where the routing semantics are not at stake: the seeded
+generator of the ``random`` policy, argument checks and their messages (the native binding
+tests the common cases in C and calls these for the rest and for the message), the
+outcome rows and the assembly of ``stats()``, bans and categories."""
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from . import errors
 from .config import MAX_LIMIT, PRIORITY_LIMIT
 from .views import STATUSES
+
+if TYPE_CHECKING:
+    from .views import Outcomes, Stats
 
 M64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -234,7 +239,29 @@ def outcomes(row) -> "Outcomes":
 
 
 def total_row(rows) -> list:
+    """The sum of outcome rows (the totals of all channels)."""
     return [sum(r[i] for r in rows) for i in range(N_OUT)]
+
+
+def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
+                c_waiting: Sequence[int], c_active: Sequence[int], c_rows: Sequence,
+                c_wait: Sequence[Optional[float]], g_waiting: Sequence[int],
+                g_active: Sequence[int], g_online: Sequence[int], g_free: Sequence[int],
+                g_rows: Sequence, g_wait: Sequence[Optional[float]],
+                categories: dict) -> "Stats":
+    """The Stats view from an engine's counters (both engines keep the same counters and
+    differ only in how they find the longest waits ``c_wait``/``g_wait``). O(C + G)."""
+    from .views import ChannelStats, GroupStats, Stats, TotalStats
+    chans = {name: ChannelStats(c_waiting[c], c_active[c], online, free, outcomes(c_rows[c]),
+                                c_wait[c])
+             for c, name in enumerate(cc.channel_names)}
+    groups = {name: GroupStats(g_waiting[g], g_active[g], g_online[g], g_free[g],
+                               outcomes(g_rows[g]), g_wait[g])
+              for g, name in enumerate(cc.group_names)}
+    waits = [w for w in c_wait if w is not None]
+    total = TotalStats(sum(c_waiting), sum(c_active), online, free, n_ops,
+                       outcomes(total_row(c_rows)), max(waits) if waits else None)
+    return Stats(t, total, chans, groups, dict(categories))
 
 
 MAX_CATEGORIES = 10_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 from msgspec import Meta
@@ -222,7 +222,11 @@ class Rule(msgspec.Struct, frozen=True):
     to: tuple[int, ...]  # target group indices, in the order the rule lists them
 
 
-class Compiled(msgspec.Struct, frozen=True):
+class Compiled(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated config, lowered to the per-channel and per-group tables both engines
+    read (the one place where the config becomes numbers; times are floats, ``None``
+    where the config leaves a feature off)."""
+
     config: RouterConfig
     channel_names: tuple[str, ...]
     group_names: tuple[str, ...]
@@ -231,6 +235,25 @@ class Compiled(msgspec.Struct, frozen=True):
     rules: tuple[tuple[Rule, ...], ...]   # per group
     policies: tuple[int, ...]              # index into POLICIES, per group
     escalate: tuple[int, ...]              # escalate_to group index, or -1, per group
+    # per channel
+    target_wait: tuple[float, ...]
+    early_cancel: tuple[float, ...]
+    channel_wrap_up: tuple[float, ...]
+    cost: tuple[int, ...]                  # slots a conversation takes; -1: all of them
+    retention: tuple[tuple[tuple[float, str], ...], ...]   # (after, action) steps
+    # per group
+    hidden: tuple[bool, ...]
+    sticky_for: tuple[Optional[float], ...]
+    group_wrap_up: tuple[Optional[float], ...]
+    accept_timeout: tuple[Optional[float], ...]
+    max_missed: tuple[Optional[int], ...]
+    level_step: tuple[Optional[float], ...]
+    transfer_timeout: tuple[float, ...]
+    max_queue: tuple[Optional[int], ...]
+    relax: tuple[tuple[tuple[float, tuple[str, ...]], ...], ...]   # (after, skills dropped)
+    # per (group, channel): the constant added to a request's key when queues are compared
+    # (the channel's target wait with order="deadline", else minus both priorities)
+    offset: tuple[tuple[float, ...], ...]
 
 
 def compile_config(config: Any) -> Compiled:
@@ -312,4 +335,27 @@ def compile_config(config: Any) -> Compiled:
         rules=tuple(rules),
         policies=tuple(POLICIES.index(g.policy) for g in cfg.groups),
         escalate=tuple(escalate),
+        target_wait=tuple(float(c.target_wait) for c in cfg.channels),
+        early_cancel=tuple(float(c.early_cancel) for c in cfg.channels),
+        channel_wrap_up=tuple(float(c.wrap_up) for c in cfg.channels),
+        cost=tuple(-1 if c.cost == "all" else c.cost for c in cfg.channels),
+        retention=tuple(tuple((float(x.after), x.action) for x in c.retention)
+                        for c in cfg.channels),
+        hidden=tuple(g.hidden for g in cfg.groups),
+        sticky_for=tuple(_opt_float(g.sticky_for) for g in cfg.groups),
+        group_wrap_up=tuple(_opt_float(g.wrap_up) for g in cfg.groups),
+        accept_timeout=tuple(_opt_float(g.accept_timeout) for g in cfg.groups),
+        max_missed=tuple(g.max_missed for g in cfg.groups),
+        level_step=tuple(_opt_float(g.level_step) for g in cfg.groups),
+        transfer_timeout=tuple(float(g.transfer_timeout) for g in cfg.groups),
+        max_queue=tuple(g.max_queue for g in cfg.groups),
+        relax=tuple(tuple((float(x.after), tuple(x.drop)) for x in g.relax)
+                    for g in cfg.groups),
+        offset=tuple(tuple(float(c.target_wait) if cfg.order == "deadline"
+                           else float(-(c.priority + g.priority)) for c in cfg.channels)
+                     for g in cfg.groups),
     )
+
+
+def _opt_float(x: Optional[float]) -> Optional[float]:
+    return None if x is None else float(x)

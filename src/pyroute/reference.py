@@ -23,8 +23,8 @@ from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
-    REJECT_REASONS, Bans, Categories, check_visitor, iterate_commands, outcomes, rng_init,
-    rng_next, total_row,
+    REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
+    rng_next,
 )
 from .config import (
     POLICIES, RULE_AFTER, RULE_NO_OPERATORS, RULE_REASONS, compile_config,
@@ -34,7 +34,7 @@ from .events import (
     RetentionDue, StatusChanged, Transferred,
 )
 from .views import (
-    Explanation, STATUSES, ChannelStats, GroupStats, OperatorView, RequestView, Stats, TotalStats,
+    Explanation, STATUSES, OperatorView, RequestView, Stats,
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
@@ -135,42 +135,34 @@ class Router:
         cfg = cc.config
         self._C = C = len(cfg.channels)
         self._G = G = len(cfg.groups)
-        self._ch_prio = [c.priority for c in cfg.channels]
-        self._tw = [float(c.target_wait) for c in cfg.channels]
-        self._early = [float(c.early_cancel) for c in cfg.channels]
-        self._wrap_ch = [float(c.wrap_up) for c in cfg.channels]
-        self._cost = [-1 if c.cost == "all" else c.cost for c in cfg.channels]
+        # the lowered config (pyroute.config.Compiled, shared with the native engine)
+        self._tw = list(cc.target_wait)
+        self._early = list(cc.early_cancel)
+        self._wrap_ch = list(cc.channel_wrap_up)
+        self._cost = list(cc.cost)
         self._tags = SkillTags()
-        self._relax = [[(float(x.after), frozenset(self._tags.register(
-            self._tags.check({n: 1 for n in x.drop}, "relax")))) for x in g.relax]
-            for g in cfg.groups]
-        self._level_step = [None if g.level_step is None else float(g.level_step)
-                            for g in cfg.groups]
-        self._sticky = [None if g.sticky_for is None else float(g.sticky_for)
-                        for g in cfg.groups]
+        self._relax = [[(after, frozenset(self._tags.register(
+            self._tags.check({n: 1 for n in drop}, "relax")))) for after, drop in rx]
+            for rx in cc.relax]
+        self._level_step = list(cc.level_step)
+        self._sticky = list(cc.sticky_for)
         self._last_op: dict = {}   # visitor -> (operator, when its conversation ended)
         self._escalate = list(cc.escalate)
-        self._transfer_timeout = [float(g.transfer_timeout) for g in cfg.groups]
-        self._wrap_g = [None if g.wrap_up is None else float(g.wrap_up) for g in cfg.groups]
-        self._accept = [None if g.accept_timeout is None else float(g.accept_timeout)
-                        for g in cfg.groups]
-        self._max_missed = [g.max_missed for g in cfg.groups]
-        self._retention = [tuple((float(x.after), x.action) for x in c.retention)
-                           for c in cfg.channels]
+        self._transfer_timeout = list(cc.transfer_timeout)
+        self._wrap_g = list(cc.group_wrap_up)
+        self._accept = list(cc.accept_timeout)
+        self._max_missed = list(cc.max_missed)
+        self._retention = list(cc.retention)
         self._policy = list(cc.policies)
-        self._hidden = [g.hidden for g in cfg.groups]
-        self._max_queue = [g.max_queue for g in cfg.groups]
+        self._hidden = list(cc.hidden)
+        self._max_queue = list(cc.max_queue)
         self._bans = Bans()
         self._categories = Categories()
         self._rules = cc.rules
         self._deadline = cfg.order == "deadline"
         self._aging = float(cfg.aging)
         # per-queue constant added to a request's key when comparing across queues
-        if self._deadline:
-            self._off = [[self._tw[c] for c in range(C)] for g in range(G)]
-        else:
-            self._off = [[float(-(self._ch_prio[c] + cfg.groups[g].priority)) for c in range(C)]
-                         for g in range(G)]
+        self._off = [list(row) for row in cc.offset]
         self._now = float("-inf")
         self._seq = 0
         self._reg = 0
@@ -1206,7 +1198,6 @@ class Router:
         """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
         timers; call ``advance(now)`` first for a view that includes them."""
         t = self._time(now)
-        cn, gn = self._cc.channel_names, self._cc.group_names
         c_first: dict = {}
         g_first: dict = {}
         for r in self._reqs.values():     # the oracle scans; the native core keeps indexes
@@ -1217,20 +1208,13 @@ class Router:
                     if r.arrival < g_first.get(g, float("inf")):
                         g_first[g] = r.arrival
 
-        def wait(first: dict, k: int) -> Optional[float]:
-            return t - first[k] if k in first else None
-
-        chans = {cn[c]: ChannelStats(self._c_waiting[c], self._c_active[c], self._online,
-                                     self._free, outcomes(self._c_out[c]), wait(c_first, c))
-                 for c in range(self._C)}
-        groups = {gn[g]: GroupStats(self._g_waiting[g], self._g_active[g], self._g_online[g],
-                                    self._g_free[g], outcomes(self._g_out[g]), wait(g_first, g))
-                  for g in range(self._G)}
-        oldest = min(c_first.values()) if c_first else None
-        total = TotalStats(sum(self._c_waiting), sum(self._c_active), self._online, self._free,
-                           len(self._ops), outcomes(total_row(self._c_out)),
-                           t - oldest if oldest is not None else None)
-        return Stats(t, total, chans, groups, dict(self._categories.counts))
+        return build_stats(
+            t, self._cc, self._online, self._free, len(self._ops),
+            self._c_waiting, self._c_active, self._c_out,
+            [t - c_first[c] if c in c_first else None for c in range(self._C)],
+            self._g_waiting, self._g_active, self._g_online, self._g_free, self._g_out,
+            [t - g_first[g] if g in g_first else None for g in range(self._G)],
+            self._categories.counts)
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
