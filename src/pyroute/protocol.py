@@ -97,9 +97,10 @@ READS: dict[str, tuple[str, ...]] = {
     "pick": ("group", "channel", "exclude"),
     "next_timer": (),
     "explain": ("request",),
-    "memory": (),
     "check": (),
 }
+#: Reads of the native engine only (the reference engine keeps no native memory).
+NATIVE_READS: dict[str, tuple[str, ...]] = {"memory": ()}
 
 BY_NAME: dict[str, Spec] = {s.name: s for s in COMMANDS}
 BY_TYPE: dict[type, Spec] = {s.struct: s for s in COMMANDS}
