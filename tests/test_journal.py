@@ -242,9 +242,11 @@ def test_every_fsync_mode_recovers(engine, tmp_path, fsync):
     assert engine.open(tmp_path, config)._state() == state
 
 
-def test_version_1_journal_stays_readable():
+def test_version_1_journal_stays_readable(tmp_path):
     """A journal written by format version 1 (tests/data, committed) opens and replays to
-    the state recorded beside it; later versions must keep reading it."""
+    the state recorded beside it; later versions must keep reading it, both offline
+    (read_journal) and by recovery (Router.open on a copy)."""
+    import shutil
     src = DATA / "journal-v1"
     head, cmds = read_journal(src)
     assert head["version"] == 1 and len(cmds) == 120
@@ -253,6 +255,12 @@ def test_version_1_journal_stays_readable():
         replay = engine(head["config"])
         apply_all(replay, cmds)
         assert msgspec.json.decode(msgspec.json.encode(replay.stats(now=1e9))) == expected
+        copy = tmp_path / engine.engine
+        shutil.copytree(src, copy)
+        with engine.open(copy, head["config"], snapshot_every=None) as opened:
+            assert opened.recovery.replayed == 120
+            assert opened._state() == replay._state()
+            assert msgspec.json.decode(msgspec.json.encode(opened.stats(now=1e9))) == expected
 
 
 def test_native_snapshot_refused_by_the_reference_engine(tmp_path):
