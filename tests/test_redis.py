@@ -261,3 +261,53 @@ def test_a_redelivered_command_is_applied_once(server, tenants):
     assert b"events" in entries[0]
     assert [b"error" in f for f in entries[1:]] == [True, True]
     assert worker.applied == 1 and worker.duplicates == 1 and other.duplicates == 1
+
+
+def test_a_deeply_nested_entry_is_skipped_not_fatal(server, tenants):
+    """A MessagePack value nested deeper than the decoder recurses (RecursionError, not a
+    DecodeError) is malformed like any other: logged, skipped, counted; the entries read
+    with it still get their events, and the shard goes on."""
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    client = Client(server)
+    n = shard_of("acme")
+    r = redis.Redis.from_url(server)
+    cid1, since = client.send("acme", pr.AddOperator(operator="a", groups=("g",), limit=1,
+                                                     status="online", now=1.0))
+    # {"request": [[[[...[nil]...]]]], "type": "Submit"}: the decoder skips the value to
+    # find the tag, and recurses
+    deep = b"\x82\xa7request" + b"\x91" * 100_000 + b"\xc0" + b"\xa4type\xa6Submit"
+    r.xadd(key(n, "commands"), {"cid": "deep", "tenant": "acme", "cmd": deep})
+    cid2, _ = client.send("acme", pr.Submit(request="c1", channel="web", group="g", now=2.0))
+    for _ in range(3):
+        worker.step(block_ms=50)
+    assert worker.malformed == 1 and worker.applied == 2
+    assert client.wait("acme", cid2, since)[0] == pr.Assigned(
+        request="c1", operator="a", group="g", channel="web", at=2.0, waited=0.0)
+    # a new worker taking the shard over (after a snapshot or not) passes it too
+    worker.snapshot(worker.owned[n])
+    other = Worker(server, load_tenants(tenants), lease_ms=2000)
+    r.delete(key(n, "lease"))
+    worker.owned.clear()
+    cid3, _ = client.send("acme", pr.Finish(request="c1", now=3.0))
+    for _ in range(3):
+        other.step(block_ms=50)
+    assert client.wait("acme", cid3, since)[0].request == "c1"
+
+
+def test_an_entry_without_now_takes_the_entrys_own_time(server, tenants):
+    """Not the worker's clock: the entry id's milliseconds, so that a worker replaying the
+    stream after a takeover computes the same events."""
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    n = shard_of("acme")
+    r = redis.Redis.from_url(server)
+    enc = msgspec.msgpack.encode
+    r.xadd(key(n, "commands"), {"cid": "op", "tenant": "acme", "cmd": enc(pr.AddOperator(
+        operator="a", groups=("g",), limit=1, status="online", now=1.0))}, id="5000-0")
+    r.xadd(key(n, "commands"), {"cid": "s", "tenant": "acme", "cmd": enc(pr.Submit(
+        request="c1", channel="web", group="g"))}, id="7250-0")
+    for _ in range(3):
+        worker.step(block_ms=50)
+    got = {f[b"cid"]: f for _, f in r.xrange(key(n, "events"))}
+    events = msgspec.msgpack.decode(got[b"s"][b"events"], type=list[pr.Event])
+    assert events == [pr.Assigned(request="c1", operator="a", group="g", channel="web",
+                                  at=7.25, waited=0.0)]

@@ -44,6 +44,11 @@ return 0
 """
 
 
+def _entry_time(entry: bytes) -> float:
+    """The time a stream entry was added: its id is ``<milliseconds>-<sequence>``."""
+    return int(entry.split(b"-", 1)[0]) / 1000.0
+
+
 def load_tenants(path: str | Path) -> dict[str, RouterConfig]:
     """``[tenants.<name>]`` tables, each a RouterConfig. Errors name the file and tenant."""
     try:
@@ -104,6 +109,7 @@ class Worker:
         self.me = name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.owned: dict[int, Shard] = {}
         self.applied = self.malformed = self.unknown_tenant = self.duplicates = 0
+        self.failed = 0   # entries refused by an error no argument check foresaw
         self._renewed = 0.0
         self._xadd = self.redis.register_script(_XADD_FENCED)
         self._snap = self.redis.register_script(_SNAPSHOT_FENCED)
@@ -184,10 +190,16 @@ class Worker:
             cid = fields[b"cid"].decode()
             tenant = fields[b"tenant"].decode()
             cmd = _CMD.decode(fields[b"cmd"])
-        except (KeyError, UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError) as e:
+        except Exception as e:   # any entry that does not decode: never stop the shard
+            # (a deeply nested value raises RecursionError, not DecodeError)
             self.malformed += 1
-            log.warning("shard %d: skipped malformed entry %s (%s)", sh.n, entry.decode(), e)
+            log.warning("shard %d: skipped malformed entry %s (%s: %.200s)", sh.n,
+                        entry.decode(errors="replace"), type(e).__name__, e)
             return None
+        if cmd.now is None:
+            # the entry's own time (its id is milliseconds since the epoch, given by Redis
+            # when it was added), so a replay after a takeover gives the same events
+            cmd = msgspec.structs.replace(cmd, now=_entry_time(entry))
         if cid in sh.seen:   # a re-delivered command: applied once, never twice
             self.duplicates += 1
             return [cid, entry, tenant, "error",
@@ -205,6 +217,13 @@ class Worker:
             events = self._router(sh, tenant).apply(cmd)
         except errors.RoutingError as e:
             return [cid, entry, tenant, "error", f"{type(e).__name__}: {e}"]
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            # arguments no check foresaw: refused like a RoutingError (the engines change
+            # nothing before their checks pass), logged since it points at a gap
+            self.failed += 1
+            log.warning("shard %d: entry %s refused by an unexpected %s: %.200s", sh.n,
+                        entry.decode(errors="replace"), type(e).__name__, e)
+            return [cid, entry, tenant, "error", f"InvalidArgument: {type(e).__name__}: {e}"]
         self.applied += 1
         return [cid, entry, tenant, "events", _ENC.encode(events)]
 
