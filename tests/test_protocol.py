@@ -123,7 +123,7 @@ def test_every_read_has_one_signature_everywhere(name):
 
 def test_the_router_has_no_public_method_the_table_does_not_know():
     known = set(protocol.BY_NAME) | set(protocol.READS) | {
-        "apply", "apply_many", "from_toml", "open", "config", "engine"}
+        "apply", "apply_many", "from_toml", "open", "config", "engine", "now"}
     for cls, extra in ((pr.Router, protocol.NATIVE_READS), (reference.Router, {})):
         public = {n for n in dir(cls(CONFIG)) if not n.startswith("_")}
         assert public == known | set(extra), cls

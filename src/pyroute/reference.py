@@ -221,6 +221,11 @@ class Router:
         return cls(RouterConfig.from_toml(path), **kw)
 
     # ------------------------------------------------------------------ helpers: time
+    @property
+    def now(self) -> float:
+        """The router's time: the latest ``now`` a call has passed (-inf before any)."""
+        return self._now
+
     def _time(self, now: Any) -> float:
         if now is None:
             now = self._clock()
