@@ -57,13 +57,13 @@ def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Option
     pos, n = start, len(data)
     while pos < n:
         if pos + 8 > n:
-            if any(data[pos:]):
+            if zero_from(data, pos) > pos:
                 yield pos, n, None
             return
         length, crc = _HEAD.unpack_from(data, pos)
         if length == 0 and crc == 0:
             # the zero tail of a file that grows in chunks: the end, if nothing follows
-            if any(data[pos:]):
+            if zero_from(data, pos) > pos:
                 yield pos, n, None
             return
         end = pos + 8 + length
@@ -78,24 +78,43 @@ def read_records(data: bytes, start: int = 0) -> Iterator[tuple[int, int, Option
         pos = end
 
 
+_ZEROS = bytes(1 << 20)
+
+
+def zero_from(data: bytes, start: int = 0) -> int:
+    """Where the run of zero bytes that ends ``data`` begins (``len(data)`` if the last byte
+    is not zero), at or after ``start``. Compares a MiB at a time from the end, so a
+    journal's large zero tail costs memcmp time, not a Python loop per byte."""
+    end = len(data)
+    step = len(_ZEROS)
+    while end - start >= step and data[end - step:end] == _ZEROS:
+        end -= step
+    lo = max(start, end - step)     # the last, partly zero, MiB
+    return lo + len(data[lo:end].rstrip(b"\x00"))
+
+
 GARBAGE_LIMIT = 1 << 20   # non-zero bytes after a bad record that can still be a torn tail
 
 
 def valid_after(data: bytes, start: int) -> Optional[int]:
     """The offset of a valid command record anywhere after ``start`` (checksum and
     MessagePack both good), or None. After a crash, only zeros follow the record that was
-    being written; a valid record after a bad one means the journal is damaged."""
-    stop = len(data)
-    while stop > start and data[stop - 1] == 0:
-        stop -= 1
+    being written; a valid record after a bad one means the journal is damaged.
+
+    A valid record may itself end in zero bytes (a Submit's last argument is often 0.0):
+    records are looked for at every offset before the zero tail, and each may reach into
+    it, so an intact last record is never mistaken for the tail."""
+    n = len(data)
+    stop = zero_from(data, start)
     if stop - start > GARBAGE_LIMIT:
         return start
-    for p in range(start + 1, stop - 8):
-        length, crc = _HEAD.unpack_from(data, p)
-        if 0 < length <= stop - p - 8 and zlib.crc32(data[p + 8:p + 8 + length]) == crc:
+    head = _HEAD.unpack_from
+    for p in range(start + 1, min(stop, n - 8)):
+        length, crc = head(data, p)
+        if 0 < length <= n - p - 8 and zlib.crc32(data[p + 8:p + 8 + length]) == crc:
             try:
                 rec = msgspec.msgpack.decode(data[p + 8:p + 8 + length])
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 continue
             if isinstance(rec, list) and rec and isinstance(rec[0], (int, list)):
                 return p

