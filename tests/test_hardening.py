@@ -5,6 +5,9 @@ file, a full disk, and ``pyroute replay --until`` with values that are not times
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -69,3 +72,73 @@ def test_zero_from_is_rstrip(data):
     for start in (0, 1, len(data) // 2):
         if start <= len(data):
             assert zero_from(data, start) == start + len(data[start:].rstrip(b"\0"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs: a real file system that fills up (skipped where mounting is not
+    permitted: it needs root and CAP_SYS_ADMIN)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a small tmpfs needs root and mount(8): the full-disk test cannot run here")
+    run = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if run.returncode:
+        pytest.skip(f"mounting a tmpfs is not permitted here ({run.stderr.strip()}): the "
+                    f"full-disk test cannot run")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+FILL = r"""
+import sys, pyroute as pr
+cfg = pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")])
+r = pr.Router.open(sys.argv[1], cfg, fsync=sys.argv[2], snapshot_every=None)
+acked = 0
+try:
+    for i in range(10_000_000):
+        r.submit(f"c{i}", "web", "g", now=float(i))
+        acked += 1
+except pr.StorageFull as e:
+    refused = str(e)
+state = r._state()
+try:
+    r.submit("again", "web", "g", now=1e9)
+except pr.StorageFull:
+    pass
+assert r._state() == state, "a refused command changed the state"
+print(acked, flush=True)
+sys.stdin.readline()                    # the test frees space, then says go on
+r.submit("after", "web", "g", now=2e9)
+r.close()
+print("closed", flush=True)
+"""
+
+
+@pytest.mark.parametrize("fsync", ["batch", "always"])
+def test_a_full_disk_is_an_error_not_a_crash(small_disk, fsync):
+    """The journal fills a real (tmpfs) disk: commands are refused with StorageFull
+    before they are applied (no SIGBUS), every acknowledged command is in the journal,
+    and once space returns the router goes on, and recovers exactly."""
+    with subprocess.Popen([sys.executable, "-c", FILL, str(small_disk / "j"), fsync],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        line = child.stdout.readline()
+        assert line.strip().isdigit(), f"the router died (exit {child.wait()}): {line!r}"
+        acked = int(line)
+        assert acked > 10_000
+        subprocess.run(["mount", "-o", "remount,size=64m", "tmpfs", str(small_disk)],
+                       check=True)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "closed"
+        assert child.wait(timeout=60) == 0
+    r = pr.Router.open(small_disk / "j", SMALL)
+    assert r.recovery.torn == 0 and r.commands == acked + 1
+    assert r.request(f"c{acked - 1}").state == "queued"
+    assert r.request("after").state == "queued"
+    with pytest.raises(pr.UnknownId):
+        r.request(f"c{acked}")           # refused: never applied
+    with pytest.raises(pr.UnknownId):
+        r.request("again")
+    r.close()

@@ -22,7 +22,7 @@ from .commands import (
 from .config import Channel, Group, Overflow, Relax, Retention, RouterConfig
 from .errors import (
     BatchError, ConfigError, DuplicateId, InvalidArgument, InvalidState, RoutingError,
-    TimeError, UnknownId,
+    StorageFull, TimeError, UnknownId,
 )
 from .events import (
     Accepted, Assigned, Cancelled, Event, Finished, Offered, OfferExpired, Overflowed, Queued,
@@ -43,7 +43,7 @@ __all__ = [
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",
     "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
-    "InvalidArgument", "TimeError", "BatchError",
+    "InvalidArgument", "TimeError", "BatchError", "StorageFull",
     "OperatorView", "RequestView", "BanView", "Outcomes", "Stats", "ChannelStats", "GroupStats", "TotalStats",
     "Explanation", "Candidate",
 ]

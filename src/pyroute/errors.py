@@ -34,6 +34,12 @@ class InvalidArgument(RoutingError, ValueError):
     """An argument of the wrong type or out of range (a ``None`` id, a negative limit, ...)."""
 
 
+class StorageFull(InvalidState):
+    """The journal has no room for the command (the disk is full): it was refused before
+    it was applied, the router is unchanged and goes on once space returns. The service
+    answers 503."""
+
+
 class TimeError(RoutingError, ValueError):
     """``now`` is not a finite number, or is earlier than the last call's ``now``."""
 

@@ -17,6 +17,7 @@ record n + 1 in the journal, "engine", "journal_id", "state": bytes}``. Records:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import math
 import mmap
@@ -24,6 +25,7 @@ import os
 import secrets
 import time
 import warnings
+import weakref
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
@@ -47,6 +49,32 @@ else:
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
+#: bytes at the end of the journal's mapping kept free for the record of a command that
+#: was applied when the disk would not let the file grow (so it is never lost)
+RESERVE = 1 << 20
+_BIG = RESERVE // 2        # records larger than this check for room before applying
+_OPEN: "weakref.WeakSet[DurableRouter]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a child's copies of open durable routers must never write the parent's journal:
+    # their next command goes through _check, which refuses it
+    for r in list(_OPEN):
+        r._usable = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of real blocks (not a sparse hole)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        if os.fstat(fd).st_size < size:    # a file system without fallocate
+            os.ftruncate(fd, size)
 #: command struct -> (code, getter of its arguments in record order)
 _GETTERS = {s.struct: (s.code, protocol._ARGS[s.struct]) for s in protocol.COMMANDS}
 
@@ -122,7 +150,14 @@ class DurableRouter(_Methods):
                                  info["skipped"], time.perf_counter() - started)
         self._fd = os.open(self.directory / JOURNAL, os.O_RDWR)
         self._mm: Optional[mmap.mmap] = None
-        self._grow(0)
+        self._view: Optional[memoryview] = None
+        self._size = 0                # bytes mapped (and allocated on disk)
+        self._low = False             # the disk could not give the journal its reserve
+        try:
+            self._grow(0)
+        except errors.StorageFull:    # opens all the same: reads answer, commands wait
+            self._map(os.fstat(self._fd).st_size)
+            self._low = True
         self._synced = end            # bytes up to here are fsynced
         self._syncer: Any = None
         if fsync == "batch":
@@ -135,7 +170,8 @@ class DurableRouter(_Methods):
         self._log.snap_due = (math.inf if snapshot_every is None
                               else (info["snapshot"] or 0) + snapshot_every)
         self._log.fast = fsync != "always"   # a command may skip the general path
-        self._usable = True
+        self._usable = not self._low
+        _OPEN.add(self)
 
     @property
     def commands(self) -> int:
@@ -288,7 +324,16 @@ class DurableRouter(_Methods):
             yield snap["commands"], snap["offset"], snap["state"]
 
     # ------------------------------------------------------------------ writing
-    def _check(self) -> None:
+    def _check(self, need: int = 0) -> None:
+        """Everything the fast path skips while ``_usable`` is True: the process, the
+        group-commit thread's health, a closed or stopped router, and room for a record of
+        ``need`` bytes (StorageFull, before anything is applied, when the disk has none)."""
+        if os.getpid() != self._pid:
+            self._usable = False
+            raise errors.InvalidState(
+                f"this durable router on {self.directory} was opened by process {self._pid}; "
+                f"a forked child may not write its parent's journal: open a router of its "
+                f"own (on another directory) in the child")
         if self._syncer is not None and self._syncer.error and not self._broken:
             self._broken = f"syncing the journal failed ({os.strerror(self._syncer.error)})"
             self._usable = False
@@ -298,6 +343,18 @@ class DurableRouter(_Methods):
                                       f"the directory to recover")
         if self._fd < 0:
             raise errors.InvalidState("this durable router is closed")
+        if self._log.end + need + RESERVE > self._size:
+            try:
+                self._grow(need)
+                self._low = False
+            except errors.StorageFull:
+                self._low = True
+                if self._log.end + need > self._size:
+                    raise errors.StorageFull(
+                        f"{self.directory / JOURNAL}: no space left on the device for the "
+                        f"journal; the command was not applied (the router is unchanged "
+                        f"and takes commands again once space is freed)") from None
+        self._usable = not self._low
 
     def _fail(self, e: OSError, doing: str = "writing") -> None:
         # applied in memory but not journaled: nothing more may be acknowledged
@@ -309,21 +366,46 @@ class DurableRouter(_Methods):
             f"durable and the router refuses further commands") from None
 
     def _grow(self, need: int) -> None:
-        """Map the journal file with room for ``need`` more bytes after the end. Records
-        are copied into a shared mapping: they are in the page cache, and so survive the
-        process, the moment the copy is done; fsync then makes them survive the machine."""
+        """Map the journal file with room for ``need`` more bytes after the end, plus the
+        reserve. Records are copied into a shared mapping: they are in the page cache, and
+        so survive the process, the moment the copy is done; fsync then makes them survive
+        the machine. The file's blocks are allocated first (posix_fallocate), so a full
+        disk is an error here (StorageFull), never a SIGBUS in a later copy."""
         size = os.fstat(self._fd).st_size
-        want = max(size, self._log.end + need)
-        if want > size or self._mm is None or self._log.size != want:
-            if want > size:
-                want = max(want + CHUNK, size * 2 if size < 1 << 30 else size + (1 << 30))
-                want = -(-want // PAGE) * PAGE
-                os.ftruncate(self._fd, want)
-            self._log.detach()
-            if self._mm is not None:
-                self._mm.close()
-            self._mm = mmap.mmap(self._fd, want)
-            self._log.attach(self._mm)
+        least = self._log.end + need + RESERVE
+        want = max(size, least)
+        if want > size:
+            want = max(want + CHUNK, size * 2 if size < 1 << 30 else size + (1 << 30))
+        want = -(-want // PAGE) * PAGE
+        least = -(-least // PAGE) * PAGE
+        if want != self._size or self._mm is None:
+            for n in dict.fromkeys((want, least)):   # the whole step, else what is needed
+                if n < least:
+                    continue
+                try:
+                    _allocate(self._fd, n)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+            else:
+                raise errors.StorageFull(f"{self.directory / JOURNAL}: no space left on "
+                                         f"the device")
+            self._map(max(n, size))
+
+    def _map(self, size: int) -> None:
+        """(Re)map the first ``size`` bytes of the journal; the fast path (JournalLog) sees
+        all but the last RESERVE of them."""
+        self._log.detach()
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        if self._mm is not None:
+            self._mm.close()
+        self._mm = mmap.mmap(self._fd, size)
+        self._size = size
+        self._view = memoryview(self._mm)[:max(0, size - RESERVE)]
+        self._log.attach(self._view)
 
     def _sync_range(self) -> None:
         end = self._log.end
@@ -339,8 +421,16 @@ class DurableRouter(_Methods):
         end = log.end + len(data)
         self._check_syncer()
         try:
-            if end > log.size:
-                self._grow(len(data))
+            if end + RESERVE > self._size:
+                try:
+                    self._grow(len(data))
+                except errors.StorageFull:
+                    # the command is applied: it goes into the reserve, and commands wait
+                    # (refused before they are applied) until the disk has room again
+                    self._low = True
+                    self._usable = False
+                    if end > self._size:   # bigger than the reserve (checked before, so
+                        raise OSError(errno.ENOSPC, "No space left on device")  # never)
             self._mm[log.end:end] = data
             log.end = end
             log.count += n
@@ -374,6 +464,8 @@ class DurableRouter(_Methods):
             payload = _encode(protocol.record(cmd))
         except (TypeError, ValueError, OverflowError) as e:
             raise _unjournalable(e) from None
+        if self._usable is not True or len(payload) > _BIG:
+            self._check(len(payload) + 8)
         out = self._router.apply(cmd)
         if not self._log.append(payload):
             self._log_payload(payload)
@@ -411,6 +503,7 @@ class DurableRouter(_Methods):
                     cmds, recs = cmds[:i], recs[:i]
                     break
             payload = _encode(recs)
+        self._check(len(payload) + 8)
         try:
             out = self._router.apply_many(cmds)
         except errors.BatchError as e:
@@ -497,9 +590,7 @@ class DurableRouter(_Methods):
                 self._syncer.stop()
                 self._syncer = None
             self.sync()
-            self._log.detach()
-            self._mm.close()
-            self._mm = None
+            self._unmap()
             os.ftruncate(self._fd, self._log.end)
             os.fsync(self._fd)
             os.close(self._fd)
@@ -512,16 +603,22 @@ class DurableRouter(_Methods):
         if self._syncer is not None:
             self._syncer.stop()
             self._syncer = None
-        self._log.detach()
-        if self._mm is not None:
-            self._mm.close()
-            self._mm = None
+        self._unmap()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
         if self._lock >= 0:
             os.close(self._lock)
             self._lock = -1
+
+    def _unmap(self) -> None:
+        self._log.detach()
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
 
     def __enter__(self) -> "DurableRouter":
         return self
@@ -562,17 +659,20 @@ def _mutator(spec: protocol.Spec):
     # the record is encoded before the router applies the command: what cannot be
     # journaled is refused before it happens
     src = (f"def {name}({head}):\n"
-           f"    if self._usable is not True:\n        self._check()\n"
            f"    if now is None:\n        now = self._clock()\n"
            f"    try:\n"
            f"        payload = _encode(({spec.code}, {args}))\n"
            f"    except (TypeError, ValueError, OverflowError) as e:\n"
            f"        raise _unjournalable(e) from None\n"
+           # room for the record is known before the command is applied: a small one
+           # fits in the reserve that _usable vouches for; a large one is checked
+           f"    if self._usable is not True or len(payload) > _BIG:\n"
+           f"        self._check(len(payload) + 8)\n"
            f"    out = self._router.{name}({args})\n"
            f"    if not self._log.append(payload):\n"
            f"        self._log_payload(payload)\n"
            f"    return out\n")
-    ns: dict = {"_encode": _encode, "_unjournalable": _unjournalable}
+    ns: dict = {"_encode": _encode, "_unjournalable": _unjournalable, "_BIG": _BIG}
     exec(src, ns)
     call = ns[name]
     call.__doc__ = f"``{name}`` of the Router, journaled (as ``{spec.type_name}``)."
