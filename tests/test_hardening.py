@@ -142,3 +142,46 @@ def test_a_full_disk_is_an_error_not_a_crash(small_disk, fsync):
     with pytest.raises(pr.UnknownId):
         r.request("again")
     r.close()
+
+
+def test_deleting_the_lock_file_lets_no_second_router_in(engine, tmp_path):
+    r = engine.open(tmp_path, SMALL)
+    (tmp_path / "lock").unlink()
+    with pytest.raises(JournalError, match="in use by another router"):
+        engine.open(tmp_path, SMALL)
+    r.close()
+    engine.open(tmp_path, SMALL).close()
+
+
+def test_a_forked_childs_copy_refuses_commands(tmp_path):
+    """The child's copy shares the parent's journal mapping: a command there would write
+    into the parent's journal behind its back. It is refused; the parent goes on."""
+    r = pr.Router.open(tmp_path, SMALL, fsync="batch")
+    r.submit("before", "web", "g", now=1.0)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for call in (lambda: r.submit("child", "web", "g", now=2.0),
+                         lambda: r.apply(pr.Finish(request="before", now=2.0)),
+                         lambda: r.apply_many([pr.Advance(now=2.0)])):
+                try:
+                    call()
+                    break
+                except pr.InvalidState as e:
+                    assert "forked child" in str(e)
+            else:
+                code = 0
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"\0", "the child's copy took a command"
+    r.submit("after", "web", "g", now=3.0)
+    state = r._state()
+    r.close()
+    again = pr.Router.open(tmp_path, SMALL)
+    assert again._state() == state and again.commands == 2
+    with pytest.raises(pr.UnknownId):
+        again.request("child")

@@ -681,21 +681,27 @@ def _mutator(spec: protocol.Spec):
 
 
 def _lock(directory: Path) -> int:
-    """An exclusive lock on ``directory/lock`` for as long as the router is open: two
-    routers on one journal would write over each other."""
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """An exclusive lock on ``directory`` itself for as long as the router is open: two
+    routers on one journal would write over each other. The directory is locked, not a
+    file in it, so deleting the ``lock`` file (which only tells the holder's pid) lets no
+    second router in."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
+        os.close(fd)
         try:
-            holder = os.read(fd, 32).decode(errors="replace").strip()
+            holder = (directory / "lock").read_text(errors="replace").strip()[:32]
         except OSError:
             holder = "?"
-        os.close(fd)
         raise JournalError(f"{directory} is in use by another router (pid {holder or '?'}): "
                            f"close it first") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        tmp = directory / "lock.tmp"
+        tmp.write_text(str(os.getpid()))
+        os.replace(tmp, directory / "lock")
+    except OSError:
+        pass          # the pid is only for the message
     return fd
 
 
