@@ -185,3 +185,16 @@ def test_a_forked_childs_copy_refuses_commands(tmp_path):
     assert again._state() == state and again.commands == 2
     with pytest.raises(pr.UnknownId):
         again.request("child")
+
+
+@pytest.mark.parametrize("until", ["inf", "-inf", "1e400", "nan", "soon"])
+def test_replay_until_must_be_a_finite_time(tmp_path, until, capsys):
+    from pyroute.cli import main
+    r = pr.Router.open(tmp_path, SMALL)
+    r.submit("c1", "web", "g", now=1.0)
+    r.close()
+    with pytest.raises(SystemExit) as e:
+        main(["replay", str(tmp_path), f"--until={until}"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--until" in err and ("finite" in err or "not a number" in err)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import json
 import os
 import shlex
@@ -178,6 +179,18 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.html:
         err.print(f"wrote {args.html}")
     return 0
+
+
+def _finite_time(text: str) -> float:
+    """A time on the command line: a finite number of seconds (not inf, nan or 1e400)."""
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(t):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite time: give the time, "
+                                         f"in the journal's seconds, to stop at")
+    return t
 
 
 def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -401,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(or at --until), the last routing decision for a conversation "
                     "(--explain), the monitoring counters (--stats). Reads only.")
     rep.add_argument("directory", help="the directory given to Router.open")
-    rep.add_argument("--until", type=float, metavar="T",
+    rep.add_argument("--until", type=_finite_time, metavar="T",
                      help="stop before the first command later than T, then fire timers due by T")
     rep.add_argument("--explain", metavar="ID",
                      help="why the conversation ID went where it did (its last decision)")
