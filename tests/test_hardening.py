@@ -198,3 +198,44 @@ def test_replay_until_must_be_a_finite_time(tmp_path, until, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "--until" in err and ("finite" in err or "not a number" in err)
+
+
+class _Boom:
+    """Unpickling this runs code: it creates the file named."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _poison_snapshot(directory, marker):
+    """Replace the newest snapshot's state by a pickle that would create ``marker``,
+    keeping the record's checksum valid (anyone who can write the file can do that)."""
+    import pickle
+    import zlib
+
+    import msgspec
+    from pyroute.journal.format import _HEAD
+    path = sorted(directory.glob("snapshot-*.pyrs"))[-1]
+    data = path.read_bytes()
+    snap = msgspec.msgpack.decode(data[8:])
+    snap["state"] = pickle.dumps({"_reqs": _Boom(str(marker)), "engine": _Boom(str(marker))})
+    payload = msgspec.msgpack.encode(snap)
+    path.write_bytes(_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)
+
+
+def test_a_snapshot_is_never_unpickled(engine, tmp_path):
+    r = engine.open(tmp_path / "j", SMALL, snapshot_every=5)
+    for i in range(12):
+        r.submit(f"c{i}", "web", "g", now=float(i))
+    state = r._state()
+    r.close()
+    marker = tmp_path / "pwned"
+    _poison_snapshot(tmp_path / "j", marker)
+    with pytest.warns(JournalWarning, match="does not restore|unusable"):
+        again = engine.open(tmp_path / "j", SMALL)
+    assert not marker.exists(), "reading a snapshot ran code"
+    assert again._state() == state        # from the older snapshot or the journal
+    again.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from . import errors
+from . import errors, statecodec
 from .config import MAX_LIMIT, PRIORITY_LIMIT
 from .views import STATUSES
 
@@ -380,3 +380,6 @@ class Bans:
 
     def state(self) -> list:
         return [(v, since, until, reason) for v, (since, until, reason) in self._bans.items()]
+
+
+statecodec.register(SkillTags, Categories, Bans)   # plain state: allowed in snapshots

@@ -10,7 +10,6 @@ native core disagree, one of them has a bug.
 from __future__ import annotations
 
 import heapq
-import pickle
 from collections import deque
 import time
 from typing import Any, Callable, Optional
@@ -18,7 +17,7 @@ from typing import Any, Callable, Optional
 import msgspec
 from sortedcontainers import SortedList
 
-from . import _explain, errors, protocol
+from . import _explain, errors, protocol, statecodec
 from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
@@ -34,7 +33,7 @@ from .events import (
     RetentionDue, StatusChanged, Transferred,
 )
 from .views import (
-    Explanation, STATUSES, OperatorView, RequestView, Stats,
+    Candidate, Explanation, STATUSES, OperatorView, RequestView, Stats,
 )
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
@@ -114,6 +113,11 @@ class _Req:
         self.prefer: Any = None    # the operator it waits for, until prefer_until
         self.prefer_until = 0.0
         self.visitor: Any = None   # kept for sticky groups only
+
+
+statecodec.register(_Member, _Op, _Req, RequestView, Explanation, Candidate)
+# attributes a snapshot leaves out: the clock, and what a router is built with
+_FROM_CONFIG = frozenset(("_clock", "config", "_cc", "_rules"))
 
 
 class Router:
@@ -197,22 +201,26 @@ class Router:
                              snapshot_every=snapshot_every, **kw)
 
     def _snapshot(self) -> bytes:
-        """The whole state as bytes (for DurableRouter snapshots); the clock is left out."""
-        state = {k: v for k, v in self.__dict__.items() if k != "_clock"}
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        """The whole state as bytes (for DurableRouter snapshots), data only
+        (:mod:`pyroute.statecodec`); the clock and what the config gives are left out."""
+        return statecodec.dumps({k: v for k, v in self.__dict__.items()
+                                 if k not in _FROM_CONFIG})
 
     @classmethod
     def _restore(cls, config: Any, data: bytes, explain: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> "Router":
-        """A router in the state ``_snapshot`` saved (for the same config)."""
-        state = pickle.loads(data)
+        """A router in the state ``_snapshot`` saved (for the same config). Raises
+        ValueError for data that is not such a snapshot."""
+        state = statecodec.loads(data)
         if not isinstance(state, dict) or "_reqs" not in state:
             raise ValueError("not a reference engine snapshot")
         if (state.get("_explained") is not None) != bool(explain):
             raise ValueError("snapshot taken with another explain setting")
-        router = cls.__new__(cls)
+        router = cls(config, clock=clock, explain=explain)
+        unknown = set(state) - set(router.__dict__)
+        if unknown:
+            raise ValueError(f"not a reference engine snapshot (fields {sorted(unknown)})")
         router.__dict__.update(state)
-        router._clock = clock
         return router
 
     @classmethod
