@@ -135,6 +135,35 @@ def test_back_to_the_queue_and_taken_again(client, svc):
     r.check()
 
 
+def test_a_room_id_with_a_hash_is_its_own_conversation(client, svc):
+    """Issue 16.9: a room's second conversation was ``room#2``, the id of the first
+    conversation of a room called ``room#2``: that room's webhooks moved the other's chat."""
+    r = svc.router
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})
+    hook(client, {"type": "LivechatSession", "_id": "r"})
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})
+    assert r.request("r#2").operator == "bob"           # ids of "#"-free rooms as before
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r#2",
+                  "servedBy": {"_id": "uid-alice", "username": "alice"}})
+    assert r.request("r#2").operator == "bob"           # room r's chat stays with bob
+    assert r.request("#r#2#1").operator == "alice"      # room "r#2"'s own
+    hook(client, {"type": "LivechatSession", "_id": "r#2"})
+    assert r.request("r#2").state == "active" and r.request("#r#2#1").state == "finished"
+    assert (r.operator("alice").load, r.operator("bob").load) == (0, 1)
+    r.check()
+
+
+def test_conversation_ids_never_collide():
+    from pyroute.integrations.rocketchat import conversation_id
+    rooms = ["r", "r#2", "#r", "r#", "#", "##", "r#2#1", "a#b#3", "x#1", "#x#1", "2"]
+    ids = [conversation_id(room, k) for room in rooms for k in range(1, 5)]
+    assert len(set(ids)) == len(ids)
+    assert [conversation_id("kf3RjTn9H8mDoqJiB", k) for k in (1, 2)] == [
+        "kf3RjTn9H8mDoqJiB", "kf3RjTn9H8mDoqJiB#2"]
+
+
 @pytest.mark.parametrize("payload", [
     {"type": "Message", "_id": "room1"},
     {"type": "LivechatSession", "_id": "never-seen"},

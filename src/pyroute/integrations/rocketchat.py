@@ -83,6 +83,17 @@ class Hook(msgspec.Struct):
     oldDepartmentId: Optional[str] = None
 
 
+def conversation_id(room: str, k: int) -> str:
+    """The id of the ``k``-th pyroute conversation (1, 2, ...) of a Rocket.Chat room:
+    ``room``, ``room#2``, ``room#3`` ... for a room id without ``#`` (all of Rocket.Chat's
+    own), and ``#room#1``, ``#room#2`` ... for one with ``#``. No two (room, k) share an
+    id: an id of the first kind has at most one ``#`` and never starts with one, and one
+    of the second kind starts with ``#`` and its k follows the last ``#``."""
+    if "#" not in room:
+        return room if k == 1 else f"{room}#{k}"
+    return f"#{room}#{k}"
+
+
 class RocketChat:
     def __init__(self, svc: Any, cfg: RocketChatConfig) -> None:
         cfg.check(svc.router.config)
@@ -121,11 +132,11 @@ class RocketChat:
     def _current(self, room: str) -> tuple[Any, Optional[str], str]:
         """The room's latest pyroute conversation: (its view or None, its id or None, the
         id a new one would take). A room that leaves an agent and comes back later gets a
-        new conversation id (``room``, ``room#2``, ...): ended ids stay taken."""
+        new conversation id (:func:`conversation_id`): ended ids stay taken."""
         router = self.svc.router
         view, ident, k = None, None, 1
         while True:
-            cand = room if k == 1 else f"{room}#{k}"
+            cand = conversation_id(room, k)
             try:
                 v = router.request(cand)
             except errors.UnknownId:
