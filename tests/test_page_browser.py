@@ -20,6 +20,7 @@ import httpx2  # noqa: E402
 
 import pyroute as pr  # noqa: E402
 from pyroute.service import Service, build_app  # noqa: E402
+from pyroute.service.server import make_server, uvicorn_config  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
@@ -41,8 +42,8 @@ def server():
                              groups=[pr.Group("first_line")])
     svc = Service(pr.Router(config, clock=time.time), {TOKEN: "supervisor"})
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(build_app(svc), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
+    srv = make_server(uvicorn_config(build_app(svc), host="127.0.0.1", port=port,
+                                     lifespan="on"), svc)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -164,6 +164,18 @@ def test_conversation_ids_never_collide():
         "kf3RjTn9H8mDoqJiB", "kf3RjTn9H8mDoqJiB#2"]
 
 
+@pytest.mark.parametrize("body", [
+    b'{"type": "LivechatSession", "zz": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"type": "LivechatSession", "servedBy": {"x": ' + b"[" * 100_000 + b"]" * 100_000
+    + b"}}"])
+def test_deeply_nested_webhooks_are_422(svc, body):
+    svc.max_body = 1 << 20
+    with TestClient(build_app(svc, rc_config()), raise_server_exceptions=False) as c:
+        r = c.post("/rocketchat/webhook", content=body,
+                   headers={**HOOK, "Content-Type": "application/json"})
+        assert r.status_code == 422 and "nested" in r.json()["error"], r.text[:200]
+
+
 @pytest.mark.parametrize("payload", [
     {"type": "Message", "_id": "room1"},
     {"type": "LivechatSession", "_id": "never-seen"},

@@ -284,16 +284,22 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .errors import RoutingError
 
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
         from .service import Service, build_app, parse_tokens
+        from .service.server import make_server, raise_file_limit, uvicorn_config
     except ModuleNotFoundError as e:
         print(f"pyroute serve: {e.name} is not installed: pip install \"pyroute[serve]\"",
               file=sys.stderr)
         return 1
-    import time as _time
-
     from .router import Router
+    limits = {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout,
+              "stream_seconds": args.stream_seconds}
+    for name, value in limits.items():
+        if value is not None and not 0 < value <= 86400:
+            print(f"pyroute serve: --{name.replace('_', '-')} must be seconds from 0 to "
+                  f"86400, got {value}", file=sys.stderr)
+            return 1
     try:
         spec = os.environ.get("PYROUTE_TOKENS", "")
         if args.tokens_file:
@@ -308,17 +314,25 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             rocketchat = RocketChatConfig.from_toml(args.rocketchat)
             rocketchat.check(config)
         clock = MonotonicWallClock()
+        kw = {"max_body": args.max_body, "body_timeout": args.body_timeout,
+              "stream_seconds": args.stream_seconds}
         if args.memory:
-            router = Router(config, clock=clock)
+            svc = Service(Router(config, clock=clock), tokens, clock=clock, **kw)
         else:
-            router = Router.open(args.data, config, fsync=args.fsync, clock=clock)
-        svc = Service(router, tokens, max_body=args.max_body, clock=clock)
+            # --fsync always: the service syncs each request off the event loop's thread
+            svc = Service.open(args.data, config, tokens, fsync=args.fsync, clock=clock, **kw)
     except (RoutingError, OSError) as e:
         print(f"pyroute serve: {e}", file=sys.stderr)
         return 1
+    if args.max_connections is not None:
+        warning = raise_file_limit(args.max_connections + 64)
+        if warning:
+            print(f"pyroute serve: {warning}", file=sys.stderr)
     # no access log: the page's event stream carries its token in the query string
-    uvicorn.run(build_app(svc, rocketchat), host=args.host, port=args.port,
-                log_level=args.log_level, access_log=False)
+    make_server(uvicorn_config(
+        build_app(svc, rocketchat), host=args.host, port=args.port,
+        header_timeout=args.header_timeout, max_connections=args.max_connections,
+        log_level=args.log_level), svc).run()
     return 0
 
 
@@ -443,6 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--rocketchat", metavar="FILE",
                      help="serve Rocket.Chat's External Queue Service and webhooks, with "
                           "this [rocketchat] TOML (docs/integrations/rocketchat.md)")
+    srv.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                     help="a request whose headers are not complete in S seconds is "
+                          "answered 408 and its connection closed (default 10)")
+    srv.add_argument("--body-timeout", type=float, default=10.0, metavar="S",
+                     help="a body whose next part takes more than S seconds is answered "
+                          "408 (default 10)")
+    srv.add_argument("--max-connections", type=int, default=1000, metavar="N",
+                     help="connections beyond N open at once are answered 503 and closed "
+                          "(default 1000); the open-file limit is raised to fit")
+    srv.add_argument("--stream-seconds", type=float, default=None, metavar="S",
+                     help="end each event stream after S seconds (clients reconnect); "
+                          "default: never")
     srv.add_argument("--log-level", default="warning")
     srv.set_defaults(func=cmd_serve)
     wk = sub.add_parser(

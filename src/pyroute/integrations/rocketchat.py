@@ -6,10 +6,11 @@ sync by its omnichannel webhooks. See docs/integrations/rocketchat.md.
   should go to (it does not say which chat, and asks ten times at once, taking the first
   answer); pyroute answers ``{"username": …}`` — ``Router.pick`` of the department's
   group, which changes nothing — or ``{}`` when nobody can take it.
-* ``POST /rocketchat/webhook`` with the header ``X-RocketChat-Livechat-Token``: chat
-  start and queued (the chat is submitted), taken (it goes to the agent who took it),
-  forwarding (transferred) and close (finished, or cancelled if nobody had taken it), so
-  pyroute's view of every agent's load stays Rocket.Chat's.
+* ``POST /rocketchat/webhook`` with the header ``X-RocketChat-Livechat-Token``: taken
+  (the chat is submitted, preferring the agent who took it), forwarding (transferred, or
+  released when it goes back to a queue) and close (finished, or cancelled if nobody had
+  taken it), so pyroute's view of every agent's load stays Rocket.Chat's; start and
+  queued change nothing (the chat waits in Rocket.Chat's own queue).
 
 Agents are pyroute operators whose ids are their Rocket.Chat usernames; departments map
 to groups (``departments``, or a group of the department's id, or ``default_group``).
@@ -205,25 +206,25 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
         return JSONResponse(body, status_code=status)
 
     async def webhook(request: Request) -> JSONResponse:
-        from ..service.http import HTTPError, read_body
+        from ..service.http import HTTPError, Refused, decoding, read_body
         if not rc._token_ok(request.headers.get("x-rocketchat-livechat-token"),
                             cfg.livechat_token):
             return JSONResponse({"error": "missing or wrong X-RocketChat-Livechat-Token"},
                                 status_code=401)
         try:
-            body = await read_body(request, svc.max_body)
-        except HTTPError as e:
-            return JSONResponse({"error": str(e)}, status_code=e.status)
-        try:
-            hook = hook_decoder.decode(body)
-        except (msgspec.ValidationError, msgspec.DecodeError) as e:
-            return JSONResponse({"error": f"not an omnichannel webhook: {e}"}, status_code=422)
-        try:
+            body = await read_body(request, svc.max_body, svc.body_timeout)
+            hook = decoding(lambda: hook_decoder.decode(body), what="omnichannel webhook")
             # the commands are worked out by the writer, from the state they apply to
             events = await svc.apply(lambda: rc.commands_for(hook))
-        except Exception as e:   # answer 200: Rocket.Chat retries failed webhooks
+        except HTTPError as e:      # 408, 413, 422; 503: Rocket.Chat retries it
+            headers = {"Connection": "close"} if e.status == 408 else None
+            return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
+        except Refused as e:   # refused by the router: answer 200 (a retry would be too)
             rc.ignored += 1
-            return JSONResponse({"applied": False, "ignored": str(getattr(e, "error", e))})
+            return JSONResponse({"applied": False, "ignored": str(e.error)})
+        except Exception as e:      # a bug or the host: 500, Rocket.Chat retries it
+            return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"},
+                                status_code=500)
         rc.handled += 1
         return JSONResponse({"applied": True, "events": len(events)})
 
