@@ -2,34 +2,6 @@
 # bindings drive. Every operation is ``noexcept nogil``; allocation failures set the sticky
 # ``oom`` flag, which the bindings turn into MemoryError (and then refuse further calls).
 
-cdef enum:
-    EV_ASSIGNED = 1
-    EV_QUEUED = 2
-    EV_OVERFLOWED = 3
-    EV_FINISHED = 4
-    EV_CANCELLED = 5
-    EV_STATUS = 6
-    EV_REJECTED = 7
-    EV_RETENTION = 8
-    EV_OFFERED = 9
-    EV_ACCEPTED = 10
-    EV_OFFER_EXPIRED = 11
-    EV_TRANSFERRED = 12
-
-ctypedef struct EvRec:
-    double at
-    double waited
-    hnd req
-    hnd op
-    int32_t group
-    int32_t ch
-    int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status;
-                          # RetentionDue: the step
-    int32_t naux          # Overflowed: number of targets
-    int8_t type
-    int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason;
-                          # StatusChanged: 1 when set away for missed offers
-
 cdef enum:                   # outcome counters (pyroute._common.OUT_*), per channel and group
     OUT_ANSWERED = 0
     OUT_WAIT = 1
@@ -38,16 +10,6 @@ cdef enum:                   # outcome counters (pyroute._common.OUT_*), per cha
     OUT_EARLY = 4
     OUT_REJECTED = 5          # + the reject reason
     N_OUT = 8
-
-ctypedef struct AgeNode:      # a request that entered a queue, by submission order
-    int64_t seq
-    hnd req
-    int32_t gen
-
-ctypedef struct AgeHeap:      # lazy: entries of requests that left are dropped when seen
-    AgeNode* nodes
-    int64_t n
-    int64_t cap
 
 ctypedef struct PendingTimer:
     double due
@@ -170,35 +132,3 @@ cdef inline Member* M(Engine* e, hnd h) noexcept nogil:
 cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules, int32_t n_targets,
                   int32_t n_steps, int32_t n_relax) noexcept nogil
 cdef void eng_dealloc(Engine* e) noexcept nogil
-cdef void eng_begin(Engine* e, double now) noexcept nogil
-cdef void eng_fire(Engine* e, double now) noexcept nogil
-cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
-                    uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil
-cdef enum:
-    REJECT_HIDDEN = 0
-    REJECT_BANNED = 1
-    REJECT_OVERLOADED = 2
-
-cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
-                    double now) noexcept nogil
-cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
-cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil
-cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
-cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
-cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t status,
-                    int32_t* caps, uint8_t* skills, int32_t* levels, int8_t kind,
-                    double now) noexcept nogil
-cdef void eng_remove_op(Engine* e, hnd op, double now) noexcept nogil
-cdef void eng_set_status(Engine* e, hnd op, int8_t status, bint requeue,
-                         double now) noexcept nogil
-cdef void eng_set_groups(Engine* e, hnd op, int32_t* groups, int32_t n,
-                         double now) noexcept nogil
-cdef void eng_set_limit(Engine* e, hnd op, int32_t limit, double now) noexcept nogil
-cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil
-cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
-                       double now) noexcept nogil
-cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil
-cdef void eng_free_dead(Engine* e) noexcept nogil
-cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil
-cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil
-
