@@ -1,7 +1,8 @@
 # Snapshots of the native router (for pyroute.journal): the core's state arrays as bytes,
 # copied exactly (handles are array indices, never pointers, so a copy is the state), plus
 # the Python-side maps of the bindings. Configuration-derived arrays are rebuilt from the
-# config by __init__ and not stored. Included into _core.pyx.
+# config by __init__ and not stored. Included into _core.pyx (it needs the Engine), unlike
+# the rest of this directory, which is the pyroute._durable extension.
 
 import pickle as _pickle
 
