@@ -14,6 +14,8 @@ check.pyx (the core's self-check) and durability/snapshot.pyx (snapshot bytes).
 """
 
 include "slab.pyx"
+include "heapnodes.pyx"
+include "heap.pyx"
 include "reqqueue.pyx"
 include "opslots.pyx"
 include "timers.pyx"

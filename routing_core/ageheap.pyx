@@ -1,35 +1,15 @@
 # The longest-waiting request of each group and of each channel (for stats): a lazy heap
-# by submission order.
-
-cdef inline bint age_less(AgeNode* a, AgeNode* b) noexcept nogil:
-    return a.seq < b.seq
-
+# (heap.pyx on AgeNode) by submission order.
 
 cdef inline bint age_live(Engine* e, AgeNode* x) noexcept nogil:
     cdef Req* r = R(e, x.req)
     return r.state == ST_QUEUED and r.seq == x.seq and r.gen == x.gen
 
 
-cdef void age_sift_down(AgeHeap* h, int64_t i) noexcept nogil:
-    cdef AgeNode x = h.nodes[i]
-    cdef int64_t child
-    while True:
-        child = 2 * i + 1
-        if child >= h.n:
-            break
-        if child + 1 < h.n and age_less(&h.nodes[child + 1], &h.nodes[child]):
-            child += 1
-        if not age_less(&h.nodes[child], &x):
-            break
-        h.nodes[i] = h.nodes[child]
-        i = child
-    h.nodes[i] = x
-
-
 cdef void age_push(Engine* e, AgeHeap* h, hnd rh, int64_t live) noexcept nogil:
     """Index a request that entered a queue. Entries of requests that left stay until they
     reach the top; when they outnumber the live ones the heap is rebuilt (amortised O(1))."""
-    cdef int64_t i, parent, kept
+    cdef int64_t i, kept
     cdef AgeNode x
     if h.n > 2 * live + 64:
         kept = 0
@@ -38,10 +18,7 @@ cdef void age_push(Engine* e, AgeHeap* h, hnd rh, int64_t live) noexcept nogil:
                 h.nodes[kept] = h.nodes[i]
                 kept += 1
         h.n = kept
-        i = kept // 2
-        while i > 0:
-            i -= 1
-            age_sift_down(h, i)
+        hp_heapify(h.nodes, kept, NULL)
     if h.n == h.cap and pr_grow(<void**>&h.nodes, &h.cap, h.n + 1, sizeof(AgeNode),
                                 &e.mem) < 0:
         e.oom = 1
@@ -49,15 +26,7 @@ cdef void age_push(Engine* e, AgeHeap* h, hnd rh, int64_t live) noexcept nogil:
     x.seq = R(e, rh).seq
     x.req = rh
     x.gen = R(e, rh).gen
-    i = h.n
-    h.n += 1
-    while i > 0:
-        parent = (i - 1) >> 1
-        if not age_less(&x, &h.nodes[parent]):
-            break
-        h.nodes[i] = h.nodes[parent]
-        i = parent
-    h.nodes[i] = x
+    hp_push(h.nodes, &h.n, &x, NULL)
 
 
 cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil:
@@ -67,8 +36,5 @@ cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil:
         h.n = 0
         return -1
     while h.n and not age_live(e, &h.nodes[0]):
-        h.n -= 1
-        if h.n:
-            h.nodes[0] = h.nodes[h.n]
-            age_sift_down(h, 0)
+        hp_pop(h.nodes, &h.n, NULL)
     return h.nodes[0].req if h.n else -1
