@@ -68,10 +68,11 @@ durable = Extension(
 )
 
 # The simulator's event loop (pyroute.sim._loop): compiled so that a run's cost is the
-# Router's calls, not the loop's bookkeeping. It holds no routing logic.
+# Router's calls, not the loop's bookkeeping. It holds no routing logic; its event heap is
+# the core's generic heap (routing_core/heap.pyx, found on the include path).
 sim_loop = Extension(
     "pyroute.sim._loop",
-    ["src/pyroute/sim/_loop.pyx"],
+    ["src/pyroute/sim/_loop.pyx"],   # includes routing_core/heap.pyx
     define_macros=macros,
     extra_compile_args=cflags,
 )
