@@ -13,8 +13,8 @@ cdef int convert_events(Router self, list out) except -1:
     cdef hnd h
     if e.oom:
         self._raise_core()
-    for i in range(e.n_ev):
-        ev = &e.ev[i]
+    for i in range(e.evs.n):
+        ev = &e.evs.recs[i]
         if ev.type == EV_ASSIGNED:
             out.append(Assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
                                 cnames[ev.ch], ev.at, ev.waited))
@@ -34,7 +34,7 @@ cdef int convert_events(Router self, list out) except -1:
         elif ev.type == EV_OVERFLOWED:
             out.append(Overflowed(
                 req_ids[ev.req], gnames[ev.group],
-                tuple([gnames[e.evg[j]] for j in range(ev.aux, ev.aux + ev.naux)]),
+                tuple([gnames[e.evs.groups[j]] for j in range(ev.aux, ev.aux + ev.naux)]),
                 REASONS[ev.flag], ev.at))
         elif ev.type == EV_STATUS:
             out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at,
@@ -54,11 +54,11 @@ cdef int convert_events(Router self, list out) except -1:
             out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
         elif ev.type == EV_REJECTED:
             out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
-    for i in range(e.n_dead_reqs):
-        h = e.dead_reqs[i]
+    for i in range(e.hist.n_dead_reqs):
+        h = e.hist.dead_reqs[i]
         del self.req_map[req_ids[h]]
         req_ids[h] = None
-    for i in range(e.n_dead_ops):
-        h = e.dead_ops[i]
+    for i in range(e.hist.n_dead_ops):
+        h = e.hist.dead_ops[i]
         del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it
     return 0

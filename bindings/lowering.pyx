@@ -24,56 +24,56 @@ cdef int lower_config(Router self, object cc) except -1:
         raise MemoryError("pyroute: out of memory creating the router")
     self.initialized = True
     e.now = -INFINITY
-    e.hist_limit = cfg.history
-    e.deadline = cfg.order == "deadline"
-    e.aging = cfg.aging
+    e.hist.limit = cfg.history
+    e.cfg.deadline = cfg.order == "deadline"
+    e.cfg.aging = cfg.aging
     for c in range(C):
-        e.early[c] = cfg.channels[c].early_cancel
-        e.tw[c] = cfg.channels[c].target_wait
-        e.cost[c] = -1 if cfg.channels[c].cost == "all" else cfg.channels[c].cost
-        e.wrap_ch[c] = cfg.channels[c].wrap_up
-        e.ret_start[c] = si
+        e.cfg.early[c] = cfg.channels[c].early_cancel
+        e.cfg.tw[c] = cfg.channels[c].target_wait
+        e.cfg.cost[c] = -1 if cfg.channels[c].cost == "all" else cfg.channels[c].cost
+        e.cfg.wrap_ch[c] = cfg.channels[c].wrap_up
+        e.cfg.ret_start[c] = si
         for step in cfg.channels[c].retention:
-            e.ret_after[si] = step.after
+            e.cfg.ret_after[si] = step.after
             si += 1
-    e.ret_start[C] = si
+    e.cfg.ret_start[C] = si
     for g in range(G):
-        e.policy[g] = cc.policies[g]
+        e.cfg.policy[g] = cc.policies[g]
         e.rng[g] = _rng_init(cfg.seed, g)
-        e.has_no_ops[g] = False
-        e.max_queue[g] = -1 if cfg.groups[g].max_queue is None else cfg.groups[g].max_queue
-        e.wrap_g[g] = -1.0 if cfg.groups[g].wrap_up is None else cfg.groups[g].wrap_up
-        e.accept_timeout[g] = (-1.0 if cfg.groups[g].accept_timeout is None
+        e.cfg.has_no_ops[g] = False
+        e.cfg.max_queue[g] = -1 if cfg.groups[g].max_queue is None else cfg.groups[g].max_queue
+        e.cfg.wrap_g[g] = -1.0 if cfg.groups[g].wrap_up is None else cfg.groups[g].wrap_up
+        e.cfg.accept_timeout[g] = (-1.0 if cfg.groups[g].accept_timeout is None
                                else cfg.groups[g].accept_timeout)
-        e.max_missed[g] = -1 if cfg.groups[g].max_missed is None else cfg.groups[g].max_missed
-        e.level_step[g] = (-1.0 if cfg.groups[g].level_step is None
+        e.cfg.max_missed[g] = -1 if cfg.groups[g].max_missed is None else cfg.groups[g].max_missed
+        e.cfg.level_step[g] = (-1.0 if cfg.groups[g].level_step is None
                            else cfg.groups[g].level_step)
-        e.transfer_timeout[g] = cfg.groups[g].transfer_timeout
-        e.relax_start[g] = xi
+        e.cfg.transfer_timeout[g] = cfg.groups[g].transfer_timeout
+        e.cfg.relax_start[g] = xi
         for rx in cfg.groups[g].relax:
             bits = self.tags.register(self.tags.check({n: 1 for n in rx.drop}, "relax"))
-            e.relax_after[xi] = rx.after
-            e.relax_mask[xi] = 0
+            e.cfg.relax_after[xi] = rx.after
+            e.cfg.relax_mask[xi] = 0
             for b in bits:
-                e.relax_mask[xi] |= (<uint64_t>1) << <int>b
+                e.cfg.relax_mask[xi] |= (<uint64_t>1) << <int>b
             xi += 1
         for c in range(C):
-            if e.deadline:
-                e.off[g * C + c] = cfg.channels[c].target_wait
+            if e.cfg.deadline:
+                e.cfg.off[g * C + c] = cfg.channels[c].target_wait
             else:
-                e.off[g * C + c] = -(cfg.channels[c].priority + cfg.groups[g].priority)
-        e.rule_start[g] = ri
+                e.cfg.off[g * C + c] = -(cfg.channels[c].priority + cfg.groups[g].priority)
+        e.cfg.rule_start[g] = ri
         for rule in cc.rules[g]:
-            e.rule_kind[ri] = rule.kind
-            e.rule_value[ri] = rule.value
-            e.to_start[ri] = ti
+            e.cfg.rule_kind[ri] = rule.kind
+            e.cfg.rule_value[ri] = rule.value
+            e.cfg.to_start[ri] = ti
             if rule.kind == RULE_NO_OPS:
-                e.has_no_ops[g] = True
+                e.cfg.has_no_ops[g] = True
             for t in rule.to:
-                e.to_group[ti] = t
+                e.cfg.to_group[ti] = t
                 ti += 1
             ri += 1
-    e.rule_start[G] = ri
-    e.relax_start[G] = xi
-    e.to_start[ri] = ti
+    e.cfg.rule_start[G] = ri
+    e.cfg.relax_start[G] = xi
+    e.cfg.to_start[ri] = ti
     return 0

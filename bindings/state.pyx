@@ -85,8 +85,8 @@ cdef dict state_dump(Router self):
             kind = "overflow" if tn.group >= 0 else "retention"
         tlist.append((tn.due, kind, rid, tn.rseq, tn.gen,
                       gn[tn.group] if tn.group >= 0 else None, tn.rule))
-    history = [request_view(self, e.hist[(e.hist_head + i) % e.hist_limit])
-               for i in range(e.hist_n)]
+    history = [request_view(self, e.hist.ring[(e.hist.head + i) % e.hist.limit])
+               for i in range(e.hist.n)]
     return {
         "now": e.now, "seq": e.seq, "reg": e.reg, "join": e.join, "tick": e.tick,
         "rng": [e.rng[g] for g in range(e.G)],
@@ -96,10 +96,10 @@ cdef dict state_dump(Router self):
         "outcomes": outcome_rows(self, ),
         "skills": list(self.tags.names),
         "sticky": [(v, op, at) for v, (op, at) in self.last_op.items()],
-        "counters": ([e.g_waiting[g] for g in range(e.G)],
-                     [e.g_online[g] for g in range(e.G)],
-                     [e.g_free[g] for g in range(e.G)],
-                     [e.g_active[g] for g in range(e.G)],
-                     [e.c_waiting[c] for c in range(e.C)],
-                     [e.c_active[c] for c in range(e.C)], e.online, e.free_slots),
+        "counters": ([e.cnt.g_waiting[g] for g in range(e.G)],
+                     [e.cnt.g_online[g] for g in range(e.G)],
+                     [e.cnt.g_free[g] for g in range(e.G)],
+                     [e.cnt.g_active[g] for g in range(e.G)],
+                     [e.cnt.c_waiting[c] for c in range(e.C)],
+                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots),
     }

@@ -42,7 +42,7 @@ cdef list queue_ids(Router self, object group, object channel):
             continue
         q = &self.e.queues[base + c]
         for i in range(q.n):
-            items.append((q.nodes[i].k + (0.0 if channel is not None else self.e.off[base + c]),
+            items.append((q.nodes[i].k + (0.0 if channel is not None else self.e.cfg.off[base + c]),
                           q.nodes[i].seq, EN(&self.e, q.nodes[i].entry).req))
     items.sort()
     return [self.req_ids[x[2]] for x in items]
@@ -53,18 +53,18 @@ cdef object stats_view(Router self, object now):
     cdef int64_t g, c
     t = arg_time(self, now)
     c_rows, g_rows = outcome_rows(self, )
-    c_wait = [longest_wait(self, &e.c_age[c], e.c_waiting[c], t) for c in range(e.C)]
-    chans = {self.cnames[c]: ChannelStats(e.c_waiting[c], e.c_active[c], e.online,
-                                          e.free_slots, _outcomes(c_rows[c]), c_wait[c])
+    c_wait = [longest_wait(self, &e.cnt.c_age[c], e.cnt.c_waiting[c], t) for c in range(e.C)]
+    chans = {self.cnames[c]: ChannelStats(e.cnt.c_waiting[c], e.cnt.c_active[c], e.cnt.online,
+                                          e.cnt.free_slots, _outcomes(c_rows[c]), c_wait[c])
              for c in range(e.C)}
-    groups = {self.gnames[g]: GroupStats(e.g_waiting[g], e.g_active[g], e.g_online[g],
-                                         e.g_free[g], _outcomes(g_rows[g]),
-                                         longest_wait(self, &e.g_age[g], e.g_waiting[g], t))
+    groups = {self.gnames[g]: GroupStats(e.cnt.g_waiting[g], e.cnt.g_active[g], e.cnt.g_online[g],
+                                         e.cnt.g_free[g], _outcomes(g_rows[g]),
+                                         longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t))
               for g in range(e.G)}
     waits = [w for w in c_wait if w is not None]
-    total = TotalStats(sum([e.c_waiting[c] for c in range(e.C)]),
-                       sum([e.c_active[c] for c in range(e.C)]), e.online, e.free_slots,
-                       e.n_ops, _outcomes(_total_row(c_rows)), max(waits) if waits else None)
+    total = TotalStats(sum([e.cnt.c_waiting[c] for c in range(e.C)]),
+                       sum([e.cnt.c_active[c] for c in range(e.C)]), e.cnt.online, e.cnt.free_slots,
+                       e.cnt.n_ops, _outcomes(_total_row(c_rows)), max(waits) if waits else None)
     return Stats(t, total, chans, groups, dict(self.cats.counts))
 
 
@@ -135,5 +135,5 @@ cdef object longest_wait(Router self, AgeHeap* h, int64_t live, double t):
 cdef tuple outcome_rows(Router self):
     cdef Engine* e = &self.e
     cdef int64_t c, g, k
-    return ([[e.c_out[c * N_OUT + k] for k in range(N_OUT)] for c in range(e.C)],
-            [[e.g_out[g * N_OUT + k] for k in range(N_OUT)] for g in range(e.G)])
+    return ([[e.cnt.c_out[c * N_OUT + k] for k in range(N_OUT)] for c in range(e.C)],
+            [[e.cnt.g_out[g * N_OUT + k] for k in range(N_OUT)] for g in range(e.G)])

@@ -20,7 +20,7 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     o.last_assign = e.tick
     o.idle = e.tick
     m.rr = e.tick
-    if e.policy[g] == POL_RANDOM:
+    if e.cfg.policy[g] == POL_RANDOM:
         m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
     attach(e, oh)
     r = R(e, rh)
@@ -34,9 +34,9 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     r.op = oh
     r.via = <int16_t>g
     r.assigned_at = now
-    e.g_active[g] += 1
-    e.c_active[r.ch] += 1
-    if e.accept_timeout[g] < 0:
+    e.cnt.g_active[g] += 1
+    e.cnt.c_active[r.ch] += 1
+    if e.cfg.accept_timeout[g] < 0:
         r.state = ST_ACTIVE
         answered(e, rh, g, now)
         r = R(e, rh)
@@ -49,14 +49,14 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
         return
     r.state = ST_OFFERED
     r.offers += 1
-    push_timer(e, now + e.accept_timeout[g], rh, r.seq, r.offers, TIMER_OFFER, 0)
+    push_timer(e, now + e.cfg.accept_timeout[g], rh, r.seq, r.offers, TIMER_OFFER, 0)
     r = R(e, rh)
     ev = ev_new(e, EV_OFFERED, rh, now)
     if ev != NULL:
         ev.op = oh
         ev.group = g
         ev.ch = r.ch
-        ev.waited = now + e.accept_timeout[g]     # expires_at
+        ev.waited = now + e.cfg.accept_timeout[g]     # expires_at
 
 
 cdef inline void answered(Engine* e, hnd rh, int32_t g, double now) noexcept nogil:
@@ -69,10 +69,10 @@ cdef inline void answered(Engine* e, hnd rh, int32_t g, double now) noexcept nog
         return
     r.answered = 1
     for k in range(2):
-        row = &e.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.g_out[<int64_t>g * N_OUT]
+        row = &e.cnt.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.cnt.g_out[<int64_t>g * N_OUT]
         row[OUT_ANSWERED] += 1.0
         row[OUT_WAIT] += waited
-        if waited <= e.tw[r.ch]:
+        if waited <= e.cfg.tw[r.ch]:
             row[OUT_WITHIN] += 1.0
 
 
@@ -103,8 +103,8 @@ cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
     o.idle = e.tick
     attach(e, oh)
     unlink_active(e, rh, o)
-    e.g_active[r.via] -= 1
-    e.c_active[r.ch] -= 1
+    e.cnt.g_active[r.via] -= 1
+    e.cnt.c_active[r.ch] -= 1
     return oh
 
 
@@ -157,7 +157,7 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
                 pos = rq_best_allowed(e, q, mh, now)
                 if pos < 0:
                     continue
-                key = q.nodes[pos].k + e.off[base + c]
+                key = q.nodes[pos].k + e.cfg.off[base + c]
                 if (best_entry == -1 or key < best_key
                         or (key == best_key and q.nodes[pos].seq < best_seq)):
                     best_entry = q.nodes[pos].entry
@@ -187,8 +187,8 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     o.idle = e.tick
     attach(e, oh)
     unlink_active(e, rh, o)
-    e.g_active[r.via] -= 1
-    e.c_active[r.ch] -= 1
+    e.cnt.g_active[r.via] -= 1
+    e.cnt.c_active[r.ch] -= 1
     push_timer(e, until, oh, o.reg, 0, TIMER_WRAP_UP, R(e, rh).charge)
     return oh
 

@@ -4,7 +4,7 @@
 # after.
 
 cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil:
-    cdef int32_t p = e.policy[m.group]
+    cdef int32_t p = e.cfg.policy[m.group]
     if p == POL_EVEN:
         return <double>(o.load - o.limit)
     if p == POL_LONGEST_IDLE:
@@ -22,7 +22,7 @@ cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil:
 
 cdef inline int32_t charge(Engine* e, Op* o, int32_t c) noexcept nogil:
     """Slots a conversation of channel ``c`` takes from the operator."""
-    return o.limit if e.cost[c] < 0 else e.cost[c]
+    return o.limit if e.cfg.cost[c] < 0 else e.cfg.cost[c]
 
 
 cdef inline bint fits_channel(Engine* e, hnd oh, int32_t c) noexcept nogil:
@@ -46,12 +46,12 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
         if m.pos >= 0:
             oh_remove(&e.oheaps[m.group], <Member*>e.mems.items, m.pos)
         if on:
-            e.g_online[m.group] -= 1
-            e.g_free[m.group] -= free_
+            e.cnt.g_online[m.group] -= 1
+            e.cnt.g_free[m.group] -= free_
         mh = m.next
     if on:
-        e.online -= 1
-        e.free_slots -= free_
+        e.cnt.online -= 1
+        e.cnt.free_slots -= free_
 
 
 cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
@@ -65,8 +65,8 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
         return
     while mh != -1:
         m = M(e, mh)
-        e.g_online[m.group] += 1
-        e.g_free[m.group] += free_
+        e.cnt.g_online[m.group] += 1
+        e.cnt.g_free[m.group] += free_
         if o.load < o.limit and not o.wrap:
             h = &e.oheaps[m.group]
             if h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:
@@ -74,8 +74,8 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
             else:
                 oh_push(h, <Member*>e.mems.items, mh, op_key(e, o, m), o.last_assign, o.reg)
         mh = m.next
-    e.online += 1
-    e.free_slots += free_
+    e.cnt.online += 1
+    e.cnt.free_slots += free_
 
 
 cdef inline hnd new_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
@@ -86,7 +86,7 @@ cdef inline hnd new_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
     m.join = e.join
     m.rr = 0
     m.rand = 0.0
-    if e.policy[g] == POL_RANDOM:
+    if e.cfg.policy[g] == POL_RANDOM:
         m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
     m.op = oh
     m.group = g
@@ -109,7 +109,7 @@ cdef inline int64_t copy_groups(Engine* e, hnd oh) noexcept nogil:
     cdef int64_t n = 0
     cdef hnd mh = O(e, oh).first_member
     while mh != -1:
-        e.work2[n] = M(e, mh).group
+        e.scr.work2[n] = M(e, mh).group
         n += 1
         mh = M(e, mh).next
     return n

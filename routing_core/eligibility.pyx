@@ -19,14 +19,14 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
         return False
     if r.prefer != -1 and now < r.prefer_until and oh != r.prefer:
         return False
-    if e.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.level_step[g] > now:
+    if e.cfg.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.cfg.level_step[g] > now:
         return False
     if r.sk == -1:
         return True
     sk = &(<SkillReq*>e.skreqs.items)[r.sk]
-    for i in range(e.relax_start[r.home], e.relax_start[r.home + 1]):
-        if r.arrival + e.relax_after[i] <= now:
-            dropped |= e.relax_mask[i]
+    for i in range(e.cfg.relax_start[r.home], e.cfg.relax_start[r.home + 1]):
+        if r.arrival + e.cfg.relax_after[i] <= now:
+            dropped |= e.cfg.relax_mask[i]
     need = sk.mask & ~dropped
     has = &e.op_sk[<int64_t>oh * 64]
     bit = 0
@@ -42,4 +42,4 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
 cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
     cdef Member* m = M(e, mh)
     return (m.op != excl and fits_channel(e, m.op, c)
-            and (e.level_step[m.group] < 0 or m.level <= 1))
+            and (e.cfg.level_step[m.group] < 0 or m.level <= 1))

@@ -3,12 +3,12 @@
 
 cdef inline EvRec* ev_new(Engine* e, int8_t type, hnd req, double at) noexcept nogil:
     cdef EvRec* ev
-    if e.n_ev == e.cap_ev and pr_grow(<void**>&e.ev, &e.cap_ev, e.n_ev + 1, sizeof(EvRec),
+    if e.evs.n == e.evs.cap and pr_grow(<void**>&e.evs.recs, &e.evs.cap, e.evs.n + 1, sizeof(EvRec),
                                       &e.mem) < 0:
         e.oom = 1
         return NULL
-    ev = &e.ev[e.n_ev]
-    e.n_ev += 1
+    ev = &e.evs.recs[e.evs.n]
+    e.evs.n += 1
     ev.type = type
     ev.req = req
     ev.at = at

@@ -13,31 +13,31 @@ cdef inline void push_dead(Engine* e, hnd** arr, int64_t* n, int64_t* cap,
 cdef inline void retire(Engine* e, hnd rh) noexcept nogil:
     """An ended request joins the history ring; the oldest one drops out when it is full."""
     cdef hnd out
-    if e.hist_limit == 0:
-        push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, rh)
+    if e.hist.limit == 0:
+        push_dead(e, &e.hist.dead_reqs, &e.hist.n_dead_reqs, &e.hist.cap_dead_reqs, rh)
         return
-    if e.hist_n < e.hist_limit:
-        if e.hist_n == e.hist_cap and pr_grow(<void**>&e.hist, &e.hist_cap, e.hist_n + 1,
+    if e.hist.n < e.hist.limit:
+        if e.hist.n == e.hist.cap and pr_grow(<void**>&e.hist.ring, &e.hist.cap, e.hist.n + 1,
                                               sizeof(hnd), &e.mem) < 0:
             e.oom = 1
             return
-        e.hist[e.hist_n] = rh
-        e.hist_n += 1
+        e.hist.ring[e.hist.n] = rh
+        e.hist.n += 1
         return
-    out = e.hist[e.hist_head]
-    e.hist[e.hist_head] = rh
-    e.hist_head += 1
-    if e.hist_head == e.hist_limit:
-        e.hist_head = 0
-    push_dead(e, &e.dead_reqs, &e.n_dead_reqs, &e.cap_dead_reqs, out)
+    out = e.hist.ring[e.hist.head]
+    e.hist.ring[e.hist.head] = rh
+    e.hist.head += 1
+    if e.hist.head == e.hist.limit:
+        e.hist.head = 0
+    push_dead(e, &e.hist.dead_reqs, &e.hist.n_dead_reqs, &e.hist.cap_dead_reqs, out)
 
 
 cdef void eng_free_dead(Engine* e) noexcept nogil:
     """Release the handles the last call retired, once the bindings have read them."""
     cdef int64_t i
     cdef hnd h, eh, nxt
-    for i in range(e.n_dead_reqs):
-        h = e.dead_reqs[i]
+    for i in range(e.hist.n_dead_reqs):
+        h = e.hist.dead_reqs[i]
         eh = R(e, h).first_entry
         while eh != -1:
             nxt = EN(e, eh).next
@@ -55,8 +55,8 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
         R(e, h).state = ST_FREE
         R(e, h).first_entry = -1
         slab_give(&e.reqs, h, &e.mem)
-    for i in range(e.n_dead_ops):
-        h = e.dead_ops[i]
+    for i in range(e.hist.n_dead_ops):
+        h = e.hist.dead_ops[i]
         eh = O(e, h).first_member
         while eh != -1:
             nxt = M(e, eh).next
@@ -65,7 +65,7 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
         O(e, h).first_member = -1
         # the operator's slot is not recycled: ended conversations in history still
         # name it by handle
-    e.n_dead_reqs = 0
-    e.n_dead_ops = 0
-    e.n_ev = 0
-    e.n_evg = 0
+    e.hist.n_dead_reqs = 0
+    e.hist.n_dead_ops = 0
+    e.evs.n = 0
+    e.evs.n_groups = 0

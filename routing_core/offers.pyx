@@ -41,7 +41,7 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
     exclude(e, rh, oh)
     requeue(e, rh, now)
     O(e, oh).missed += 1
-    if (e.max_missed[g] >= 0 and O(e, oh).missed >= e.max_missed[g]
+    if (e.cfg.max_missed[g] >= 0 and O(e, oh).missed >= e.cfg.max_missed[g]
             and O(e, oh).status == OP_ONLINE):
         change_status(e, oh, OP_AWAY, 1, now)
         requeue_all(e, oh, now, True)
@@ -122,7 +122,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     r.last_entry = eh
     r.home = <int16_t>g
     r.prefer = target
-    r.prefer_until = now + e.transfer_timeout[g] if target != -1 else 0.0
+    r.prefer_until = now + e.cfg.transfer_timeout[g] if target != -1 else 0.0
     ev = ev_new(e, EV_TRANSFERRED, rh, now)
     if ev != NULL:
         ev.op = held_by

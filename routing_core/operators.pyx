@@ -21,14 +21,14 @@ cdef void requeue_all(Engine* e, hnd oh, double now, bint offers_only) noexcept 
         return
     while rh != -1:
         if not offers_only or R(e, rh).state == ST_OFFERED:
-            e.tmp[2 * count] = R(e, rh).seq
-            e.tmp[2 * count + 1] = rh
+            e.scr.tmp[2 * count] = R(e, rh).seq
+            e.scr.tmp[2 * count + 1] = rh
             count += 1
         rh = R(e, rh).act_next
     if count > 1:
-        qsort(e.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
+        qsort(e.scr.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
     for j in range(count):
-        requeue(e, <hnd>e.tmp[2 * j + 1], now)
+        requeue(e, <hnd>e.scr.tmp[2 * j + 1], now)
 
 
 cdef void change_status(Engine* e, hnd oh, int8_t status, int8_t reason,
@@ -89,7 +89,7 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     if status == OP_ONLINE:
         e.tick += 1
         o.idle = e.tick
-    e.n_ops += 1
+    e.cnt.n_ops += 1
     attach(e, oh)
     fill(e, oh, now)
     return oh
@@ -106,8 +106,8 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
     requeue_all(e, oh, now, False)   # offers, and anything a timer assigned just now
     detach(e, oh)
     O(e, oh).alive = 0
-    e.n_ops -= 1
-    push_dead(e, &e.dead_ops, &e.n_dead_ops, &e.cap_dead_ops, oh)
+    e.cnt.n_ops -= 1
+    push_dead(e, &e.hist.dead_ops, &e.hist.n_dead_ops, &e.hist.cap_dead_ops, oh)
     if was_online:
         n = copy_groups(e, oh)
         sweep(e, n, now)
@@ -157,7 +157,7 @@ cdef void eng_set_groups(Engine* e, hnd oh, int32_t* groups, int32_t n,
                 M(e, prev).next = mh
             prev = mh
         else:
-            e.work2[n_removed] = M(e, mh).group
+            e.scr.work2[n_removed] = M(e, mh).group
             n_removed += 1
             slab_give(&e.mems, mh, &e.mem)
         mh = nxt

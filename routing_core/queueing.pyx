@@ -11,11 +11,11 @@ cdef inline void enqueue_entry(Engine* e, hnd eh) noexcept nogil:
         return
     rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
     if r.n_queued == 0:
-        e.c_waiting[r.ch] += 1
-        age_push(e, &e.c_age[r.ch], en.req, e.c_waiting[r.ch])
+        e.cnt.c_waiting[r.ch] += 1
+        age_push(e, &e.cnt.c_age[r.ch], en.req, e.cnt.c_waiting[r.ch])
     r.n_queued += 1
-    e.g_waiting[g] += 1
-    age_push(e, &e.g_age[g], en.req, e.g_waiting[g])
+    e.cnt.g_waiting[g] += 1
+    age_push(e, &e.cnt.g_age[g], en.req, e.cnt.g_waiting[g])
 
 
 cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
@@ -28,9 +28,9 @@ cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
         en = EN(e, eh)
         if en.pos >= 0:
             rq_remove(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, en.pos)
-            e.g_waiting[en.group] -= 1
+            e.cnt.g_waiting[en.group] -= 1
         eh = en.next
-    e.c_waiting[r.ch] -= 1
+    e.cnt.c_waiting[r.ch] -= 1
     r.n_queued = 0
 
 

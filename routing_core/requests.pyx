@@ -12,7 +12,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r = R(e, rh)
     r.seq = 0
     r.arrival = now
-    r.k = now if e.deadline else e.aging * now - <double>prio
+    r.k = now if e.cfg.deadline else e.cfg.aging * now - <double>prio
     r.assigned_at = 0.0
     r.prio = prio
     r.op = -1
@@ -45,7 +45,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
 
 cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
     """max_queue reached and nobody in the group has room to answer at once."""
-    return e.max_queue[g] >= 0 and e.g_waiting[g] >= e.max_queue[g] and e.g_free[g] == 0
+    return e.cfg.max_queue[g] >= 0 and e.cnt.g_waiting[g] >= e.cfg.max_queue[g] and e.cnt.g_free[g] == 0
 
 
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
@@ -95,8 +95,8 @@ cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
     if rh < 0:
         return -1
     R(e, rh).state = ST_REJECTED
-    e.c_out[<int64_t>ch * N_OUT + OUT_REJECTED + reason] += 1.0
-    e.g_out[<int64_t>g * N_OUT + OUT_REJECTED + reason] += 1.0
+    e.cnt.c_out[<int64_t>ch * N_OUT + OUT_REJECTED + reason] += 1.0
+    e.cnt.g_out[<int64_t>g * N_OUT + OUT_REJECTED + reason] += 1.0
     ev = ev_new(e, EV_REJECTED, rh, now)
     if ev != NULL:
         ev.flag = reason
@@ -111,7 +111,7 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     cdef double wrap
     eng_begin(e, now)
     r = R(e, rh)
-    wrap = e.wrap_g[r.via] if e.wrap_g[r.via] >= 0 else e.wrap_ch[r.ch]
+    wrap = e.cfg.wrap_g[r.via] if e.cfg.wrap_g[r.via] >= 0 else e.cfg.wrap_ch[r.ch]
     if wrap > 0:
         oh = hold_for_wrap_up(e, rh, now + wrap)
     else:
@@ -143,9 +143,9 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
-    early = (now - r.arrival) < e.early[r.ch]
+    early = (now - r.arrival) < e.cfg.early[r.ch]
     for k in range(2):
-        row = &e.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.g_out[<int64_t>r.home * N_OUT]
+        row = &e.cnt.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.cnt.g_out[<int64_t>r.home * N_OUT]
         if not r.answered:
             row[OUT_ABANDONED] += 1.0
         if early:

@@ -1,9 +1,9 @@
 # Best-first walks: visit a heap's nodes in key order (a small heap of candidate
-# positions in e.trav: the children of every node visited) and stop at the first that
+# positions in e.scr.trav: the children of every node visited) and stop at the first that
 # fits. This costs O(k log k) for k nodes visited, where a scan would cost O(n).
 
 cdef inline bint trav_reserve(Engine* e, int64_t n) noexcept nogil:
-    if pr_grow(<void**>&e.trav, &e.cap_trav, n + 2, sizeof(int64_t), &e.mem) < 0:
+    if pr_grow(<void**>&e.scr.trav, &e.scr.cap_trav, n + 2, sizeof(int64_t), &e.mem) < 0:
         e.oom = 1
         return False
     return True
@@ -32,19 +32,19 @@ cdef inline void cand_push(Engine* e, int64_t* k, Walked* nodes, int64_t pos) no
     cdef OCand oc
     if Walked is QNode:
         rc.pos = pos
-        hp_push(<RCand*>e.trav, k, &rc, nodes)
+        hp_push(<RCand*>e.scr.trav, k, &rc, nodes)
     else:
         oc.pos = pos
-        hp_push(<OCand*>e.trav, k, &oc, nodes)
+        hp_push(<OCand*>e.scr.trav, k, &oc, nodes)
 
 
 cdef inline int64_t cand_pop(Engine* e, int64_t* k, Walked* nodes) noexcept nogil:
     """Take the candidate with the least node."""
-    cdef int64_t top = e.trav[0]
+    cdef int64_t top = e.scr.trav[0]
     if Walked is QNode:
-        hp_pop(<RCand*>e.trav, k, nodes)
+        hp_pop(<RCand*>e.scr.trav, k, nodes)
     else:
-        hp_pop(<OCand*>e.trav, k, nodes)
+        hp_pop(<OCand*>e.scr.trav, k, nodes)
     return top
 
 
@@ -89,7 +89,7 @@ cdef hnd oh_best_allowed(Engine* e, OHeap* h, hnd rh, double now) noexcept nogil
 cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil:
     """The operator group ``g``'s policy would give a new conversation of channel ``c``
     now (requiring no skills, preferring no one), skipping operator ``excl``; -1 when
-    nobody could take it. Reads only (the walk uses the scratch ``e.trav``)."""
+    nobody could take it. Reads only (the walk uses the scratch ``e.scr.trav``)."""
     cdef Want w
     cdef hnd mh
     w.mh, w.rh, w.now, w.c, w.excl = -1, -1, 0.0, c, excl
