@@ -1,7 +1,18 @@
-# Declarations of the native core, one .pxd a concept (see routing_core/).
+# Declarations of the native core, one .pxd a concept (see routing_core/): types first,
+# then the engine that holds them, then the commands of each part.
 include "common.pxd"
 include "slab.pxd"
 include "reqqueue.pxd"
 include "opslots.pxd"
 include "timers.pxd"
+include "events.pxd"
+include "ageheap.pxd"
+include "heapnodes.pxd"
 include "engine.pxd"
+include "capacity.pxd"
+include "walks.pxd"
+include "history.pxd"
+include "fire.pxd"
+include "requests.pxd"
+include "operators.pxd"
+include "offers.pxd"

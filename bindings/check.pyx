@@ -69,13 +69,13 @@ cdef int _check(Engine* e) except -1:
                 raise AssertionError(f"request {i} held by a removed operator")
             g_act[r.via] += 1
             c_act[r.ch] += 1
-    if not (g_wait == [e.g_waiting[g] for g in range(e.G)]):
+    if not (g_wait == [e.cnt.g_waiting[g] for g in range(e.G)]):
         raise AssertionError("group waiting counters")
-    if not (c_wait == [e.c_waiting[c] for c in range(e.C)]):
+    if not (c_wait == [e.cnt.c_waiting[c] for c in range(e.C)]):
         raise AssertionError("channel waiting counters")
-    if not (g_act == [e.g_active[g] for g in range(e.G)]):
+    if not (g_act == [e.cnt.g_active[g] for g in range(e.G)]):
         raise AssertionError("group active counters")
-    if not (c_act == [e.c_active[c] for c in range(e.C)]):
+    if not (c_act == [e.cnt.c_active[c] for c in range(e.C)]):
         raise AssertionError("channel active counters")
     # operators: slot counts against assignments, heap membership against eligibility
     g_on = [0] * e.G
@@ -130,13 +130,13 @@ cdef int _check(Engine* e) except -1:
                 g_on[m.group] += 1
                 g_free[m.group] += free_
             x = m.next
-    if not (alive == e.n_ops):
-        raise AssertionError('alive == e.n_ops')
-    if not (online == e.online and total_free == e.free_slots):
+    if not (alive == e.cnt.n_ops):
+        raise AssertionError('alive == e.cnt.n_ops')
+    if not (online == e.cnt.online and total_free == e.cnt.free_slots):
         raise AssertionError("online / free slot totals")
-    if not (g_on == [e.g_online[g] for g in range(e.G)]):
+    if not (g_on == [e.cnt.g_online[g] for g in range(e.G)]):
         raise AssertionError("group online counters")
-    if not (g_free == [e.g_free[g] for g in range(e.G)]):
+    if not (g_free == [e.cnt.g_free[g] for g in range(e.G)]):
         raise AssertionError("group free slot counters")
     if not (in_heaps == sum([e.oheaps[g].n for g in range(e.G)])):
         raise AssertionError("operator heap sizes")
@@ -150,10 +150,10 @@ cdef int _check(Engine* e) except -1:
     for i in range(e.reqs.used):
         if R(e, <hnd>i).state >= ST_FINISHED:
             ended += 1
-    if not (ended == e.hist_n):
-        raise AssertionError(f"{ended} ended requests kept but the history ring holds {e.hist_n}")
-    for j in range(e.hist_n):
-        if not (R(e, e.hist[j]).state >= ST_FINISHED):
+    if not (ended == e.hist.n):
+        raise AssertionError(f"{ended} ended requests kept but the history ring holds {e.hist.n}")
+    for j in range(e.hist.n):
+        if not (R(e, e.hist.ring[j]).state >= ST_FINISHED):
             raise AssertionError("history ring holds a live request")
     for j in range(1, e.timers.n):
         t0 = &e.timers.nodes[(j - 1) // 2]

@@ -1,6 +1,6 @@
 # A group's operators with room: a binary min-heap of memberships keyed by the group
 # policy's (p, last_assign, reg), indexed through Member.pos. Its top is the operator the
-# policy picks; every policy is a choice of p (see engine.pyx: op_key).
+# policy picks; every policy is a choice of p (see capacity.pyx: op_key).
 
 ctypedef struct ONode:
     double p

@@ -60,6 +60,22 @@ cdef struct Ev:
     int32_t gen
 
 
+# The event heap is the core's one heap (routing_core/heap.pyx) on Ev, ordered by (t, seq).
+ctypedef fused HNode:
+    Ev
+
+
+cdef inline bint hn_less(HNode* a, HNode* b, void* ctx) noexcept nogil:
+    return a.t < b.t or (a.t == b.t and a.seq < b.seq)
+
+
+cdef inline void hn_put(HNode* a, int64_t i, HNode* x, void* ctx) noexcept nogil:
+    a[i] = x[0]
+
+
+include "heap.pyx"
+
+
 cdef struct Rng:
     uint64_t s0, s1, s2, s3
 
@@ -315,7 +331,6 @@ cdef class Loop:
 
     # ------------------------------------------------------------------ the heap
     cdef void push(self, double t, int32_t kind, int64_t x, int32_t gen) except *:
-        cdef int64_t i, p
         cdef Ev e
         if self.hn == self.hcap:
             self.hcap = self.hcap * 2 + 64
@@ -324,38 +339,11 @@ cdef class Loop:
                 raise MemoryError()
         self.seq += 1
         e.t, e.seq, e.kind, e.x, e.gen = t, self.seq, kind, x, gen
-        i = self.hn
-        self.hn += 1
-        while i > 0:
-            p = (i - 1) >> 1
-            if (self.heap[p].t < t) or (self.heap[p].t == t and self.heap[p].seq < e.seq):
-                break
-            self.heap[i] = self.heap[p]
-            i = p
-        self.heap[i] = e
+        hp_push(self.heap, &self.hn, &e, NULL)
 
     cdef Ev pop(self) noexcept:
         cdef Ev top = self.heap[0]
-        cdef Ev last
-        cdef int64_t i = 0, c, n
-        self.hn -= 1
-        n = self.hn
-        if n > 0:
-            last = self.heap[n]
-            while True:
-                c = 2 * i + 1
-                if c >= n:
-                    break
-                if c + 1 < n and (self.heap[c + 1].t < self.heap[c].t or (
-                        self.heap[c + 1].t == self.heap[c].t
-                        and self.heap[c + 1].seq < self.heap[c].seq)):
-                    c += 1
-                if (last.t < self.heap[c].t) or (last.t == self.heap[c].t
-                                                 and last.seq < self.heap[c].seq):
-                    break
-                self.heap[i] = self.heap[c]
-                i = c
-            self.heap[i] = last
+        hp_pop(self.heap, &self.hn, NULL)
         return top
 
     # ------------------------------------------------------------------ conversations

@@ -1,7 +1,8 @@
 # Snapshots of the native router (for pyroute.journal): the core's state arrays as bytes,
 # copied exactly (handles are array indices, never pointers, so a copy is the state), plus
 # the Python-side maps of the bindings. Configuration-derived arrays are rebuilt from the
-# config by __init__ and not stored. Included into _core.pyx.
+# config by __init__ and not stored. Included into _core.pyx (it needs the Engine), unlike
+# the rest of this directory, which is the pyroute._durable extension.
 
 import pickle as _pickle
 
@@ -65,17 +66,17 @@ cdef void _load_slab(Slab* s, tuple t) except *:
 cdef dict _snapshot_engine(Engine* e):
     cdef int64_t i, nq = <int64_t>e.G * e.C
     return {
-        "scalars": (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.online,
-                    e.free_slots, e.n_ops, e.hist_head, e.hist_n),
-        "c_out": _blob(e.c_out, e.C * N_OUT * sizeof(double)),
-        "g_out": _blob(e.g_out, e.G * N_OUT * sizeof(double)),
+        "scalars": (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online,
+                    e.cnt.free_slots, e.cnt.n_ops, e.hist.head, e.hist.n),
+        "c_out": _blob(e.cnt.c_out, e.C * N_OUT * sizeof(double)),
+        "g_out": _blob(e.cnt.g_out, e.G * N_OUT * sizeof(double)),
         "rng": _blob(e.rng, e.G * sizeof(uint64_t)),
-        "g_counts": [_blob(e.g_waiting, e.G * sizeof(int64_t)),
-                     _blob(e.g_online, e.G * sizeof(int64_t)),
-                     _blob(e.g_free, e.G * sizeof(int64_t)),
-                     _blob(e.g_active, e.G * sizeof(int64_t))],
-        "c_counts": [_blob(e.c_waiting, e.C * sizeof(int64_t)),
-                     _blob(e.c_active, e.C * sizeof(int64_t))],
+        "g_counts": [_blob(e.cnt.g_waiting, e.G * sizeof(int64_t)),
+                     _blob(e.cnt.g_online, e.G * sizeof(int64_t)),
+                     _blob(e.cnt.g_free, e.G * sizeof(int64_t)),
+                     _blob(e.cnt.g_active, e.G * sizeof(int64_t))],
+        "c_counts": [_blob(e.cnt.c_waiting, e.C * sizeof(int64_t)),
+                     _blob(e.cnt.c_active, e.C * sizeof(int64_t))],
         "slabs": [_save_slab(&e.reqs), _save_slab(&e.ents), _save_slab(&e.ops),
                   _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs)],
         "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
@@ -83,11 +84,11 @@ cdef dict _snapshot_engine(Engine* e):
         "oheaps": [(_blob(e.oheaps[i].nodes, e.oheaps[i].n * sizeof(ONode)), e.oheaps[i].cap)
                    for i in range(e.G)],
         "timers": (_blob(e.timers.nodes, e.timers.n * sizeof(TNode)), e.timers.cap),
-        "g_age": [(_blob(e.g_age[i].nodes, e.g_age[i].n * sizeof(AgeNode)), e.g_age[i].cap)
+        "g_age": [(_blob(e.cnt.g_age[i].nodes, e.cnt.g_age[i].n * sizeof(AgeNode)), e.cnt.g_age[i].cap)
                   for i in range(e.G)],
-        "c_age": [(_blob(e.c_age[i].nodes, e.c_age[i].n * sizeof(AgeNode)), e.c_age[i].cap)
+        "c_age": [(_blob(e.cnt.c_age[i].nodes, e.cnt.c_age[i].n * sizeof(AgeNode)), e.cnt.c_age[i].cap)
                   for i in range(e.C)],
-        "hist": (_blob(e.hist, e.hist_cap * sizeof(hnd)), e.hist_cap),
+        "hist": (_blob(e.hist.ring, e.hist.cap * sizeof(hnd)), e.hist.cap),
         "op_ch": (_blob(e.op_ch, e.cap_op_ch * sizeof(int32_t)), e.cap_op_ch),
         "op_sk": (_blob(e.op_sk, e.cap_op_sk * sizeof(uint8_t)), e.cap_op_sk),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
@@ -102,19 +103,19 @@ cdef void _load_engine(Engine* e, dict d) except *:
                              sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
                              sizeof(TNode), sizeof(AgeNode)):
         raise ValueError("snapshot taken by a build with other record layouts")
-    (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.online, e.free_slots, e.n_ops,
-     e.hist_head, e.hist_n) = d["scalars"]
-    _fill(e.c_out, d["c_out"], e.C * N_OUT * sizeof(double))
-    _fill(e.g_out, d["g_out"], e.G * N_OUT * sizeof(double))
+    (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
+     e.hist.head, e.hist.n) = d["scalars"]
+    _fill(e.cnt.c_out, d["c_out"], e.C * N_OUT * sizeof(double))
+    _fill(e.cnt.g_out, d["g_out"], e.G * N_OUT * sizeof(double))
     _fill(e.rng, d["rng"], e.G * sizeof(uint64_t))
     gw, go, gf, ga = d["g_counts"]
-    _fill(e.g_waiting, gw, e.G * sizeof(int64_t))
-    _fill(e.g_online, go, e.G * sizeof(int64_t))
-    _fill(e.g_free, gf, e.G * sizeof(int64_t))
-    _fill(e.g_active, ga, e.G * sizeof(int64_t))
+    _fill(e.cnt.g_waiting, gw, e.G * sizeof(int64_t))
+    _fill(e.cnt.g_online, go, e.G * sizeof(int64_t))
+    _fill(e.cnt.g_free, gf, e.G * sizeof(int64_t))
+    _fill(e.cnt.g_active, ga, e.G * sizeof(int64_t))
     cw, ca = d["c_counts"]
-    _fill(e.c_waiting, cw, e.C * sizeof(int64_t))
-    _fill(e.c_active, ca, e.C * sizeof(int64_t))
+    _fill(e.cnt.c_waiting, cw, e.C * sizeof(int64_t))
+    _fill(e.cnt.c_active, ca, e.C * sizeof(int64_t))
     slabs = d["slabs"]
     _load_slab(&e.reqs, slabs[0])
     _load_slab(&e.ents, slabs[1])
@@ -130,13 +131,13 @@ cdef void _load_engine(Engine* e, dict d) except *:
     for i in range(e.G):
         _load_array(<void**>&e.oheaps[i].nodes, &e.oheaps[i].cap, &e.oheaps[i].n,
                     d["oheaps"][i], sizeof(ONode))
-        _load_array(<void**>&e.g_age[i].nodes, &e.g_age[i].cap, &e.g_age[i].n,
+        _load_array(<void**>&e.cnt.g_age[i].nodes, &e.cnt.g_age[i].cap, &e.cnt.g_age[i].n,
                     d["g_age"][i], sizeof(AgeNode))
     for i in range(e.C):
-        _load_array(<void**>&e.c_age[i].nodes, &e.c_age[i].cap, &e.c_age[i].n,
+        _load_array(<void**>&e.cnt.c_age[i].nodes, &e.cnt.c_age[i].cap, &e.cnt.c_age[i].n,
                     d["c_age"][i], sizeof(AgeNode))
     _load_array(<void**>&e.timers.nodes, &e.timers.cap, &e.timers.n, d["timers"],
                 sizeof(TNode))
-    _load_array(<void**>&e.hist, &e.hist_cap, NULL, d["hist"], sizeof(hnd))
+    _load_array(<void**>&e.hist.ring, &e.hist.cap, NULL, d["hist"], sizeof(hnd))
     _load_array(<void**>&e.op_ch, &e.cap_op_ch, NULL, d["op_ch"], sizeof(int32_t))
     _load_array(<void**>&e.op_sk, &e.cap_op_sk, NULL, d["op_sk"], sizeof(uint8_t))

@@ -1,6 +1,6 @@
 # The journal's hot path (pyroute.journal): frame one encoded command record — length,
 # CRC-32 (the IEEE polynomial, as zlib.crc32) and payload — straight into the journal's
-# memory mapping, in one call. Included into _core.pyx.
+# memory mapping, in one call. Included into _durable.pyx.
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdint cimport uint32_t, uint8_t

@@ -1,6 +1,6 @@
 # Group commit for pyroute.journal (fsync="batch"): a native thread that fdatasyncs the
 # journal every interval. It never takes the GIL, so routing on the Python thread goes on
-# untouched while the disk works. Included into _core.pyx.
+# untouched while the disk works. Included into _durable.pyx.
 
 from libc.errno cimport errno
 

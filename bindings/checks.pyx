@@ -1,0 +1,110 @@
+# Argument checks at the boundary: every public entry point turns ids, names, times and
+# numbers into handles and indices here, or raises the error that says what to fix.
+# Functions of the Router take it as ``self``, as the methods they were.
+
+cdef inline int check_id(object x, str what) except -1:
+    if type(x) is str or type(x) is int:
+        return 0
+    if isinstance(x, bool) or not isinstance(x, (str, int)):
+        raise _errors._id_problem(what, x)
+    return 0
+
+
+cdef int check_int(object x, str what, long lo, long hi) except -1:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise InvalidArgument(f"{what} must be an int, got {type(x).__name__} {x!r}")
+    if x < lo or x > hi:
+        raise InvalidArgument(f"{what} must be between {lo} and {hi}, got {x}")
+    return 0
+
+
+cdef double arg_time(Router self, object now) except? -1.0:
+    cdef double t
+    if now is None:
+        now = self._clock()
+    if type(now) is float:
+        t = now
+    elif isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise _errors.bad_time(now, self.e.now)
+    else:
+        try:
+            t = float(now)
+        except OverflowError:
+            raise _errors.bad_time(float("inf"), self.e.now) from None
+    if not isfinite(t) or t < self.e.now:
+        raise _errors.bad_time(now, self.e.now)
+    return t
+
+
+cdef inline hnd arg_op(Router self, object opid) except -2:
+    check_id(opid, "operator")
+    h = self.op_map.get(opid)
+    if h is None:
+        raise _errors.unknown("operator", opid)
+    return <hnd>h
+
+
+cdef hnd arg_live(Router self, object rid, str verb) except -2:
+    cdef hnd h
+    check_id(rid, "conversation")
+    x = self.req_map.get(rid)
+    if x is None:
+        raise _errors.unknown("conversation", rid)
+    h = x
+    if R(&self.e, h).state > ST_ACTIVE:
+        raise InvalidState(
+            f"cannot {verb} conversation {rid!r}: it is already "
+            f"{STATE_NAMES[R(&self.e, h).state]}")
+    return h
+
+
+cdef list arg_groups(Router self, object groups):
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
+        raise InvalidArgument(
+            f"groups must be a list of group names, got {type(groups).__name__} {groups!r}")
+    out = []
+    for g in groups:
+        if not isinstance(g, str):
+            raise InvalidArgument(f"group names are str, got {type(g).__name__} {g!r}")
+        gi = self.gindex.get(g)
+        if gi is None:
+            raise _errors.unknown("group", g)
+        if gi in out:
+            raise InvalidArgument(f"group {g!r} is listed twice in groups")
+        out.append(gi)
+    return out
+
+
+cdef inline int8_t arg_status(Router self, object status) except -1:
+    code = STATUS_CODE.get(status) if isinstance(status, str) else None
+    if code is None:
+        raise InvalidArgument(
+            f"status must be one of {', '.join(map(repr, STATUSES))}, got {status!r}")
+    return <int8_t>code
+
+
+cdef int held_count(Router self, hnd oh):
+    """Active (accepted or assigned) conversations of an operator."""
+    cdef int n = 0
+    cdef hnd x = O(&self.e, oh).act_head
+    while x != -1:
+        if R(&self.e, x).state == ST_ACTIVE:
+            n += 1
+        x = R(&self.e, x).act_next
+    return n
+
+
+cdef hnd arg_offer(Router self, object request, object operator, str verb) except -2:
+    cdef hnd h = arg_live(self, request, verb)
+    cdef Req* r = R(&self.e, h)
+    if r.state != ST_OFFERED:
+        raise InvalidState(
+            f"cannot {verb} conversation {request!r}: it is {STATE_NAMES[r.state]}, "
+            f"not offered")
+    if operator is not None:
+        check_id(operator, "operator")
+        if operator != self.op_ids[r.op]:
+            raise InvalidState(
+                f"cannot {verb} conversation {request!r} as {operator!r}: it is offered "
+                f"to {self.op_ids[r.op]!r}")
+    return h

@@ -1,0 +1,64 @@
+# Event conversion: the core's event records of the current call become event Structs
+# (and the id maps forget the handles the call retired).
+
+cdef int convert_events(Router self, list out) except -1:
+    cdef Engine* e = &self.e
+    cdef int64_t i, j
+    cdef EvRec* ev
+    cdef Req* r
+    cdef list req_ids = self.req_ids
+    cdef list op_ids = self.op_ids
+    cdef tuple gnames = self.gnames
+    cdef tuple cnames = self.cnames
+    cdef hnd h
+    if e.oom:
+        self._raise_core()
+    for i in range(e.evs.n):
+        ev = &e.evs.recs[i]
+        if ev.type == EV_ASSIGNED:
+            out.append(Assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                                cnames[ev.ch], ev.at, ev.waited))
+        elif ev.type == EV_FINISHED:
+            out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+            if self.visitors:
+                v = self.visitors.pop(req_ids[ev.req], None)
+                if v is not None:
+                    self.last_op.pop(v, None)
+                    self.last_op[v] = (op_ids[ev.op], ev.at)
+        elif ev.type == EV_QUEUED:
+            out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
+        elif ev.type == EV_CANCELLED:
+            out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0))
+            if self.visitors:
+                self.visitors.pop(req_ids[ev.req], None)
+        elif ev.type == EV_OVERFLOWED:
+            out.append(Overflowed(
+                req_ids[ev.req], gnames[ev.group],
+                tuple([gnames[e.evs.groups[j]] for j in range(ev.aux, ev.aux + ev.naux)]),
+                REASONS[ev.flag], ev.at))
+        elif ev.type == EV_STATUS:
+            out.append(StatusChanged(op_ids[ev.op], STATUSES[ev.aux], ev.at,
+                                     "missed_offers" if ev.flag else ""))
+        elif ev.type == EV_OFFERED:
+            out.append(Offered(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                               cnames[ev.ch], ev.at, ev.waited))
+        elif ev.type == EV_ACCEPTED:
+            out.append(Accepted(req_ids[ev.req], op_ids[ev.op], ev.at, ev.waited))
+        elif ev.type == EV_TRANSFERRED:
+            out.append(Transferred(req_ids[ev.req], ev.at,
+                                   op_ids[ev.op] if ev.op >= 0 else None, gnames[ev.group],
+                                   op_ids[ev.aux] if ev.aux >= 0 else None, ev.flag != 0))
+        elif ev.type == EV_OFFER_EXPIRED:
+            out.append(OfferExpired(req_ids[ev.req], op_ids[ev.op], ev.at))
+        elif ev.type == EV_RETENTION:
+            out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
+        elif ev.type == EV_REJECTED:
+            out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
+    for i in range(e.hist.n_dead_reqs):
+        h = e.hist.dead_reqs[i]
+        del self.req_map[req_ids[h]]
+        req_ids[h] = None
+    for i in range(e.hist.n_dead_ops):
+        h = e.hist.dead_ops[i]
+        del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it
+    return 0

@@ -1,0 +1,29 @@
+"""Stub of pyroute._durable: the journal's native helpers (see bindings/durability/)."""
+
+from typing import Any
+
+
+class Syncer:
+    """fdatasync a file descriptor every ``interval`` seconds on a native thread."""
+
+    def __init__(self, fd: int, interval: float) -> None: ...
+    @property
+    def error(self) -> int: ...
+    def stop(self) -> None: ...
+
+
+def crc32(data: bytes) -> int: ...
+
+class JournalLog:
+    """Frames journal records into the journal's memory mapping."""
+
+    end: int
+    count: int
+    snap_due: float
+    fast: bool
+    def attach(self, mm: Any) -> None: ...
+    def detach(self) -> None: ...
+    @property
+    def size(self) -> int: ...
+    def set_syncer(self, syncer: Syncer) -> None: ...
+    def append(self, payload: bytes, force: bool = False) -> bool: ...

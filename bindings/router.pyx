@@ -1,0 +1,721 @@
+# The Router class: the extension type that holds the engine and the id maps, its
+# command methods (checks, one call into the core, events), and the public API. Argument
+# checks, event conversion, views, state dumps and config lowering are functions of it in
+# their own parts.
+
+cdef class Router:
+    """The native router. See ``pyroute.Router`` for the documented API."""
+
+    cdef Engine e
+    cdef readonly object config
+    cdef object _cc
+    cdef object _clock
+    cdef dict req_map
+    cdef list req_ids
+    cdef dict op_map
+    cdef list op_ids
+    cdef tuple gnames
+    cdef tuple cnames
+    cdef dict gindex
+    cdef dict cindex
+    cdef list hidden
+    cdef tuple ret_actions
+    cdef object tags
+    cdef list sticky
+    cdef list escalate_to
+    cdef dict last_op
+    cdef dict visitors
+    cdef object bans_
+    cdef object cats
+    cdef list cat_names
+    cdef dict cat_index
+    cdef bint broken
+    cdef bint initialized
+
+    engine = "native"
+
+    def __cinit__(self):
+        memset(&self.e, 0, sizeof(Engine))
+        self.initialized = False
+
+    def __init__(self, config, *, clock=_time_mod.monotonic):
+        if self.initialized:
+            raise InvalidState("Router is already initialised")
+        cc = _compile(config)
+        cfg = cc.config
+        self.config = cfg
+        self._cc = cc
+        if not callable(clock):
+            raise InvalidArgument(f"clock must be callable, got {clock!r}")
+        self._clock = clock
+        self.gnames = cc.group_names
+        self.cnames = cc.channel_names
+        self.gindex = dict(cc.group_index)
+        self.cindex = dict(cc.channel_index)
+        self.hidden = [grp.hidden for grp in cfg.groups]
+        self.bans_ = _Bans()
+        self.tags = _SkillTags()
+        self.sticky = [None if grp.sticky_for is None else grp.sticky_for for grp in cfg.groups]
+        self.last_op = {}
+        self.escalate_to = list(cc.escalate)
+        self.visitors = {}
+        self.cats = _Categories()
+        self.cat_names = []
+        self.cat_index = {}
+        self.req_map = {}
+        self.req_ids = []
+        self.op_map = {}
+        self.op_ids = []
+        self.ret_actions = tuple(tuple(x.action for x in ch.retention) for ch in cfg.channels)
+        lower_config(self, cc)
+
+    def __dealloc__(self):
+        eng_dealloc(&self.e)
+
+    @classmethod
+    def from_toml(cls, path, **kw):
+        """Build a router from a TOML config file (``RouterConfig.from_toml``)."""
+        from pyroute.config import RouterConfig
+        return cls(RouterConfig.from_toml(path), **kw)
+
+    # ------------------------------------------------------------------ boundary helpers
+    cdef inline int _ok(self) except -1:
+        if self.broken:
+            raise RoutingError(
+                "this router ran out of memory earlier and its state is no longer known; "
+                "build a new one (or reopen it from its journal)")
+        return 0
+
+    cdef int _raise_core(self) except -1:
+        """The one place the core's error state becomes an exception."""
+        if self.e.oom:
+            self.broken = True
+            raise MemoryError("pyroute: the native core ran out of memory")
+        return 0
+
+    cdef inline void _bind(self, list ids, dict idmap, hnd h, object ident):
+        if h >= len(ids):
+            ids.extend([None] * (h + 1 - len(ids)))
+        ids[h] = ident
+        idmap[ident] = h
+
+    cdef int _collect(self, list out) except -1:
+        """Turn the core's event records into events, retire dead handles, reset.
+
+        The core has already changed state: if building the events fails (out of
+        memory), the handles are still retired and the router is marked broken."""
+        try:
+            convert_events(self, out)
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            eng_free_dead(&self.e)
+        if PR_DEBUG:
+            self.check()
+        return 0
+
+    # ------------------------------------------------------------------ commands (cdef)
+    cdef int _submit(self, object request, object channel, object group, object priority,
+                     object visitor, object now, object skills, object prefer,
+                     object prefer_for, list out) except -1:
+        cdef double t, wait
+        cdef int32_t ci, gi
+        cdef hnd h, ph = -1
+        cdef uint64_t mask = 0
+        cdef uint8_t levels[64]
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        check_id(request, "conversation")
+        if request in self.req_map:
+            raise _errors.duplicate("conversation", request)
+        x = self.cindex.get(channel) if isinstance(channel, str) else None
+        if x is None:
+            raise _errors.unknown("channel", channel)
+        ci = x
+        x = self.gindex.get(group) if isinstance(group, str) else None
+        if x is None:
+            raise _errors.unknown("group", group)
+        gi = x
+        if type(priority) is not int or not (-_PRIORITY_LIMIT <= priority <= _PRIORITY_LIMIT):
+            check_int(priority, "priority", -_PRIORITY_LIMIT, _PRIORITY_LIMIT)
+        if visitor is not None and (isinstance(visitor, bool)
+                                    or not isinstance(visitor, (str, int))):
+            raise InvalidArgument(
+                f"visitor must be a str, an int or None, got {type(visitor).__name__} "
+                f"{visitor!r}")
+        wanted = self.tags.check(skills, "skills") if skills is not None else None
+        if prefer is not None:
+            ph = arg_op(self, prefer)
+        if type(prefer_for) is float and 0.0 <= prefer_for <= 1e9:
+            wait = prefer_for
+        else:
+            wait = _check_prefer_for(prefer_for)
+        if wanted:   # registered by any submit that passes the checks, admitted or not
+            memset(levels, 0, 64)
+            for b, lv in self.tags.register(wanted).items():
+                mask |= (<uint64_t>1) << <int>b
+                levels[<int>b] = <uint8_t>lv
+        if visitor is not None and self.bans_.active(visitor, t):
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_BANNED, t)
+        elif self.hidden[gi]:
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
+        else:
+            sticky = self.sticky[gi]
+            if prefer is None and visitor is not None and sticky is not None:
+                last = self.last_op.get(visitor)
+                if last is not None and t - last[1] <= sticky:
+                    ph, wait = self.op_map.get(last[0], -1), 0.0
+            h = eng_submit(&self.e, ci, gi, <int32_t>priority, mask, levels, ph, wait, t)
+            if (h >= 0 and visitor is not None and sticky is not None
+                    and R(&self.e, h).state != ST_REJECTED):
+                self.visitors[request] = visitor
+        if h < 0:
+            self._raise_core()
+        self._bind(self.req_ids, self.req_map, h, request)
+        self._collect(out)
+        return 0
+
+    cdef int _finish(self, object request, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_live(self, request, "finish")
+        if R(&self.e, h).state == ST_QUEUED:
+            raise InvalidState(
+                f"cannot finish conversation {request!r}: it is still queued "
+                f"(cancel it if the customer left)")
+        if R(&self.e, h).state == ST_OFFERED:
+            raise InvalidState(
+                f"cannot finish conversation {request!r}: it is offered to "
+                f"{self.op_ids[R(&self.e, h).op]!r} and not accepted yet")
+        eng_finish(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _cancel(self, object request, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_live(self, request, "cancel")
+        eng_cancel(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _add_operator(self, object operator, object groups, object limit, object status,
+                           object now, object channel_limits, object skills, object levels,
+                           object kind, list out) except -1:
+        cdef double t
+        cdef int8_t st
+        cdef hnd h
+        cdef int32_t buf[1024]
+        cdef int32_t capbuf[64]
+        cdef uint8_t skbuf[64]
+        cdef int32_t lvbuf[1024]
+        cdef Py_ssize_t i
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        check_id(operator, "operator")
+        if operator in self.op_map:
+            raise _errors.duplicate("operator", operator)
+        gs = arg_groups(self, groups)
+        check_int(limit, "limit", 0, _MAX_LIMIT)
+        st = arg_status(self, status)
+        caps = _check_channel_limits(channel_limits, self.cindex)
+        has = self.tags.check(skills, "skills")
+        tiers = _check_levels(levels, gs, self.gindex)
+        kind_i = _check_kind(kind)
+        memset(skbuf, 0, 64)
+        for b, lv in self.tags.register(has).items():
+            skbuf[<int>b] = <uint8_t>lv
+        for i in range(len(gs)):
+            buf[i] = gs[i]
+            lvbuf[i] = tiers.get(gs[i], 1)
+        for i in range(self.e.C):
+            capbuf[i] = caps[i]
+        h = eng_add_op(&self.e, buf, <int32_t>len(gs), <int32_t>limit, st, capbuf, skbuf,
+                       lvbuf, <int8_t>kind_i, t)
+        if h < 0:
+            self._raise_core()
+        self._bind(self.op_ids, self.op_map, h, operator)
+        self._collect(out)
+        return 0
+
+    cdef int _remove_operator(self, object operator, object now, object requeue,
+                              list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_op(self, operator)
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
+        held = held_count(self, h)
+        if held and not requeue:
+            raise InvalidState(
+                f"operator {operator!r} still holds {held} "
+                f"conversation(s): "
+                f"finish them first, or pass requeue=True to send them back to the queue")
+        eng_remove_op(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_status(self, object operator, object status, object now, object requeue,
+                         list out) except -1:
+        cdef hnd h
+        cdef double t
+        cdef int8_t st
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_op(self, operator)
+        st = arg_status(self, status)
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
+        eng_set_status(&self.e, h, st, requeue, t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_groups(self, object operator, object groups, object now,
+                         list out) except -1:
+        cdef hnd h
+        cdef double t
+        cdef int32_t buf[1024]
+        cdef Py_ssize_t i
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_op(self, operator)
+        gs = arg_groups(self, groups)
+        for i in range(len(gs)):
+            buf[i] = gs[i]
+        eng_set_groups(&self.e, h, buf, <int32_t>len(gs), t)
+        self._collect(out)
+        return 0
+
+    cdef int _set_limit(self, object operator, object limit, object now, list out) except -1:
+        cdef hnd h
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        h = arg_op(self, operator)
+        check_int(limit, "limit", 0, _MAX_LIMIT)
+        eng_set_limit(&self.e, h, <int32_t>limit, t)
+        self._collect(out)
+        return 0
+
+    cdef int _advance(self, object now, list out) except -1:
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        eng_begin(&self.e, t)
+        self._collect(out)
+        return 0
+
+    cdef int _ban(self, object visitor, object until, object reason, object now,
+                  list out) except -1:
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)
+        u = _Bans.check(visitor, until, reason, t)
+        eng_begin(&self.e, t)
+        self._collect(out)
+        self.bans_.ban(visitor, u, reason, t)
+        return 0
+
+    cdef int _unban(self, object visitor, object now, list out) except -1:
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)
+        self.bans_.require(visitor)
+        if not self.bans_.is_banned(visitor, t):
+            raise _errors.UnknownId(f"visitor {visitor!r} is not banned")
+        eng_begin(&self.e, t)
+        self._collect(out)
+        self.bans_.unban(visitor, t)
+        return 0
+
+    cdef int _transfer(self, object request, object group, object operator, object now,
+                       bint escalate, list out) except -1:
+        cdef double t
+        cdef hnd h, oh = -1, mh
+        cdef int32_t gi
+        cdef Req* r
+        self._ok()
+        t = arg_time(self, now)
+        h = arg_live(self, request, "escalate" if escalate else "transfer")
+        r = R(&self.e, h)
+        if escalate:
+            gi = self.escalate_to[r.home]
+            if gi < 0:
+                raise InvalidState(
+                    f"cannot escalate {request!r}: group {self.gnames[r.home]!r} has no "
+                    f"escalate_to (it is the last line)")
+        elif (group is None) == (operator is None):
+            raise InvalidArgument("transfer needs exactly one of group= or operator=")
+        elif group is not None:
+            x = self.gindex.get(group) if isinstance(group, str) else None
+            if x is None:
+                raise _errors.unknown("group", group)
+            gi = x
+        else:
+            oh = arg_op(self, operator)
+            if O(&self.e, oh).status != OP_ONLINE:
+                raise InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are "
+                    f"{STATUSES[O(&self.e, oh).status]}; transfer to a group instead")
+            if O(&self.e, oh).first_member == -1:
+                raise InvalidState(
+                    f"cannot transfer {request!r} to operator {operator!r}: they are in no group")
+            if r.op == oh and r.state != ST_QUEUED:
+                raise InvalidState(
+                    f"conversation {request!r} is already with operator {operator!r}")
+            gi = M(&self.e, O(&self.e, oh).first_member).group
+            if is_member(&self.e, oh, r.home):
+                gi = r.home
+        eng_transfer(&self.e, h, gi, oh, escalate, t)
+        self._collect(out)
+        return 0
+
+    cdef int _answer_offer(self, object request, object operator, object now, bint accept,
+                           list out) except -1:
+        """accept (or decline) an open offer."""
+        cdef double t
+        cdef hnd h
+        self._ok()
+        t = arg_time(self, now)
+        h = arg_offer(self, request, operator, "accept" if accept else "decline")
+        if accept:
+            eng_accept(&self.e, h, t)
+        else:
+            eng_decline(&self.e, h, t)
+        self._collect(out)
+        return 0
+
+    cdef int _categorize(self, object request, object name, object now, list out) except -1:
+        cdef double t
+        cdef hnd h
+        self._ok()
+        t = arg_time(self, now)
+        check_id(request, "conversation")
+        _Categories.check(name)
+        x = self.req_map.get(request)
+        if x is None:
+            raise _errors.unknown("conversation", request)
+        h = x
+        self.cats.room(name)
+        eng_begin(&self.e, t)
+        self._collect(out)
+        old = R(&self.e, h).cat
+        self.cats.move(self.cat_names[old] if old >= 0 else None, name)
+        ci = self.cat_index.get(name)
+        if ci is None:
+            ci = len(self.cat_names)
+            self.cat_names.append(name)
+            self.cat_index[name] = ci
+        R(&self.e, h).cat = <int32_t>ci
+        return 0
+
+    cdef int _apply(self, object cmd, list out) except -1:
+        tp = type(cmd)
+        if tp is Submit:
+            return self._submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
+                                cmd.now, cmd.skills, cmd.prefer, cmd.prefer_for, out)
+        if tp is Finish:
+            return self._finish(cmd.request, cmd.now, out)
+        if tp is Cancel:
+            return self._cancel(cmd.request, cmd.now, out)
+        if tp is SetStatus:
+            return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
+        if tp is AddOperator:
+            return self._add_operator(cmd.operator, cmd.groups, cmd.limit, cmd.status, cmd.now,
+                                      cmd.channel_limits, cmd.skills, cmd.levels, cmd.kind,
+                                      out)
+        if tp is RemoveOperator:
+            return self._remove_operator(cmd.operator, cmd.now, cmd.requeue, out)
+        if tp is SetGroups:
+            return self._set_groups(cmd.operator, cmd.groups, cmd.now, out)
+        if tp is SetLimit:
+            return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
+        if tp is Transfer:
+            return self._transfer(cmd.request, cmd.group, cmd.operator, cmd.now, False, out)
+        if tp is Escalate:
+            return self._transfer(cmd.request, None, None, cmd.now, True, out)
+        if tp is Accept:
+            return self._answer_offer(cmd.request, cmd.operator, cmd.now, True, out)
+        if tp is Decline:
+            return self._answer_offer(cmd.request, cmd.operator, cmd.now, False, out)
+        if tp is Categorize:
+            return self._categorize(cmd.request, cmd.name, cmd.now, out)
+        if tp is Ban:
+            return self._ban(cmd.visitor, cmd.until, cmd.reason, cmd.now, out)
+        if tp is Unban:
+            return self._unban(cmd.visitor, cmd.now, out)
+        if tp is Advance:
+            return self._advance(cmd.now, out)
+        raise InvalidArgument(
+            f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
+
+    # ------------------------------------------------------------------ commands (public)
+    def submit(self, request, channel, group, priority=0, visitor=None, now=None,
+               skills=None, prefer=None, prefer_for=0.0):
+        """Route a new conversation. Returns ``[Assigned]``, or ``[Queued]`` (after any
+        ``Overflowed``), or ``[Rejected]``; events of timers due by ``now`` come first.
+
+        Raises UnknownId (channel, group), DuplicateId, InvalidArgument, TimeError.
+        O(log n) in the queue and operator heaps touched.
+        """
+        cdef list out = []
+        self._submit(request, channel, group, priority, visitor, now, skills, prefer,
+                     prefer_for, out)
+        return out
+
+    def finish(self, request, now=None):
+        """The operator is done with an active conversation: ``Finished``, then the
+        ``Assigned`` events of what the freed slot pulls in. Raises UnknownId,
+        InvalidState (queued or already ended). O(groups x channels + log n)."""
+        cdef list out = []
+        self._finish(request, now, out)
+        return out
+
+    def cancel(self, request, now=None):
+        """The customer left: ``Cancelled(early=...)``; an answered conversation frees its
+        operator's slot. Raises UnknownId, InvalidState (already ended). O(log n)."""
+        cdef list out = []
+        self._cancel(request, now, out)
+        return out
+
+    def add_operator(self, operator, groups, limit, status="offline", now=None,
+                     channel_limits=None, skills=None, levels=None, kind="human"):
+        """Register an operator in ``groups`` with ``limit`` slots (offline unless
+        ``status`` says otherwise); ``channel_limits`` caps its conversations per channel
+        (``{"email": 2}``). Raises DuplicateId, UnknownId (group, channel),
+        InvalidArgument. O(groups x log n)."""
+        cdef list out = []
+        self._add_operator(operator, groups, limit, status, now, channel_limits, skills, levels,
+                           kind, out)
+        return out
+
+    def remove_operator(self, operator, now=None, requeue=False):
+        """Remove an operator. One who holds conversations needs ``requeue=True``: they go
+        back to the queue at their original place. Raises UnknownId, InvalidState."""
+        cdef list out = []
+        self._remove_operator(operator, now, requeue, out)
+        return out
+
+    def set_status(self, operator, status, now=None, requeue=False):
+        """``"online"``, ``"away"`` or ``"offline"``: ``StatusChanged``, then what follows
+        (assignments when going online; requeues with ``requeue=True``; overflow of
+        groups left with nobody online). Raises UnknownId, InvalidArgument."""
+        cdef list out = []
+        self._set_status(operator, status, now, requeue, out)
+        return out
+
+    def set_groups(self, operator, groups, now=None):
+        """Move an operator to ``groups``; waiting conversations of new groups can go to
+        it at once. Raises UnknownId, InvalidArgument."""
+        cdef list out = []
+        self._set_groups(operator, groups, now, out)
+        return out
+
+    def set_limit(self, operator, limit, now=None):
+        """Change the operator's limit; lowering it takes nothing away. Raises UnknownId,
+        InvalidArgument."""
+        cdef list out = []
+        self._set_limit(operator, limit, now, out)
+        return out
+
+    def transfer(self, request, group=None, operator=None, now=None):
+        """Hand a conversation to another group, or to an operator (who gets it as soon as
+        they can; after the target group's transfer_timeout anyone in it may take it).
+        ``Transferred``, then the new routing decision; it keeps its arrival time. Raises
+        UnknownId, InvalidArgument, InvalidState."""
+        cdef list out = []
+        self._transfer(request, group, operator, now, False, out)
+        return out
+
+    def escalate(self, request, now=None):
+        """Transfer a conversation to its group's ``escalate_to`` group (the next line).
+        Raises InvalidState past the last line, UnknownId."""
+        cdef list out = []
+        self._transfer(request, None, None, now, True, out)
+        return out
+
+    def accept(self, request, operator=None, now=None):
+        """The operator takes the offered conversation: ``Accepted``. If the offer expired
+        by ``now``, the returned events say so (``OfferExpired``, and where it went) and
+        there is no ``Accepted``. Raises InvalidState when it is not offered (to
+        ``operator``, if given), UnknownId. O(1)."""
+        cdef list out = []
+        self._answer_offer(request, operator, now, True, out)
+        return out
+
+    def decline(self, request, operator=None, now=None):
+        """The operator turns the offer down: the conversation goes back to its place and
+        on to someone else, never again to this operator. Raises like ``accept``."""
+        cdef list out = []
+        self._answer_offer(request, operator, now, False, out)
+        return out
+
+    def categorize(self, request, name, now=None):
+        """Tag a conversation, live or kept in history, with a category (``"non_target"``
+        is just a name); tagging again replaces it. Returns the events of timers due by
+        ``now``. Raises UnknownId, InvalidArgument. O(1)."""
+        cdef list out = []
+        self._categorize(request, name, now, out)
+        return out
+
+    def ban(self, visitor, until=None, reason="", now=None):
+        """Ban a visitor until ``until`` (``None``: until lifted): its submits are
+        ``Rejected(reason="banned")``. Banning again replaces the ban. Returns the events
+        of timers due by ``now``. Raises InvalidArgument (no visitor, ``until`` not later
+        than ``now``), TimeError. O(1)."""
+        cdef list out = []
+        self._ban(visitor, until, reason, now, out)
+        return out
+
+    def unban(self, visitor, now=None):
+        """Lift a ban. Raises UnknownId when the visitor is not banned. O(1)."""
+        cdef list out = []
+        self._unban(visitor, now, out)
+        return out
+
+    def bans(self, now=None):
+        """The bans in force at ``now`` (``BanView``), in the order they were set. Fires
+        no timers. O(bans)."""
+        return self.bans_.views(arg_time(self, now))
+
+    def accepting(self, group, channel, now=None, visitor=None):
+        """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted
+        now: False for a hidden group, a group whose ``max_queue`` is reached while none of
+        its operators has room, or a banned visitor. For a chat widget to hide itself. Fires no timers. O(1)."""
+        t = arg_time(self, now)
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group)
+        if not isinstance(channel, str) or channel not in self.cindex:
+            raise _errors.unknown("channel", channel)
+        _check_visitor(visitor)
+        if self.hidden[gi]:
+            return False
+        if eng_overloaded(&self.e, <int32_t>gi):
+            return False
+        return not (visitor is not None and self.bans_.is_banned(visitor, t))
+
+    def pick(self, group, channel, exclude=None):
+        """The operator ``group``'s policy would give a new conversation of ``channel``
+        now — online, with room for the channel, level 1 where the group has tiers —
+        skipping ``exclude``; ``None`` when nobody could take it. Changes nothing and
+        fires no timers: for a platform that assigns conversations itself and asks whom
+        (Rocket.Chat's External Queue Service). O(k log k) for the k operators passed over."""
+        cdef hnd ex = -1, oh
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group)
+        ci = self.cindex.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise _errors.unknown("channel", channel)
+        if exclude is not None:
+            check_id(exclude, "operator")
+            ex = self.op_map.get(exclude, -1)
+        oh = eng_pick(&self.e, <int32_t>gi, <int32_t>ci, ex)
+        self._raise_core()
+        return None if oh < 0 else self.op_ids[oh]
+
+    def advance(self, now=None):
+        """Fire the timers due by ``now``. O(k log n) for k timers."""
+        cdef list out = []
+        self._advance(now, out)
+        return out
+
+    def apply(self, cmd):
+        """Apply one Command struct: the same as calling the matching method."""
+        cdef list out = []
+        self._apply(cmd, out)
+        return out
+
+    def apply_many(self, cmds):
+        """Apply commands in order in one call. On a failure raises BatchError with the
+        events of the commands applied before it (they stay applied)."""
+        cdef list out = []
+        cdef Py_ssize_t i = 0
+        for cmd in _iterate(cmds):
+            try:
+                self._apply(cmd, out)
+            except RoutingError as exc:
+                raise BatchError(i, exc, out) from exc
+            i += 1
+        return out
+
+    # ------------------------------------------------------------------ views
+    def operator(self, operator):
+        """A snapshot of one operator (``OperatorView``). O(groups + load)."""
+        return operator_view(self, operator)
+
+    def request(self, request):
+        """A snapshot of one conversation, live or kept in history (``RequestView``)."""
+        cdef Req* r
+        check_id(request, "conversation")
+        h = self.req_map.get(request)
+        if h is None:
+            raise _errors.unknown("conversation", request)
+        return request_view(self, <hnd>h)
+
+    def queue(self, group, channel=None):
+        """Waiting conversation ids of a group (one channel, or all merged) in the order an
+        operator of that group alone would take them. O(n log n)."""
+        return queue_ids(self, group, channel)
+
+    def stats(self, now=None):
+        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
+        timers; call ``advance(now)`` first for a view that includes them."""
+        return stats_view(self, now)
+
+    def memory(self):
+        """Bytes of native memory the core holds (its arrays, at their capacity)."""
+        return self.e.mem
+
+    def next_timer(self):
+        """The due time of the earliest timer set (overflow, tier, offer expiry, wrap-up,
+        retention, ...), or ``None``: ``advance`` before then has nothing to fire. A timer
+        whose conversation has since left still counts until it is reached (it fires as
+        nothing), so this is a lower bound. For a host's event loop. O(1)."""
+        return self.e.timers.nodes[0].due if self.e.timers.n else None
+
+    # ------------------------------------------------------------------ introspection
+    def _state(self):
+        """The full state in the reference engine's canonical form."""
+        return state_dump(self)
+
+    def check(self):
+        """Verify the core's structures: heap order and positions, queue membership
+        against request states, slot counts against assignments, counters. Raises
+        AssertionError naming what is wrong. O(everything): for tests and debugging."""
+        _check(&self.e)
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self):
+        """The whole state as bytes, for ``pyroute.journal`` snapshots: the core's arrays
+        copied as they are, and the id maps. O(state)."""
+        if self.broken:
+            raise InvalidState("this router is broken (out of memory); it cannot snapshot")
+        return _pickle.dumps({
+            "engine": _snapshot_engine(&self.e),
+            "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
+                   self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
+                   self.cat_index)}, protocol=_pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
+        """A router for ``config`` (with ``clock``) in the state ``_snapshot`` saved."""
+        if explain:
+            raise ValueError("a router that explains is rebuilt by replay, not from a snapshot")
+        state = _pickle.loads(data)
+        if not isinstance(state, dict) or "engine" not in state:
+            raise ValueError("not a native engine snapshot")
+        cdef Router router = cls(config, clock=clock)
+        _load_engine(&router.e, state["engine"])
+        (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
+         router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
+         router.cat_index) = state["py"]
+        return router

@@ -1,0 +1,105 @@
+# The full state in the reference engine's canonical form (``Router._state``): what the
+# differential tests compare after every step.
+
+cdef dict state_dump(Router self):
+    cdef Engine* e = &self.e
+    cdef int64_t i, c, g
+    cdef Op* o
+    cdef Req* r
+    cdef Member* m
+    cdef hnd x
+    gn, cn = self.gnames, self.cnames
+    ops = []
+    for i in range(e.ops.used):
+        o = O(e, <hnd>i)
+        if not o.alive:
+            continue
+        members = []
+        x = o.first_member
+        while x != -1:
+            m = M(e, x)
+            members.append((gn[m.group], m.join, m.rr, m.rand, m.level))
+            x = m.next
+        active = []
+        x = o.act_head
+        while x != -1:
+            active.append(self.req_ids[x])
+            x = R(e, x).act_next
+        ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
+                            o.missed,
+                            tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
+                            tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
+                            op_skills(self, <hnd>i), o.kind,
+                            o.reg, o.last_assign, o.idle, o.handled, tuple(active),
+                            tuple(members))))
+    ops.sort(key=lambda p: p[0])
+    reqs = []
+    for i in range(e.reqs.used):
+        r = R(e, <hnd>i)
+        if r.state == ST_FREE or r.state > ST_ACTIVE:
+            continue
+        queued_in = []
+        x = r.first_entry
+        while x != -1:
+            if EN(e, x).pos >= 0:
+                queued_in.append(gn[EN(e, x).group])
+            x = EN(e, x).next
+        reqs.append((r.seq, (self.req_ids[i], STATE_NAMES[r.state],
+                             cn[r.ch], gn[r.home], r.prio, r.arrival, r.k, r.seq, r.gen,
+                             self.op_ids[r.op] if r.op >= 0 else None,
+                             gn[r.via] if r.via >= 0 else None,
+                             r.assigned_at if r.state != ST_QUEUED else None,
+                             eligible_names(self, r), tuple(queued_in),
+                             self.cat_names[r.cat] if r.cat >= 0 else None,
+                             bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
+                             r.charge, req_skills(self, r),
+                             self.op_ids[r.prefer] if r.prefer >= 0 else None,
+                             r.prefer_until if r.prefer >= 0 else None)))
+    reqs.sort(key=lambda p: p[0])
+    queues = {}
+    for g in range(e.G):
+        for c in range(e.C):
+            if e.queues[g * e.C + c].n:
+                queues[f"{gn[g]}/{cn[c]}"] = self.queue(gn[g], cn[c])
+    opsets = {}
+    for g in range(e.G):
+        if e.oheaps[g].n:
+            items = sorted((e.oheaps[g].nodes[i].p, e.oheaps[g].nodes[i].s1,
+                            e.oheaps[g].nodes[i].s2,
+                            self.op_ids[M(e, e.oheaps[g].nodes[i].member).op])
+                           for i in range(e.oheaps[g].n))
+            opsets[gn[g]] = [it[3] for it in items]
+    timers = sorted((e.timers.nodes[i].due, e.timers.nodes[i].tseq, i)
+                    for i in range(e.timers.n))
+    tlist = []
+    for (_, _, i) in timers:
+        tn = e.timers.nodes[i]
+        if tn.group == TIMER_WRAP_UP:
+            live = O(e, tn.req).alive and O(e, tn.req).reg == tn.rseq
+            rid = self.op_ids[tn.req] if live else None
+            kind = "wrap_up"
+        else:
+            r = R(e, tn.req)
+            live = r.state <= ST_ACTIVE and r.state != ST_FREE and r.seq == tn.rseq
+            rid = self.req_ids[tn.req] if live else None
+            kind = "overflow" if tn.group >= 0 else "retention"
+        tlist.append((tn.due, kind, rid, tn.rseq, tn.gen,
+                      gn[tn.group] if tn.group >= 0 else None, tn.rule))
+    history = [request_view(self, e.hist.ring[(e.hist.head + i) % e.hist.limit])
+               for i in range(e.hist.n)]
+    return {
+        "now": e.now, "seq": e.seq, "reg": e.reg, "join": e.join, "tick": e.tick,
+        "rng": [e.rng[g] for g in range(e.G)],
+        "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
+        "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
+        "bans": self.bans_.state(), "categories": dict(self.cats.counts),
+        "outcomes": outcome_rows(self, ),
+        "skills": list(self.tags.names),
+        "sticky": [(v, op, at) for v, (op, at) in self.last_op.items()],
+        "counters": ([e.cnt.g_waiting[g] for g in range(e.G)],
+                     [e.cnt.g_online[g] for g in range(e.G)],
+                     [e.cnt.g_free[g] for g in range(e.G)],
+                     [e.cnt.g_active[g] for g in range(e.G)],
+                     [e.cnt.c_waiting[c] for c in range(e.C)],
+                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots),
+    }

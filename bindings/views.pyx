@@ -1,0 +1,139 @@
+# Views: read-only snapshots of operators, conversations, queues and the monitoring
+# counters, built from the core's state on demand.
+
+cdef object operator_view(Router self, object operator):
+    cdef int32_t* row
+    cdef int64_t c
+    cdef hnd h = arg_op(self, operator)
+    cdef Op* o = O(&self.e, h)
+    cdef hnd x
+    groups = []
+    x = o.first_member
+    while x != -1:
+        groups.append(self.gnames[M(&self.e, x).group])
+        x = M(&self.e, x).next
+    active = []
+    x = o.act_head
+    while x != -1:
+        active.append(self.req_ids[x])
+        x = R(&self.e, x).act_next
+    row = &self.e.op_ch[<int64_t>h * 2 * self.e.C]
+    caps = {self.cnames[c]: row[c] for c in range(self.e.C) if row[c] >= 0}
+    return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
+                        tuple(groups), tuple(active), o.wrap, caps,
+                        {self.tags.names[b]: lv for b, lv in op_skills(self, h)},
+                        op_levels(self, h), _KINDS[o.kind])
+
+
+cdef list queue_ids(Router self, object group, object channel):
+    cdef int64_t c, i, base
+    cdef RQueue* q
+    gi = self.gindex.get(group) if isinstance(group, str) else None
+    if gi is None:
+        raise _errors.unknown("group", group)
+    if channel is not None:
+        ci = self.cindex.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise _errors.unknown("channel", channel)
+    base = <int64_t>gi * self.e.C
+    items = []
+    for c in range(self.e.C):
+        if channel is not None and c != ci:
+            continue
+        q = &self.e.queues[base + c]
+        for i in range(q.n):
+            items.append((q.nodes[i].k + (0.0 if channel is not None else self.e.cfg.off[base + c]),
+                          q.nodes[i].seq, EN(&self.e, q.nodes[i].entry).req))
+    items.sort()
+    return [self.req_ids[x[2]] for x in items]
+
+
+cdef object stats_view(Router self, object now):
+    cdef Engine* e = &self.e
+    cdef int64_t g, c
+    t = arg_time(self, now)
+    c_rows, g_rows = outcome_rows(self, )
+    c_wait = [longest_wait(self, &e.cnt.c_age[c], e.cnt.c_waiting[c], t) for c in range(e.C)]
+    chans = {self.cnames[c]: ChannelStats(e.cnt.c_waiting[c], e.cnt.c_active[c], e.cnt.online,
+                                          e.cnt.free_slots, _outcomes(c_rows[c]), c_wait[c])
+             for c in range(e.C)}
+    groups = {self.gnames[g]: GroupStats(e.cnt.g_waiting[g], e.cnt.g_active[g], e.cnt.g_online[g],
+                                         e.cnt.g_free[g], _outcomes(g_rows[g]),
+                                         longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t))
+              for g in range(e.G)}
+    waits = [w for w in c_wait if w is not None]
+    total = TotalStats(sum([e.cnt.c_waiting[c] for c in range(e.C)]),
+                       sum([e.cnt.c_active[c] for c in range(e.C)]), e.cnt.online, e.cnt.free_slots,
+                       e.cnt.n_ops, _outcomes(_total_row(c_rows)), max(waits) if waits else None)
+    return Stats(t, total, chans, groups, dict(self.cats.counts))
+
+
+cdef tuple eligible_names(Router self, Req* r):
+    cdef hnd eh = r.first_entry
+    cdef Entry* en = EN(&self.e, eh)
+    if en.next == -1:
+        return (self.gnames[en.group],)
+    out = []
+    while eh != -1:
+        en = EN(&self.e, eh)
+        out.append(self.gnames[en.group])
+        eh = en.next
+    return tuple(out)
+
+
+cdef list op_skills(Router self, hnd h):
+    cdef uint8_t* has = &self.e.op_sk[<int64_t>h * 64]
+    cdef int b
+    return [(b, has[b]) for b in range(64) if has[b]]
+
+
+cdef dict op_levels(Router self, hnd h):
+    cdef hnd x = O(&self.e, h).first_member
+    out = {}
+    while x != -1:
+        if M(&self.e, x).level != 1:
+            out[self.gnames[M(&self.e, x).group]] = M(&self.e, x).level
+        x = M(&self.e, x).next
+    return out
+
+
+cdef list req_skills(Router self, Req* r):
+    cdef SkillReq* sk
+    cdef int b
+    if r.sk == -1:
+        return []
+    sk = &(<SkillReq*>self.e.skreqs.items)[r.sk]
+    return [(b, sk.level[b]) for b in range(64) if (sk.mask >> b) & 1]
+
+
+cdef object request_view(Router self, hnd h):
+    cdef Req* r = R(&self.e, h)
+    return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
+                       self.gnames[r.home], r.prio,
+                       self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
+                       eligible_names(self, r), self.cat_names[r.cat] if r.cat >= 0 else None,
+                       declined_names(self, r),
+                       {self.tags.names[b]: lv for b, lv in req_skills(self, r)})
+
+
+cdef tuple declined_names(Router self, Req* r):
+    cdef hnd x = r.excl
+    if x == -1:
+        return ()
+    out = []
+    while x != -1:
+        out.append(self.op_ids[(<Excl*>self.e.excls.items)[x].op])
+        x = (<Excl*>self.e.excls.items)[x].next
+    return tuple(out)
+
+
+cdef object longest_wait(Router self, AgeHeap* h, int64_t live, double t):
+    cdef hnd x = age_oldest(&self.e, h, live)
+    return None if x < 0 else t - R(&self.e, x).arrival
+
+
+cdef tuple outcome_rows(Router self):
+    cdef Engine* e = &self.e
+    cdef int64_t c, g, k
+    return ([[e.cnt.c_out[c * N_OUT + k] for k in range(N_OUT)] for c in range(e.C)],
+            [[e.cnt.g_out[g * N_OUT + k] for k in range(N_OUT)] for g in range(e.G)])

@@ -1,0 +1,3 @@
+# An operator's free slots (see capacity.pyx).
+
+cdef double op_key(Engine* e, Op* o, Member* m) noexcept nogil

@@ -1,0 +1,45 @@
+# Whether an operator may take a request now: the channel fits, no decline, its tier is
+# due, the skills still required after relaxation; ``pickable`` for Router.pick.
+
+cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
+    """Whether the operator of membership ``mh`` may take request ``rh`` through its group
+    at ``now``: its channel fits, it has not declined it, its tier is due, and it has the
+    skills still required after relaxation."""
+    cdef Member* m = M(e, mh)
+    cdef hnd oh = m.op
+    cdef int32_t g = m.group
+    cdef Req* r = R(e, rh)
+    cdef SkillReq* sk
+    cdef uint64_t need, dropped = 0
+    cdef int32_t i, bit
+    cdef uint8_t* has
+    if not fits_channel(e, oh, r.ch):
+        return False
+    if r.excl != -1 and excludes(e, rh, oh):
+        return False
+    if r.prefer != -1 and now < r.prefer_until and oh != r.prefer:
+        return False
+    if e.cfg.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.cfg.level_step[g] > now:
+        return False
+    if r.sk == -1:
+        return True
+    sk = &(<SkillReq*>e.skreqs.items)[r.sk]
+    for i in range(e.cfg.relax_start[r.home], e.cfg.relax_start[r.home + 1]):
+        if r.arrival + e.cfg.relax_after[i] <= now:
+            dropped |= e.cfg.relax_mask[i]
+    need = sk.mask & ~dropped
+    has = &e.op_sk[<int64_t>oh * 64]
+    bit = 0
+    while need:
+        if need & 1:
+            if has[bit] < sk.level[bit]:
+                return False
+        need >>= 1
+        bit += 1
+    return True
+
+
+cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
+    cdef Member* m = M(e, mh)
+    return (m.op != excl and fits_channel(e, m.op, c)
+            and (e.cfg.level_step[m.group] < 0 or m.level <= 1))

@@ -1,0 +1,29 @@
+# The event records of the current call (see events.pyx).
+
+cdef enum:
+    EV_ASSIGNED = 1
+    EV_QUEUED = 2
+    EV_OVERFLOWED = 3
+    EV_FINISHED = 4
+    EV_CANCELLED = 5
+    EV_STATUS = 6
+    EV_REJECTED = 7
+    EV_RETENTION = 8
+    EV_OFFERED = 9
+    EV_ACCEPTED = 10
+    EV_OFFER_EXPIRED = 11
+    EV_TRANSFERRED = 12
+
+ctypedef struct EvRec:
+    double at
+    double waited
+    hnd req
+    hnd op
+    int32_t group
+    int32_t ch
+    int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status;
+                          # RetentionDue: the step
+    int32_t naux          # Overflowed: number of targets
+    int8_t type
+    int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason;
+                          # StatusChanged: 1 when set away for missed offers

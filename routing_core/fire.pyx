@@ -1,0 +1,39 @@
+# Timers coming due: every call first fires the timers due by its ``now``, each as if
+# called at its due time.
+
+cdef void eng_begin(Engine* e, double now) noexcept nogil:
+    if e.timers.n and e.timers.nodes[0].due <= now:
+        eng_fire(e, now)
+    e.now = now
+
+
+cdef void eng_fire(Engine* e, double now) noexcept nogil:
+    """Fire the timers due by ``now``, each as if called at its due time."""
+    cdef TNode t
+    cdef Req* r
+    cdef EvRec* ev
+    while e.timers.n and e.timers.nodes[0].due <= now:
+        th_pop(&e.timers, &t)
+        if t.group == TIMER_WRAP_UP:
+            if O(e, t.req).alive and O(e, t.req).reg == t.rseq:
+                end_wrap_up(e, t.req, t.rule, t.due)
+            continue
+        r = R(e, t.req)
+        if r.seq != t.rseq or (r.state != ST_QUEUED and r.state != ST_OFFERED
+                               and r.state != ST_ACTIVE):
+            continue
+        if t.group == TIMER_RECHECK:
+            if r.state == ST_QUEUED and r.gen == t.gen:
+                place(e, t.req, r.first_entry, t.due)
+        elif t.group == TIMER_RETENTION:
+            if not r.answered and r.ret_next == t.rule:
+                r.ret_next += 1
+                ev = ev_new(e, EV_RETENTION, t.req, t.due)
+                if ev != NULL:
+                    ev.ch = r.ch
+                    ev.aux = t.rule
+        elif t.group == TIMER_OFFER:
+            if r.state == ST_OFFERED and r.offers == t.gen:
+                expire_offer(e, t.req, t.due)
+        elif r.state == ST_QUEUED and r.gen == t.gen:
+            apply_rule(e, t.req, t.group, t.rule, t.due)

@@ -1,0 +1,51 @@
+# Requests entering and leaving their (group, channel) queues, and the engine's one way
+# to set a timer.
+
+cdef inline void enqueue_entry(Engine* e, hnd eh) noexcept nogil:
+    cdef Entry* en = EN(e, eh)
+    cdef Req* r = R(e, en.req)
+    cdef int32_t g = en.group
+    cdef RQueue* q = &e.queues[<int64_t>g * e.C + r.ch]
+    if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+    if r.n_queued == 0:
+        e.cnt.c_waiting[r.ch] += 1
+        age_push(e, &e.cnt.c_age[r.ch], en.req, e.cnt.c_waiting[r.ch])
+    r.n_queued += 1
+    e.cnt.g_waiting[g] += 1
+    age_push(e, &e.cnt.g_age[g], en.req, e.cnt.g_waiting[g])
+
+
+cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
+    cdef Req* r = R(e, rh)
+    cdef hnd eh = r.first_entry
+    cdef Entry* en
+    if r.n_queued == 0:
+        return
+    while eh != -1:
+        en = EN(e, eh)
+        if en.pos >= 0:
+            rq_remove(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, en.pos)
+            e.cnt.g_waiting[en.group] -= 1
+        eh = en.next
+    e.cnt.c_waiting[r.ch] -= 1
+    r.n_queued = 0
+
+
+cdef inline void push_timer(Engine* e, double due, hnd h, int64_t rseq, int32_t gen,
+                            int32_t group, int32_t rule) noexcept nogil:
+    cdef TNode t
+    if th_reserve(&e.timers, 1, &e.mem) < 0:
+        e.oom = 1
+        return
+    e.tseq += 1
+    t.due = due
+    t.tseq = e.tseq
+    t.rseq = rseq
+    t.req = h
+    t.gen = gen
+    t.group = group
+    t.rule = rule
+    th_push(&e.timers, &t)

@@ -1,0 +1,159 @@
+# Commands on requests: submit (or reject), finish, cancel.
+
+cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
+    cdef hnd rh, eh
+    cdef Req* r
+    cdef Entry* en
+    if slab_reserve(&e.reqs, 1, &e.mem) < 0 or slab_reserve(&e.ents, 1, &e.mem) < 0:
+        e.oom = 1
+        return -1
+    rh = slab_take(&e.reqs)
+    eh = slab_take(&e.ents)
+    r = R(e, rh)
+    r.seq = 0
+    r.arrival = now
+    r.k = now if e.cfg.deadline else e.cfg.aging * now - <double>prio
+    r.assigned_at = 0.0
+    r.prio = prio
+    r.op = -1
+    r.gen = 1
+    r.first_entry = eh
+    r.last_entry = eh
+    r.act_prev = -1
+    r.act_next = -1
+    r.n_queued = 0
+    r.cat = -1
+    r.offers = 0
+    r.charge = 0
+    r.sk = -1
+    r.prefer = -1
+    r.prefer_until = 0.0
+    r.excl = -1
+    r.answered = 0
+    r.ret_next = 0
+    r.ch = <int16_t>ch
+    r.home = <int16_t>g
+    r.via = -1
+    r.state = ST_QUEUED
+    en = EN(e, eh)
+    en.req = rh
+    en.group = g
+    en.pos = -1
+    en.next = -1
+    return rh
+
+
+cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
+    """max_queue reached and nobody in the group has room to answer at once."""
+    return e.cfg.max_queue[g] >= 0 and e.cnt.g_waiting[g] >= e.cfg.max_queue[g] and e.cnt.g_free[g] == 0
+
+
+cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
+                    uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil:
+    cdef hnd rh, sh
+    cdef SkillReq* sk
+    eng_begin(e, now)   # first: timers may take entries
+    if eng_overloaded(e, g):
+        return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
+    rh = new_request(e, ch, g, prio, now)
+    if rh < 0:
+        return -1
+    e.seq += 1
+    R(e, rh).seq = e.seq
+    if sk_mask:
+        if slab_reserve(&e.skreqs, 1, &e.mem) < 0:
+            e.oom = 1
+        else:
+            sh = slab_take(&e.skreqs)
+            sk = &(<SkillReq*>e.skreqs.items)[sh]
+            sk.mask = sk_mask
+            memcpy(sk.level, sk_level, 64)
+            R(e, rh).sk = sh
+    if prefer != -1 and O(e, prefer).alive and O(e, prefer).status == OP_ONLINE \
+            and is_member(e, prefer, g):
+        R(e, rh).prefer = prefer
+        R(e, rh).prefer_until = now + prefer_for
+    route_new(e, rh, now)
+    if not R(e, rh).answered:   # retention steps, while it waits for its first answer
+        push_retention(e, rh)
+    return rh
+
+
+cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
+                    double now) noexcept nogil:
+    """A submit that is not admitted (hidden group, banned visitor): fire the timers,
+    then keep it in history, routed nowhere."""
+    eng_begin(e, now)
+    return reject(e, ch, g, prio, reason, now)
+
+
+cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
+                double now) noexcept nogil:
+    cdef hnd rh
+    cdef EvRec* ev
+    rh = new_request(e, ch, g, prio, now)
+    if rh < 0:
+        return -1
+    R(e, rh).state = ST_REJECTED
+    e.cnt.c_out[<int64_t>ch * N_OUT + OUT_REJECTED + reason] += 1.0
+    e.cnt.g_out[<int64_t>g * N_OUT + OUT_REJECTED + reason] += 1.0
+    ev = ev_new(e, EV_REJECTED, rh, now)
+    if ev != NULL:
+        ev.flag = reason
+    retire(e, rh)
+    return rh
+
+
+cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef hnd oh
+    cdef EvRec* ev
+    cdef Req* r
+    cdef double wrap
+    eng_begin(e, now)
+    r = R(e, rh)
+    wrap = e.cfg.wrap_g[r.via] if e.cfg.wrap_g[r.via] >= 0 else e.cfg.wrap_ch[r.ch]
+    if wrap > 0:
+        oh = hold_for_wrap_up(e, rh, now + wrap)
+    else:
+        oh = release(e, rh)
+    R(e, rh).state = ST_FINISHED
+    retire(e, rh)
+    ev = ev_new(e, EV_FINISHED, rh, now)
+    if ev != NULL:
+        ev.op = oh
+    fill(e, oh, now)
+
+
+cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
+    cdef bint early
+    cdef double* row
+    cdef int k
+    cdef hnd oh = -1
+    cdef Req* r
+    cdef double waited
+    cdef EvRec* ev
+    eng_begin(e, now)
+    r = R(e, rh)
+    if r.state == ST_QUEUED:
+        dequeue(e, rh)
+        waited = now - r.arrival
+    else:
+        waited = (r.assigned_at if r.state == ST_ACTIVE else now) - r.arrival
+        oh = release(e, rh)
+    r = R(e, rh)
+    r.op = oh
+    r.state = ST_CANCELLED
+    early = (now - r.arrival) < e.cfg.early[r.ch]
+    for k in range(2):
+        row = &e.cnt.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.cnt.g_out[<int64_t>r.home * N_OUT]
+        if not r.answered:
+            row[OUT_ABANDONED] += 1.0
+        if early:
+            row[OUT_EARLY] += 1.0
+    retire(e, rh)
+    ev = ev_new(e, EV_CANCELLED, rh, now)
+    if ev != NULL:
+        ev.waited = waited
+        ev.flag = early
+    if oh != -1:
+        fill(e, oh, now)
