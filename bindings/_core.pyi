@@ -15,6 +15,8 @@ class Router:
     engine: str
     @property
     def config(self) -> RouterConfig: ...
+    @property
+    def now(self) -> float: ...
     def __init__(self, config: RouterConfig | dict[str, Any], *,
                  clock: Callable[[], float] = ...) -> None: ...
     @classmethod
@@ -72,4 +74,3 @@ class Router:
 
 
 # pyroute._durable's names, re-exported until pyroute.journal imports them from there
-from ._durable import JournalLog as JournalLog, Syncer as Syncer, crc32 as crc32

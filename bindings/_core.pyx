@@ -46,11 +46,11 @@ from pyroute.config import (
 )
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
-    Categories as _Categories, outcomes as _outcomes, total_row as _total_row,
+    Categories as _Categories,
     check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
     check_levels as _check_levels, check_prefer_for as _check_prefer_for,
     check_kind as _check_kind, KINDS as _KINDS,
-    check_visitor as _check_visitor,
+    check_visitor as _check_visitor, build_stats as _build_stats, exact_id as _exact_id,
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
@@ -60,10 +60,7 @@ from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
     Ban, Unban, Categorize, Accept, Decline, Advance, Transfer, Escalate,
 )
-from pyroute.views import (
-    STATUSES as _STATUSES, OperatorView, RequestView, Stats, ChannelStats, GroupStats,
-    TotalStats,
-)
+from pyroute.views import STATUSES as _STATUSES, OperatorView, RequestView
 
 DEBUG = bool(PR_DEBUG)
 
@@ -82,7 +79,3 @@ include "views.pyx"
 include "state.pyx"
 include "check.pyx"
 include "durability/snapshot.pyx"
-
-# Temporary re-exports: pyroute.journal and its tests still import these from here; they
-# live in pyroute._durable, which needs nothing of the engine.
-from pyroute._durable import JournalLog, Syncer, crc32

@@ -10,6 +10,15 @@ cdef inline int check_id(object x, str what) except -1:
     return 0
 
 
+cdef inline object exact_id(object x, str what):
+    """A new id as a plain str or int: a subclass is copied to its base type first, so
+    that its own ``__hash__``/``__eq__`` (which may raise, or change, between two
+    lookups) never run after the core has changed something."""
+    if type(x) is str or type(x) is int:
+        return x
+    return _exact_id(what, x)     # pyroute._common: the check and the copy, shared
+
+
 cdef int check_int(object x, str what, long lo, long hi) except -1:
     if isinstance(x, bool) or not isinstance(x, int):
         raise InvalidArgument(f"{what} must be an int, got {type(x).__name__} {x!r}")

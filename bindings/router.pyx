@@ -52,10 +52,10 @@ cdef class Router:
         self.cnames = cc.channel_names
         self.gindex = dict(cc.group_index)
         self.cindex = dict(cc.channel_index)
-        self.hidden = [grp.hidden for grp in cfg.groups]
+        self.hidden = list(cc.hidden)
         self.bans_ = _Bans()
         self.tags = _SkillTags()
-        self.sticky = [None if grp.sticky_for is None else grp.sticky_for for grp in cfg.groups]
+        self.sticky = list(cc.sticky_for)
         self.last_op = {}
         self.escalate_to = list(cc.escalate)
         self.visitors = {}
@@ -66,7 +66,7 @@ cdef class Router:
         self.req_ids = []
         self.op_map = {}
         self.op_ids = []
-        self.ret_actions = tuple(tuple(x.action for x in ch.retention) for ch in cfg.channels)
+        self.ret_actions = tuple(tuple(action for _after, action in steps) for steps in cc.retention)
         lower_config(self, cc)
 
     def __dealloc__(self):
@@ -126,7 +126,7 @@ cdef class Router:
         cdef uint8_t levels[64]
         self._ok()
         t = arg_time(self, now)   # first: a clock may call back into the router
-        check_id(request, "conversation")
+        request = exact_id(request, "conversation")
         if request in self.req_map:
             raise _errors.duplicate("conversation", request)
         x = self.cindex.get(channel) if isinstance(channel, str) else None
@@ -144,6 +144,8 @@ cdef class Router:
             raise InvalidArgument(
                 f"visitor must be a str, an int or None, got {type(visitor).__name__} "
                 f"{visitor!r}")
+        if visitor is not None and type(visitor) is not str and type(visitor) is not int:
+            visitor = exact_id(visitor, "visitor")
         wanted = self.tags.check(skills, "skills") if skills is not None else None
         if prefer is not None:
             ph = arg_op(self, prefer)
@@ -217,7 +219,7 @@ cdef class Router:
         cdef Py_ssize_t i
         self._ok()
         t = arg_time(self, now)   # first: a clock may call back into the router
-        check_id(operator, "operator")
+        operator = exact_id(operator, "operator")
         if operator in self.op_map:
             raise _errors.duplicate("operator", operator)
         gs = arg_groups(self, groups)
@@ -318,6 +320,7 @@ cdef class Router:
         self._ok()
         t = arg_time(self, now)
         u = _Bans.check(visitor, until, reason, t)
+        visitor = exact_id(visitor, "visitor")   # hashed only after timers fired below
         eng_begin(&self.e, t)
         self._collect(out)
         self.bans_.ban(visitor, u, reason, t)
@@ -671,6 +674,11 @@ cdef class Router:
         timers; call ``advance(now)`` first for a view that includes them."""
         return stats_view(self, now)
 
+    @property
+    def now(self):
+        """The router's time: the latest ``now`` a call has passed (-inf before any)."""
+        return self.e.now
+
     def memory(self):
         """Bytes of native memory the core holds (its arrays, at their capacity)."""
         return self.e.mem
@@ -699,23 +707,38 @@ cdef class Router:
         copied as they are, and the id maps. O(state)."""
         if self.broken:
             raise InvalidState("this router is broken (out of memory); it cannot snapshot")
-        return _pickle.dumps({
+        return _statecodec.dumps({
             "engine": _snapshot_engine(&self.e),
             "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
                    self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
-                   self.cat_index)}, protocol=_pickle.HIGHEST_PROTOCOL)
+                   self.cat_index)})
 
     @classmethod
     def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
-        """A router for ``config`` (with ``clock``) in the state ``_snapshot`` saved."""
+        """A router for ``config`` (with ``clock``) in the state ``_snapshot`` saved. The
+        data is read with pyroute.statecodec (data only, never unpickled) and the restored
+        core must pass its full self-check; anything else is ValueError."""
         if explain:
             raise ValueError("a router that explains is rebuilt by replay, not from a snapshot")
-        state = _pickle.loads(data)
-        if not isinstance(state, dict) or "engine" not in state:
+        state = _statecodec.loads(data)
+        if not isinstance(state, dict) or not isinstance(state.get("engine"), dict):
             raise ValueError("not a native engine snapshot")
+        py = state.get("py")
+        kinds = (dict, list, dict, list, _SkillTags, dict, dict, _Bans, _Categories, list,
+                 dict)
+        if (not isinstance(py, tuple) or len(py) != len(kinds)
+                or not all(isinstance(x, k) for x, k in zip(py, kinds))):
+            raise ValueError("not a native engine snapshot (its id maps)")
         cdef Router router = cls(config, clock=clock)
-        _load_engine(&router.e, state["engine"])
+        try:
+            _load_engine(&router.e, state["engine"])
+        except (KeyError, IndexError, TypeError) as e:
+            raise ValueError(f"not a native engine snapshot ({type(e).__name__}: {e})") from None
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
-         router.cat_index) = state["py"]
+         router.cat_index) = py
+        try:
+            _check(&router.e)      # a snapshot that is not the core's own is refused
+        except AssertionError as e:
+            raise ValueError(f"snapshot fails the core's self-check: {e}") from None
         return router

@@ -49,23 +49,21 @@ cdef list queue_ids(Router self, object group, object channel):
 
 
 cdef object stats_view(Router self, object now):
+    """The counters of the core, assembled by the function both engines share."""
     cdef Engine* e = &self.e
     cdef int64_t g, c
     t = arg_time(self, now)
     c_rows, g_rows = outcome_rows(self, )
-    c_wait = [longest_wait(self, &e.cnt.c_age[c], e.cnt.c_waiting[c], t) for c in range(e.C)]
-    chans = {self.cnames[c]: ChannelStats(e.cnt.c_waiting[c], e.cnt.c_active[c], e.cnt.online,
-                                          e.cnt.free_slots, _outcomes(c_rows[c]), c_wait[c])
-             for c in range(e.C)}
-    groups = {self.gnames[g]: GroupStats(e.cnt.g_waiting[g], e.cnt.g_active[g], e.cnt.g_online[g],
-                                         e.cnt.g_free[g], _outcomes(g_rows[g]),
-                                         longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t))
-              for g in range(e.G)}
-    waits = [w for w in c_wait if w is not None]
-    total = TotalStats(sum([e.cnt.c_waiting[c] for c in range(e.C)]),
-                       sum([e.cnt.c_active[c] for c in range(e.C)]), e.cnt.online, e.cnt.free_slots,
-                       e.cnt.n_ops, _outcomes(_total_row(c_rows)), max(waits) if waits else None)
-    return Stats(t, total, chans, groups, dict(self.cats.counts))
+    return _build_stats(
+        t, self._cc, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
+        [e.cnt.c_waiting[c] for c in range(e.C)], [e.cnt.c_active[c] for c in range(e.C)],
+        c_rows,
+        [longest_wait(self, &e.cnt.c_age[c], e.cnt.c_waiting[c], t) for c in range(e.C)],
+        [e.cnt.g_waiting[g] for g in range(e.G)], [e.cnt.g_active[g] for g in range(e.G)],
+        [e.cnt.g_online[g] for g in range(e.G)], [e.cnt.g_free[g] for g in range(e.G)],
+        g_rows,
+        [longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t) for g in range(e.G)],
+        self.cats.counts)
 
 
 cdef tuple eligible_names(Router self, Req* r):

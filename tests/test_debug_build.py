@@ -29,9 +29,10 @@ def test_debug_build_passes_core_suites(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     pkg = tmp_path / "lib" / "pyroute"
-    for f in (ROOT / "src" / "pyroute").iterdir():
-        if f.suffix in (".py", ".typed"):
-            shutil.copy(f, pkg / f.name)
+    # the Python package beside the debug extensions, subpackages included (never the
+    # tree's own compiled modules)
+    shutil.copytree(ROOT / "src" / "pyroute", pkg, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "*.html", "__pycache__"))
     suites = [str(ROOT / "tests" / s) for s in SUITES if (ROOT / "tests" / s).exists()]
     assert suites, "no core suites found"
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "lib"), PYROUTE_EXPECT_DEBUG="1",

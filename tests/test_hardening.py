@@ -239,3 +239,43 @@ def test_a_snapshot_is_never_unpickled(engine, tmp_path):
     assert not marker.exists(), "reading a snapshot ran code"
     assert again._state() == state        # from the older snapshot or the journal
     again.close()
+
+
+class _FlakyHash(str):
+    """An id whose hash works once, then raises."""
+
+    calls = 0
+
+    def __hash__(self):
+        type(self).calls += 1
+        if type(self).calls > 1:
+            raise RuntimeError("hash called twice")
+        return str.__hash__(self)
+
+    def __eq__(self, other):
+        return str.__eq__(self, other)
+
+
+@pytest.mark.parametrize("what", ["request", "operator", "visitor"])
+def test_an_id_whose_hash_fails_later_changes_nothing_or_everything(engine, what):
+    """A str subclass whose __hash__ raises on its second call: the call either raises
+    with the state unchanged, or succeeds with a state equal to a plain-str call."""
+    def fresh():
+        r = engine(SMALL)
+        r.add_operator("a", ["g"], 2, status="online", now=0.0)
+        r.submit("busy", "web", "g", now=0.5)
+        return r
+    plain, hostile = fresh(), fresh()
+    before = hostile._state()
+    _FlakyHash.calls = 0
+    ident = _FlakyHash("x")
+    calls = {"request": lambda r, i: r.submit(i, "web", "g", now=1.0),
+             "operator": lambda r, i: r.add_operator(i, ["g"], 1, status="online", now=1.0),
+             "visitor": lambda r, i: r.submit("c2", "web", "g", visitor=i, now=1.0)}
+    try:
+        got = calls[what](hostile, ident)
+    except (RuntimeError, pr.RoutingError):
+        assert hostile._state() == before, "a raising call changed the state"
+        return
+    assert got == calls[what](plain, "x")
+    assert hostile._state() == plain._state()

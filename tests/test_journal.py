@@ -365,7 +365,7 @@ def test_an_explaining_durable_router_recovers_by_replay(tmp_path):
 
 def test_native_crc32_is_zlibs():
     import zlib
-    from pyroute._core import crc32
+    from pyroute._durable import crc32
     rng = random.Random(5)
     for n in (0, 1, 7, 8, 100, 4096):
         data = bytes(rng.randrange(256) for _ in range(n))
@@ -375,7 +375,7 @@ def test_native_crc32_is_zlibs():
 def test_the_group_commit_thread_reports_a_failed_sync(tmp_path):
     import errno
     import time as _t
-    from pyroute._core import Syncer
+    from pyroute._durable import Syncer
     bad = Syncer(-1, 0.001)          # fdatasync(-1) fails: EBADF
     deadline = _t.monotonic() + 10
     while bad.error == 0 and _t.monotonic() < deadline:

@@ -4,7 +4,7 @@
 # config by __init__ and not stored. Included into _core.pyx (it needs the Engine), unlike
 # the rest of this directory, which is the pyroute._durable extension.
 
-import pickle as _pickle
+from pyroute import statecodec as _statecodec
 
 
 

@@ -40,6 +40,15 @@ def check_id(what: str, value: object) -> None:
         raise errors._id_problem(what, value)
 
 
+def exact_id(what: str, value: Any) -> Any:
+    """A new id as a plain str or int (both engines keep these): a subclass is copied to
+    its base type, so its own ``__hash__``/``__eq__`` never run once state has changed."""
+    if type(value) is str or type(value) is int:
+        return value
+    check_id(what, value)
+    return str.__str__(value) if isinstance(value, str) else int.__index__(value)
+
+
 def check_now(now: object, last: float) -> float:
     if isinstance(now, bool) or not isinstance(now, (int, float)):
         raise errors.bad_time(now, last)

@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 from . import _explain, errors, protocol, statecodec
 from ._explain import EXPLAIN_OFF
 from ._common import (
-    check_flag, check_groups, check_id, check_limit, check_now, check_priority, check_status,
+    check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
     rng_next,
@@ -677,7 +677,7 @@ class Router:
                prefer_for: float = 0.0) -> list:
         """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
         t = self._time(now)   # first: a clock may call back into the router
-        check_id("conversation", request)
+        request = exact_id("conversation", request)
         if request in self._reqs or request in self._history:
             raise errors.duplicate("conversation", request)
         ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
@@ -688,6 +688,8 @@ class Router:
             raise errors.unknown("group", group)
         check_priority(priority)
         check_visitor(visitor)
+        if visitor is not None:
+            visitor = exact_id("visitor", visitor)
         wanted = self._tags.check(skills, "skills")
         if prefer is not None:
             check_id("operator", prefer)
@@ -808,7 +810,7 @@ class Router:
         """Register an operator (offline unless ``status`` says otherwise);
         ``channel_limits`` caps its conversations per channel (``{"email": 2}``)."""
         t = self._time(now)   # first: a clock may call back into the router
-        check_id("operator", operator)
+        operator = exact_id("operator", operator)
         if operator in self._ops:
             raise errors.duplicate("operator", operator)
         gs = check_groups(groups, self._cc.group_index)
@@ -926,6 +928,7 @@ class Router:
         ``Rejected(reason="banned")``. Banning again replaces the ban."""
         t = self._time(now)
         u = Bans.check(visitor, until, reason, t)
+        visitor = exact_id("visitor", visitor)
         out: list = []
         self._fire(t, out)
         self._bans.ban(visitor, u, reason, t)

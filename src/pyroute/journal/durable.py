@@ -143,7 +143,7 @@ class DurableRouter(_Methods):
             os.close(self._lock)
             self._lock = -1
             raise
-        from .._core import JournalLog
+        from .._durable import JournalLog
         self._log = JournalLog()
         self._log.end, self._log.count = end, commands
         self.recovery = Recovery(info["snapshot"], info["replayed"], info["torn"],
@@ -163,7 +163,7 @@ class DurableRouter(_Methods):
         if fsync == "batch":
             # group commit: a native thread fdatasyncs the journal every batch_interval;
             # it never takes the GIL, so no command waits for the disk
-            from .._core import Syncer
+            from .._durable import Syncer
             self._syncer = Syncer(self._fd, self._interval)
             self._log.set_syncer(self._syncer)
         # the command count at which the next snapshot is due
