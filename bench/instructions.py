@@ -68,8 +68,19 @@ def child(case: str, n: int, design: bool) -> None:
 
 
 def _self_cmd() -> list[str]:
+    """This module as a command: by name when a fresh interpreter can import it (an
+    installed pyroute), else as the script it is (the repository's bench/, loaded by the
+    CLI under the name pyroute.bench)."""
     if __spec__ is not None and __spec__.name:
-        return [sys.executable, "-m", __spec__.name]
+        import importlib.util
+        try:
+            found = importlib.util.find_spec(__spec__.name) is not None and \
+                subprocess.run([sys.executable, "-c", f"import {__spec__.name}"],
+                               capture_output=True).returncode == 0
+        except (ImportError, ValueError):
+            found = False
+        if found:
+            return [sys.executable, "-m", __spec__.name]
     return [sys.executable, os.path.abspath(__file__)]
 
 
@@ -101,6 +112,34 @@ def measure(case: str, n: int, design: bool = False,
             shutil.rmtree(tmp, ignore_errors=True)
     return {"case": case, "n": n, "ir_n": ir_n, "ir_2n": ir_2n,
             "ir_per_call": (ir_2n - ir_n) / n}
+
+
+def figures(n: int = 4_000) -> dict[str, Any]:
+    """Both cases at the small state, for ``pyroute bench --instructions`` (a dict with
+    ``skipped`` when valgrind is not installed)."""
+    state = ", ".join(f"{k}={v:,}" for k, v in SMALL.items())
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not on the PATH (apt-get install valgrind)",
+                "state": state}
+    return {"state": state, "n": n, "warmup": WARMUP,
+            "cases": [measure(c, n) for c in CASES]}
+
+
+def text(fig: dict[str, Any]) -> list[str]:
+    """The Markdown section of :func:`figures`."""
+    lines = ["## Instructions per call (callgrind)", "",
+             "`valgrind --tool=callgrind`, counted only inside the extension's wrapper of the "
+             "method (argument checks, the core, event conversion); Ir per call = "
+             "(Ir(2N) − Ir(N)) / N, so set-up and warm-up cancel. These repeat to a few "
+             f"instructions whatever else the machine does. State: {fig['state']}.", ""]
+    if fig.get("skipped"):
+        return lines + [f"Skipped: {fig['skipped']}.", ""]
+    lines += ["| operation | Ir per call | Ir(N) | Ir(2N) |", "| --- | --- | --- | --- |"]
+    names = {"submit": "submit that assigns", "finish": "finish that pulls"}
+    for r in fig["cases"]:
+        lines.append(f"| {names.get(r['case'], r['case'])} | {r['ir_per_call']:,.1f} | "
+                     f"{r['ir_n']:,} | {r['ir_2n']:,} |")
+    return lines + [""]
 
 
 def main(argv: Optional[list[str]] = None) -> None:

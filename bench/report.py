@@ -545,6 +545,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
         lines += ["", "## Simulator: `pyroute simulate` against Ciw and SimPy", "",
                   simbench.text(res["simulator"]), ""]
         lines += _md_table(simbench.HEADER, simbench.rows(res["simulator"]))
+    if res.get("instructions"):
+        from . import instructions
+        lines += [""] + instructions.text(res["instructions"])
     mem = res["engines"]["native"]["memory"]
     lines += ["", "## Memory", "",
               f"Native core: {fmt_bytes(mem['bytes_per_waiting'])} per waiting conversation "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,20 @@ def test_reference_too_slow_for_full_scale_runs_the_issue3_cases_smaller() -> No
     assert [r[0] for r in rows] == list(report.CASE_NAMES.values())
     assert all("—" not in r for r in rows)
     assert "at 100 operators (limit 5), 5 groups" in report.cases_text(full)
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_repeat_and_reach_the_report() -> None:
+    """pyroute bench --instructions: callgrind counts of the extension's finish, the same
+    on a second run (they do not depend on the machine's load), in the Markdown."""
+    from pyroute.cli import _bench
+    _bench()                        # installed, or the repository's bench/ under that name
+    from pyroute.bench import instructions
+    a = instructions.measure("finish", 150)
+    b = instructions.measure("finish", 150)
+    assert 500 < a["ir_per_call"] < 100_000, a
+    assert abs(a["ir_per_call"] - b["ir_per_call"]) < 0.01 * a["ir_per_call"], (a, b)
+    md = "\n".join(instructions.text({"state": "small", "n": 150, "warmup": 500,
+                                      "cases": [a]}))
+    assert "finish that pulls" in md and f"{a['ir_per_call']:,.1f}" in md
+    assert "Skipped" in "\n".join(instructions.text({"state": "s", "skipped": "no valgrind"}))

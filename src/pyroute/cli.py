@@ -97,6 +97,10 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         def progress(msg: str) -> None:
             status.update(f"pyroute bench: {msg}")
         res = runner.run(suite, progress)
+        if args.instructions:
+            from pyroute.bench import instructions
+            progress("instructions per call (callgrind)")
+            res["instructions"] = instructions.figures()
     machine.update(watch.stop())
     busy = _busy(machine["others_cores"], machine["steal_cores"])
     if busy:
@@ -403,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "from the repository: bench/RESULTS.md)")
     bench.add_argument("--json", action="store_true",
                        help="print the results as JSON instead of tables")
+    bench.add_argument("--instructions", action="store_true",
+                       help="also count instructions per call under callgrind (needs "
+                            "valgrind; about a minute): the figures that repeat exactly")
     bench.set_defaults(func=cmd_bench)
     sim = sub.add_parser(
         "simulate", help="what-if: run a scenario through the real router",
