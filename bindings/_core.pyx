@@ -51,6 +51,7 @@ from pyroute._common import (
     check_levels as _check_levels, check_prefer_for as _check_prefer_for,
     check_kind as _check_kind, KINDS as _KINDS,
     check_visitor as _check_visitor, build_stats as _build_stats, exact_id as _exact_id,
+    check_int as _check_int, check_groups as _check_groups, check_status as _check_status,
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,

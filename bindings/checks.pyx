@@ -20,10 +20,9 @@ cdef inline object exact_id(object x, str what):
 
 
 cdef int check_int(object x, str what, long lo, long hi) except -1:
-    if isinstance(x, bool) or not isinstance(x, int):
-        raise InvalidArgument(f"{what} must be an int, got {type(x).__name__} {x!r}")
-    if x < lo or x > hi:
-        raise InvalidArgument(f"{what} must be between {lo} and {hi}, got {x}")
+    if type(x) is int and lo <= x <= hi:
+        return 0
+    _check_int(what, x, lo, hi)      # pyroute._common: the check and its message
     return 0
 
 
@@ -68,27 +67,13 @@ cdef hnd arg_live(Router self, object rid, str verb) except -2:
 
 
 cdef list arg_groups(Router self, object groups):
-    if isinstance(groups, (str, bytes)) or not isinstance(groups, (list, tuple)):
-        raise InvalidArgument(
-            f"groups must be a list of group names, got {type(groups).__name__} {groups!r}")
-    out = []
-    for g in groups:
-        if not isinstance(g, str):
-            raise InvalidArgument(f"group names are str, got {type(g).__name__} {g!r}")
-        gi = self.gindex.get(g)
-        if gi is None:
-            raise _errors.unknown("group", g)
-        if gi in out:
-            raise InvalidArgument(f"group {g!r} is listed twice in groups")
-        out.append(gi)
-    return out
+    return _check_groups(groups, self.gindex)     # shared with the reference engine
 
 
 cdef inline int8_t arg_status(Router self, object status) except -1:
     code = STATUS_CODE.get(status) if isinstance(status, str) else None
     if code is None:
-        raise InvalidArgument(
-            f"status must be one of {', '.join(map(repr, STATUSES))}, got {status!r}")
+        _check_status(status)        # raises, with the shared message
     return <int8_t>code
 
 

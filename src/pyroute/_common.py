@@ -61,24 +61,22 @@ def check_now(now: object, last: float) -> float:
     return t
 
 
+def check_int(what: str, value: object, lo: int, hi: int) -> int:
+    """``value`` as an int from ``lo`` to ``hi``; InvalidArgument naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.InvalidArgument(
+            f"{what} must be an int, got {type(value).__name__} {value!r}")
+    if value < lo or value > hi:
+        raise errors.InvalidArgument(f"{what} must be between {lo} and {hi}, got {value}")
+    return value
+
+
 def check_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise errors.InvalidArgument(
-            f"limit must be an int, got {type(limit).__name__} {limit!r}")
-    if limit < 0 or limit > MAX_LIMIT:
-        raise errors.InvalidArgument(
-            f"limit must be between 0 and {MAX_LIMIT}, got {limit}")
-    return limit
+    return check_int("limit", limit, 0, MAX_LIMIT)
 
 
 def check_priority(priority: object) -> int:
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise errors.InvalidArgument(
-            f"priority must be an int, got {type(priority).__name__} {priority!r}")
-    if not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
-        raise errors.InvalidArgument(
-            f"priority must be between {-PRIORITY_LIMIT} and {PRIORITY_LIMIT}, got {priority}")
-    return priority
+    return check_int("priority", priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)
 
 
 def check_channel_limits(limits: object, index: dict[str, int]) -> list[int]:
