@@ -279,3 +279,54 @@ def test_an_id_whose_hash_fails_later_changes_nothing_or_everything(engine, what
         return
     assert got == calls[what](plain, "x")
     assert hostile._state() == plain._state()
+
+
+def test_a_full_disk_under_the_service_is_503_and_loses_nothing(small_disk):
+    """pyroute serve on a disk that fills: 503 for what could not be journaled (never a
+    crash, never a 500), reads keep answering, every acknowledged conversation is in the
+    journal, and the service goes on once space returns."""
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx2")
+    from starlette.testclient import TestClient
+
+    from pyroute.service import build_app
+    from pyroute.service.app import Service
+    auth = {"Authorization": "Bearer t0ken"}
+    svc = Service.open(small_disk / "j", SMALL, {"t0ken": "supervisor"}, max_body=1 << 22)
+    acked, refused = [], []
+
+    def send(batch: int, ids: list) -> int:
+        body = [{"type": "Submit", "request": i, "channel": "web", "group": "g"} for i in ids]
+        r = c.post("/v1/commands", json=body, headers=auth)
+        assert r.status_code in (200, 503), (r.status_code, r.text[:300])
+        events = r.json()["events"] if r.status_code == 200 else \
+            r.json().get("applied_events", [])
+        done = {e["request"] for e in events}
+        acked.extend(i for i in ids if i in done)
+        refused.extend(i for i in ids if i not in done)
+        return r.status_code
+
+    with TestClient(build_app(svc)) as c:
+        status, b = 200, 0
+        while status == 200:
+            assert b < 2_000, "the disk never filled"
+            status = send(b, [f"b{b}-{i}" for i in range(500)])
+            b += 1
+        for k in range(100_000):           # what is left fits smaller requests
+            if send(b, [f"s{k}"]) == 503:
+                break
+        assert c.get("/v1/stats", headers=auth).status_code == 200   # reads answer
+        assert send(b, ["while-full"]) == 503
+        subprocess.run(["mount", "-o", "remount,size=64m", "tmpfs", str(small_disk)],
+                       check=True)
+        assert send(b + 1, ["after"]) == 200
+    assert len(acked) > 10_000 and refused
+    r = pr.Router.open(small_disk / "j", SMALL)
+    assert r.recovery.torn == 0
+    for i in acked[-3:] + ["after"]:
+        assert r.request(i).state == "queued"
+    for i in refused[:3] + ["while-full"]:
+        with pytest.raises(pr.UnknownId):
+            r.request(i)
+    assert r.stats(now=r.now).total.waiting == len(acked)
+    r.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import math
 import mmap
 import os
@@ -49,6 +50,7 @@ else:
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder()
+_log = logging.getLogger("pyroute.journal")
 #: bytes at the end of the journal's mapping kept free for the record of a command that
 #: was applied when the disk would not let the file grow (so it is never lost)
 RESERVE = 1 << 20
@@ -532,11 +534,18 @@ class DurableRouter(_Methods):
                     tmp.unlink()
                 except OSError:
                     pass
-            warnings.warn(f"{self.directory}: a scheduled snapshot failed ({e}); the journal "
-                          f"is intact, recovery replays more of it; trying again after "
-                          f"{self.snapshot_every} commands", JournalWarning, stacklevel=4)
             if self.snapshot_every is not None:
                 self._log.snap_due = self.commands + self.snapshot_every
+            message = (f"{self.directory}: a scheduled snapshot failed ({e}); the journal "
+                       f"is intact, recovery replays more of it; trying again after "
+                       f"{self.snapshot_every} commands")
+            _log.warning("%s", message)
+            try:
+                warnings.warn(message, JournalWarning, stacklevel=4)
+            except Warning:
+                # warnings turned into errors (-W error) must not fail a command that is
+                # applied and journaled: its caller would take it for refused
+                pass
 
     def snapshot(self) -> Optional[Path]:
         """Write a snapshot now (also done every ``snapshot_every`` commands); keeps the two
