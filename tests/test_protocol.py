@@ -43,13 +43,18 @@ def table_params(spec: protocol.Spec) -> list[tuple[str, object]]:
 
 
 def stub_methods() -> dict[str, list[tuple[str, object]]]:
-    """The methods of ``Router`` in the stub of pyroute._core, parsed (not imported)."""
+    """The methods of ``Router`` in the stub of pyroute._core, parsed (not imported): its
+    own, and those of the pyroute._api classes it names as bases."""
     path = ROOT / "bindings" / "_core.pyi"
     if not path.exists():
         path = Path(pr.__file__).with_name("_core.pyi")
     tree = ast.parse(path.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Router")
     out = {}
+    for base in cls.bases:
+        for name, fn in vars(getattr(_api, base.id)).items():
+            if callable(fn) and not name.startswith("_"):
+                out[name] = params_of(fn)
     for fn in cls.body:
         if isinstance(fn, ast.FunctionDef):
             args = fn.args.args[1:]

@@ -398,12 +398,7 @@ class DurableRouter(_Methods):
     def _map(self, size: int) -> None:
         """(Re)map the first ``size`` bytes of the journal; the fast path (JournalLog) sees
         all but the last RESERVE of them."""
-        self._log.detach()
-        if self._view is not None:
-            self._view.release()
-            self._view = None
-        if self._mm is not None:
-            self._mm.close()
+        self._unmap()
         self._mm = mmap.mmap(self._fd, size)
         self._size = size
         self._view = memoryview(self._mm)[:max(0, size - RESERVE)]
@@ -621,6 +616,7 @@ class DurableRouter(_Methods):
             self._lock = -1
 
     def _unmap(self) -> None:
+        """Let go of the mapping: the fast path's view first, then the map itself."""
         self._log.detach()
         if self._view is not None:
             self._view.release()
