@@ -53,6 +53,8 @@ ROOTS: tuple[tuple[Path, str], ...] = ((REPO / "src" / "pyroute", "pyroute"),
 EXTENSIONS: dict[str, tuple[Path, tuple[Path, ...]]] = {
     "pyroute._core": (REPO / "bindings" / "_core.pyx",
                       (REPO / "bindings", REPO / "routing_core")),
+    "pyroute._durable": (REPO / "bindings" / "durability" / "_durable.pyx",
+                         (REPO / "bindings" / "durability",)),
 }
 #: modules that must not be loaded by ``import pyroute``
 OFF_THE_RUNTIME_PATH = ("pyroute.reference", "sortedcontainers")
