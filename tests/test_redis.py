@@ -311,3 +311,48 @@ def test_an_entry_without_now_takes_the_entrys_own_time(server, tenants):
     events = msgspec.msgpack.decode(got[b"s"][b"events"], type=list[pr.Event])
     assert events == [pr.Assigned(request="c1", operator="a", group="g", channel="web",
                                   at=7.25, waited=0.0)]
+
+
+class _Boom:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_snapshot_hash_written_by_anyone_is_never_unpickled(server, tenants, tmp_path):
+    """Platform code may write to Redis: a `{shard}:snapshot` hash holding a pickle must
+    not run on the worker that takes the shard over. It is unusable: the worker replays
+    the command stream instead, and the events are the same."""
+    import pickle
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    client = Client(server)
+    n = shard_of("acme")
+    r = redis.Redis.from_url(server)
+    cid, since = client.send("acme", pr.AddOperator(operator="a", groups=("g",), limit=1,
+                                                    status="online", now=1.0))
+    for _ in range(2):
+        worker.step(block_ms=50)
+    marker = tmp_path / "pwned"
+    evil = {"routers": {"acme": pickle.dumps(_Boom(str(marker)))}, "seen": []}
+    r.hset(key(n, "snapshot"), mapping={"entry": "9999999999999-0",
+                                        "state": msgspec.msgpack.encode(evil)})
+    r.delete(key(n, "lease"))
+    other = Worker(server, load_tenants(tenants), lease_ms=2000)
+    cid2, _ = client.send("acme", pr.Submit(request="c1", channel="web", group="g", now=2.0))
+    for _ in range(3):
+        other.step(block_ms=50)
+    assert not marker.exists(), "reading the snapshot ran code"
+    assert other.bad_snapshots == 1
+    assert client.wait("acme", cid2, since)[0] == pr.Assigned(
+        request="c1", operator="a", group="g", channel="web", at=2.0, waited=0.0)
+    # and a real snapshot still restores
+    other.snapshot(other.owned[n])
+    r.delete(key(n, "lease"))
+    third = Worker(server, load_tenants(tenants), lease_ms=2000)
+    cid3, _ = client.send("acme", pr.Finish(request="c1", now=3.0))
+    for _ in range(3):
+        third.step(block_ms=50)
+    assert third.bad_snapshots == 0
+    assert client.wait("acme", cid3, since)[0].request == "c1"

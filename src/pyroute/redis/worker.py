@@ -110,6 +110,7 @@ class Worker:
         self.owned: dict[int, Shard] = {}
         self.applied = self.malformed = self.unknown_tenant = self.duplicates = 0
         self.failed = 0   # entries refused by an error no argument check foresaw
+        self.bad_snapshots = 0   # snapshots that did not restore (the stream is replayed)
         self._renewed = 0.0
         self._xadd = self.redis.register_script(_XADD_FENCED)
         self._snap = self.redis.register_script(_SNAPSHOT_FENCED)
@@ -135,12 +136,20 @@ class Worker:
         sh = Shard(n)
         snap = self.redis.hgetall(key(n, "snapshot"))
         if snap:
-            state = msgspec.msgpack.decode(snap[b"state"])
-            for tenant, data in state["routers"].items():
-                if tenant in self.tenants:
-                    sh.routers[tenant] = Router._restore(self.tenants[tenant], data)
-            sh.seen = dict.fromkeys(state["seen"])
-            sh.last = snap[b"entry"]
+            try:
+                state = msgspec.msgpack.decode(snap[b"state"])
+                routers = {tenant: Router._restore(self.tenants[tenant], data)
+                           for tenant, data in state["routers"].items()
+                           if tenant in self.tenants}
+                seen = dict.fromkeys(state["seen"])
+                last = snap[b"entry"]
+                _cmp(last, b"0-0")
+            except Exception as e:   # data only (never unpickled): at worst unusable
+                self.bad_snapshots += 1
+                log.warning("shard %d: unusable snapshot (%s: %.200s); replaying the "
+                            "command stream from its start", n, type(e).__name__, e)
+            else:
+                sh.routers, sh.seen, sh.last = routers, seen, last
         tail = self.redis.xrevrange(key(n, "events"), count=1)
         sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
         return sh
