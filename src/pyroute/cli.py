@@ -197,6 +197,102 @@ def _finite_time(text: str) -> float:
     return t
 
 
+EXAMPLE = Path(__file__).resolve().parent / "sim" / "example.toml"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _example_scenario():  # -> pyroute.sim.scenario.Scenario
+    """The bundled example floor (``pyroute simulate`` with no scenario)."""
+    from .sim import scenario
+    return scenario.load_scenario(EXAMPLE)
+
+
+def _example_config():  # -> RouterConfig
+    """The router section of the bundled example floor: the default config of ``serve``
+    and of ``worker``'s one tenant."""
+    return _example_scenario().router
+
+
+def _demonstration_journal(directory: Path, hours: float = 2.0, seed: int = 1) -> int:
+    """Write a short day of the example floor through ``Router.open(directory)``: its
+    operators online, Poisson arrivals on its traffic streams for ``hours``, handling and
+    patience drawn from them (bots finish after their ``bot_handle``), worked off to the end. Returns the conversations
+    submitted (ids ``c1`` ..). A second or so: for ``pyroute replay`` with no directory."""
+    import heapq
+    import random
+
+    from .errors import RoutingError
+    from .events import Accepted, Assigned
+    from .router import Router
+
+    sc = _example_scenario()
+    rng = random.Random(seed)
+    end = hours * 3600.0
+
+    def draw(d) -> float:
+        if d.dist == "fixed":
+            return d.mean
+        if d.dist == "lognormal" and d.sd:
+            var = math.log(1 + (d.sd / d.mean) ** 2)
+            return rng.lognormvariate(math.log(d.mean) - var / 2, math.sqrt(var))
+        return rng.expovariate(1 / d.mean)
+
+    bots = {g.name for g in sc.router.groups if g.line == 0}
+    router = Router.open(directory, sc.router, fsync="never")
+    try:
+        for crew in sc.operators:
+            for k in range(1, crew.count + 1):
+                router.add_operator(f"{crew.name}-{k}", list(crew.groups), crew.limit,
+                                    "online", 0.0, dict(crew.channel_limits) or None,
+                                    dict(crew.skills) or None, dict(crew.levels) or None,
+                                    crew.kind)
+        agenda: list = []   # (time, order, what, request)
+        order = 0
+        streams = {}
+        for t in sc.traffic:
+            rate = t.rate if t.rate is not None else (sum(t.rates) / 24 if t.rates else 0)
+            if not rate:
+                continue
+            at = rng.expovariate(rate)
+            while at < end:
+                order += 1
+                rid = f"c{order}"
+                streams[rid] = t
+                heapq.heappush(agenda, (at, order, "submit", rid))
+                if t.patience is not None:
+                    heapq.heappush(agenda, (at + draw(t.patience), order, "leave", rid))
+                at += rng.expovariate(rate)
+        taken: set = set()
+        done: set = set()
+
+        def answered(events: list, now: float) -> None:
+            for e in events:
+                if isinstance(e, (Assigned, Accepted)) and e.request not in done:
+                    taken.add(e.request)
+                    t = streams[e.request]
+                    busy = draw(t.bot_handle if e.group in bots else t.handle)
+                    heapq.heappush(agenda, (now + busy, 0, "finish", e.request))
+
+        while agenda:
+            now, _, what, rid = heapq.heappop(agenda)
+            t = streams[rid]
+            try:
+                if what == "submit":
+                    answered(router.submit(rid, t.channel, t.group, t.priority, now=now,
+                                           skills=dict(t.skills) or None), now)
+                elif what == "leave" and rid not in taken and rid not in done:
+                    done.add(rid)
+                    answered(router.cancel(rid, now=now), now)
+                elif what == "finish" and rid not in done:
+                    done.add(rid)
+                    answered(router.finish(rid, now=now), now)
+            except RoutingError:
+                pass   # e.g. a cancel of one already gone: refused, as a live system's
+        return order
+    finally:
+        router.close()
+
+
 def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import msgspec
     from rich.console import Console
@@ -207,11 +303,24 @@ def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .router import Router
 
     err = Console(stderr=True)
+    if args.directory is None:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="pyroute-demo-") as d:
+            n = _demonstration_journal(Path(d) / "journal")
+            args.directory = str(Path(d) / "journal")
+            args.demonstration = (
+                f"a demonstration: no directory was given, so this replays a built-in "
+                f"journal, two hours of the example floor ({n:,} conversations, ids c1 to "
+                f"c{n}) written through Router.open to a temporary directory, removed "
+                f"afterwards. Replay your own with `pyroute replay DIR` (the directory "
+                f"given to Router.open or `pyroute serve --data`).")
+            return cmd_replay(args, argv)
     try:
         head, cmds = read_journal(args.directory)
     except JournalError as e:
         err.print(f"pyroute replay: {e}", markup=False, highlight=False)
         return 1
+    demo = getattr(args, "demonstration", None)
     explain = args.explain is not None
     engine = reference.Router if args.engine == "reference" else Router
     router = engine(head["config"], explain=explain) if explain else engine(head["config"])
@@ -248,10 +357,16 @@ def cmd_replay(args: argparse.Namespace, argv: Sequence[str]) -> int:
         out["stats"] = msgspec.to_builtins(router.stats(last if last is not None else 0.0))
     if args.config:
         out["config"] = head["config"]
+    if demo:
+        out["demonstration"] = demo
     if args.json:
+        if demo:
+            err.print(f"pyroute replay: {demo}", markup=False, highlight=False)
         print(json.dumps(out, indent=2, default=str))
         return 0
     con = Console() if sys.stdout.isatty() else Console(width=120)
+    if demo:
+        con.print(f"pyroute replay: {demo}", markup=False, highlight=False)
     con.print(f"replayed {applied:,} of {len(cmds):,} commands from {args.directory} "
               f"(journal v{head.get('version')}, {engine.engine} engine); time {last}; "
               f"{failed} refused (as they were when written)", highlight=False)
@@ -434,7 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay the journal of a Router.open directory: the state at the end "
                     "(or at --until), the last routing decision for a conversation "
                     "(--explain), the monitoring counters (--stats). Reads only.")
-    rep.add_argument("directory", help="the directory given to Router.open")
+    rep.add_argument("directory", nargs="?",
+                     help="the directory given to Router.open (default: a built-in "
+                          "demonstration journal of the example floor, written to a "
+                          "temporary directory)")
     rep.add_argument("--until", type=_finite_time, metavar="T",
                      help="stop before the first command later than T, then fire timers due by T")
     rep.add_argument("--explain", metavar="ID",
