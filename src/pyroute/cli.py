@@ -425,8 +425,16 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             spec = ",".join(line.strip() for line in
                             Path(args.tokens_file).read_text().splitlines() if line.strip())
         from .service.app import MonotonicWallClock
+        made = None
+        if not spec.strip() and not args.tokens_file:
+            import secrets
+            made = secrets.token_urlsafe(24)
+            spec = f"supervisor:{made}"
         tokens = parse_tokens(spec)
-        config = RouterConfig.from_toml(args.config)
+        if args.config:
+            config = RouterConfig.from_toml(args.config)
+        else:
+            config = _example_config()
         rocketchat = None
         if args.rocketchat:
             from .integrations.rocketchat import RocketChatConfig
@@ -448,10 +456,35 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if warning:
             print(f"pyroute serve: {warning}", file=sys.stderr)
     # no access log: the page's event stream carries its token in the query string
-    make_server(uvicorn_config(
+    ucfg = uvicorn_config(
         build_app(svc, rocketchat), host=args.host, port=args.port,
         header_timeout=args.header_timeout, max_connections=args.max_connections,
-        log_level=args.log_level), svc).run()
+        log_level=args.log_level)
+    try:
+        sock = ucfg.bind_socket()   # bound here to say where (--port 0: the port it got)
+    except SystemExit:
+        print(f"pyroute serve: cannot listen on {args.host}:{args.port} (in use? choose "
+              f"another with --port)", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    say = []
+    if not args.config:
+        say.append(f"config: the example floor's router ({EXAMPLE}); give your own with "
+                   f"--config router.toml")
+    say.append("state: in memory only (--memory)" if args.memory else
+               f"journal: {Path(args.data).resolve()} (--data DIR to choose, --memory for "
+               f"none)")
+    if made is not None:
+        say.append(f"live page: {url}?token={made}")
+        say.append(f"token: a random supervisor token, made for this run only: "
+                   f"Authorization: Bearer {made}. Set your own with "
+                   f"PYROUTE_TOKENS=\"supervisor:...,integration:...\" or --tokens-file FILE")
+    say.append(f"listening on {url}")
+    for line in say:
+        print(f"pyroute serve: {line}", file=sys.stderr, flush=True)
+    make_server(ucfg, svc).run(sockets=[sock])
     return 0
 
 
@@ -567,8 +600,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="run the router as an HTTP service (docs/service.md)",
         description="Serve the router over HTTP: commands, views, stats, an event stream "
                     "and a live monitoring page at /. Tokens come from PYROUTE_TOKENS "
-                    "(role:token,...; roles integration and supervisor) or --tokens-file.")
-    srv.add_argument("--config", required=True, help="router config (TOML)")
+                    "(role:token,...; roles integration and supervisor) or --tokens-file; "
+                    "with neither, a random supervisor token for this run, printed on "
+                    "stderr with the page's URL.")
+    srv.add_argument("--config", help="router config (TOML; default: the router section "
+                                      "of the bundled example floor, sim/example.toml)")
     where = srv.add_mutually_exclusive_group()
     where.add_argument("--data", default="pyroute-data",
                        help="directory of the journal (default: ./pyroute-data)")
