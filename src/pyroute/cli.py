@@ -498,6 +498,31 @@ def _shard_list(spec: str) -> list[int]:
     return out
 
 
+def _shards_text(shards: list[int]) -> str:
+    """0-7,12: the shards as ranges."""
+    parts: list[str] = []
+    for n in sorted(set(shards)):
+        if parts and parts[-1][1] == n - 1:
+            parts[-1][1] = n
+        else:
+            parts.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _redis_answers(url: str) -> bool:
+    """Whether a Redis at ``url`` answers PING within a couple of seconds."""
+    import redis
+    r = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(r.ping())
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    except redis.RedisError:
+        return True    # it answered (e.g. asks for a password): the worker's log says more
+    finally:
+        r.close()
+
+
 def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import logging
     import signal
@@ -512,16 +537,36 @@ def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .redis import Worker, load_tenants
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url = args.redis or DEFAULT_REDIS
     try:
-        tenants = load_tenants(args.tenants)
+        tenants = load_tenants(args.tenants) if args.tenants else {
+            "example": _example_config()}
         bad = [n for n in args.shards if not 0 <= n < args.total_shards]
         if bad:
             raise RoutingError(f"shards {bad} are outside 0..{args.total_shards - 1}")
-        worker = Worker(args.redis, tenants, args.shards, args.total_shards, args.lease_ms,
+        worker = Worker(url, tenants, args.shards, args.total_shards, args.lease_ms,
                         args.snapshot_every)
-    except RoutingError as e:
+    except (RoutingError, ValueError) as e:   # ValueError: a URL redis cannot read
         print(f"pyroute worker: {e}", file=sys.stderr)
         return 1
+    say = []
+    if not args.tenants:
+        say.append(f"tenants: one, \"example\", with the example floor's router config "
+                   f"({EXAMPLE}); give yours with --tenants tenants.toml")
+    say.append(f"redis: {url}" + ("" if args.redis else " (the default; --redis URL to "
+                                                          "choose)"))
+    for line in say:
+        print(f"pyroute worker: {line}", file=sys.stderr, flush=True)
+    if not _redis_answers(url):
+        print(f"pyroute worker: Redis unreachable at {url}: nothing answers there. "
+              f"Start one with `redis-server --port 6379 --bind 127.0.0.1` (Debian: apt-get "
+              f"install redis-server; or `docker run -p 6379:6379 redis`), or point "
+              f"--redis at yours. Retrying with backoff meanwhile.",
+              file=sys.stderr, flush=True)
+    else:
+        print(f"pyroute worker: connected to {url}; serving shards {_shards_text(args.shards)}"
+              f" of {args.total_shards} (send commands with pyroute.redis.Client)",
+              file=sys.stderr, flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
@@ -637,11 +682,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hold leases on shards of Redis command streams, apply their commands "
                     "to the tenants' routers in order, and write the events; take shards "
                     "over from workers that stop.")
-    wk.add_argument("--redis", required=True, metavar="URL", help="redis://host:port/db")
+    wk.add_argument("--redis", metavar="URL",
+                    help=f"redis://host:port/db (default: {DEFAULT_REDIS})")
     wk.add_argument("--shards", type=_shard_list, default=list(range(16)),
                     help="shards to serve, e.g. 0-15 (default) or 0-7,12")
     wk.add_argument("--total-shards", type=int, default=16)
-    wk.add_argument("--tenants", required=True, help="TOML of [tenants.<name>] configs")
+    wk.add_argument("--tenants", help="TOML of [tenants.<name>] configs (default: one "
+                                      "tenant, \"example\", with the example floor's "
+                                      "router config)")
     wk.add_argument("--lease-ms", type=int, default=5000)
     wk.add_argument("--snapshot-every", type=int, default=10_000)
     wk.add_argument("--log-level", default="info")
