@@ -189,3 +189,221 @@ def test_instruction_counts_repeat_and_reach_the_report() -> None:
                                       "cases": [a]}))
     assert "finish that pulls" in md and f"{a['ir_per_call']:,.1f}" in md
     assert "Skipped" in "\n".join(instructions.text({"state": "s", "skipped": "no valgrind"}))
+
+
+# --- every command does something useful with no arguments --------------------------------
+
+import re  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+from typing import Optional  # noqa: E402
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("PYROUTE_TOKENS", None)
+    root = str(Path(pyroute.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+class _Started:
+    """``python -m pyroute.cli ARGS`` in the background, its stderr collected by a thread;
+    ``wait_for(pattern)`` waits (bounded) for a line that matches."""
+
+    def __init__(self, *args: str, cwd: Path, env: Optional[dict] = None) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "pyroute.cli", *args], cwd=cwd,
+                                     env={**_env(), **(env or {})}, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, seconds: float = 30.0) -> re.Match:
+        deadline = time.monotonic() + seconds
+        exited = None
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                m = re.search(pattern, line, re.IGNORECASE)
+                if m:
+                    return m
+            if exited is not None and time.monotonic() > exited + 1:
+                break                        # it ended, and its last lines have been read
+            if exited is None and self.proc.poll() is not None:
+                exited = time.monotonic()
+            time.sleep(0.05)
+        raise AssertionError(f"no line like {pattern!r} (exit {self.proc.poll()}):\n"
+                             + "".join(self.lines))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.reader.join(timeout=10)      # the pipe ends with the process
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _get(url: str, token: Optional[str] = None) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # loopback only
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}
+                                 if token else {})
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_replay_with_no_directory_replays_a_demonstration(tmp_path: Path) -> None:
+    proc = _run("replay", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "demonstration" in proc.stdout and "pyroute replay DIR" in proc.stdout
+    m = re.search(r"replayed ([\d,]+) of ([\d,]+) commands", proc.stdout)
+    assert m and m.group(1) == m.group(2) and int(m.group(1).replace(",", "")) > 100
+    assert list(tmp_path.iterdir()) == []      # written to a temporary directory, not here
+
+
+def test_replay_options_work_on_the_demonstration(tmp_path: Path) -> None:
+    proc = _run("replay", "--json", "--stats", "--until", "3000", "--explain", "c1",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "demonstration" in out["demonstration"] and "pyroute replay DIR" in proc.stderr
+    assert out["at"] == 3000.0 and 0 < out["replayed"] < out["commands"]
+    assert out["stats"]["at"] == 3000.0 and out["stats"]["total"]["online"] > 0
+    assert out["explain"]["request"] == "c1"
+    assert out["explain"]["decision"] in ("assigned", "queued", "offered")
+
+
+def _check_serve(started: _Started, cwd: Path) -> None:
+    page = started.wait_for(r"live page: (http://127\.0\.0\.1:(\d+)/)\?token=(\S+)")
+    started.wait_for(r"listening on http://127\.0\.0\.1:\d+/")
+    started.wait_for(r"example floor")
+    started.wait_for(r"PYROUTE_TOKENS")
+    started.wait_for(r"journal: .*pyroute-data")
+    base, token = page.group(1), page.group(3)
+    assert _get(base + "v1/stats", token) == 200
+    assert _get(base + "v1/stats") == 401
+    assert (cwd / "pyroute-data").is_dir()   # the default data directory, as before
+    assert sum("live page" in line for line in started.lines) == 1
+
+
+def test_serve_with_no_config_and_no_tokens_serves_the_example(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    started = _Started("serve", "--port", "0", cwd=tmp_path)
+    try:
+        _check_serve(started, tmp_path)
+    finally:
+        started.stop()
+
+
+def test_serve_with_no_arguments_at_all(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    if _listening("127.0.0.1", 8080):
+        pytest.skip("something listens on 127.0.0.1:8080, serve's default port")
+    started = _Started("serve", cwd=tmp_path)
+    try:
+        _check_serve(started, tmp_path)
+    finally:
+        started.stop()
+
+
+def test_serve_with_its_options_makes_no_token_and_no_default(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    cfg = tmp_path / "router.toml"
+    cfg.write_text('channels = [{ name = "web" }]\ngroups = [{ name = "g" }]\n')
+    started = _Started("serve", "--config", str(cfg), "--memory", "--port", "0",
+                       cwd=tmp_path, env={"PYROUTE_TOKENS": "supervisor:mine"})
+    try:
+        m = started.wait_for(r"listening on (http://127\.0\.0\.1:\d+/)")
+        assert _get(m.group(1) + "v1/stats", "mine") == 200
+        text = "".join(started.lines)
+        assert "live page" not in text and "example" not in text and "in memory" in text
+        assert not (tmp_path / "pyroute-data").exists()
+    finally:
+        started.stop()
+
+
+def test_worker_with_no_arguments_says_redis_is_unreachable_and_how(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    if _listening("127.0.0.1", 6379):
+        pytest.skip("something listens on 127.0.0.1:6379: the no-Redis case cannot be shown")
+    started = _Started("worker", cwd=tmp_path)
+    try:
+        started.wait_for(r"tenants: one, \"example\"", seconds=10)
+        m = started.wait_for(r"Redis unreachable at (\S+): .*start one with `redis-server",
+                             seconds=10)
+        assert m.group(1) == DEFAULT_REDIS
+        assert started.proc.poll() is None      # and it keeps retrying
+    finally:
+        started.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None,
+                    reason="redis-server is not installed (.ci/run installs Debian's)")
+def test_worker_with_no_tenants_serves_the_example_tenant(tmp_path: Path) -> None:
+    redis = pytest.importorskip("redis")
+    from pyroute.events import Assigned
+    from pyroute.redis import Client
+
+    port = _free_port()
+    server = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = None
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        r = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        started = _Started("worker", "--redis", url, cwd=tmp_path)
+        started.wait_for(rf"connected to {re.escape(url)}; serving shards 0-15", seconds=15)
+        client = Client(url, timeout=15)
+        client.add_operator("example", "alice", ["first_line"], 5, "online")
+        events = client.submit("example", "c1", "web", "first_line")
+        assert [type(e) for e in events] == [Assigned] and events[0].operator == "alice"
+    finally:
+        if started is not None:
+            started.stop()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
