@@ -4,9 +4,13 @@
 [--html OUT]`` runs the what-if simulator (no scenario: the bundled example);
 ``pyroute bench [--quick] [--out PATH] [--json]`` runs the DESIGN §5 benchmarks (the
 workloads live in ``pyroute.bench``, installed from the repository's ``bench/``);
-``pyroute replay DIR [--until T] [--explain ID] [--stats]`` rebuilds a durable router's state
-from its journal; ``pyroute schema`` prints the wire format's JSON Schema;
-``pyroute --version`` prints the version. Usage errors exit with status 2; a scenario
+``pyroute replay [DIR] [--until T] [--explain ID] [--stats]`` rebuilds a durable router's
+state from its journal (no DIR: a demonstration journal of the bundled example);
+``pyroute serve`` and ``pyroute worker`` run the router over HTTP and on Redis (with no
+arguments: the bundled example's router config, a token made for the run, a local
+Redis); ``pyroute schema`` prints the wire format's JSON Schema;
+``pyroute --version`` prints the version. Every command does something useful with no
+arguments. Usage errors exit with status 2; a scenario
 that cannot be used exits with status 1 and a message that names the file and field.
 """
 
@@ -268,10 +272,12 @@ def _demonstration_journal(directory: Path, hours: float = 2.0, seed: int = 1) -
         def answered(events: list, now: float) -> None:
             for e in events:
                 if isinstance(e, (Assigned, Accepted)) and e.request not in done:
-                    taken.add(e.request)
-                    t = streams[e.request]
-                    busy = draw(t.bot_handle if e.group in bots else t.handle)
-                    heapq.heappush(agenda, (now + busy, 0, "finish", e.request))
+                    rid = str(e.request)
+                    taken.add(rid)
+                    t = streams[rid]
+                    bot = isinstance(e, Assigned) and e.group in bots
+                    busy = draw(t.bot_handle if bot else t.handle)
+                    heapq.heappush(agenda, (now + busy, 0, "finish", rid))
 
         while agenda:
             now, _, what, rid = heapq.heappop(agenda)
@@ -500,7 +506,7 @@ def _shard_list(spec: str) -> list[int]:
 
 def _shards_text(shards: list[int]) -> str:
     """0-7,12: the shards as ranges."""
-    parts: list[str] = []
+    parts: list[list[int]] = []
     for n in sorted(set(shards)):
         if parts and parts[-1][1] == n - 1:
             parts[-1][1] = n
