@@ -2,7 +2,9 @@
 # compares. Debug builds run it after every call; tests call Router.check() after every step.
 
 cdef int _check(Engine* e) except -1:
-    cdef int64_t i, j, g, c, n, count, free_
+    cdef int64_t i, j, g, c, n, count, free_, s, nn
+    cdef uint64_t mask
+    cdef QNode* nodes
     cdef Req* r
     cdef Entry* en
     cdef Op* o
@@ -14,25 +16,49 @@ cdef int _check(Engine* e) except -1:
     c_wait = [0] * e.C
     g_act = [0] * e.G
     c_act = [0] * e.C
-    # queues: heap order, positions, membership
+    g_subq = [0] * e.G
+    # queues: heap order, positions, membership; each request in the heap of the skills it
+    # still requires (the queue's own heap: none)
     for i in range(<int64_t>e.G * e.C):
         q = &e.queues[i]
         g, c = i // e.C, i % e.C
-        for j in range(q.n):
-            en = EN(e, q.nodes[j].entry)
-            if not (en.pos == j):
-                raise AssertionError(f"queue {g}/{c}: entry at {j} thinks it is at {en.pos}")
-            if not (en.group == g):
-                raise AssertionError(f"queue {g}/{c}: entry of group {en.group}")
-            r = R(e, en.req)
-            if not (r.state == ST_QUEUED):
-                raise AssertionError(f"queue {g}/{c} holds a request in state {r.state}")
-            if not (r.ch == c and q.nodes[j].k == r.k and q.nodes[j].seq == r.seq):
-                raise AssertionError('r.ch == c and q.nodes[j].k == r.k and q.nodes[j].seq == r.seq')
-            if j:
-                p = &q.nodes[(j - 1) // 2]
-                if not ((p.k, p.seq) < (q.nodes[j].k, q.nodes[j].seq)):
-                    raise AssertionError(f"queue {g}/{c}: heap order")
+        if not (0 <= q.n_subs <= q.cap_subs and (q.n_subs == 0 or q.subs != NULL)):
+            raise AssertionError(f"queue {g}/{c}: {q.n_subs} sub-heaps of {q.cap_subs}")
+        for s in range(-1, q.n_subs):
+            nodes = q.nodes if s < 0 else q.subs[s].nodes
+            nn = q.n if s < 0 else q.subs[s].n
+            mask = 0 if s < 0 else q.subs[s].mask
+            if s >= 0 and not (0 <= nn <= q.subs[s].cap):
+                raise AssertionError(f"queue {g}/{c}: sub-heap {s} of {nn} nodes")
+            if s >= 0 and nn and mask == 0:
+                raise AssertionError(f"queue {g}/{c}: sub-heap {s} requires nothing")
+            for j in range(nn):
+                en = EN(e, nodes[j].entry)
+                if not (en.pos == j and en.sub == s):
+                    raise AssertionError(f"queue {g}/{c}: entry at {j} of heap {s} thinks it "
+                                         f"is at {en.pos} of {en.sub}")
+                if not (en.group == g):
+                    raise AssertionError(f"queue {g}/{c}: entry of group {en.group}")
+                r = R(e, en.req)
+                if not (r.state == ST_QUEUED):
+                    raise AssertionError(f"queue {g}/{c} holds a request in state {r.state}")
+                if not (r.ch == c and nodes[j].k == r.k and nodes[j].seq == r.seq):
+                    raise AssertionError('r.ch == c and nodes[j].k == r.k and nodes[j].seq == r.seq')
+                if not (skills_needed(e, r, e.now) == mask):
+                    raise AssertionError(f"queue {g}/{c}: request {r.seq} needs skills "
+                                         f"{skills_needed(e, r, e.now):#x}, in heap {mask:#x}")
+                if j:
+                    p = &nodes[(j - 1) // 2]
+                    if not ((p.k, p.seq) < (nodes[j].k, nodes[j].seq)):
+                        raise AssertionError(f"queue {g}/{c}: heap order")
+        g_subq[g] += q.n_subs
+        for s in range(q.n_subs):
+            for j in range(s):
+                if q.subs[s].n and q.subs[j].n and q.subs[s].mask == q.subs[j].mask:
+                    raise AssertionError(f"queue {g}/{c}: two sub-heaps of mask {q.subs[s].mask:#x}")
+    if not (g_subq == [e.g_subq[g] for g in range(e.G)]):
+        raise AssertionError(f"sub-heaps per group {[e.g_subq[g] for g in range(e.G)]}, "
+                             f"counted {g_subq}")
     # requests
     for i in range(e.reqs.used):
         r = R(e, <hnd>i)

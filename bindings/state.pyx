@@ -59,7 +59,7 @@ cdef dict state_dump(Router self):
     queues = {}
     for g in range(e.G):
         for c in range(e.C):
-            if e.queues[g * e.C + c].n:
+            if rq_len(&e.queues[g * e.C + c]):
                 queues[f"{gn[g]}/{cn[c]}"] = self.queue(gn[g], cn[c])
     opsets = {}
     for g in range(e.G):

@@ -26,8 +26,9 @@ cdef object operator_view(Router self, object operator):
 
 
 cdef list queue_ids(Router self, object group, object channel):
-    cdef int64_t c, i, base
+    cdef int64_t c, i, s, base
     cdef RQueue* q
+    cdef QNode* nodes
     gi = self.gindex.get(group) if isinstance(group, str) else None
     if gi is None:
         raise _errors.unknown("group", group)
@@ -41,9 +42,11 @@ cdef list queue_ids(Router self, object group, object channel):
         if channel is not None and c != ci:
             continue
         q = &self.e.queues[base + c]
-        for i in range(q.n):
-            items.append((q.nodes[i].k + (0.0 if channel is not None else self.e.cfg.off[base + c]),
-                          q.nodes[i].seq, EN(&self.e, q.nodes[i].entry).req))
+        for s in range(-1, q.n_subs):     # the queue's own heap, then its sub-heaps
+            nodes = q.nodes if s < 0 else q.subs[s].nodes
+            for i in range(q.n if s < 0 else q.subs[s].n):
+                items.append((nodes[i].k + (0.0 if channel is not None else self.e.cfg.off[base + c]),
+                              nodes[i].seq, EN(&self.e, nodes[i].entry).req))
     items.sort()
     return [self.req_ids[x[2]] for x in items]
 

@@ -141,6 +141,9 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
     cdef RQueue* q
     cdef int64_t base, best_seq, c, pos
     cdef double key, best_key
+    cdef Best sb
+    cdef HasSkills has
+    has.known = False
     while o.status == OP_ONLINE and o.load < o.limit and not o.wrap:
         best_entry = -1
         best_m = -1
@@ -150,11 +153,20 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
         while mh != -1:
             m = M(e, mh)
             base = <int64_t>m.group * e.C
+            if e.g_subq[m.group]:     # requests requiring skills wait in the group
+                sb.entry = -1
+                best_in_subs(e, &sb, mh, base, &has, now)
+                if sb.entry != -1 and (best_entry == -1 or sb.key < best_key
+                                       or (sb.key == best_key and sb.seq < best_seq)):
+                    best_entry = sb.entry
+                    best_key = sb.key
+                    best_seq = sb.seq
+                    best_m = mh
             for c in range(e.C):
                 q = &e.queues[base + c]
                 if q.n == 0 or not fits_channel(e, oh, <int32_t>c):
                     continue
-                pos = rq_best_allowed(e, q, mh, now)
+                pos = rq_best_allowed(e, q.nodes, q.n, mh, now)
                 if pos < 0:
                     continue
                 key = q.nodes[pos].k + e.cfg.off[base + c]

@@ -43,3 +43,28 @@ cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil
     cdef Member* m = M(e, mh)
     return (m.op != excl and fits_channel(e, m.op, c)
             and (e.cfg.level_step[m.group] < 0 or m.level <= 1))
+
+
+cdef inline uint64_t skills_needed(Engine* e, Req* r, double now) noexcept nogil:
+    """The mask of the skills request ``r`` still requires at ``now`` (after its home
+    group's relaxations): the sub-heap of its queues it sits in."""
+    cdef uint64_t need
+    cdef int32_t i
+    if r.sk == -1:
+        return 0
+    need = (<SkillReq*>e.skreqs.items)[r.sk].mask
+    for i in range(e.cfg.relax_start[r.home], e.cfg.relax_start[r.home + 1]):
+        if r.arrival + e.cfg.relax_after[i] <= now:
+            need &= ~e.cfg.relax_mask[i]
+    return need
+
+
+cdef inline uint64_t op_skill_mask(Engine* e, hnd oh) noexcept nogil:
+    """The mask of the skills operator ``oh`` has (at any level)."""
+    cdef uint8_t* has = &e.op_sk[<int64_t>oh * 64]
+    cdef uint64_t m = 0
+    cdef int i
+    for i in range(64):
+        if has[i]:
+            m |= (<uint64_t>1) << i
+    return m

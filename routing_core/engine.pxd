@@ -123,6 +123,7 @@ ctypedef struct Engine:
     int64_t cap_op_sk
     # structures
     RQueue* queues            # [G*C]
+    int64_t* g_subq           # [G] sub-heaps of the group's queues (kept once made)
     OHeap* oheaps             # [G]
     THeap timers
     EngCounters cnt

@@ -47,6 +47,7 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     # state
     k = arr(t, k, <void**>&e.rng, G, sizeof(uint64_t))
     k = arr(t, k, <void**>&e.queues, nq, sizeof(RQueue))
+    k = arr(t, k, <void**>&e.g_subq, G, sizeof(int64_t))
     k = arr(t, k, <void**>&e.oheaps, G, sizeof(OHeap))
     k = arr(t, k, <void**>&e.op_ch, -1, sizeof(int32_t))
     k = arr(t, k, <void**>&e.op_sk, -1, sizeof(uint8_t))
@@ -113,6 +114,9 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     if e.queues != NULL:
         for i in range(<int64_t>e.G * e.C):
             free(e.queues[i].nodes)
+            for k in range(e.queues[i].n_subs):
+                free(e.queues[i].subs[k].nodes)
+            free(e.queues[i].subs)
     if e.oheaps != NULL:
         for i in range(e.G):
             free(e.oheaps[i].nodes)

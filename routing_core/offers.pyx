@@ -116,6 +116,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     EN(e, eh).req = rh
     EN(e, eh).group = g
     EN(e, eh).pos = -1
+    EN(e, eh).sub = -1
     EN(e, eh).next = -1
     r = R(e, rh)
     r.first_entry = eh

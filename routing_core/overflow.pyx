@@ -38,6 +38,7 @@ cdef int64_t add_groups(Engine* e, hnd rh, int32_t g, int32_t ri, double now,
         en.req = rh
         en.group = t
         en.pos = -1
+        en.sub = -1
         en.next = -1
         EN(e, r.last_entry).next = eh
         r.last_entry = eh
@@ -151,7 +152,7 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
         return
     eh = R(e, rh).first_entry
     while eh != -1:
-        enqueue_entry(e, eh)
+        enqueue_entry(e, eh, now)
         eh = EN(e, eh).next
     push_pending(e, rh)
     push_rechecks(e, rh, R(e, rh).first_entry, True, now)
@@ -178,7 +179,7 @@ cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now)
         return
     eh = first_new
     while eh != -1:
-        enqueue_entry(e, eh)
+        enqueue_entry(e, eh, now)
         eh = EN(e, eh).next
     push_pending(e, rh)
     push_rechecks(e, rh, first_new, False, now)
@@ -200,9 +201,11 @@ cdef inline bint tmp_reserve(Engine* e, int64_t pairs) noexcept nogil:
 cdef void sweep(Engine* e, int64_t n, double now) noexcept nogil:
     """``when_no_operators`` rules of the groups in ``e.scr.work2[:n]`` that have just lost
     their last online operator, applied to their waiting requests in submission order."""
-    cdef int64_t i, j, c, k, count
+    cdef int64_t i, j, c, k, s, count
     cdef int32_t g, ri
     cdef RQueue* q
+    cdef QNode* nodes
+    cdef int64_t nn
     cdef hnd rh
     for i in range(n):
         g = e.scr.work2[i]
@@ -213,11 +216,14 @@ cdef void sweep(Engine* e, int64_t n, double now) noexcept nogil:
         count = 0
         for c in range(e.C):
             q = &e.queues[<int64_t>g * e.C + c]
-            for k in range(q.n):
-                rh = EN(e, q.nodes[k].entry).req
-                e.scr.tmp[2 * count] = R(e, rh).seq
-                e.scr.tmp[2 * count + 1] = rh
-                count += 1
+            for s in range(-1, q.n_subs):     # the queue's own heap, then its sub-heaps
+                nodes = q.nodes if s < 0 else q.subs[s].nodes
+                nn = q.n if s < 0 else q.subs[s].n
+                for k in range(nn):
+                    rh = EN(e, nodes[k].entry).req
+                    e.scr.tmp[2 * count] = R(e, rh).seq
+                    e.scr.tmp[2 * count + 1] = rh
+                    count += 1
         if count > 1:
             qsort(e.scr.tmp, <size_t>count, 2 * sizeof(int64_t), cmp_pairs)
         for j in range(count):

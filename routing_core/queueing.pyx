@@ -1,15 +1,28 @@
 # Requests entering and leaving their (group, channel) queues, and the engine's one way
 # to set a timer.
 
-cdef inline void enqueue_entry(Engine* e, hnd eh) noexcept nogil:
+cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
+    """Put an entry in its queue: the queue's own heap, or the sub-heap of the skills its
+    request still requires at ``now``."""
     cdef Entry* en = EN(e, eh)
     cdef Req* r = R(e, en.req)
     cdef int32_t g = en.group
     cdef RQueue* q = &e.queues[<int64_t>g * e.C + r.ch]
-    if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
-        e.oom = 1
-        return
-    rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+    cdef uint64_t need = skills_needed(e, r, now) if r.sk != -1 else 0
+    cdef int64_t s
+    if need == 0:
+        if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
+            e.oom = 1
+            return
+        rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+        en.sub = -1
+    else:
+        s = rq_sub_for(q, need, &e.g_subq[g], &e.mem)
+        if s < 0:
+            e.oom = 1
+            return
+        en.sub = <int32_t>s
+        qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh, r.k, r.seq)
     if r.n_queued == 0:
         e.cnt.c_waiting[r.ch] += 1
         age_push(e, &e.cnt.c_age[r.ch], en.req, e.cnt.c_waiting[r.ch])
@@ -27,7 +40,7 @@ cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
     while eh != -1:
         en = EN(e, eh)
         if en.pos >= 0:
-            rq_remove(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, en.pos)
+            rq_remove_entry(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, eh)
             e.cnt.g_waiting[en.group] -= 1
         eh = en.next
     e.cnt.c_waiting[r.ch] -= 1
@@ -49,3 +62,38 @@ cdef inline void push_timer(Engine* e, double due, hnd h, int64_t rseq, int32_t 
     t.group = group
     t.rule = rule
     th_push(&e.timers, &t)
+
+
+cdef void resort_entries(Engine* e, hnd rh, double now) noexcept nogil:
+    """Move a queued request whose requirements relax at ``now`` to the sub-heaps of the
+    skills it still requires (moving changes no order: only which heaps an operator's
+    walk may skip)."""
+    cdef Req* r = R(e, rh)
+    cdef uint64_t need = skills_needed(e, r, now)
+    cdef hnd eh = r.first_entry
+    cdef Entry* en
+    cdef RQueue* q
+    cdef int64_t s
+    cdef int32_t g
+    while eh != -1:
+        en = EN(e, eh)
+        if en.pos >= 0:
+            g = en.group
+            q = &e.queues[<int64_t>g * e.C + r.ch]
+            if (q.subs[en.sub].mask if en.sub >= 0 else 0) != need:
+                if need == 0:
+                    if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
+                        e.oom = 1
+                        return
+                    rq_remove_entry(q, <Entry*>e.ents.items, eh)
+                    rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+                else:
+                    rq_remove_entry(q, <Entry*>e.ents.items, eh)
+                    s = rq_sub_for(q, need, &e.g_subq[g], &e.mem)
+                    if s < 0:
+                        e.oom = 1
+                        return
+                    EN(e, eh).sub = <int32_t>s
+                    qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh,
+                            r.k, r.seq)
+        eh = EN(e, eh).next

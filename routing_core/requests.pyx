@@ -39,6 +39,7 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     en.req = rh
     en.group = g
     en.pos = -1
+    en.sub = -1
     en.next = -1
     return rh
 

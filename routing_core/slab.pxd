@@ -34,6 +34,7 @@ ctypedef struct Entry:    # one eligible group of one request
     int32_t group
     int32_t pos           # position in the (group, channel) heap, or -1
     hnd next              # the request's next entry
+    int32_t sub           # the queue's sub-heap it is in (RQueue.subs), -1: its own heap
 
 ctypedef struct SkillReq: # skills a request requires: a bit per skill, and its level
     uint64_t mask

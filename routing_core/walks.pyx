@@ -97,10 +97,50 @@ cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil:
     return -1 if mh < 0 else M(e, mh).op
 
 
-cdef int64_t rq_best_allowed(Engine* e, RQueue* q, hnd mh, double now) noexcept nogil:
-    """The position in ``q`` of the best request membership ``mh``'s operator may take, or
-    -1."""
+cdef int64_t rq_best_allowed(Engine* e, QNode* nodes, int64_t n, hnd mh,
+                             double now) noexcept nogil:
+    """The position in the request heap ``nodes[:n]`` of the best request membership
+    ``mh``'s operator may take, or -1."""
     cdef Want w             # a request-queue walk reads only these two
     w.mh = mh
     w.now = now
-    return best_first(e, q.nodes, q.n, &w)
+    return best_first(e, nodes, n, &w)
+
+
+
+cdef void best_in_subs(Engine* e, Best* b, hnd mh, int64_t base, HasSkills* has,
+                       double now) noexcept nogil:
+    """The best request ``b`` of the sub-heaps of member ``mh``'s queues (from ``base``)
+    whose skills its operator has: the others are skipped whole, however many they hold.
+    Inside one, the walk still skips the requests it may not take for a skill level, a
+    tier, a decline or a preference."""
+    cdef hnd oh = M(e, mh).op
+    cdef int64_t c, s, pos
+    cdef RQueue* q
+    cdef SubQ* sq
+    cdef QNode* x
+    cdef double key
+    cdef Want w
+    w.mh = mh
+    w.now = now
+    for c in range(e.C):
+        q = &e.queues[base + c]
+        if q.n_subs == 0 or not fits_channel(e, oh, <int32_t>c):
+            continue
+        if not has.known:
+            has.mask = op_skill_mask(e, oh)
+            has.known = True
+        for s in range(q.n_subs):
+            sq = &q.subs[s]
+            if sq.n == 0 or (sq.mask & ~has.mask) != 0:
+                continue
+            pos = best_first(e, sq.nodes, sq.n, &w)
+            if pos < 0:
+                continue
+            x = &sq.nodes[pos]
+            key = x.k + e.cfg.off[base + c]
+            if b.entry == -1 or key < b.key or (key == b.key and x.seq < b.seq):
+                b.entry = x.entry
+                b.key = key
+                b.seq = x.seq
+                b.m = mh

@@ -63,6 +63,35 @@ cdef void _load_slab(Slab* s, tuple t) except *:
     s.cap, s.used, s.n_free, s.free_cap = cap, used, n_free, free_cap
 
 
+cdef tuple _save_subs(RQueue* q):
+    """A queue's sub-heaps: (their capacity, [(mask, nodes, capacity), ...])."""
+    return (q.cap_subs, [(q.subs[s].mask, _blob(q.subs[s].nodes, q.subs[s].n * sizeof(QNode)),
+                          q.subs[s].cap) for s in range(q.n_subs)])
+
+
+cdef void _load_subs(RQueue* q, tuple saved) except *:
+    cdef int64_t s
+    cap, subs = saved
+    if not (0 <= len(subs) <= cap):
+        raise ValueError("snapshot sub-heaps longer than their capacity")
+    for s in range(q.n_subs):
+        free(q.subs[s].nodes)
+    free(q.subs)
+    q.subs = NULL
+    q.n_subs = 0
+    q.subs = <SubQ*>_unblob(b"", cap * <int64_t>sizeof(SubQ))
+    memset(q.subs, 0, <size_t>(cap * <int64_t>sizeof(SubQ)))
+    q.cap_subs = cap
+    for s in range(len(subs)):
+        mask, blob, c = subs[s]
+        if not (isinstance(mask, int) and 0 < mask < 2 ** 64):
+            raise ValueError("snapshot sub-heap of no skills")
+        q.subs[s].mask = mask
+        q.n_subs = s + 1
+        _load_array(<void**>&q.subs[s].nodes, &q.subs[s].cap, &q.subs[s].n, (blob, c),
+                    sizeof(QNode))
+
+
 cdef dict _snapshot_engine(Engine* e):
     cdef int64_t i, nq = <int64_t>e.G * e.C
     return {
@@ -81,6 +110,8 @@ cdef dict _snapshot_engine(Engine* e):
                   _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs)],
         "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
                    for i in range(nq)],
+        "subqs": [_save_subs(&e.queues[i]) for i in range(nq)],
+        "g_subq": _blob(e.g_subq, e.G * sizeof(int64_t)),
         "oheaps": [(_blob(e.oheaps[i].nodes, e.oheaps[i].n * sizeof(ONode)), e.oheaps[i].cap)
                    for i in range(e.G)],
         "timers": (_blob(e.timers.nodes, e.timers.n * sizeof(TNode)), e.timers.cap),
@@ -93,7 +124,7 @@ cdef dict _snapshot_engine(Engine* e):
         "op_sk": (_blob(e.op_sk, e.cap_op_sk * sizeof(uint8_t)), e.cap_op_sk),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
                   sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
-                  sizeof(AgeNode)),
+                  sizeof(AgeNode), sizeof(SubQ)),
     }
 
 
@@ -101,7 +132,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     cdef int64_t i, n, cap, nq = <int64_t>e.G * e.C
     if tuple(d["sizes"]) != (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member),
                              sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
-                             sizeof(TNode), sizeof(AgeNode)):
+                             sizeof(TNode), sizeof(AgeNode), sizeof(SubQ)):
         raise ValueError("snapshot taken by a build with other record layouts")
     (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
      e.hist.head, e.hist.n) = d["scalars"]
@@ -123,11 +154,13 @@ cdef void _load_engine(Engine* e, dict d) except *:
     _load_slab(&e.mems, slabs[3])
     _load_slab(&e.excls, slabs[4])
     _load_slab(&e.skreqs, slabs[5])
-    if len(d["queues"]) != nq or len(d["oheaps"]) != e.G:
+    if len(d["queues"]) != nq or len(d["subqs"]) != nq or len(d["oheaps"]) != e.G:
         raise ValueError("snapshot of another config")
     for i in range(nq):
         _load_array(<void**>&e.queues[i].nodes, &e.queues[i].cap, &e.queues[i].n,
                     d["queues"][i], sizeof(QNode))
+        _load_subs(&e.queues[i], tuple(d["subqs"][i]))
+    _fill(e.g_subq, d["g_subq"], e.G * sizeof(int64_t))
     for i in range(e.G):
         _load_array(<void**>&e.oheaps[i].nodes, &e.oheaps[i].cap, &e.oheaps[i].n,
                     d["oheaps"][i], sizeof(ONode))
