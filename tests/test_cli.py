@@ -371,39 +371,21 @@ def _free_port() -> int:
 @pytest.mark.skipif(shutil.which("redis-server") is None,
                     reason="redis-server is not installed (.ci/run installs Debian's)")
 def test_worker_with_no_tenants_serves_the_example_tenant(tmp_path: Path) -> None:
-    redis = pytest.importorskip("redis")
+    pytest.importorskip("redis")
     from pyroute.events import Assigned
     from pyroute.redis import Client
 
-    port = _free_port()
-    server = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind",
-                               "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from redisserver import redis_server
     started = None
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        r = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        started = _Started("worker", "--redis", url, cwd=tmp_path)
-        started.wait_for(rf"connected to {re.escape(url)}; serving shards 0-15", seconds=15)
-        client = Client(url, timeout=15)
-        client.add_operator("example", "alice", ["first_line"], 5, "online")
-        events = client.submit("example", "c1", "web", "first_line")
-        assert [type(e) for e in events] == [Assigned] and events[0].operator == "alice"
-    finally:
-        if started is not None:
-            started.stop()
-        server.terminate()
+    with redis_server(tmp_path) as url:
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+            started = _Started("worker", "--redis", url, cwd=tmp_path)
+            started.wait_for(rf"connected to {re.escape(url)}; serving shards 0-15",
+                             seconds=15)
+            client = Client(url, timeout=15)
+            client.add_operator("example", "alice", ["first_line"], 5, "online")
+            events = client.submit("example", "c1", "web", "first_line")
+            assert [type(e) for e in events] == [Assigned] and events[0].operator == "alice"
+        finally:
+            if started is not None:
+                started.stop()

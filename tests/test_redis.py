@@ -8,11 +8,9 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -25,6 +23,7 @@ pytestmark = pytest.mark.skipif(SERVER is None, reason="redis-server is not inst
 import pyroute as pr  # noqa: E402
 from pyroute.redis import Client, Worker, load_tenants, shard_of  # noqa: E402
 from pyroute.redis.client import key  # noqa: E402
+from redisserver import free_port, redis_server  # noqa: E402
 
 TENANTS = """
 [tenants.acme]
@@ -36,31 +35,10 @@ groups = [{ name = "g" }, { name = "h", overflow = [{ to = ["g"], after = 30.0 }
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    r = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            r.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
