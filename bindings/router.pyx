@@ -127,15 +127,19 @@ cdef class Router:
         self._ok()
         t = arg_time(self, now)   # first: a clock may call back into the router
         request = exact_id(request, "conversation")
-        if request in self.req_map:
+        x = self.req_map.get(request)
+        if x is not None:
+            if R(&self.e, <hnd>x).state >= ST_FINISHED:
+                raise _errors.ended(request, STATE_NAMES[R(&self.e, <hnd>x).state],
+                                    self.config.history)
             raise _errors.duplicate("conversation", request)
         x = self.cindex.get(channel) if isinstance(channel, str) else None
         if x is None:
-            raise _errors.unknown("channel", channel)
+            raise _errors.unknown("channel", channel, self.cindex)
         ci = x
         x = self.gindex.get(group) if isinstance(group, str) else None
         if x is None:
-            raise _errors.unknown("group", group)
+            raise _errors.unknown("group", group, self.gindex)
         gi = x
         if type(priority) is not int or not (-_PRIORITY_LIMIT <= priority <= _PRIORITY_LIMIT):
             check_int(priority, "priority", -_PRIORITY_LIMIT, _PRIORITY_LIMIT)
@@ -359,7 +363,7 @@ cdef class Router:
         elif group is not None:
             x = self.gindex.get(group) if isinstance(group, str) else None
             if x is None:
-                raise _errors.unknown("group", group)
+                raise _errors.unknown("group", group, self.gindex)
             gi = x
         else:
             oh = arg_op(self, operator)
@@ -595,9 +599,9 @@ cdef class Router:
         t = arg_time(self, now)
         gi = self.gindex.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise _errors.unknown("group", group)
+            raise _errors.unknown("group", group, self.gindex)
         if not isinstance(channel, str) or channel not in self.cindex:
-            raise _errors.unknown("channel", channel)
+            raise _errors.unknown("channel", channel, self.cindex)
         _check_visitor(visitor)
         if self.hidden[gi]:
             return False
@@ -614,10 +618,10 @@ cdef class Router:
         cdef hnd ex = -1, oh
         gi = self.gindex.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise _errors.unknown("group", group)
+            raise _errors.unknown("group", group, self.gindex)
         ci = self.cindex.get(channel) if isinstance(channel, str) else None
         if ci is None:
-            raise _errors.unknown("channel", channel)
+            raise _errors.unknown("channel", channel, self.cindex)
         if exclude is not None:
             check_id(exclude, "operator")
             ex = self.op_map.get(exclude, -1)

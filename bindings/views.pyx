@@ -31,11 +31,11 @@ cdef list queue_ids(Router self, object group, object channel):
     cdef QNode* nodes
     gi = self.gindex.get(group) if isinstance(group, str) else None
     if gi is None:
-        raise _errors.unknown("group", group)
+        raise _errors.unknown("group", group, self.gindex)
     if channel is not None:
         ci = self.cindex.get(channel) if isinstance(channel, str) else None
         if ci is None:
-            raise _errors.unknown("channel", channel)
+            raise _errors.unknown("channel", channel, self.cindex)
     base = <int64_t>gi * self.e.C
     items = []
     for c in range(self.e.C):

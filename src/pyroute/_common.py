@@ -91,7 +91,7 @@ def check_channel_limits(limits: object, index: dict[str, int]) -> list[int]:
     for name, n in limits.items():
         ci = index.get(name) if isinstance(name, str) else None
         if ci is None:
-            raise errors.unknown("channel", name)
+            raise errors.unknown("channel", name, index)
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_LIMIT:
             raise errors.InvalidArgument(
                 f"channel_limits[{name!r}] must be an int between 0 and {MAX_LIMIT}, got {n!r}")
@@ -160,7 +160,7 @@ def check_levels(levels: object, groups: list[int], index: dict[str, int]) -> di
     for name, level in levels.items():
         gi = index.get(name) if isinstance(name, str) else None
         if gi is None:
-            raise errors.unknown("group", name)
+            raise errors.unknown("group", name, index)
         if gi not in groups:
             raise errors.InvalidArgument(
                 f"levels names group {name!r}, which the operator is not in; add it to groups")
@@ -194,7 +194,7 @@ def check_groups(groups: object, index: dict[str, int]) -> list[int]:
             raise errors.InvalidArgument(f"group names are str, got {type(g).__name__} {g!r}")
         gi = index.get(g)
         if gi is None:
-            raise errors.unknown("group", g)
+            raise errors.unknown("group", g, index)
         if gi in out:
             raise errors.InvalidArgument(f"group {g!r} is listed twice in groups")
         out.append(gi)

@@ -26,7 +26,7 @@ RULE_TEXT = {
     "tie_break_registration": "tied on the policy and on the last assignment; registered first",
     "only_candidate": "the only operator who could take it",
     "preferred": "its preferred operator (prefer, sticky or a transfer to them)",
-    "pulled": "the operator had room and it was the first conversation waiting for them",
+    "pulled": "the operator had room and this was the best-ranked waiting conversation it could take",
     "no_eligible_operator": "nobody in its eligible groups could take it",
     "reserved": "it waits for its preferred operator alone",
 }

@@ -176,16 +176,53 @@ class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return cfg
 
 
-_CHOICES = {"policy": POLICIES, "order": ("priority", "deadline"), "action": RETENTION_ACTIONS}
+def _choices(root: Any) -> dict[str, tuple]:
+    """Field name -> the values its ``Literal`` type allows, over every Struct reachable
+    from ``root`` (for error messages)."""
+    import msgspec.inspect as mi
+    found: dict[str, tuple] = {}
+    seen: set = set()
+
+    def walk(t: Any, name: Optional[str]) -> None:
+        if isinstance(t, mi.Metadata):
+            walk(t.type, name)
+        elif isinstance(t, mi.LiteralType):
+            if name is not None:
+                found[name] = found.get(name, ()) + tuple(
+                    v for v in t.values if v not in found.get(name, ()))
+        elif isinstance(t, mi.UnionType):
+            for u in t.types:
+                walk(u, name)
+        elif isinstance(t, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+            walk(t.item_type, name)
+        elif isinstance(t, mi.TupleType):
+            for u in t.item_types:
+                walk(u, name)
+        elif isinstance(t, mi.DictType):
+            walk(t.value_type, name)
+        elif isinstance(t, mi.StructType) and t.cls not in seen:
+            seen.add(t.cls)
+            for f in t.fields:
+                walk(f.type, f.name)
+
+    walk(mi.type_info(root), None)
+    return found
+
+
+def explain_validation(e: msgspec.ValidationError, root: Any) -> str:
+    """msgspec's message, plus the accepted values when a field that takes one of a few
+    names (an enum-like ``Literal``, anywhere under ``root``) was given another."""
+    msg = str(e)
+    m = re.search(r"`\$[^`]*\.(\w+)`$", msg)
+    if m and "Invalid enum value" in msg:
+        allowed = _choices(root).get(m.group(1))
+        if allowed:
+            msg += f"; expected one of: {', '.join(map(str, allowed))}"
+    return msg
 
 
 def _explain(e: msgspec.ValidationError) -> str:
-    """msgspec's message, plus the accepted values when an enum-like field was wrong."""
-    msg = str(e)
-    m = re.search(r"`\$[^`]*\.(\w+)`$", msg)
-    if m and m.group(1) in _CHOICES and "Invalid enum value" in msg:
-        msg += f"; expected one of: {', '.join(_CHOICES[m.group(1)])}"
-    return msg
+    return explain_validation(e, RouterConfig)
 
 
 def _decode_file(path: str | Path, decode: Any) -> RouterConfig:

@@ -67,12 +67,28 @@ def _id_problem(what: str, value: object) -> InvalidArgument:
         f"{what} id must be a str or an int, got {type(value).__name__} {value!r}")
 
 
-def unknown(what: str, value: object) -> UnknownId:
-    return UnknownId(f"unknown {what} {value!r}")
+def unknown(what: str, value: object, known: object = None) -> UnknownId:
+    """``UnknownId`` for ``value``; ``known`` (names, e.g. the config's channel or group
+    index) is listed so the caller sees what would have been accepted."""
+    if known is None:
+        return UnknownId(f"unknown {what} {value!r}")
+    names = list(known)  # type: ignore[call-overload]
+    shown = ", ".join(map(repr, names[:20])) + (f" and {len(names) - 20} more"
+                                               if len(names) > 20 else "")
+    return UnknownId(f"unknown {what} {value!r}; the config's {what}s are {shown}"
+                     if names else f"unknown {what} {value!r}; the config has no {what}s")
 
 
 def duplicate(what: str, value: object) -> DuplicateId:
     return DuplicateId(f"{what} {value!r} already exists; ids must be unique")
+
+
+def ended(value: object, state: str, history: int) -> DuplicateId:
+    """``DuplicateId`` for a conversation id that ended and is still kept in history."""
+    return DuplicateId(
+        f"conversation {value!r} already exists: it ended ({state}), and ended ids stay reserved "
+        f"while they are kept in history (the last {history:,} ended conversations, "
+        f"RouterConfig.history); submit the new conversation under a new id")
 
 
 def bad_time(now: object, last: float) -> TimeError:
@@ -80,4 +96,14 @@ def bad_time(now: object, last: float) -> TimeError:
         return TimeError(f"now must be a number of seconds, got {type(now).__name__} {now!r}")
     if now != now or now in (float("inf"), float("-inf")):
         return TimeError(f"now must be finite, got {now!r}")
-    return TimeError(f"time went backwards: now={now!r} is earlier than the last call's {last!r}")
+    hint = ""
+    if last > 1e9 > now:
+        hint = ("; the last call's time looks like epoch seconds (time.time()) and this one "
+                "like a monotonic clock: pass times from one clock, or leave now out and give "
+                "the router that clock (Router(config, clock=...))")
+    elif now < last < 1e9 and last - now > 1e6:
+        hint = ("; the two times look like they come from different clocks: pass times from "
+                "one clock, or leave now out and give the router that clock "
+                "(Router(config, clock=...))")
+    return TimeError(f"time went backwards: now={now!r} is earlier than the last call's "
+                     f"{last!r}{hint}")

@@ -102,8 +102,11 @@ class Cancelled(_Event, frozen=True, tag=True):
 
 
 class Rejected(_Event, frozen=True, tag=True):
-    """``request`` was not admitted. ``reason``: ``"hidden"`` (a hidden group takes only
-    transfers), and more to come (``"banned"``, ``"overloaded"``)."""
+    """``request`` was not admitted at submit, and is kept in history (its id stays
+    taken). ``reason``, checked in this order: ``"banned"`` (the visitor is banned),
+    ``"hidden"`` (a hidden group takes only transfers and escalations), ``"overloaded"``
+    (the group's ``max_queue`` is reached and nobody can answer it now). See
+    docs/semantics.md, "Admission control and bans"."""
 
     request: Id
     at: float

@@ -678,14 +678,16 @@ class Router:
         """Route a new conversation: ``Assigned``, or ``Queued`` (after any ``Overflowed``)."""
         t = self._time(now)   # first: a clock may call back into the router
         request = exact_id("conversation", request)
-        if request in self._reqs or request in self._history:
+        if request in self._history:
+            raise errors.ended(request, self._history[request].state, self.config.history)
+        if request in self._reqs:
             raise errors.duplicate("conversation", request)
         ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
         if ci is None:
-            raise errors.unknown("channel", channel)
+            raise errors.unknown("channel", channel, self._cc.channel_index)
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise errors.unknown("group", group)
+            raise errors.unknown("group", group, self._cc.group_index)
         check_priority(priority)
         check_visitor(visitor)
         if visitor is not None:
@@ -957,9 +959,9 @@ class Router:
         t = self._time(now)
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise errors.unknown("group", group)
+            raise errors.unknown("group", group, self._cc.group_index)
         if not isinstance(channel, str) or channel not in self._cc.channel_index:
-            raise errors.unknown("channel", channel)
+            raise errors.unknown("channel", channel, self._cc.channel_index)
         check_visitor(visitor)
         if self._hidden[gi]:
             return False
@@ -1000,7 +1002,7 @@ class Router:
         if group is not None:
             gi = self._cc.group_index.get(group) if isinstance(group, str) else None
             if gi is None:
-                raise errors.unknown("group", group)
+                raise errors.unknown("group", group, self._cc.group_index)
         else:
             op = self._get_op(operator)
             if op.status != ONLINE:
@@ -1160,10 +1162,10 @@ class Router:
         ``exclude``; None when nobody could. Changes nothing, fires no timers."""
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise errors.unknown("group", group)
+            raise errors.unknown("group", group, self._cc.group_index)
         ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
         if ci is None:
-            raise errors.unknown("channel", channel)
+            raise errors.unknown("channel", channel, self._cc.channel_index)
         if exclude is not None:
             check_id("operator", exclude)
         tiers = self._level_step[gi] is not None
@@ -1198,12 +1200,12 @@ class Router:
         operator of that group alone would take them. O(n log n)."""
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
-            raise errors.unknown("group", group)
+            raise errors.unknown("group", group, self._cc.group_index)
         C = self._C
         if channel is not None:
             ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
             if ci is None:
-                raise errors.unknown("channel", channel)
+                raise errors.unknown("channel", channel, self._cc.channel_index)
             return [rid for (_, _, rid) in self._queues[gi * C + ci]]
         items = [(k + self._off[gi][c], seq, rid) for c in range(C)
                  for (k, seq, rid) in self._queues[gi * C + c]]

@@ -30,7 +30,8 @@ class RequestView(msgspec.Struct, frozen=True):
     id: Id
     state: str
     channel: str
-    group: str                # the group it was submitted to
+    group: str                # its home group: the one it was submitted to, or the last
+                              # one it was transferred or escalated to
     priority: int
     operator: Optional[Id]    # who holds (or held) it
     arrived_at: float

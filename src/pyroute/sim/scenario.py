@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional
 import msgspec
 from msgspec import Meta
 
-from ..config import Name, RouterConfig, compile_config
+from ..config import Name, RouterConfig, compile_config, explain_validation
 from ..errors import ConfigError
 
 Seconds = Annotated[float, Meta(ge=0.0, le=1e9)]
@@ -133,7 +133,7 @@ def scenario_from(data: object, base: Path | None = None, where: str = "scenario
     try:
         sc = msgspec.convert(data, Scenario)
     except msgspec.ValidationError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        raise ConfigError(f"{where}: {explain_validation(e, Scenario)}") from None
     check_scenario(sc, base or Path("."), where)
     return sc
 
