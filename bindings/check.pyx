@@ -131,7 +131,7 @@ cdef int _check(Engine* e) except -1:
             raise AssertionError(f"operator {i}: channel counts")
         if not (slots + o.wrap == o.load):
             raise AssertionError(f"operator {i}: load {o.load} but holds {n}")
-        free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE and not o.wrap else 0
+        free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE else 0
         if o.status == OP_ONLINE:
             online += 1
             total_free += free_
@@ -140,7 +140,7 @@ cdef int _check(Engine* e) except -1:
             m = M(e, x)
             if not (m.op == i):
                 raise AssertionError('m.op == i')
-            eligible = o.status == OP_ONLINE and o.load < o.limit and not o.wrap
+            eligible = o.status == OP_ONLINE and o.load < o.limit
             if not ((m.pos >= 0) == eligible):
                 raise AssertionError(f"operator {i} group {m.group}: heap membership")
             if m.pos >= 0:

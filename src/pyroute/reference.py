@@ -318,7 +318,7 @@ class Router:
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on and not op.wrap else 0
+        free = max(0, op.limit - op.load) if on else 0
         for g in op.groups:
             m = op.members[g]
             if m.key is not None:
@@ -333,13 +333,13 @@ class Router:
 
     def _attach(self, op: _Op) -> None:
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on and not op.wrap else 0
+        free = max(0, op.limit - op.load) if on else 0
         for g in op.groups:
             m = op.members[g]
             if on:
                 self._g_online[g] += 1
                 self._g_free[g] += free
-                if op.load < op.limit and not op.wrap:
+                if op.load < op.limit:
                     m.key = self._key(op, g)
                     self._opsets[g].add(m.key)
         if on:
@@ -461,7 +461,7 @@ class Router:
     def _fill(self, op: _Op, now: float, out: list) -> None:
         C = self._C
         queues = self._queues
-        while op.status == ONLINE and op.load < op.limit and not op.wrap:
+        while op.status == ONLINE and op.load < op.limit:
             best = None
             best_key = None
             for g in op.groups:
@@ -1325,7 +1325,7 @@ class Router:
                     raise AssertionError('self._reqs[rid].op == op.id')
             for g in op.groups:
                 m = op.members[g]
-                eligible = op.status == ONLINE and op.load < op.limit and not op.wrap
+                eligible = op.status == ONLINE and op.load < op.limit
                 if not ((m.key is not None) == eligible):
                     raise AssertionError('(m.key is not None) == eligible')
                 if eligible:
@@ -1333,7 +1333,7 @@ class Router:
                         raise AssertionError('m.key == self._key(op, g) and m.key in self._opsets[g]')
                 if op.status == ONLINE:
                     g_on[g] += 1
-                    g_free[g] += max(0, op.limit - op.load) if not op.wrap else 0
+                    g_free[g] += max(0, op.limit - op.load)
         if not (g_on == self._g_online and g_free == self._g_free):
             raise AssertionError('g_on == self._g_online and g_free == self._g_free')
         in_sets = sum(1 for op in self._ops.values() for g in op.groups
