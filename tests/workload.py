@@ -165,7 +165,8 @@ class CommandStream:
                 return pr.Escalate(request=rid, now=now)
             if k == 1:
                 return pr.Transfer(request=rid, group=rng.choice(self.cfg.groups).name, now=now)
-            return pr.Transfer(request=rid, operator=rng.choice(self.ops), now=now)
+            return pr.Transfer(request=rid, operator=rng.choice(self.ops), now=now,
+                               if_busy=rng.choice(["wait", "wait", "refuse"]))
         if x < 0.99 and self.reqs:
             return pr.Categorize(request=rng.choice(self.reqs[-40:]),
                                  name=rng.choice(["non_target", "billing", "bug"]), now=now)
