@@ -142,6 +142,8 @@ cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     route_new(e, rh, now)
     if was_active:
         wait_again(e, rh, now)
+    if held_by != -1:
+        fill(e, held_by, now)     # the sender's freed slot
 
 
 # Transfers to an operator: one who can take the conversation gets it at once; otherwise an

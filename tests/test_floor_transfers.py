@@ -216,3 +216,74 @@ def test_transfer_failed_is_on_the_wire():
     cmd = msgspec.json.decode(b'{"type":"Transfer","request":"q","operator":"boris"}',
                               type=pr.Command)
     assert cmd.if_busy == "wait"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_busy_floor_passing_chats_between_colleagues_agrees_on_both_engines(seed, _log=None):
+    """Four operators with two or three slots pass chats to each other (waiting, refused,
+    timing out, completing in chains as slots free up), finish, go away and come back, and
+    change limits; both engines agree on every event and the whole state."""
+    import random
+
+    from pyroute import reference
+
+    rng = random.Random(seed)
+    config = cfg(pr.Group("first", transfer_timeout=rng.choice([5.0, 30.0])),
+                 pr.Group("billing", accept_timeout=rng.choice([None, None, 20.0])),
+                 channels=[pr.Channel("chat", wrap_up=rng.choice([0.0, 4.0]), retention=[
+                     pr.Retention(after=10.0, action="hold_message")]),
+                           pr.Channel("phone", cost="all", priority=5)])
+    routers = [pr.Router(config), reference.Router(config)]
+    ops = ["anna", "boris", "carol", "dan"]
+    now = 0.0
+    limits = [rng.choice([2, 3]) for _ in ops]
+    for r in routers:
+        for i, op in enumerate(ops):
+            r.add_operator(op, ["first"] if i % 2 == 0 else ["billing", "first"],
+                           limits[i], status="online", now=0.0)
+    n = 0
+    for step in range(250):
+        now += rng.choice([0.0, 0.5, 1.0, 3.0])
+        live = [rid for rid in routers[1]._reqs]
+        active = [rid for rid in live if routers[1]._reqs[rid].state != 0]
+        x = rng.random()
+        if x < 0.3 or not live:
+            n += 1
+            cmd = pr.Submit(request=f"c{n}", channel=rng.choice(["chat"] * 5 + ["phone"]),
+                            group=rng.choice(["first", "billing"]), now=now)
+        elif x < 0.6:
+            cmd = pr.Transfer(request=rng.choice(active or live), operator=rng.choice(ops),
+                              if_busy=rng.choice(["wait", "wait", "refuse"]), now=now)
+        elif x < 0.65:
+            cmd = pr.Transfer(request=rng.choice(live), group=rng.choice(["first", "billing"]),
+                              now=now)
+        elif x < 0.82:
+            cmd = pr.Finish(request=rng.choice(active or live), now=now)
+        elif x < 0.85:
+            cmd = pr.Accept(request=rng.choice(live), now=now)
+        elif x < 0.88:
+            cmd = pr.Cancel(request=rng.choice(live), now=now)
+        elif x < 0.93:
+            cmd = pr.SetStatus(operator=rng.choice(ops),
+                               status=rng.choice(["online", "online", "away"]),
+                               requeue=rng.random() < 0.3, now=now)
+        elif x < 0.97:
+            cmd = pr.SetLimit(operator=rng.choice(ops), limit=rng.choice([1, 2, 3]), now=now)
+        else:
+            cmd = pr.Advance(now=now + 20.0)
+            now += 20.0
+        if _log is not None:
+            _log.append(cmd)
+        outs = []
+        for r in routers:
+            try:
+                outs.append((r.apply(cmd), None))
+            except pr.RoutingError as e:
+                outs.append((None, type(e)))
+            r.check()
+        where = f"seed={seed} step={step} {cmd!r}"
+        assert outs[0] == outs[1], where
+        assert routers[0]._state() == routers[1]._state(), where
+        for rid in live:
+            if rid in routers[1]._reqs:
+                assert routers[0].request(rid) == routers[1].request(rid), where

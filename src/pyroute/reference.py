@@ -1093,6 +1093,8 @@ class Router:
         self._route_new(r, now, out)
         if was_active:
             self._wait_again(r, now)
+        if held_by is not None:
+            self._fill(self._ops[held_by], now, out)   # the sender's freed slot
 
     def transfer(self, request: Any, group: Optional[str] = None, operator: Any = None,
                  now: Optional[float] = None, if_busy: str = "wait") -> list:
