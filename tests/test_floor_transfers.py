@@ -219,7 +219,7 @@ def test_transfer_failed_is_on_the_wire():
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_a_busy_floor_passing_chats_between_colleagues_agrees_on_both_engines(seed, _log=None):
+def test_a_busy_floor_passing_chats_between_colleagues_agrees_on_both_engines(seed):
     """Four operators with two or three slots pass chats to each other (waiting, refused,
     timing out, completing in chains as slots free up), finish, go away and come back, and
     change limits; both engines agree on every event and the whole state."""
@@ -272,8 +272,6 @@ def test_a_busy_floor_passing_chats_between_colleagues_agrees_on_both_engines(se
         else:
             cmd = pr.Advance(now=now + 20.0)
             now += 20.0
-        if _log is not None:
-            _log.append(cmd)
         outs = []
         for r in routers:
             try:
@@ -287,3 +285,26 @@ def test_a_busy_floor_passing_chats_between_colleagues_agrees_on_both_engines(se
         for rid in live:
             if rid in routers[1]._reqs:
                 assert routers[0].request(rid) == routers[1].request(rid), where
+
+
+@pytest.mark.parametrize("snapshot_every", [1000, 3])
+def test_a_pending_transfer_survives_a_restart_from_the_journal(engine, tmp_path,
+                                                                snapshot_every):
+    """The journal records if_busy; a router reopened on it (replaying the journal, or
+    from a snapshot) has the same pending transfer and tells Anna at the same moment."""
+    config = floor()
+    r = engine.open(tmp_path, config, fsync="never", snapshot_every=snapshot_every)
+    staff(r)
+    r.submit("q", "chat", "first", now=1.0)
+    with pytest.raises(pr.InvalidState):
+        r.transfer("q", operator="boris", now=2.0, if_busy="refuse")
+    r.transfer("q", operator="boris", now=3.0, if_busy="wait")
+    state = r._state()
+    r.close()
+    again = engine.open(tmp_path, config, fsync="never")
+    assert again._state() == state
+    assert again.request("q").transfer_to == "boris"
+    assert again.advance(now=63.0) == [
+        pr.TransferFailed(request="q", at=63.0, operator="boris", from_operator="anna",
+                          reason="timeout")]
+    again.close()
