@@ -55,7 +55,7 @@ from pyroute._common import (
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
-    Offered, Accepted, OfferExpired, Transferred,
+    Offered, Accepted, OfferExpired, Transferred, TransferFailed,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
@@ -69,6 +69,7 @@ cdef tuple STATUSES = _STATUSES
 cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
 cdef tuple REJECT_REASONS = ("hidden", "banned", "overloaded")
+cdef tuple XFER_REASONS = ("timeout", "unavailable", "busy")   # offers.pyx XFER_*
 cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
 
 

@@ -131,7 +131,7 @@ cdef int _check(Engine* e) except -1:
             raise AssertionError(f"operator {i}: channel counts")
         if not (slots + o.wrap == o.load):
             raise AssertionError(f"operator {i}: load {o.load} but holds {n}")
-        free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE and not o.wrap else 0
+        free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE else 0
         if o.status == OP_ONLINE:
             online += 1
             total_free += free_
@@ -140,7 +140,7 @@ cdef int _check(Engine* e) except -1:
             m = M(e, x)
             if not (m.op == i):
                 raise AssertionError('m.op == i')
-            eligible = o.status == OP_ONLINE and o.load < o.limit and not o.wrap
+            eligible = o.status == OP_ONLINE and o.load < o.limit
             if not ((m.pos >= 0) == eligible):
                 raise AssertionError(f"operator {i} group {m.group}: heap membership")
             if m.pos >= 0:
@@ -181,6 +181,39 @@ cdef int _check(Engine* e) except -1:
     for j in range(e.hist.n):
         if not (R(e, e.hist.ring[j]).state >= ST_FINISHED):
             raise AssertionError("history ring holds a live request")
+    # pending transfers: each active, held by someone else than its target, in the
+    # target's list of incoming transfers, and the target (online) unable to take it
+    for i in range(e.reqs.used):
+        r = R(e, <hnd>i)
+        if r.state == ST_FREE or r.state > ST_ACTIVE or r.xfer_to == -1:
+            continue
+        o = O(e, r.xfer_to)
+        if not (r.state == ST_ACTIVE and o.alive and o.status == OP_ONLINE
+                and r.op != r.xfer_to):
+            raise AssertionError(f"request {i}: pending transfer to operator {r.xfer_to} "
+                                 f"in state {r.state}, held by {r.op}")
+        if takes(e, r.xfer_to, <hnd>i):
+            raise AssertionError(f"operator {r.xfer_to} could take request {i}, transferred to it")
+    for i in range(e.ops.used):
+        o = O(e, <hnd>i)
+        if not o.alive:
+            continue
+        x = o.in_head
+        n = 0
+        while x != -1:
+            r = R(e, x)
+            if not (r.xfer_to == i and r.state == ST_ACTIVE):
+                raise AssertionError(f"operator {i}: incoming transfer {x} not theirs")
+            if r.xfer_next == -1 and o.in_tail != x:
+                raise AssertionError(f"operator {i}: incoming transfers' tail")
+            n += 1
+            if n > e.reqs.used:
+                raise AssertionError(f"operator {i}: incoming transfers loop")
+            x = r.xfer_next
+        for c in range(e.C):
+            if (e.op_ch[i * 2 * e.C + c] >= 0
+                    and e.op_ch[i * 2 * e.C + e.C + c] > e.op_ch[i * 2 * e.C + c]):
+                raise AssertionError(f"operator {i}: over its cap for channel {c}")
     for j in range(1, e.timers.n):
         t0 = &e.timers.nodes[(j - 1) // 2]
         if not ((t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq)):

@@ -48,6 +48,10 @@ cdef int convert_events(Router self, list out) except -1:
             out.append(Transferred(req_ids[ev.req], ev.at,
                                    op_ids[ev.op] if ev.op >= 0 else None, gnames[ev.group],
                                    op_ids[ev.aux] if ev.aux >= 0 else None, ev.flag != 0))
+        elif ev.type == EV_TRANSFER_FAILED:
+            out.append(TransferFailed(req_ids[ev.req], ev.at, op_ids[ev.aux],
+                                      op_ids[ev.op] if ev.op >= 0 else None,
+                                      XFER_REASONS[ev.flag]))
         elif ev.type == EV_OFFER_EXPIRED:
             out.append(OfferExpired(req_ids[ev.req], op_ids[ev.op], ev.at))
         elif ev.type == EV_RETENTION:

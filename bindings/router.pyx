@@ -343,7 +343,7 @@ cdef class Router:
         return 0
 
     cdef int _transfer(self, object request, object group, object operator, object now,
-                       bint escalate, list out) except -1:
+                       bint escalate, list out, object if_busy="wait") except -1:
         cdef double t
         cdef hnd h, oh = -1, mh
         cdef int32_t gi
@@ -360,6 +360,10 @@ cdef class Router:
                     f"escalate_to (it is the last line)")
         elif (group is None) == (operator is None):
             raise InvalidArgument("transfer needs exactly one of group= or operator=")
+        if not escalate and (type(if_busy) is not str or if_busy not in ("wait", "refuse")):
+            raise InvalidArgument(f"if_busy must be \"wait\" or \"refuse\", got {if_busy!r}")
+        if escalate:
+            pass
         elif group is not None:
             x = self.gindex.get(group) if isinstance(group, str) else None
             if x is None:
@@ -377,12 +381,35 @@ cdef class Router:
             if r.op == oh and r.state != ST_QUEUED:
                 raise InvalidState(
                     f"conversation {request!r} is already with operator {operator!r}")
+            if if_busy == "refuse" and not takes(&self.e, oh, h):
+                raise InvalidState(self._busy(request, oh, h))
             gi = M(&self.e, O(&self.e, oh).first_member).group
             if is_member(&self.e, oh, r.home):
                 gi = r.home
+            eng_transfer_to(&self.e, h, gi, oh, if_busy == "refuse", t)
+            self._collect(out)
+            return 0
         eng_transfer(&self.e, h, gi, oh, escalate, t)
         self._collect(out)
         return 0
+
+    cdef str _busy(self, object request, hnd oh, hnd h):
+        cdef Req* r = R(&self.e, h)
+        cdef Op* o = O(&self.e, oh)
+        cdef int32_t cap = self.e.op_ch[<int64_t>oh * 2 * self.e.C + r.ch]
+        cdef int32_t count = self.e.op_ch[<int64_t>oh * 2 * self.e.C + self.e.C + r.ch]
+        cdef int32_t need = charge(&self.e, o, r.ch)
+        name = self.op_ids[oh]
+        if r.excl != -1 and excludes(&self.e, h, oh):
+            why = "they declined it or let its offer expire"
+        elif cap >= 0 and count >= cap:
+            why = (f"they hold {count} of their {cap} "
+                   f"{self.cnames[r.ch]!r} conversation(s)")
+        else:
+            why = (f"they are full ({o.load}/{o.limit} slots taken, it needs "
+                   f"{max(need, 1)})")
+        return (f"cannot transfer {request!r} to operator {name!r}: {why}; try again "
+                f"later, or pass if_busy=\"wait\" to leave it with its operator until they can")
 
     cdef int _answer_offer(self, object request, object operator, object now, bint accept,
                            list out) except -1:
@@ -445,7 +472,8 @@ cdef class Router:
         if tp is SetLimit:
             return self._set_limit(cmd.operator, cmd.limit, cmd.now, out)
         if tp is Transfer:
-            return self._transfer(cmd.request, cmd.group, cmd.operator, cmd.now, False, out)
+            return self._transfer(cmd.request, cmd.group, cmd.operator, cmd.now, False, out,
+                                  cmd.if_busy)
         if tp is Escalate:
             return self._transfer(cmd.request, None, None, cmd.now, True, out)
         if tp is Accept:
@@ -532,13 +560,16 @@ cdef class Router:
         self._set_limit(operator, limit, now, out)
         return out
 
-    def transfer(self, request, group=None, operator=None, now=None):
-        """Hand a conversation to another group, or to an operator (who gets it as soon as
-        they can; after the target group's transfer_timeout anyone in it may take it).
-        ``Transferred``, then the new routing decision; it keeps its arrival time. Raises
-        UnknownId, InvalidArgument, InvalidState."""
+    def transfer(self, request, group=None, operator=None, now=None, if_busy="wait"):
+        """Hand a conversation to another group, or to an operator. An operator who can
+        take it gets it at once; one who cannot: with ``if_busy="wait"`` an active
+        conversation stays with its sender until they can (``TransferFailed`` after the
+        group's transfer_timeout), a waiting one waits for them alone that long; with
+        ``if_busy="refuse"`` the call raises InvalidState. ``Transferred``, then the new
+        routing decision; it keeps its arrival time. Raises UnknownId, InvalidArgument,
+        InvalidState."""
         cdef list out = []
-        self._transfer(request, group, operator, now, False, out)
+        self._transfer(request, group, operator, now, False, out, if_busy)
         return out
 
     def escalate(self, request, now=None):

@@ -25,13 +25,18 @@ cdef dict state_dump(Router self):
         while x != -1:
             active.append(self.req_ids[x])
             x = R(e, x).act_next
+        incoming = []
+        x = o.in_head
+        while x != -1:
+            incoming.append(self.req_ids[x])
+            x = R(e, x).xfer_next
         ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
                             o.missed,
                             tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
                             tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
                             op_skills(self, <hnd>i), o.kind,
                             o.reg, o.last_assign, o.idle, o.handled, tuple(active),
-                            tuple(members))))
+                            tuple(members), tuple(incoming))))
     ops.sort(key=lambda p: p[0])
     reqs = []
     for i in range(e.reqs.used):
@@ -54,7 +59,10 @@ cdef dict state_dump(Router self):
                              bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
                              r.charge, req_skills(self, r),
                              self.op_ids[r.prefer] if r.prefer >= 0 else None,
-                             r.prefer_until if r.prefer >= 0 else None)))
+                             r.prefer_until if r.prefer >= 0 else None,
+                             self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
+                             gn[r.xfer_group] if r.xfer_to >= 0 else None,
+                             r.xfer_n, r.ret_wait)))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):
@@ -82,7 +90,8 @@ cdef dict state_dump(Router self):
             r = R(e, tn.req)
             live = r.state <= ST_ACTIVE and r.state != ST_FREE and r.seq == tn.rseq
             rid = self.req_ids[tn.req] if live else None
-            kind = "overflow" if tn.group >= 0 else "retention"
+            kind = ("overflow" if tn.group >= 0 else "transfer" if tn.group == TIMER_TRANSFER
+                    else "retention")
         tlist.append((tn.due, kind, rid, tn.rseq, tn.gen,
                       gn[tn.group] if tn.group >= 0 else None, tn.rule))
     history = [request_view(self, e.hist.ring[(e.hist.head + i) % e.hist.limit])

@@ -144,7 +144,10 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
     cdef Best sb
     cdef HasSkills has
     has.known = False
-    while o.status == OP_ONLINE and o.load < o.limit and not o.wrap:
+    if o.in_head != -1:
+        take_transfers(e, oh, now)
+        o = O(e, oh)
+    while o.status == OP_ONLINE and o.load < o.limit:
         best_entry = -1
         best_m = -1
         best_key = 0.0

@@ -38,7 +38,7 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
     """Take the operator out of its groups' heaps and counters."""
     cdef Op* o = O(e, oh)
     cdef bint on = o.status == OP_ONLINE
-    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on and not o.wrap else 0
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
     cdef hnd mh = o.first_member
     cdef Member* m
     while mh != -1:
@@ -57,7 +57,7 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
 cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
     cdef Op* o = O(e, oh)
     cdef bint on = o.status == OP_ONLINE
-    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on and not o.wrap else 0
+    cdef int64_t free_ = (o.limit - o.load if o.limit > o.load else 0) if on else 0
     cdef hnd mh = o.first_member
     cdef Member* m
     cdef OHeap* h
@@ -67,7 +67,7 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
         m = M(e, mh)
         e.cnt.g_online[m.group] += 1
         e.cnt.g_free[m.group] += free_
-        if o.load < o.limit and not o.wrap:
+        if o.load < o.limit:
             h = &e.oheaps[m.group]
             if h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:
                 e.oom = 1

@@ -13,6 +13,7 @@ cdef enum:
     EV_ACCEPTED = 10
     EV_OFFER_EXPIRED = 11
     EV_TRANSFERRED = 12
+    EV_TRANSFER_FAILED = 13   # op: the sender (or -1), aux: the target, flag: the reason
 
 ctypedef struct EvRec:
     double at

@@ -62,7 +62,7 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
             if r.state == ST_QUEUED and r.gen == t.gen:
                 place(e, t.req, r.first_entry, t.due)
         elif t.group == TIMER_RETENTION:
-            if not r.answered and r.ret_next == t.rule:
+            if r.state != ST_ACTIVE and r.ret_wait == t.gen and r.ret_next == t.rule:
                 r.ret_next += 1
                 ev = ev_new(e, EV_RETENTION, t.req, t.due)
                 if ev != NULL:
@@ -71,5 +71,8 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
         elif t.group == TIMER_OFFER:
             if r.state == ST_OFFERED and r.offers == t.gen:
                 expire_offer(e, t.req, t.due)
+        elif t.group == TIMER_TRANSFER:
+            if r.xfer_to != -1 and r.xfer_n == t.gen:
+                fail_transfer(e, t.req, t.due, XFER_TIMEOUT)
         elif r.state == ST_QUEUED and r.gen == t.gen:
             apply_rule(e, t.req, t.group, t.rule, t.due)

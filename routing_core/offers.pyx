@@ -44,6 +44,7 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
     if (e.cfg.max_missed[g] >= 0 and O(e, oh).missed >= e.cfg.max_missed[g]
             and O(e, oh).status == OP_ONLINE):
         change_status(e, oh, OP_AWAY, 1, now)
+        fail_incoming(e, oh, now)
         requeue_all(e, oh, now, True)
         n = copy_groups(e, oh)
         sweep(e, n, now)
@@ -89,10 +90,18 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
                        double now) noexcept nogil:
     """The conversation leaves its operator (if any) and is routed anew in group ``g``,
     reserved for ``target`` (if any) for the group's transfer_timeout."""
+    eng_begin(e, now)
+    if R(e, rh).xfer_to != -1:     # a new transfer replaces the pending one
+        drop_transfer(e, rh)
+    move(e, rh, g, target, escalated, now)
+
+
+cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
+               double now) noexcept nogil:
     cdef Req* r
     cdef hnd held_by = -1, eh, nxt
     cdef EvRec* ev
-    eng_begin(e, now)
+    cdef bint was_active = R(e, rh).state == ST_ACTIVE
     if slab_reserve(&e.ents, 1, &e.mem) < 0:
         e.oom = 1
         return
@@ -131,3 +140,179 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         ev.aux = target
         ev.flag = escalated
     route_new(e, rh, now)
+    if was_active:
+        wait_again(e, rh, now)
+    if held_by != -1:
+        fill(e, held_by, now)     # the sender's freed slot
+
+
+# Transfers to an operator: one who can take the conversation gets it at once; otherwise an
+# active conversation stays with its sender (a pending transfer, in the target's list of
+# incoming transfers) until the target can take it, the group's transfer_timeout passes,
+# or the target leaves online.
+
+cdef enum:
+    XFER_TIMEOUT = 0      # TransferFailed reasons (convert.pyx: XFER_REASONS)
+    XFER_UNAVAILABLE = 1
+    XFER_BUSY = 2
+
+
+cdef bint takes(Engine* e, hnd oh, hnd rh) noexcept nogil:
+    """Whether the operator can take the request by a transfer now: online, in a group,
+    room for its channel (cost and cap), and it never declined it."""
+    cdef Op* o = O(e, oh)
+    return (o.status == OP_ONLINE and o.first_member != -1 and fits_channel(e, oh, R(e, rh).ch)
+            and (R(e, rh).excl == -1 or not excludes(e, rh, oh)))
+
+
+cdef void drop_transfer(Engine* e, hnd rh) noexcept nogil:
+    """End a pending transfer: out of its target's list of incoming transfers."""
+    cdef Req* r = R(e, rh)
+    cdef Op* o = O(e, r.xfer_to)
+    if r.xfer_prev != -1:
+        R(e, r.xfer_prev).xfer_next = r.xfer_next
+    else:
+        o.in_head = r.xfer_next
+    if r.xfer_next != -1:
+        R(e, r.xfer_next).xfer_prev = r.xfer_prev
+    else:
+        o.in_tail = r.xfer_prev
+    r.xfer_prev = -1
+    r.xfer_next = -1
+    r.xfer_to = -1
+    r.xfer_group = -1
+
+
+cdef void fail_transfer(Engine* e, hnd rh, double now, int8_t reason) noexcept nogil:
+    cdef hnd target = R(e, rh).xfer_to
+    cdef EvRec* ev
+    drop_transfer(e, rh)
+    ev = ev_new(e, EV_TRANSFER_FAILED, rh, now)
+    if ev != NULL:
+        ev.op = R(e, rh).op
+        ev.aux = target
+        ev.flag = reason
+
+
+cdef void fail_incoming(Engine* e, hnd oh, double now) noexcept nogil:
+    """The target left online (or is removed): its pending transfers fail, in order."""
+    while O(e, oh).in_head != -1:
+        fail_transfer(e, O(e, oh).in_head, now, XFER_UNAVAILABLE)
+
+
+cdef void take_transfers(Engine* e, hnd oh, double now) noexcept nogil:
+    """An operator with room takes the conversations transferred to it, in the order the
+    transfers were asked, before any waiting work."""
+    cdef hnd rh
+    cdef int32_t g
+    while O(e, oh).in_head != -1 and O(e, oh).status == OP_ONLINE and O(e, oh).load < O(e, oh).limit:
+        rh = O(e, oh).in_head
+        while rh != -1 and not takes(e, oh, rh):
+            rh = R(e, rh).xfer_next
+        if rh == -1:
+            return
+        g = R(e, rh).xfer_group
+        drop_transfer(e, rh)
+        hand_over(e, rh, oh, g, now)
+
+
+cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept nogil:
+    """Move the request to the operator (who can take it) through group ``g`` (its first
+    group if it is no longer in ``g``): ``Transferred``, then ``Assigned`` or ``Offered``."""
+    cdef Req* r
+    cdef hnd held_by = -1, mh, eh, nxt
+    cdef Entry* en
+    cdef EvRec* ev
+    cdef bint was_active = R(e, rh).state == ST_ACTIVE
+    mh = O(e, oh).first_member
+    while mh != -1 and M(e, mh).group != g:
+        mh = M(e, mh).next
+    if mh == -1:
+        mh = O(e, oh).first_member
+        g = M(e, mh).group
+    r = R(e, rh)
+    if r.state == ST_QUEUED:
+        dequeue(e, rh)
+    else:
+        held_by = r.op
+        release(e, rh)
+    r = R(e, rh)
+    r.state = ST_QUEUED
+    r.op = -1
+    r.via = -1
+    r.gen += 1
+    # its eligible groups become ``g`` alone: the first entry is kept (no allocation)
+    eh = EN(e, r.first_entry).next
+    while eh != -1:
+        nxt = EN(e, eh).next
+        slab_give(&e.ents, eh, &e.mem)
+        eh = nxt
+    r = R(e, rh)
+    en = EN(e, r.first_entry)
+    en.group = g
+    en.pos = -1
+    en.sub = -1
+    en.next = -1
+    r.last_entry = r.first_entry
+    r.home = <int16_t>g
+    r.prefer = -1
+    r.prefer_until = 0.0
+    ev = ev_new(e, EV_TRANSFERRED, rh, now)
+    if ev != NULL:
+        ev.op = held_by
+        ev.group = g
+        ev.aux = oh
+        ev.flag = 0
+    assign(e, rh, mh, now)
+    if was_active:
+        wait_again(e, rh, now)
+    if held_by != -1:
+        fill(e, held_by, now)     # the sender's freed slot
+
+
+cdef void eng_transfer_to(Engine* e, hnd rh, int32_t g, hnd oh, bint refuse,
+                          double now) noexcept nogil:
+    """Transfer to an operator (checked by the bindings against the state before the
+    call's timers, which may have changed it since)."""
+    cdef Req* r
+    cdef EvRec* ev
+    eng_begin(e, now)
+    if R(e, rh).xfer_to != -1:     # a new transfer replaces the pending one
+        drop_transfer(e, rh)
+    r = R(e, rh)
+    if O(e, oh).status != OP_ONLINE or O(e, oh).first_member == -1:
+        ev = ev_new(e, EV_TRANSFER_FAILED, rh, now)
+        if ev != NULL:
+            ev.op = R(e, rh).op
+            ev.aux = oh
+            ev.flag = XFER_UNAVAILABLE
+        return
+    if r.op == oh and r.state != ST_QUEUED:
+        return                     # a timer gave it to them already
+    if not is_member(e, oh, g):
+        g = M(e, O(e, oh).first_member).group
+    if takes(e, oh, rh):
+        hand_over(e, rh, oh, g, now)
+    elif refuse:
+        ev = ev_new(e, EV_TRANSFER_FAILED, rh, now)
+        if ev != NULL:
+            ev.op = R(e, rh).op
+            ev.aux = oh
+            ev.flag = XFER_BUSY
+    elif r.state == ST_ACTIVE:     # it stays with its operator until the target can
+        if th_reserve(&e.timers, 1, &e.mem) < 0:
+            e.oom = 1
+            return
+        r.xfer_to = oh
+        r.xfer_group = <int16_t>g
+        r.xfer_n += 1
+        r.xfer_next = -1
+        r.xfer_prev = O(e, oh).in_tail
+        if O(e, oh).in_tail != -1:
+            R(e, O(e, oh).in_tail).xfer_next = rh
+        else:
+            O(e, oh).in_head = rh
+        O(e, oh).in_tail = rh
+        push_timer(e, now + e.cfg.transfer_timeout[g], rh, r.seq, r.xfer_n, TIMER_TRANSFER, 0)
+    else:                          # a waiting customer waits for the target alone
+        move(e, rh, g, oh, False, now)

@@ -3,6 +3,9 @@
 cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
     """Send an offered or active conversation back to the queue at its place."""
     cdef Req* r
+    cdef bint was_active = R(e, rh).state == ST_ACTIVE
+    if R(e, rh).xfer_to != -1:
+        drop_transfer(e, rh)
     release(e, rh)
     r = R(e, rh)
     r.state = ST_QUEUED
@@ -10,6 +13,8 @@ cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
     r.via = -1
     r.gen += 1
     route_new(e, rh, now)
+    if was_active:
+        wait_again(e, rh, now)
 
 
 cdef void requeue_all(Engine* e, hnd oh, double now, bint offers_only) noexcept nogil:
@@ -70,6 +75,8 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     o.first_member = -1
     o.act_head = -1
     o.act_tail = -1
+    o.in_head = -1
+    o.in_tail = -1
     o.alive = 1
     o.kind = kind
     for i in range(e.C):
@@ -103,6 +110,7 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
     detach(e, oh)
     O(e, oh).status = OP_OFFLINE
     attach(e, oh)
+    fail_incoming(e, oh, now)
     requeue_all(e, oh, now, False)   # offers, and anything a timer assigned just now
     detach(e, oh)
     O(e, oh).alive = 0
@@ -121,6 +129,8 @@ cdef void eng_set_status(Engine* e, hnd oh, int8_t status, bint requeue,
     old = O(e, oh).status
     if old != status:
         change_status(e, oh, status, 0, now)
+    if old == OP_ONLINE and status != OP_ONLINE:
+        fail_incoming(e, oh, now)
     if status != OP_ONLINE and (requeue or old == OP_ONLINE):
         requeue_all(e, oh, now, not requeue)
     if old == OP_ONLINE and status != OP_ONLINE:

@@ -100,12 +100,24 @@ cdef inline void push_pending(Engine* e, hnd rh) noexcept nogil:
     e.scr.n_pending = 0
 
 
-cdef inline void push_retention(Engine* e, hnd rh) noexcept nogil:
+cdef inline void push_retention(Engine* e, hnd rh, double start) noexcept nogil:
+    """The channel's retention steps, counted from ``start`` (numbered by the wait)."""
     cdef Req* r = R(e, rh)
     cdef int32_t i, first = e.cfg.ret_start[r.ch], last = e.cfg.ret_start[r.ch + 1]
     for i in range(first, last):
         r = R(e, rh)
-        push_timer(e, r.arrival + e.cfg.ret_after[i], rh, r.seq, r.gen, TIMER_RETENTION, i - first)
+        push_timer(e, start + e.cfg.ret_after[i], rh, r.seq, r.ret_wait, TIMER_RETENTION,
+                   i - first)
+
+
+cdef inline void wait_again(Engine* e, hnd rh, double now) noexcept nogil:
+    """An answered conversation that was just routed anew: if it waits again (queued, or
+    offered), its retention steps start again from ``now``."""
+    cdef Req* r = R(e, rh)
+    if r.state != ST_ACTIVE and e.cfg.ret_start[r.ch] != e.cfg.ret_start[r.ch + 1]:
+        r.ret_wait += 1
+        r.ret_next = 0
+        push_retention(e, rh, now)
 
 
 cdef void push_rechecks(Engine* e, hnd rh, hnd eh, bint relax, double now) noexcept nogil:

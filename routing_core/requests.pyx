@@ -31,6 +31,12 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
+    r.ret_wait = 0
+    r.xfer_to = -1
+    r.xfer_prev = -1
+    r.xfer_next = -1
+    r.xfer_n = 0
+    r.xfer_group = -1
     r.ch = <int16_t>ch
     r.home = <int16_t>g
     r.via = -1
@@ -76,7 +82,7 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
         R(e, rh).prefer_until = now + prefer_for
     route_new(e, rh, now)
     if not R(e, rh).answered:   # retention steps, while it waits for its first answer
-        push_retention(e, rh)
+        push_retention(e, rh, R(e, rh).arrival)
     return rh
 
 
@@ -111,6 +117,8 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     cdef Req* r
     cdef double wrap
     eng_begin(e, now)
+    if R(e, rh).xfer_to != -1:
+        drop_transfer(e, rh)
     r = R(e, rh)
     wrap = e.cfg.wrap_g[r.via] if e.cfg.wrap_g[r.via] >= 0 else e.cfg.wrap_ch[r.ch]
     if wrap > 0:
@@ -134,6 +142,8 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
     cdef double waited
     cdef EvRec* ev
     eng_begin(e, now)
+    if R(e, rh).xfer_to != -1:
+        drop_transfer(e, rh)
     r = R(e, rh)
     if r.state == ST_QUEUED:
         dequeue(e, rh)

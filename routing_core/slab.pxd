@@ -22,6 +22,12 @@ ctypedef struct Req:
     hnd sk                # required skills (a SkillReq), or -1
     hnd prefer            # the operator it waits for until prefer_until, or -1
     double prefer_until
+    hnd xfer_to           # a pending transfer: the operator it moves to, or -1
+    hnd xfer_prev         # neighbours in that operator's list of incoming transfers
+    hnd xfer_next
+    int32_t xfer_n        # transfers made pending: numbers their timeout timers
+    int32_t ret_wait      # waits after an answer: numbers the retention timers
+    int16_t xfer_group    # the group a pending transfer moves it into
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch
@@ -56,6 +62,8 @@ ctypedef struct Op:
     hnd first_member      # memberships, in membership order
     hnd act_head          # active conversations, in assignment order
     hnd act_tail
+    hnd in_head           # pending transfers to it, in the order asked
+    hnd in_tail
     int8_t status
     int8_t alive
     int8_t kind           # 0 human, 1 bot

@@ -33,17 +33,19 @@ def test_steps_fire_once_each_while_waiting(make):
     assert r.advance(now=1000.0) == []          # email has no steps; c1's are done
 
 
-def test_none_after_the_answer(make):
+def test_none_after_the_answer_until_it_waits_again(make):
     r = make(floor())
     r.submit("c1", "web", "support", now=0.0)
     r.advance(now=30.0)
     r.add_operator("alice", ["support"], 1, status="online", now=40.0)
     assert r.operator("alice").active == ("c1",)
     assert r.advance(now=200.0) == []
-    # requeued after its answer: it waits again, but gets no retention steps
+    # requeued after its answer: it waits again, and the steps start again from 210
     r.set_status("alice", "offline", requeue=True, now=210.0)
     assert r.request("c1").state == "queued"
-    assert r.advance(now=1000.0) == []
+    assert r.advance(now=1000.0) == [
+        pr.RetentionDue(request="c1", action="hold_message", at=240.0),
+        pr.RetentionDue(request="c1", action="offer_callback", at=300.0)]
 
 
 def test_cancelled_or_rejected_get_none(make):

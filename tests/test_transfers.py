@@ -53,22 +53,23 @@ def test_transfer_to_a_group_or_a_queue(make):
     assert r.queue("first") == []
 
 
-def test_transfer_to_a_busy_operator_waits_then_falls_back(make):
+def test_transfer_to_a_busy_operator_stays_with_the_sender_then_fails(make):
     r = make(floor())
     staff(r)
     r.transfer(r.submit("y", "web", "first", now=0.0)[0].request, group="billing", now=0.0)
     assert r.operator("bob").active == ("y",)
     r.submit("c1", "web", "first", now=1.0)                      # alice
-    events = r.transfer("c1", operator="bob", now=2.0)            # bob is full
-    assert events == [
-        pr.Transferred(request="c1", at=2.0, from_operator="alice", group="billing",
-                       operator="bob", escalated=False),
-        pr.Queued(request="c1", group="billing", channel="web", at=2.0)]
-    # carol is free but c1 waits for bob until billing's transfer_timeout (30 s)
-    assert r.request("c1").state == "queued"
+    assert r.transfer("c1", operator="bob", now=2.0) == []       # bob is full: c1 stays
+    v = r.request("c1")
+    assert (v.state, v.operator, v.transfer_to) == ("active", "alice", "bob")
+    assert r.operator("alice").active == ("c1",)
+    # carol is free, but the transfer named bob; after billing's transfer_timeout (30 s)
+    # alice is told, and still has the customer
     assert r.advance(now=32.0) == [
-        pr.Assigned(request="c1", operator="carol", group="billing", channel="web", at=32.0,
-                    waited=31.0)]
+        pr.TransferFailed(request="c1", at=32.0, operator="bob", from_operator="alice",
+                          reason="timeout")]
+    v = r.request("c1")
+    assert (v.state, v.operator, v.transfer_to) == ("active", "alice", None)
 
 
 def test_transfer_to_a_free_operator_goes_at_once(make):
@@ -90,6 +91,10 @@ def test_transfer_to_a_free_operator_goes_at_once(make):
     (lambda r: r.transfer("zz", group="first", now=5.0), pr.UnknownId, "zz"),
     (lambda r: r.escalate("b1", now=5.0), pr.InvalidState, "last line"),
     (lambda r: r.transfer("c1", group="first", now=1.0), pr.TimeError, "earlier"),
+    (lambda r: r.transfer("c1", operator="bob", now=5.0, if_busy="never"), pr.InvalidArgument,
+     "if_busy"),
+    (lambda r: r.transfer("c1", operator="bob", now=5.0, if_busy="refuse"), pr.InvalidState,
+     "full"),
 ])
 def test_bad_transfers_change_nothing(make, call, exc, fragment):
     r = make(floor())

@@ -27,19 +27,21 @@ def test_slot_stays_taken_until_the_wrap_up_ends(make):
     assert r.operator("alice").wrap_up == 0
 
 
-def test_an_operator_in_wrap_up_takes_nothing_new(make):
+def test_an_operator_in_wrap_up_keeps_its_other_slots(make):
     r = make(floor())
     r.add_operator("alice", ["support"], 3, status="online", now=0.0)
     r.add_operator("bob", ["support"], 1, status="online", now=0.0)
     r.submit("c1", "web", "support", now=1.0)                 # alice (most free slots)
-    r.finish("c1", now=2.0)                                   # alice wraps up until 12
-    assert r.stats(now=2.0).groups["support"].free_slots == 1  # only bob's
-    assert r.submit("c2", "email", "support", now=3.0)[0].operator == "bob"
-    assert r.submit("c3", "email", "support", now=4.0) == [
-        pr.Queued(request="c3", group="support", channel="email", at=4.0)]
-    # at 12 alice is back, with all three slots
+    r.finish("c1", now=2.0)                                   # alice wraps up one slot until 12
+    assert r.stats(now=2.0).groups["support"].free_slots == 3  # alice's two and bob's
+    assert r.submit("c2", "email", "support", now=3.0)[0].operator == "alice"
+    assert r.submit("c3", "email", "support", now=4.0)[0].operator == "bob"
+    assert r.submit("c4", "email", "support", now=5.0)[0].operator == "alice"
+    assert r.submit("c5", "email", "support", now=6.0) == [
+        pr.Queued(request="c5", group="support", channel="email", at=6.0)]
+    # at 12 alice's wrap-up slot is free again
     assert r.advance(now=12.0)[0] == pr.Assigned(
-        request="c3", operator="alice", group="support", channel="email", at=12.0, waited=8.0)
+        request="c5", operator="alice", group="support", channel="email", at=12.0, waited=6.0)
 
 
 def test_group_overrides_the_channel(make):

@@ -70,6 +70,7 @@ class CommandStream:
         self.ops: list = []
         self.reqs: list = []
         self.offered: list = []   # (request, operator) of open offers seen by observe()
+        self.assigned: list = []  # (request, operator) of recent assignments seen by observe()
 
     def observe(self, events) -> None:
         """Feed back the events of the last command, so accepts and declines can target
@@ -77,7 +78,10 @@ class CommandStream:
         for e in events or ():
             if isinstance(e, pr.Offered):
                 self.offered.append((e.request, e.operator))
+            elif isinstance(e, (pr.Assigned, pr.Accepted)):
+                self.assigned.append((e.request, e.operator))
         self.offered = self.offered[-10:]
+        self.assigned = self.assigned[-20:]
 
     def _groups(self) -> list[str]:
         names = [g.name for g in self.cfg.groups]
@@ -165,7 +169,14 @@ class CommandStream:
                 return pr.Escalate(request=rid, now=now)
             if k == 1:
                 return pr.Transfer(request=rid, group=rng.choice(self.cfg.groups).name, now=now)
-            return pr.Transfer(request=rid, operator=rng.choice(self.ops), now=now)
+            op = rng.choice(self.ops)
+            if len(self.assigned) > 1 and rng.random() < 0.7:
+                # an answered conversation to a colleague who was busy lately: a transfer
+                # that may have to wait (or be refused)
+                rid = rng.choice(self.assigned)[0]
+                op = rng.choice(self.assigned)[1]
+            return pr.Transfer(request=rid, operator=op, now=now,
+                               if_busy=rng.choice(["wait", "wait", "refuse"]))
         if x < 0.99 and self.reqs:
             return pr.Categorize(request=rng.choice(self.reqs[-40:]),
                                  name=rng.choice(["non_target", "billing", "bug"]), now=now)

@@ -26,7 +26,7 @@ from .errors import (
 )
 from .events import (
     Accepted, Assigned, Cancelled, Event, Finished, Offered, OfferExpired, Overflowed, Queued,
-    Rejected, RetentionDue, StatusChanged, Transferred,
+    Rejected, RetentionDue, StatusChanged, TransferFailed, Transferred,
 )
 from .router import Router
 from .views import (
@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
-    "Relax", "Transferred", "Transfer", "Escalate",
+    "Relax", "Transferred", "TransferFailed", "Transfer", "Escalate",
     "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",

@@ -34,16 +34,16 @@ RULE_TEXT = {
 
 def _verdict(rt: Any, op: Any, r: Any, g: int, now: float) -> tuple[str, str]:
     """Why ``op`` can (or cannot) take ``r`` through group ``g`` at ``now``: the checks of
-    ``Router._fits`` in the same order, plus status, wrap-up and room."""
+    ``Router._fits`` in the same order, plus status and room (wrap-up where its slots are what is missing)."""
     free = op.limit - op.load
     if op.status != ONLINE:
         return STATUSES[op.status], f"{STATUSES[op.status]}"
-    if op.wrap:
-        return "wrap_up", f"{op.wrap} slot(s) in wrap-up"
     if op.id in r.excluded:
         return "declined", "declined it or let its offer expire"
     need = max(rt._charge(op, r.ch), 1)
     if free < need:
+        if op.wrap and free + op.wrap >= need:   # only the wrap-up slots make it full
+            return "wrap_up", f"{op.wrap} slot(s) in wrap-up, needs {need}"
         return "full", f"{op.load}/{op.limit} slots taken, needs {need}"
     cap = op.ch_limit[r.ch]
     if cap >= 0 and op.ch_count[r.ch] >= cap:

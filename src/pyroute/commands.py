@@ -97,6 +97,7 @@ class Transfer(_Command, frozen=True, tag=True, kw_only=True):
     group: Optional[str] = None
     operator: Optional[Id] = None
     now: Optional[float] = None
+    if_busy: str = "wait"       # the operator cannot take it now: "wait" or "refuse"
 
 
 class Escalate(_Command, frozen=True, tag=True, kw_only=True):

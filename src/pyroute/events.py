@@ -126,6 +126,20 @@ class Transferred(_Event, frozen=True, tag=True):
     escalated: bool
 
 
+class TransferFailed(_Event, frozen=True, tag=True):
+    """A transfer of ``request`` to ``operator`` did not happen: the conversation stays with
+    ``from_operator`` (None if it was waiting). ``reason``: ``"timeout"`` (the operator
+    could not take it within the group's ``transfer_timeout``), ``"unavailable"`` (the
+    operator left online or was removed), ``"busy"`` (``if_busy="refuse"`` and the
+    operator was full when the call's timers had fired)."""
+
+    request: Id
+    at: float
+    operator: Id
+    from_operator: Optional[Id]
+    reason: str
+
+
 class RetentionDue(_Event, frozen=True, tag=True):
     """``request`` has waited long enough for a retention step of its channel: the host
     should take ``action`` (``"hold_message"``, ``"offer_callback"``, ...). Fires once per
@@ -146,6 +160,6 @@ class StatusChanged(_Event, frozen=True, tag=True):
 
 
 Event = Union[Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-              Cancelled, Rejected, Transferred, RetentionDue, StatusChanged]
+              Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed]
 EVENT_TYPES = (Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-               Cancelled, Rejected, Transferred, RetentionDue, StatusChanged)
+               Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed)

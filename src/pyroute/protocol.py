@@ -76,7 +76,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec(5, "set_status", c.SetStatus, ("operator", "status", "now", "requeue"), INTEGRATION),
     Spec(6, "set_groups", c.SetGroups, ("operator", "groups", "now")),
     Spec(7, "set_limit", c.SetLimit, ("operator", "limit", "now")),
-    Spec(8, "transfer", c.Transfer, ("request", "group", "operator", "now")),
+    Spec(8, "transfer", c.Transfer, ("request", "group", "operator", "now", "if_busy")),
     Spec(9, "escalate", c.Escalate, ("request", "now")),
     Spec(10, "accept", c.Accept, ("request", "operator", "now"), INTEGRATION),
     Spec(11, "decline", c.Decline, ("request", "operator", "now"), INTEGRATION),

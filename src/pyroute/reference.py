@@ -30,7 +30,7 @@ from .config import (
 )
 from .events import (
     Accepted, Assigned, Cancelled, Finished, Offered, OfferExpired, Overflowed, Queued, Rejected,
-    RetentionDue, StatusChanged, Transferred,
+    RetentionDue, StatusChanged, TransferFailed, Transferred,
 )
 from .views import (
     Candidate, Explanation, STATUSES, OperatorView, RequestView, Stats,
@@ -38,7 +38,8 @@ from .views import (
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
 # timer kinds, by the group field: >= 0 an overflow rule of that group
-RETENTION, WRAP_UP, OFFER, RECHECK = -1, -2, -3, -4
+RETENTION, WRAP_UP, OFFER, RECHECK, TRANSFER = -1, -2, -3, -4, -5
+IF_BUSY = ("wait", "refuse")
 QUEUED, OFFERED, ACTIVE = 0, 1, 2
 STATE_NAMES = ("queued", "offered", "active")
 
@@ -60,7 +61,7 @@ class _Member:
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
                  "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count",
-                 "skills", "kind")
+                 "skills", "kind", "incoming")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -80,13 +81,14 @@ class _Op:
         self.ch_count: list[int] = []         # per channel: conversations held
         self.skills: dict[int, int] = {}      # skill bit -> level
         self.kind = 0                         # index into KINDS
+        self.incoming: dict[Any, None] = {}   # pending transfers to it, in the order asked
 
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
                  "ret_next", "offers", "excluded", "charge", "skills", "prefer",
-                 "prefer_until", "visitor")
+                 "prefer_until", "visitor", "xfer_to", "xfer_group", "xfer_n", "ret_wait")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -113,6 +115,10 @@ class _Req:
         self.prefer: Any = None    # the operator it waits for, until prefer_until
         self.prefer_until = 0.0
         self.visitor: Any = None   # kept for sticky groups only
+        self.xfer_to: Any = None   # a pending transfer: the operator it is to move to
+        self.xfer_group = -1       # and the group it moves into
+        self.xfer_n = 0            # transfers made pending, numbering their timeout timers
+        self.ret_wait = 0          # waits after an answer, numbering the retention timers
 
 
 statecodec.register(_Member, _Op, _Req, RequestView, Explanation, Candidate)
@@ -255,12 +261,15 @@ class Router:
                 if r.state == QUEUED and r.gen == gen:
                     self._place(r, r.elig, due, out)
             elif g == RETENTION:
-                if not r.answered and r.ret_next == ri:
+                if r.state != ACTIVE and r.ret_wait == gen and r.ret_next == ri:
                     r.ret_next += 1
                     out.append(RetentionDue(rid, self._retention[r.ch][ri][1], due))
             elif g == OFFER:
                 if r.state == OFFERED and r.offers == gen:
                     self._expire_offer(r, due, out)
+            elif g == TRANSFER:
+                if r.xfer_to is not None and r.xfer_n == gen:
+                    self._fail_transfer(r, due, out, "timeout")
             elif r.gen == gen and r.state == QUEUED:
                 self._apply_rule(r, g, ri, due, out)
         self._now = now
@@ -318,7 +327,7 @@ class Router:
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on and not op.wrap else 0
+        free = max(0, op.limit - op.load) if on else 0
         for g in op.groups:
             m = op.members[g]
             if m.key is not None:
@@ -333,13 +342,13 @@ class Router:
 
     def _attach(self, op: _Op) -> None:
         on = op.status == ONLINE
-        free = max(0, op.limit - op.load) if on and not op.wrap else 0
+        free = max(0, op.limit - op.load) if on else 0
         for g in op.groups:
             m = op.members[g]
             if on:
                 self._g_online[g] += 1
                 self._g_free[g] += free
-                if op.load < op.limit and not op.wrap:
+                if op.load < op.limit:
                     m.key = self._key(op, g)
                     self._opsets[g].add(m.key)
         if on:
@@ -459,9 +468,11 @@ class Router:
         return False
 
     def _fill(self, op: _Op, now: float, out: list) -> None:
+        if op.incoming:
+            self._take_transfers(op, now, out)
         C = self._C
         queues = self._queues
-        while op.status == ONLINE and op.load < op.limit and not op.wrap:
+        while op.status == ONLINE and op.load < op.limit:
             best = None
             best_key = None
             for g in op.groups:
@@ -592,12 +603,97 @@ class Router:
 
     def _requeue(self, r: _Req, now: float, out: list) -> None:
         """Send an offered or active conversation back to the queue at its place."""
+        was_active = r.state == ACTIVE
+        if r.xfer_to is not None:
+            self._drop_transfer(r)
         self._release(r)
         r.state = QUEUED
         r.op = None
         r.via = -1
         r.gen += 1
         self._route_new(r, now, out)
+        if was_active:
+            self._wait_again(r, now)
+
+    def _push_retention(self, r: _Req, start: float) -> None:
+        """The channel's retention steps, counted from ``start`` (numbered by the wait)."""
+        for i, (after, _) in enumerate(self._retention[r.ch]):
+            self._tseq += 1
+            heapq.heappush(self._timers, (start + after, self._tseq, r.id, r.seq, r.ret_wait,
+                                          RETENTION, i))
+
+    def _wait_again(self, r: _Req, now: float) -> None:
+        """An answered conversation that was just routed anew: if it waits again (queued,
+        or offered), its retention steps start again from ``now``."""
+        if r.state != ACTIVE and self._retention[r.ch]:
+            r.ret_wait += 1
+            r.ret_next = 0
+            self._push_retention(r, now)
+
+    # ------------------------------------------------------------------ helpers: transfers
+    def _takes(self, op: _Op, r: _Req) -> bool:
+        """Whether ``op`` can take ``r`` by a transfer now: online, in a group, room for its
+        channel (cost and cap), and it never declined it. Skills and tiers do not count: the
+        sender chose the colleague."""
+        return (op.status == ONLINE and bool(op.groups) and op.id not in r.excluded
+                and self._fits_channel(op, r.ch))
+
+    def _drop_transfer(self, r: _Req) -> None:
+        """End a pending transfer (the sender finished, cancelled or moved it)."""
+        del self._ops[r.xfer_to].incoming[r.id]
+        r.xfer_to = None
+        r.xfer_group = -1
+
+    def _fail_transfer(self, r: _Req, now: float, out: list, reason: str) -> None:
+        target = r.xfer_to
+        self._drop_transfer(r)
+        out.append(TransferFailed(r.id, now, target, r.op, reason))
+
+    def _fail_incoming(self, op: _Op, now: float, out: list) -> None:
+        """The target left online (or is removed): its pending transfers fail."""
+        for rid in list(op.incoming):
+            self._fail_transfer(self._reqs[rid], now, out, "unavailable")
+
+    def _take_transfers(self, op: _Op, now: float, out: list) -> None:
+        """An operator with room takes the conversations transferred to it, in the order the
+        transfers were asked, before any waiting work."""
+        while op.incoming and op.status == ONLINE and op.load < op.limit:
+            for rid in op.incoming:
+                r = self._reqs[rid]
+                if self._takes(op, r):
+                    break
+            else:
+                return
+            g = r.xfer_group
+            self._drop_transfer(r)
+            self._hand_over(r, op, g, now, out)
+
+    def _hand_over(self, r: _Req, op: _Op, g: int, now: float, out: list) -> None:
+        """Move ``r`` to ``op`` (who can take it) through group ``g`` (its first group if it
+        is no longer in ``g``): ``Transferred``, then ``Assigned`` or ``Offered``."""
+        if g not in op.members:
+            g = op.groups[0]
+        was_active = r.state == ACTIVE
+        held_by = None
+        if r.state == QUEUED:
+            self._dequeue(r)
+        else:
+            held_by = r.op
+            self._release(r)
+        r.state = QUEUED
+        r.op = None
+        r.via = -1
+        r.gen += 1
+        r.home = g
+        r.elig = [g]
+        r.prefer = None
+        r.prefer_until = 0.0
+        out.append(Transferred(r.id, now, held_by, self._cc.group_names[g], op.id, False))
+        self._assign(r, op, g, now, out, "preferred")
+        if was_active:
+            self._wait_again(r, now)
+        if held_by is not None:
+            self._fill(self._ops[held_by], now, out)   # the sender's freed slot
 
     def _expire_offer(self, r: _Req, now: float, out: list) -> None:
         op = self._ops[r.op]
@@ -609,6 +705,7 @@ class Router:
         limit = self._max_missed[g]
         if limit is not None and op.missed >= limit and op.status == ONLINE:
             self._change_status(op, AWAY, now, out, "missed_offers")
+            self._fail_incoming(op, now, out)
             self._leave_online(op, now, out, False)
         else:
             self._fill(op, now, out)   # the freed slot takes what else waits for it
@@ -650,7 +747,8 @@ class Router:
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
                            operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
                            tuple(r.excluded),
-                           {self._tags.names[t]: n for t, n in sorted(r.skills.items())})
+                           {self._tags.names[t]: n for t, n in sorted(r.skills.items())},
+                           r.xfer_to if state in STATE_NAMES else None)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -735,8 +833,7 @@ class Router:
         self._reqs[request] = r
         self._route_new(r, t, out)
         if not r.answered:   # retention steps, while it waits for its first answer
-            self._push_timers(r, [(r.arrival + after, RETENTION, i)
-                                  for i, (after, _) in enumerate(self._retention[r.ch])])
+            self._push_retention(r, r.arrival)
         return out
 
     def finish(self, request: Any, now: Optional[float] = None) -> list:
@@ -753,6 +850,8 @@ class Router:
                 f"not accepted yet")
         out: list = []
         self._fire(t, out)
+        if r.xfer_to is not None:
+            self._drop_transfer(r)
         wrap = self._wrap_g[r.via]
         if wrap is None:
             wrap = self._wrap_ch[r.ch]
@@ -786,6 +885,8 @@ class Router:
         r = self._get_live(request, "cancel")
         out: list = []
         self._fire(t, out)
+        if r.xfer_to is not None:
+            self._drop_transfer(r)
         op = None
         if r.state == QUEUED:
             self._dequeue(r)
@@ -860,6 +961,7 @@ class Router:
         self._detach(op)
         op.status = OFFLINE
         self._attach(op)
+        self._fail_incoming(op, t, out)
         self._requeue_all(op, t, out)   # offers, and anything a timer assigned just now
         self._detach(op)
         del self._ops[operator]
@@ -880,6 +982,8 @@ class Router:
         old = op.status
         if old != st:
             self._change_status(op, st, t, out, "")
+        if old == ONLINE and st != ONLINE:
+            self._fail_incoming(op, t, out)
         if st != ONLINE and (requeue or old == ONLINE):
             self._requeue_all(op, t, out, offers_only=not requeue)
         if old == ONLINE and st != ONLINE:
@@ -974,6 +1078,7 @@ class Router:
         """Transfer: the conversation leaves its operator (if any) and is routed anew in
         group ``g`` (reserved for ``target`` for the group's transfer_timeout)."""
         held_by = None if r.state == QUEUED else r.op
+        was_active = r.state == ACTIVE
         if r.state == QUEUED:
             self._dequeue(r)
         else:
@@ -988,17 +1093,28 @@ class Router:
         r.prefer_until = now + self._transfer_timeout[g] if target is not None else 0.0
         out.append(Transferred(r.id, now, held_by, self._cc.group_names[g], target, escalated))
         self._route_new(r, now, out)
+        if was_active:
+            self._wait_again(r, now)
+        if held_by is not None:
+            self._fill(self._ops[held_by], now, out)   # the sender's freed slot
 
     def transfer(self, request: Any, group: Optional[str] = None, operator: Any = None,
-                 now: Optional[float] = None) -> list:
-        """Hand a conversation to another group, or to an operator (who gets it as soon as
-        they can; after the target group's transfer_timeout anyone in it may take it).
-        ``Transferred``, then the new routing decision. The conversation keeps its arrival
-        time. Raises UnknownId, InvalidArgument, InvalidState."""
+                 now: Optional[float] = None, if_busy: str = "wait") -> list:
+        """Hand a conversation to another group, or to an operator. An operator who can take
+        it gets it at once; one who cannot: with ``if_busy="wait"`` an active conversation
+        stays with its sender until they can (``TransferFailed`` after the group's
+        transfer_timeout), a waiting one waits for them alone that long; with
+        ``if_busy="refuse"`` the call raises InvalidState. ``Transferred``, then the new
+        routing decision. The conversation keeps its arrival time. Raises UnknownId,
+        InvalidArgument, InvalidState."""
         t = self._time(now)
         r = self._get_live(request, "transfer")
         if (group is None) == (operator is None):
             raise errors.InvalidArgument("transfer needs exactly one of group= or operator=")
+        if if_busy not in IF_BUSY:
+            raise errors.InvalidArgument(
+                f"if_busy must be \"wait\" or \"refuse\", got {if_busy!r}")
+        op = None
         if group is not None:
             gi = self._cc.group_index.get(group) if isinstance(group, str) else None
             if gi is None:
@@ -1015,11 +1131,57 @@ class Router:
             if r.op == operator and r.state != QUEUED:
                 raise errors.InvalidState(
                     f"conversation {request!r} is already with operator {operator!r}")
+            if if_busy == "refuse" and not self._takes(op, r):
+                raise errors.InvalidState(self._busy(request, op, r))
             gi = r.home if r.home in op.members else op.groups[0]
         out: list = []
         self._fire(t, out)
-        self._move(r, gi, operator, t, out, False)
+        if r.xfer_to is not None:     # a new transfer replaces the pending one
+            self._drop_transfer(r)
+        if op is None:
+            self._move(r, gi, None, t, out, False)
+        else:
+            self._to_operator(r, op, gi, t, out, if_busy)
         return out
+
+    def _busy(self, request: Any, op: _Op, r: _Req) -> str:
+        cap = op.ch_limit[r.ch]
+        if op.id in r.excluded:
+            why = "they declined it or let its offer expire"
+        elif cap >= 0 and op.ch_count[r.ch] >= cap:
+            why = (f"they hold {op.ch_count[r.ch]} of their {cap} "
+                   f"{self._cc.channel_names[r.ch]!r} conversation(s)")
+        else:
+            why = (f"they are full ({op.load}/{op.limit} slots taken, it needs "
+                   f"{max(self._charge(op, r.ch), 1)})")
+        return (f"cannot transfer {request!r} to operator {op.id!r}: {why}; try again "
+                f"later, or pass if_busy=\"wait\" to leave it with its operator until they can")
+
+    def _to_operator(self, r: _Req, op: _Op, g: int, now: float, out: list,
+                     if_busy: str) -> None:
+        """Transfer to an operator, after the call's timers fired (which may have changed
+        what the checks saw)."""
+        if op.status != ONLINE or not op.groups:
+            out.append(TransferFailed(r.id, now, op.id, r.op, "unavailable"))
+            return
+        if r.op == op.id and r.state != QUEUED:
+            return                    # a timer gave it to them already
+        if g not in op.members:
+            g = op.groups[0]
+        if self._takes(op, r):
+            self._hand_over(r, op, g, now, out)
+        elif if_busy == "refuse":
+            out.append(TransferFailed(r.id, now, op.id, r.op, "busy"))
+        elif r.state == ACTIVE:       # it stays with its operator until the target can
+            r.xfer_to = op.id
+            r.xfer_group = g
+            r.xfer_n += 1
+            op.incoming[r.id] = None
+            self._tseq += 1
+            heapq.heappush(self._timers, (now + self._transfer_timeout[g], self._tseq, r.id,
+                                          r.seq, r.xfer_n, TRANSFER, 0))
+        else:                         # a waiting customer waits for the target alone
+            self._move(r, g, op.id, now, out, False)
 
     def escalate(self, request: Any, now: Optional[float] = None) -> list:
         """Transfer a conversation to its group's ``escalate_to`` group (the next line).
@@ -1033,6 +1195,8 @@ class Router:
                 f"escalate_to (it is the last line)")
         out: list = []
         self._fire(t, out)
+        if r.xfer_to is not None:
+            self._drop_transfer(r)
         self._move(r, target, None, t, out, True)
         return out
 
@@ -1245,7 +1409,7 @@ class Router:
                         op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand,
-                               op.members[g].level) for g in op.groups)))
+                               op.members[g].level) for g in op.groups), tuple(op.incoming)))
         reqs = []
         for r in sorted(self._reqs.values(), key=lambda r: r.seq):
             reqs.append((r.id, STATE_NAMES[r.state], cn[r.ch], gn[r.home],
@@ -1255,7 +1419,9 @@ class Router:
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
                          r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded),
                          r.charge, sorted(r.skills.items()), r.prefer,
-                         r.prefer_until if r.prefer is not None else None))
+                         r.prefer_until if r.prefer is not None else None,
+                         r.xfer_to, gn[r.xfer_group] if r.xfer_to is not None else None,
+                         r.xfer_n, r.ret_wait))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1268,7 +1434,8 @@ class Router:
                 kind = "wrap_up"
             else:
                 live = rid in self._reqs and self._reqs[rid].seq == seq
-                kind = "overflow" if g >= 0 else "retention"
+                kind = ("overflow" if g >= 0 else "transfer" if g == TRANSFER
+                        else "retention")
             timers.append((due, kind, rid if live else None, seq, gen,
                            gn[g] if g >= 0 else None, ri))
         return {
@@ -1327,7 +1494,7 @@ class Router:
                     raise AssertionError('self._reqs[rid].op == op.id')
             for g in op.groups:
                 m = op.members[g]
-                eligible = op.status == ONLINE and op.load < op.limit and not op.wrap
+                eligible = op.status == ONLINE and op.load < op.limit
                 if not ((m.key is not None) == eligible):
                     raise AssertionError('(m.key is not None) == eligible')
                 if eligible:
@@ -1335,9 +1502,26 @@ class Router:
                         raise AssertionError('m.key == self._key(op, g) and m.key in self._opsets[g]')
                 if op.status == ONLINE:
                     g_on[g] += 1
-                    g_free[g] += max(0, op.limit - op.load) if not op.wrap else 0
+                    g_free[g] += max(0, op.limit - op.load)
         if not (g_on == self._g_online and g_free == self._g_free):
             raise AssertionError('g_on == self._g_online and g_free == self._g_free')
+        for r in self._reqs.values():
+            if r.xfer_to is None:
+                continue
+            target = self._ops.get(r.xfer_to)
+            if not (r.state == ACTIVE and target is not None and r.op != r.xfer_to
+                    and r.id in target.incoming and target.status == ONLINE):
+                raise AssertionError(f"pending transfer of {r.id!r} to {r.xfer_to!r}: "
+                                     f"state {STATE_NAMES[r.state]}, held by {r.op!r}")
+            if self._takes(target, r):
+                raise AssertionError(f"{r.xfer_to!r} could take {r.id!r}, transferred to them")
+        for op in self._ops.values():
+            for rid in op.incoming:
+                if rid not in self._reqs or self._reqs[rid].xfer_to != op.id:
+                    raise AssertionError(f"operator {op.id!r}: incoming {rid!r} not theirs")
+            for c, cap in enumerate(op.ch_limit):
+                if cap >= 0 and op.ch_count[c] > cap:
+                    raise AssertionError(f"operator {op.id!r}: over its cap for channel {c}")
         in_sets = sum(1 for op in self._ops.values() for g in op.groups
                       if op.members[g].key is not None)
         if sum(len(s) for s in self._opsets) != in_sets:

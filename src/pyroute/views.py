@@ -39,6 +39,7 @@ class RequestView(msgspec.Struct, frozen=True):
     category: Optional[str] = None     # set by categorize()
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
     skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
+    transfer_to: Optional[Id] = None   # a pending transfer: the operator it moves to when they can
 
 
 class Outcomes(msgspec.Struct, frozen=True):
