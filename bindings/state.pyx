@@ -31,7 +31,8 @@ cdef dict state_dump(Router self):
                             tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
                             op_skills(self, <hnd>i), o.kind,
                             o.reg, o.last_assign, o.idle, o.handled, tuple(active),
-                            tuple(members))))
+                            tuple(members),
+                            self.req_ids[o.res] if o.res >= 0 else None)))
     ops.sort(key=lambda p: p[0])
     reqs = []
     for i in range(e.reqs.used):
@@ -54,7 +55,8 @@ cdef dict state_dump(Router self):
                              bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
                              r.charge, req_skills(self, r),
                              self.op_ids[r.prefer] if r.prefer >= 0 else None,
-                             r.prefer_until if r.prefer >= 0 else None)))
+                             r.prefer_until if r.prefer >= 0 else None,
+                             bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None)))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):
@@ -101,5 +103,6 @@ cdef dict state_dump(Router self):
                      [e.cnt.g_free[g] for g in range(e.G)],
                      [e.cnt.g_active[g] for g in range(e.G)],
                      [e.cnt.c_waiting[c] for c in range(e.C)],
-                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots),
+                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots,
+                     e.cnt.unres),
     }

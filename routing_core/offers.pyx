@@ -44,6 +44,7 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
     if (e.cfg.max_missed[g] >= 0 and O(e, oh).missed >= e.cfg.max_missed[g]
             and O(e, oh).status == OP_ONLINE):
         change_status(e, oh, OP_AWAY, 1, now)
+        reserve_again(e, oh, now)
         requeue_all(e, oh, now, True)
         n = copy_groups(e, oh)
         sweep(e, n, now)
@@ -90,7 +91,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     """The conversation leaves its operator (if any) and is routed anew in group ``g``,
     reserved for ``target`` (if any) for the group's transfer_timeout."""
     cdef Req* r
-    cdef hnd held_by = -1, eh, nxt
+    cdef hnd held_by = -1, eh, nxt, freed = -1
     cdef EvRec* ev
     eng_begin(e, now)
     if slab_reserve(&e.ents, 1, &e.mem) < 0:
@@ -98,6 +99,8 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         return
     r = R(e, rh)
     if r.state == ST_QUEUED:
+        if r.hold:
+            freed = unhold(e, rh)
         dequeue(e, rh)
     else:
         held_by = r.op
@@ -131,3 +134,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         ev.aux = target
         ev.flag = escalated
     route_new(e, rh, now)
+    if held_by != -1:   # the sender's freed slot takes what waits for it
+        fill(e, held_by, now)
+    if freed != -1:   # the operator it held is fed again
+        fill(e, freed, now)

@@ -22,6 +22,8 @@ ctypedef struct Req:
     hnd sk                # required skills (a SkillReq), or -1
     hnd prefer            # the operator it waits for until prefer_until, or -1
     double prefer_until
+    hnd res               # the operator reserved for it while it waits (hold), or -1
+    int8_t hold           # queued, of a channel that reserves (Channel.reserve)
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch
@@ -56,6 +58,7 @@ ctypedef struct Op:
     hnd first_member      # memberships, in membership order
     hnd act_head          # active conversations, in assignment order
     hnd act_tail
+    hnd res               # the waiting request it is reserved for (drains for), or -1
     int8_t status
     int8_t alive
     int8_t kind           # 0 human, 1 bot

@@ -20,7 +20,8 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                            early_cancel=rng.choice([0.0, 20.0]),
                            retention=rng.choice(steps),
                            wrap_up=rng.choice([0.0, 0.0, 5.0, 20.0]),
-                           cost=rng.choice([1, 1, 1, 2, "all"]))
+                           cost=rng.choice([1, 1, 1, 2, "all"]),
+                           reserve=rng.random() < 0.75)
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
     groups = []

@@ -24,6 +24,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     skills: dict[str, int] = msgspec.field(default_factory=dict)          # tag -> level 1..5
     levels: dict[str, int] = msgspec.field(default_factory=dict)          # group -> tier (not 1)
     kind: str = "human"       # or "bot"
+    reserved_for: Optional[Id] = None  # the waiting conversation it drains for (blending)
 
 
 class RequestView(msgspec.Struct, frozen=True):
@@ -38,6 +39,7 @@ class RequestView(msgspec.Struct, frozen=True):
     category: Optional[str] = None     # set by categorize()
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
     skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
+    reserved: Optional[Id] = None      # the operator reserved for it while it waits
 
 
 class Outcomes(msgspec.Struct, frozen=True):
@@ -58,6 +60,7 @@ class ChannelStats(msgspec.Struct, frozen=True):
     free_slots: int   # free slots of those operators
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None   # seconds the longest-waiting one has waited
+    reserved: int = 0   # waiting conversations of the channel with an operator reserved
 
 
 class GroupStats(msgspec.Struct, frozen=True):
@@ -67,6 +70,7 @@ class GroupStats(msgspec.Struct, frozen=True):
     free_slots: int
     outcomes: Outcomes = Outcomes()   # answered through the group; abandoned, rejected by home
     longest_wait: Optional[float] = None
+    reserved: int = 0   # members reserved for a waiting conversation (draining for it)
 
 
 class TotalStats(msgspec.Struct, frozen=True):
@@ -77,6 +81,7 @@ class TotalStats(msgspec.Struct, frozen=True):
     operators: int
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None
+    reserved: int = 0   # operators reserved for a waiting conversation
 
 
 class Stats(msgspec.Struct, frozen=True):
@@ -101,7 +106,8 @@ class Candidate(msgspec.Struct, frozen=True):
     group: str            # the eligible group it was looked at through
     verdict: str          # "chosen", "eligible", or why it could not take the conversation:
                           # "offline", "away", "wrap_up", "declined", "full", "channel_limit",
-                          # "reserved", "tier", "skills"
+                          # "reserved", "tier", "skills", "held" (reserved for
+                          # another conversation that ranks above this one)
     free_slots: int       # at the moment of the decision
     detail: str = ""      # the same, for a person
 
@@ -121,3 +127,4 @@ class Explanation(msgspec.Struct, frozen=True):
     eligible_groups: tuple[str, ...] = ()
     relaxed: tuple[str, ...] = ()   # skills no longer required at ``at`` (Group.relax)
     candidates: tuple[Candidate, ...] = ()   # members of the eligible groups, in group order
+    reserved: Optional[Id] = None   # queued: the operator reserved for it (draining for it)
