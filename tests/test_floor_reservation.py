@@ -265,3 +265,47 @@ def test_explain_names_the_reserved_agent_and_the_held_one(xmake):
     verdicts = {c.operator: c.verdict for c in e.candidates}
     assert verdicts == {"a": "held", "b": "full"}
     assert "reserved for 'call'" in [c.detail for c in e.candidates if c.operator == "a"][0]
+
+
+def test_a_call_transferred_to_a_busy_colleague_reserves_them(make):
+    r = make(floor())
+    staff(r, "ab", limit=2)
+    for i in range(4):
+        r.submit(f"chat{i}", "chat", "support", now=float(i))
+    r.submit("call", "phone", "support", now=5.0)
+    assert r.request("call").reserved == "a"
+    r.transfer("call", operator="b", now=6.0)     # waits for b alone: b drains for it
+    assert (r.request("call").reserved, r.operator("a").reserved_for) == ("b", None)
+    r.submit("chat4", "chat", "support", now=7.0)
+    events = r.finish("chat1", now=8.0)            # b frees a slot: no chat for b
+    assert not [e for e in events if isinstance(e, pr.Assigned)]
+    assert assigned(r.finish("chat3", now=9.0), "call")[0].operator == "b"
+
+
+def test_an_overflow_group_with_a_free_agent_takes_the_call_and_the_reserved_one_is_fed(make):
+    r = make(floor(overflow=[pr.Overflow(to=["sales"], after=30.0)]))
+    staff(r, "a", limit=1)
+    r.add_operator("s", ["sales"], 1, status="online", now=0.0)
+    r.submit("chat0", "chat", "support", now=0.0)
+    r.submit("call", "phone", "support", now=1.0)
+    assert r.request("call").reserved == "a"
+    r.submit("chat1", "chat", "support", now=2.0)  # queued behind the call
+    events = r.advance(now=31.0)                    # the call overflows to sales: s takes it
+    assert assigned(events, "call")[0].operator == "s"
+    assert r.operator("a").reserved_for is None
+
+
+@pytest.mark.parametrize("engine_name", ["native", "reference"])
+def test_a_reservation_survives_a_snapshot(engine_name):
+    from conftest import ENGINES
+    cls = ENGINES[engine_name]
+    r = cls(floor())
+    staff(r, "ab", limit=2)
+    for i in range(4):
+        r.submit(f"chat{i}", "chat", "support", now=float(i))
+    r.submit("call", "phone", "support", now=5.0)
+    again = cls._restore(floor(), r._snapshot())
+    again.check()
+    assert again._state() == r._state()
+    assert again.stats(now=6.0) == r.stats(now=6.0)
+    assert again.operator("a").reserved_for == "call"

@@ -225,6 +225,9 @@ class Router:
         unknown = set(state) - set(router.__dict__)
         if unknown:
             raise ValueError(f"not a reference engine snapshot (fields {sorted(unknown)})")
+        missing = set(router.__dict__) - set(state) - _FROM_CONFIG
+        if missing:   # taken by an older version: the journal replays instead
+            raise ValueError(f"snapshot of another version (no {sorted(missing)})")
         router.__dict__.update(state)
         return router
 
