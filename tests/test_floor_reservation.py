@@ -309,3 +309,22 @@ def test_a_reservation_survives_a_snapshot(engine_name):
     assert again._state() == r._state()
     assert again.stats(now=6.0) == r.stats(now=6.0)
     assert again.operator("a").reserved_for == "call"
+
+
+def test_a_call_offered_to_the_drained_agent_and_declined_reserves_the_next(make):
+    r = make(floor(accept_timeout=15.0))
+    staff(r, "ab", limit=2)
+    for i in range(4):
+        r.submit(f"chat{i}", "chat", "support", now=float(i))
+    for i in range(4):
+        r.accept(f"chat{i}", now=4.0)
+    r.submit("call", "phone", "support", now=5.0)
+    assert r.request("call").reserved == "a"
+    r.finish("chat0", now=6.0)
+    events = r.finish("chat2", now=7.0)               # a is empty: the call is offered
+    assert [type(e) for e in events] == [pr.Finished, pr.Offered]
+    assert r.request("call").reserved is None
+    r.submit("chat4", "chat", "support", now=8.0)    # a is full (the offer), b full
+    events = r.decline("call", now=9.0)               # back to the queue: b drains for it
+    assert r.request("call").reserved == "b"
+    assert [e.request for e in events if isinstance(e, pr.Offered)] == ["chat4"]  # a's pull
