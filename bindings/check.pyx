@@ -218,4 +218,70 @@ cdef int _check(Engine* e) except -1:
         t0 = &e.timers.nodes[(j - 1) // 2]
         if not ((t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq)):
             raise AssertionError("timer heap")
+    _check_reservations(e)
+    return 0
+
+
+cdef int _check_reservations(Engine* e) except -1:
+    """As reference.Router._check_reservations: the pairs, nobody left for a request with
+    no operator reserved, the counters, and work conservation past the holds."""
+    cdef int64_t i, j
+    cdef Req* r
+    cdef Op* o
+    cdef hnd x, eh
+    unres = 0
+    c_res = [0] * e.C
+    g_res = [0] * e.G
+    for i in range(e.reqs.used):
+        r = R(e, <hnd>i)
+        live = r.state == ST_QUEUED or r.state == ST_ACTIVE or r.state == ST_OFFERED
+        if bool(r.hold) != (r.state == ST_QUEUED and bool(e.cfg.reserve[r.ch])):
+            raise AssertionError(f"request {i}: hold {r.hold} in state {r.state}")
+        if not r.hold:
+            if live and r.res != -1:
+                raise AssertionError(f"request {i} reserves operator {r.res} without waiting")
+            continue
+        if r.res == -1:
+            unres += 1
+            for j in range(e.ops.used):
+                o = O(e, <hnd>j)
+                if (o.alive and o.status == OP_ONLINE and o.res == -1
+                        and could_any(e, <hnd>j, <hnd>i, e.now)):
+                    raise AssertionError(f"request {i} reserves nobody but operator {j} could")
+        elif O(e, r.res).res != i:
+            raise AssertionError(f"request {i} reserves operator {r.res}, not reserved for it")
+        else:
+            c_res[r.ch] += 1
+    if unres != e.cnt.unres:
+        raise AssertionError(f"{unres} requests with no operator reserved, counted {e.cnt.unres}")
+    for j in range(e.ops.used):
+        o = O(e, <hnd>j)
+        if not o.alive or o.res == -1:
+            continue
+        r = R(e, o.res)
+        if not (r.hold and r.res == j and o.status == OP_ONLINE
+                and could_any(e, <hnd>j, o.res, e.now)):
+            raise AssertionError(f"operator {j} reserved for request {o.res} in vain")
+        x = o.first_member
+        while x != -1:
+            g_res[M(e, x).group] += 1
+            x = M(e, x).next
+    if c_res != [e.cnt.c_reserved[i] for i in range(e.C)]:
+        raise AssertionError(f"reserved per channel {c_res}")
+    if g_res != [e.cnt.g_reserved[i] for i in range(e.G)]:
+        raise AssertionError(f"reserved per group {g_res}")
+    for i in range(e.reqs.used):
+        r = R(e, <hnd>i)
+        if r.state != ST_QUEUED:
+            continue
+        for j in range(e.ops.used):
+            o = O(e, <hnd>j)
+            if not o.alive or o.status != OP_ONLINE:
+                continue
+            x = o.first_member
+            while x != -1:
+                if (is_eligible(e, r, M(e, x).group) and fits(e, x, <hnd>i, e.now)
+                        and not held(e, <hnd>j, <hnd>i)):
+                    raise AssertionError(f"request {i} waits while operator {j} could take it")
+                x = M(e, x).next
     return 0

@@ -36,6 +36,7 @@ cdef int lower_config(Router self, object cc) except -1:
         e.cfg.early[c] = cc.early_cancel[c]
         e.cfg.tw[c] = cc.target_wait[c]
         e.cfg.cost[c] = cc.cost[c]
+        e.cfg.reserve[c] = 1 if cc.reserve[c] else 0
         e.cfg.wrap_ch[c] = cc.channel_wrap_up[c]
         e.cfg.ret_start[c] = si
         for after, _action in cc.retention[c]:

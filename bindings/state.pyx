@@ -36,7 +36,8 @@ cdef dict state_dump(Router self):
                             tuple([e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]),
                             op_skills(self, <hnd>i), o.kind,
                             o.reg, o.last_assign, o.idle, o.handled, tuple(active),
-                            tuple(members), tuple(incoming))))
+                             tuple(members), tuple(incoming),
+                             self.req_ids[o.res] if o.res >= 0 else None)))
     ops.sort(key=lambda p: p[0])
     reqs = []
     for i in range(e.reqs.used):
@@ -62,7 +63,8 @@ cdef dict state_dump(Router self):
                              r.prefer_until if r.prefer >= 0 else None,
                              self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
                              gn[r.xfer_group] if r.xfer_to >= 0 else None,
-                             r.xfer_n, r.ret_wait)))
+                             r.xfer_n, r.ret_wait,
+                             bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None)))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):
@@ -110,5 +112,6 @@ cdef dict state_dump(Router self):
                      [e.cnt.g_free[g] for g in range(e.G)],
                      [e.cnt.g_active[g] for g in range(e.G)],
                      [e.cnt.c_waiting[c] for c in range(e.C)],
-                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots),
+                     [e.cnt.c_active[c] for c in range(e.C)], e.cnt.online, e.cnt.free_slots,
+                     e.cnt.unres),
     }

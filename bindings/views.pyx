@@ -22,7 +22,8 @@ cdef object operator_view(Router self, object operator):
     return OperatorView(self.op_ids[h], STATUSES[o.status], o.limit, o.load,
                         tuple(groups), tuple(active), o.wrap, caps,
                         {self.tags.names[b]: lv for b, lv in op_skills(self, h)},
-                        op_levels(self, h), _KINDS[o.kind])
+                        op_levels(self, h), _KINDS[o.kind],
+                        self.req_ids[o.res] if o.res >= 0 else None)
 
 
 cdef list queue_ids(Router self, object group, object channel):
@@ -66,7 +67,8 @@ cdef object stats_view(Router self, object now):
         [e.cnt.g_online[g] for g in range(e.G)], [e.cnt.g_free[g] for g in range(e.G)],
         g_rows,
         [longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t) for g in range(e.G)],
-        self.cats.counts)
+        self.cats.counts, c_reserved=[e.cnt.c_reserved[c] for c in range(e.C)],
+        g_reserved=[e.cnt.g_reserved[g] for g in range(e.G)])
 
 
 cdef tuple eligible_names(Router self, Req* r):
@@ -115,7 +117,8 @@ cdef object request_view(Router self, hnd h):
                        eligible_names(self, r), self.cat_names[r.cat] if r.cat >= 0 else None,
                        declined_names(self, r),
                        {self.tags.names[b]: lv for b, lv in req_skills(self, r)},
-                       self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None)
+                       self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
+                       self.op_ids[r.res] if r.res >= 0 and r.hold else None)
 
 
 cdef tuple declined_names(Router self, Req* r):

@@ -8,6 +8,9 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     cdef Op* o
     cdef Req* r
     cdef EvRec* ev
+    cdef hnd freed = -1
+    if R(e, rh).hold:
+        freed = unhold(e, rh)
     dequeue(e, rh)
     detach(e, oh)
     o = O(e, oh)
@@ -46,6 +49,8 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
             ev.group = g
             ev.ch = r.ch
             ev.waited = now - r.arrival
+        if freed != -1:   # the operator it held is fed again
+            fill(e, freed, now)
         return
     r.state = ST_OFFERED
     r.offers += 1
@@ -57,6 +62,8 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
         ev.group = g
         ev.ch = r.ch
         ev.waited = now + e.cfg.accept_timeout[g]     # expires_at
+    if freed != -1:
+        fill(e, freed, now)
 
 
 cdef inline void answered(Engine* e, hnd rh, int32_t g, double now) noexcept nogil:
@@ -118,7 +125,8 @@ cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
         mh = O(e, r.prefer).first_member if O(e, r.prefer).alive else -1
         while mh != -1 and M(e, mh).group != r.home:
             mh = M(e, mh).next
-        if mh != -1 and M(e, mh).pos >= 0 and fits(e, mh, rh, now):
+        if (mh != -1 and M(e, mh).pos >= 0 and fits(e, mh, rh, now)
+                and not held(e, r.prefer, rh)):
             assign(e, rh, mh, now)
             return True
         if now < r.prefer_until:
@@ -147,7 +155,12 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
     if o.in_head != -1:
         take_transfers(e, oh, now)
         o = O(e, oh)
-    while o.status == OP_ONLINE and o.load < o.limit:
+    while o.status == OP_ONLINE:
+        if o.res == -1 and e.cnt.unres != 0:
+            claim(e, oh, now)
+            o = O(e, oh)
+        if o.load >= o.limit:
+            return
         best_entry = -1
         best_m = -1
         best_key = 0.0
@@ -182,6 +195,9 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
             mh = m.next
         if best_entry == -1:
             return
+        if (o.res != -1 and EN(e, best_entry).req != o.res
+                and ranks_below(e, oh, EN(e, best_entry).req, o.res)):
+            return   # held for a request that ranks above all it could take
         assign(e, EN(e, best_entry).req, best_m, now)
         o = O(e, oh)
 

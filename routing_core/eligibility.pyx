@@ -5,6 +5,13 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
     """Whether the operator of membership ``mh`` may take request ``rh`` through its group
     at ``now``: its channel fits, it has not declined it, its tier is due, and it has the
     skills still required after relaxation."""
+    if not fits_channel(e, M(e, mh).op, R(e, rh).ch):
+        return False
+    return fits_rules(e, mh, rh, now)
+
+
+cdef inline bint fits_rules(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
+    """``fits`` apart from the channel: no decline, the preference, the tier, the skills."""
     cdef Member* m = M(e, mh)
     cdef hnd oh = m.op
     cdef int32_t g = m.group
@@ -13,8 +20,6 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
     cdef uint64_t need, dropped = 0
     cdef int32_t i, bit
     cdef uint8_t* has
-    if not fits_channel(e, oh, r.ch):
-        return False
     if r.excl != -1 and excludes(e, rh, oh):
         return False
     if r.prefer != -1 and now < r.prefer_until and oh != r.prefer:
@@ -42,7 +47,8 @@ cdef bint fits(Engine* e, hnd mh, hnd rh, double now) noexcept nogil:
 cdef inline bint pickable(Engine* e, hnd mh, int32_t c, hnd excl) noexcept nogil:
     cdef Member* m = M(e, mh)
     return (m.op != excl and fits_channel(e, m.op, c)
-            and (e.cfg.level_step[m.group] < 0 or m.level <= 1))
+            and (e.cfg.level_step[m.group] < 0 or m.level <= 1)
+            and not new_held(e, m.op, m.group, c))
 
 
 cdef inline uint64_t skills_needed(Engine* e, Req* r, double now) noexcept nogil:

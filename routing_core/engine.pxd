@@ -31,6 +31,7 @@ ctypedef struct EngConfig:    # the config, lowered to indices by the bindings; 
     double* early             # [C] cancelled within this many seconds: early
     double* tw                # [C] target wait
     int32_t* cost             # [C] slots a conversation takes; -1: all of the operator's
+    int8_t* reserve           # [C] a waiting one that fits nobody reserves an operator
     double* wrap_ch           # [C] wrap-up seconds after a finish
     int32_t* ret_start        # [C+1] retention steps of channel c: ret_start[c] .. [c+1]
     double* ret_after         # [steps] seconds of waiting before each step
@@ -62,6 +63,9 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     double* g_out             # [G*N_OUT] outcome counters per group
     AgeHeap* g_age            # [G] the longest-waiting request of each group
     AgeHeap* c_age            # [C] and of each channel
+    int64_t* c_reserved       # [C] waiting requests with an operator reserved
+    int64_t* g_reserved       # [G] members reserved for a waiting request
+    int64_t unres             # requests with hold and no operator reserved
     int64_t online            # online operators
     int64_t free_slots
     int64_t n_ops             # operators not removed

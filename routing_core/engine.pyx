@@ -25,6 +25,7 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     k = arr(t, k, <void**>&e.cfg.early, C, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.tw, C, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.cost, C, sizeof(int32_t))
+    k = arr(t, k, <void**>&e.cfg.reserve, C, sizeof(int8_t))
     k = arr(t, k, <void**>&e.cfg.wrap_ch, C, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.ret_start, C + 1, sizeof(int32_t))
     k = arr(t, k, <void**>&e.cfg.ret_after, n_steps + 1, sizeof(double))
@@ -62,6 +63,8 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     k = arr(t, k, <void**>&e.cnt.g_out, G * N_OUT, sizeof(double))
     k = arr(t, k, <void**>&e.cnt.g_age, G, sizeof(AgeHeap))
     k = arr(t, k, <void**>&e.cnt.c_age, C, sizeof(AgeHeap))
+    k = arr(t, k, <void**>&e.cnt.c_reserved, C, sizeof(int64_t))
+    k = arr(t, k, <void**>&e.cnt.g_reserved, G, sizeof(int64_t))
     # the event buffer and history
     k = arr(t, k, <void**>&e.evs.recs, -1, sizeof(EvRec))
     k = arr(t, k, <void**>&e.evs.groups, -1, sizeof(int32_t))

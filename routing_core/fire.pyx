@@ -60,7 +60,8 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
             continue
         if t.group == TIMER_RECHECK:
             if r.state == ST_QUEUED and r.gen == t.gen:
-                place(e, t.req, r.first_entry, t.due)
+                if not place(e, t.req, r.first_entry, t.due):
+                    reserve_for(e, t.req, t.due)
         elif t.group == TIMER_RETENTION:
             if r.state != ST_ACTIVE and r.ret_wait == t.gen and r.ret_next == t.rule:
                 r.ret_next += 1

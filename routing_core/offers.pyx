@@ -44,6 +44,7 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
     if (e.cfg.max_missed[g] >= 0 and O(e, oh).missed >= e.cfg.max_missed[g]
             and O(e, oh).status == OP_ONLINE):
         change_status(e, oh, OP_AWAY, 1, now)
+        reserve_again(e, oh, now)
         fail_incoming(e, oh, now)
         requeue_all(e, oh, now, True)
         n = copy_groups(e, oh)
@@ -99,7 +100,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
 cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
                double now) noexcept nogil:
     cdef Req* r
-    cdef hnd held_by = -1, eh, nxt
+    cdef hnd held_by = -1, eh, nxt, freed = -1
     cdef EvRec* ev
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
     if slab_reserve(&e.ents, 1, &e.mem) < 0:
@@ -107,6 +108,8 @@ cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         return
     r = R(e, rh)
     if r.state == ST_QUEUED:
+        if r.hold:
+            freed = unhold(e, rh)
         dequeue(e, rh)
     else:
         held_by = r.op
@@ -144,6 +147,8 @@ cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         wait_again(e, rh, now)
     if held_by != -1:
         fill(e, held_by, now)     # the sender's freed slot
+    if freed != -1:               # the operator it held is fed again
+        fill(e, freed, now)
 
 
 # Transfers to an operator: one who can take the conversation gets it at once; otherwise an

@@ -77,6 +77,7 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     o.act_tail = -1
     o.in_head = -1
     o.in_tail = -1
+    o.res = -1
     o.alive = 1
     o.kind = kind
     for i in range(e.C):
@@ -110,6 +111,7 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
     detach(e, oh)
     O(e, oh).status = OP_OFFLINE
     attach(e, oh)
+    reserve_again(e, oh, now)
     fail_incoming(e, oh, now)
     requeue_all(e, oh, now, False)   # offers, and anything a timer assigned just now
     detach(e, oh)
@@ -129,6 +131,7 @@ cdef void eng_set_status(Engine* e, hnd oh, int8_t status, bint requeue,
     old = O(e, oh).status
     if old != status:
         change_status(e, oh, status, 0, now)
+        reserve_again(e, oh, now)
     if old == OP_ONLINE and status != OP_ONLINE:
         fail_incoming(e, oh, now)
     if status != OP_ONLINE and (requeue or old == OP_ONLINE):
@@ -145,10 +148,12 @@ cdef void eng_set_groups(Engine* e, hnd oh, int32_t* groups, int32_t n,
     cdef int32_t i
     cdef int64_t n_removed = 0
     cdef bint keep
+    cdef hnd held_rh
     if slab_reserve(&e.mems, n, &e.mem) < 0:
         e.oom = 1
         return
     eng_begin(e, now)
+    held_rh = unreserve(e, oh)   # moved: its request reserves again after the move
     detach(e, oh)
     # kept memberships, in their old order; dropped ones are remembered for the sweep
     mh = O(e, oh).first_member
@@ -190,14 +195,20 @@ cdef void eng_set_groups(Engine* e, hnd oh, int32_t* groups, int32_t n,
         prev = mh
     O(e, oh).first_member = first
     attach(e, oh)
+    if held_rh != -1:
+        reserve_for(e, held_rh, now)
     if O(e, oh).status == OP_ONLINE:
         sweep(e, n_removed, now)
     fill(e, oh, now)
 
 
 cdef void eng_set_limit(Engine* e, hnd oh, int32_t limit, double now) noexcept nogil:
+    cdef hnd held_rh
     eng_begin(e, now)
+    held_rh = unreserve(e, oh)   # its request reserves again, under the new limit
     detach(e, oh)
     O(e, oh).limit = limit
     attach(e, oh)
+    if held_rh != -1:
+        reserve_for(e, held_rh, now)
     fill(e, oh, now)

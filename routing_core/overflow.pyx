@@ -169,6 +169,11 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     push_pending(e, rh)
     push_rechecks(e, rh, R(e, rh).first_entry, True, now)
     r = R(e, rh)
+    if e.cfg.reserve[r.ch]:   # fits nobody: it may reserve an operator
+        r.hold = 1
+        e.cnt.unres += 1
+        reserve_for(e, rh, now)
+        r = R(e, rh)
     ev = ev_new(e, EV_QUEUED, rh, now)
     if ev != NULL:
         ev.group = r.home
@@ -195,6 +200,7 @@ cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now)
         eh = EN(e, eh).next
     push_pending(e, rh)
     push_rechecks(e, rh, first_new, False, now)
+    reserve_for(e, rh, now)
 
 
 cdef int cmp_pairs(const void* a, const void* b) noexcept nogil:

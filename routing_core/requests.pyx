@@ -28,6 +28,8 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.sk = -1
     r.prefer = -1
     r.prefer_until = 0.0
+    r.res = -1
+    r.hold = 0
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
@@ -137,7 +139,7 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
     cdef bint early
     cdef double* row
     cdef int k
-    cdef hnd oh = -1
+    cdef hnd oh = -1, freed = -1
     cdef Req* r
     cdef double waited
     cdef EvRec* ev
@@ -146,6 +148,8 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
         drop_transfer(e, rh)
     r = R(e, rh)
     if r.state == ST_QUEUED:
+        if r.hold:
+            freed = unhold(e, rh)
         dequeue(e, rh)
         waited = now - r.arrival
     else:
@@ -168,3 +172,5 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
         ev.flag = early
     if oh != -1:
         fill(e, oh, now)
+    if freed != -1:   # the operator it held is fed again
+        fill(e, freed, now)

@@ -25,9 +25,11 @@ ctypedef struct Req:
     hnd xfer_to           # a pending transfer: the operator it moves to, or -1
     hnd xfer_prev         # neighbours in that operator's list of incoming transfers
     hnd xfer_next
+    hnd res               # the operator reserved for it while it waits (hold), or -1
     int32_t xfer_n        # transfers made pending: numbers their timeout timers
     int32_t ret_wait      # waits after an answer: numbers the retention timers
     int16_t xfer_group    # the group a pending transfer moves it into
+    int8_t hold           # queued, of a channel that reserves (Channel.reserve)
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t ret_next       # the next retention step
     int16_t ch
@@ -64,6 +66,7 @@ ctypedef struct Op:
     hnd act_tail
     hnd in_head           # pending transfers to it, in the order asked
     hnd in_tail
+    hnd res               # the waiting request it is reserved for (drains for), or -1
     int8_t status
     int8_t alive
     int8_t kind           # 0 human, 1 bot

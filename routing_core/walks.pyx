@@ -22,7 +22,7 @@ cdef inline bint wanted(Engine* e, Walked* x, Want* w) noexcept nogil:
         return fits(e, w.mh, EN(e, x.entry).req, w.now)
     else:
         if w.rh >= 0:
-            return fits(e, x.member, w.rh, w.now)
+            return fits(e, x.member, w.rh, w.now) and not held(e, M(e, x.member).op, w.rh)
         return pickable(e, x.member, w.c, w.excl)
 
 

@@ -22,9 +22,12 @@ def test_cost_takes_several_slots(make):
     assert r.operator("alice").load == 2
     r.submit("v2", "video", "support", now=2.0)          # needs 2, only 1 free: waits
     assert r.request("v2").state == "queued"
-    assert r.submit("c1", "chat", "support", now=3.0)[0].operator == "alice"   # 1 fits
-    r.finish("v1", now=4.0)                               # frees 2: v2 fits again
-    assert r.request("v2").state == "active"
+    assert r.request("v2").reserved == "alice"            # alice drains for it
+    # a later chat would fit the free slot, but ranks below v2: alice is held for v2
+    assert r.submit("c1", "chat", "support", now=3.0)[0].request == "c1"
+    assert r.request("c1").state == "queued"
+    events = r.finish("v1", now=4.0)                      # frees 2: v2 fits, then c1
+    assert [e.request for e in events if isinstance(e, pr.Assigned)] == ["v2", "c1"]
     assert r.operator("alice").load == 3
 
 
@@ -34,16 +37,18 @@ def test_a_call_takes_all_slots_and_needs_them_all(make):
     r.submit("c1", "chat", "support", now=1.0)
     assert r.submit("k1", "call", "support", now=2.0) == [
         pr.Queued(request="k1", group="support", channel="call", at=2.0)]
-    # the call waits for a completely free operator; chats still flow meanwhile
-    assert r.submit("c2", "chat", "support", now=3.0)[0].operator == "alice"
-    r.finish("c1", now=4.0)
-    assert r.request("k1").state == "queued"
-    events = r.finish("c2", now=5.0)
+    # the call waits for a completely free operator; alice, reserved for it, gets no
+    # later chat meanwhile (blending)
+    assert r.operator("alice").reserved_for == "k1"
+    assert r.submit("c2", "chat", "support", now=3.0)[0] == pr.Queued(
+        request="c2", group="support", channel="chat", at=3.0)
+    events = r.finish("c1", now=4.0)
     assert events[-1] == pr.Assigned(request="k1", operator="alice", group="support",
-                                     channel="call", at=5.0, waited=3.0)
+                                     channel="call", at=4.0, waited=2.0)
     assert r.operator("alice").load == 5
     assert r.submit("c3", "chat", "support", now=6.0)[0] == pr.Queued(
         request="c3", group="support", channel="chat", at=6.0)
+    assert r.finish("k1", now=7.0)[1].request == "c2"    # the chats flow again
 
 
 def test_channel_limits(make):

@@ -20,7 +20,9 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                            early_cancel=rng.choice([0.0, 20.0]),
                            retention=rng.choice(steps),
                            wrap_up=rng.choice([0.0, 0.0, 5.0, 20.0]),
-                           cost=rng.choice([1, 1, 1, 2, "all"]))
+                           cost=rng.choice([1, 1, 1, 2, "all"]),
+                           # no draw of its own: the streams of every seed stay as they were
+                           reserve=(i + n_g) % 4 != 3)
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
     groups = []

@@ -122,6 +122,8 @@ cdef dict _snapshot_engine(Engine* e):
         "hist": (_blob(e.hist.ring, e.hist.cap * sizeof(hnd)), e.hist.cap),
         "op_ch": (_blob(e.op_ch, e.cap_op_ch * sizeof(int32_t)), e.cap_op_ch),
         "op_sk": (_blob(e.op_sk, e.cap_op_sk * sizeof(uint8_t)), e.cap_op_sk),
+        "reserved": (e.cnt.unres, _blob(e.cnt.c_reserved, e.C * sizeof(int64_t)),
+                     _blob(e.cnt.g_reserved, e.G * sizeof(int64_t))),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
                   sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
                   sizeof(AgeNode), sizeof(SubQ)),
@@ -174,3 +176,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     _load_array(<void**>&e.hist.ring, &e.hist.cap, NULL, d["hist"], sizeof(hnd))
     _load_array(<void**>&e.op_ch, &e.cap_op_ch, NULL, d["op_ch"], sizeof(int32_t))
     _load_array(<void**>&e.op_sk, &e.cap_op_sk, NULL, d["op_sk"], sizeof(uint8_t))
+    unres, c_res, g_res = d["reserved"]
+    e.cnt.unres = unres
+    _fill(e.cnt.c_reserved, c_res, e.C * sizeof(int64_t))
+    _fill(e.cnt.g_reserved, g_res, e.G * sizeof(int64_t))

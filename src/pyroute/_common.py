@@ -255,19 +255,23 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
                 c_wait: Sequence[Optional[float]], g_waiting: Sequence[int],
                 g_active: Sequence[int], g_online: Sequence[int], g_free: Sequence[int],
                 g_rows: Sequence, g_wait: Sequence[Optional[float]],
-                categories: dict) -> "Stats":
+                categories: dict, *, c_reserved: Optional[Sequence[int]] = None,
+                g_reserved: Optional[Sequence[int]] = None) -> "Stats":
     """The Stats view from an engine's counters (both engines keep the same counters and
     differ only in how they find the longest waits ``c_wait``/``g_wait``). O(C + G)."""
     from .views import ChannelStats, GroupStats, Stats, TotalStats
+    c_res = c_reserved or [0] * len(cc.channel_names)
+    g_res = g_reserved or [0] * len(cc.group_names)
     chans = {name: ChannelStats(c_waiting[c], c_active[c], online, free, outcomes(c_rows[c]),
-                                c_wait[c])
+                                c_wait[c], reserved=c_res[c])
              for c, name in enumerate(cc.channel_names)}
     groups = {name: GroupStats(g_waiting[g], g_active[g], g_online[g], g_free[g],
-                               outcomes(g_rows[g]), g_wait[g])
+                               outcomes(g_rows[g]), g_wait[g], reserved=g_res[g])
               for g, name in enumerate(cc.group_names)}
     waits = [w for w in c_wait if w is not None]
     total = TotalStats(sum(c_waiting), sum(c_active), online, free, n_ops,
-                       outcomes(total_row(c_rows)), max(waits) if waits else None)
+                       outcomes(total_row(c_rows)), max(waits) if waits else None,
+                       reserved=sum(c_res))
     return Stats(t, total, chans, groups, dict(categories))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import msgspec
+
 from .config import POLICIES
 from .views import STATUSES, Candidate, Explanation
 
@@ -29,6 +31,7 @@ RULE_TEXT = {
     "pulled": "the operator had room and this was the best-ranked waiting conversation it could take",
     "no_eligible_operator": "nobody in its eligible groups could take it",
     "reserved": "it waits for its preferred operator alone",
+    "draining": "nobody can fit it now; an operator is reserved for it and drains",
 }
 
 
@@ -61,6 +64,8 @@ def _verdict(rt: Any, op: Any, r: Any, g: int, now: float) -> tuple[str, str]:
             have = op.skills.get(t, 0)
             if t not in dropped and have < want:
                 return "skills", f"{rt._tags.names[t]} {have} < {want}"
+    if rt._held(op, r):
+        return "held", f"reserved for {op.res!r}, which ranks above this one"
     return "eligible", f"{free} free slot(s)"
 
 
@@ -127,6 +132,25 @@ def decided(rt: Any, r: Any, decision: str, now: float, op: Any = None, g: int =
     rt._explained[r.id] = Explanation(decision=decision, rule=rule, reason=reason,
                                       operator=op.id, group=names[g], step=step,
                                       policy=policy, **base)
+
+
+def reserved(rt: Any, r: Any, op: Any) -> None:
+    """A waiting conversation's reservation was made (``op``) or found nobody (``None``):
+    its last explanation, a queued decision, says so."""
+    e = rt._explained.get(r.id)
+    if e is None or e.decision != "queued" or (op is None and e.reserved is None):
+        return
+    if op is None:
+        rt._explained[r.id] = msgspec.structs.replace(
+            e, rule="no_eligible_operator", reserved=None,
+            reason="waits: " + RULE_TEXT["no_eligible_operator"])
+        return
+    need = max(rt._charge(op, r.ch), 1) + op.load - op.limit
+    rt._explained[r.id] = msgspec.structs.replace(
+        e, rule="draining", reserved=op.id,
+        reason=(f"waits: nobody can fit it now; {op.id!r} is reserved for it and takes "
+                f"nothing ranked below it until it fits ({max(need, 0)} more slot(s) to "
+                f"free)"))
 
 
 def rejected(rt: Any, request: Any, reason: str, now: float, group: str) -> None:

@@ -64,6 +64,9 @@ class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``wrap_up``: seconds an operator's slot stays taken after finishing a conversation.
     ``cost``: slots one conversation takes (``"all"``: all of the operator's slots, as a
     call does).
+    ``reserve``: a waiting conversation of this channel that no operator can fit now
+    (``cost`` above 1 or ``"all"``) reserves the operator who will drain soonest, who then
+    takes no work ranked below it until it fits (blending; docs/semantics.md).
     """
 
     priority: Priority = 0
@@ -72,6 +75,7 @@ class Channel(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     retention: Annotated[tuple[Retention, ...], Meta(max_length=16)] = ()
     wrap_up: Seconds = 0.0
     cost: Annotated[int, Meta(ge=1, le=1000)] | Literal["all"] = 1
+    reserve: bool = True
 
 
 class Overflow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -277,6 +281,7 @@ class Compiled(msgspec.Struct, frozen=True, kw_only=True):
     early_cancel: tuple[float, ...]
     channel_wrap_up: tuple[float, ...]
     cost: tuple[int, ...]                  # slots a conversation takes; -1: all of them
+    reserve: tuple[bool, ...]              # one that fits nobody reserves an operator
     retention: tuple[tuple[tuple[float, str], ...], ...]   # (after, action) steps
     # per group
     hidden: tuple[bool, ...]
@@ -376,6 +381,7 @@ def compile_config(config: Any) -> Compiled:
         early_cancel=tuple(float(c.early_cancel) for c in cfg.channels),
         channel_wrap_up=tuple(float(c.wrap_up) for c in cfg.channels),
         cost=tuple(-1 if c.cost == "all" else c.cost for c in cfg.channels),
+        reserve=tuple(bool(c.reserve) and c.cost != 1 for c in cfg.channels),
         retention=tuple(tuple((float(x.after), x.action) for x in c.retention)
                         for c in cfg.channels),
         hidden=tuple(g.hidden for g in cfg.groups),

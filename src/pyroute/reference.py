@@ -61,7 +61,7 @@ class _Member:
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
                  "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count",
-                 "skills", "kind", "incoming")
+                 "skills", "kind", "incoming", "res")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -82,13 +82,15 @@ class _Op:
         self.skills: dict[int, int] = {}      # skill bit -> level
         self.kind = 0                         # index into KINDS
         self.incoming: dict[Any, None] = {}   # pending transfers to it, in the order asked
+        self.res: Any = None                  # the conversation it is reserved for
 
 
 class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
                  "ret_next", "offers", "excluded", "charge", "skills", "prefer",
-                 "prefer_until", "visitor", "xfer_to", "xfer_group", "xfer_n", "ret_wait")
+                 "prefer_until", "visitor", "xfer_to", "xfer_group", "xfer_n", "ret_wait",
+                 "hold", "res")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -119,6 +121,8 @@ class _Req:
         self.xfer_group = -1       # and the group it moves into
         self.xfer_n = 0            # transfers made pending, numbering their timeout timers
         self.ret_wait = 0          # waits after an answer, numbering the retention timers
+        self.hold = False          # queued, of a channel that reserves (Channel.reserve)
+        self.res: Any = None       # the operator reserved for it (while hold)
 
 
 statecodec.register(_Member, _Op, _Req, RequestView, Explanation, Candidate)
@@ -150,6 +154,7 @@ class Router:
         self._early = list(cc.early_cancel)
         self._wrap_ch = list(cc.channel_wrap_up)
         self._cost = list(cc.cost)
+        self._reserve = list(cc.reserve)
         self._tags = SkillTags()
         self._relax = [[(after, frozenset(self._tags.register(
             self._tags.check({n: 1 for n in drop}, "relax")))) for after, drop in rx]
@@ -197,6 +202,7 @@ class Router:
         self._g_out = [[0.0] * N_OUT for _ in range(G)]
         self._online = 0
         self._free = 0
+        self._unres = 0            # conversations with hold and no operator reserved
 
     @classmethod
     def open(cls, directory: Any, config: Any, *, fsync: str = "batch",
@@ -226,6 +232,9 @@ class Router:
         unknown = set(state) - set(router.__dict__)
         if unknown:
             raise ValueError(f"not a reference engine snapshot (fields {sorted(unknown)})")
+        missing = set(router.__dict__) - set(state) - _FROM_CONFIG
+        if missing:   # taken by an older version: the journal replays instead
+            raise ValueError(f"snapshot of another version (no {sorted(missing)})")
         router.__dict__.update(state)
         return router
 
@@ -259,7 +268,8 @@ class Router:
                 continue
             if g == RECHECK:
                 if r.state == QUEUED and r.gen == gen:
-                    self._place(r, r.elig, due, out)
+                    if not self._place(r, r.elig, due, out):
+                        self._reserve_for(r, due)
             elif g == RETENTION:
                 if r.state != ACTIVE and r.ret_wait == gen and r.ret_next == ri:
                     r.ret_next += 1
@@ -307,7 +317,13 @@ class Router:
     def _fits(self, op: _Op, r: _Req, g: int, now: float) -> bool:
         """Whether ``op``, through group ``g``, may take ``r`` at ``now``: its channel fits,
         it has not declined it, it has the skills still required, and its tier is due."""
-        if op.id in r.excluded or not self._fits_channel(op, r.ch):
+        if not self._fits_channel(op, r.ch):
+            return False
+        return self._fits_rules(op, r, g, now)
+
+    def _fits_rules(self, op: _Op, r: _Req, g: int, now: float) -> bool:
+        """``_fits`` apart from the channel: no decline, preference, tier, skills."""
+        if op.id in r.excluded:
             return False
         if r.prefer is not None and now < r.prefer_until and op.id != r.prefer:
             return False
@@ -323,6 +339,108 @@ class Router:
                 if t not in dropped and op.skills.get(t, 0) < level:
                     return False
         return True
+
+    # ------------------------------------------------------------------ helpers: reservations
+    def _could(self, op: _Op, r: _Req, g: int, now: float) -> bool:
+        """Whether ``op`` could take ``r`` through ``g`` once it has drained: ``_fits``
+        apart from its free slots and its count on the channel (a cap of 0: never)."""
+        return (op.ch_limit[r.ch] != 0 and max(self._charge(op, r.ch), 1) <= op.limit
+                and self._fits_rules(op, r, g, now))
+
+    def _rank(self, op: _Op, r: _Req) -> tuple:
+        """Where ``r`` stands among the work ``op`` may take: its least key across the
+        groups of ``op`` it is eligible for, then submission order."""
+        best = float("inf")
+        for g in r.elig:
+            if g in op.members:
+                k = r.k + self._off[g][r.ch]
+                if k < best:
+                    best = k
+        return (best, r.seq)
+
+    def _held(self, op: _Op, r: _Req) -> bool:
+        """Whether ``op``'s reservation holds it back from ``r``: it is reserved for
+        another conversation that ranks above ``r``."""
+        res = op.res
+        return (res is not None and res != r.id
+                and self._rank(op, r) > self._rank(op, self._reqs[res]))
+
+    def _reserve_for(self, r: _Req, now: float) -> None:
+        """``r`` waits and nobody can fit it: reserve, of the online operators not reserved
+        yet who could take it once drained, the one who drains soonest (fewest slots still
+        to free, then longest since its last assignment, then registration order)."""
+        if not r.hold or r.res is not None:
+            return
+        best = None
+        best_key = None
+        for op in self._ops.values():
+            if op.status != ONLINE or op.res is not None:
+                continue
+            if not any(g in op.members and self._could(op, r, g, now) for g in r.elig):
+                continue
+            key = (max(self._charge(op, r.ch), 1) + op.load - op.limit, op.last_assign,
+                   op.reg)
+            if best_key is None or key < best_key:
+                best, best_key = op, key
+        if best is not None:
+            r.res = best.id
+            best.res = r.id
+            self._unres -= 1
+        if self._explained is not None:
+            _explain.reserved(self, r, best)
+
+    def _unhold(self, r: _Req) -> Optional[_Op]:
+        """``r`` leaves the queue: its reservation ends; returns the operator it held."""
+        if not r.hold:
+            return None
+        r.hold = False
+        if r.res is None:
+            self._unres -= 1
+            return None
+        op = self._ops[r.res]
+        op.res = None
+        r.res = None
+        return op
+
+    def _reserve_again(self, op: _Op, now: float) -> None:
+        """``op`` left online: its conversation reserves the next operator at once."""
+        r = self._unreserve(op)
+        if r is not None:
+            self._reserve_for(r, now)
+
+    def _unreserve(self, op: _Op) -> Optional[_Req]:
+        """``op`` can no longer drain for its conversation (or is moved): the reservation
+        ends; returns the conversation, which then reserves again (``_reserve_for``)."""
+        if op.res is None:
+            return None
+        r = self._reqs[op.res]
+        op.res = None
+        r.res = None
+        self._unres += 1
+        return r
+
+    def _claim(self, op: _Op, now: float) -> None:
+        """An operator not reserved, who could drain for a conversation that has no
+        operator reserved, makes that conversation reserve (the best-ranked for it first;
+        the one who drains soonest is reserved, which may be another)."""
+        C = self._C
+        queues = self._queues
+        while op.res is None:
+            best = None
+            best_rank = None
+            for g in op.groups:
+                for c in range(C):
+                    if not self._reserve[c]:
+                        continue
+                    for _, _, rid in queues[g * C + c]:
+                        r = self._reqs[rid]
+                        if r.res is None and self._could(op, r, g, now):
+                            rk = self._rank(op, r)
+                            if best_rank is None or rk < best_rank:
+                                best, best_rank = r, rk
+            if best is None:
+                return
+            self._reserve_for(best, now)
 
     def _detach(self, op: _Op) -> None:
         """Take the operator's contribution out of every group it belongs to."""
@@ -383,6 +501,7 @@ class Router:
         if self._explained is not None:
             _explain.decided(self, r, "assigned" if self._accept[g] is None else "offered",
                              now, op, g, how)
+        freed = self._unhold(r)
         self._dequeue(r)
         self._detach(op)
         self._tick += 1
@@ -409,6 +528,8 @@ class Router:
             self._answered(r, g, now)
             out.append(Assigned(r.id, op.id, self._cc.group_names[g],
                                 self._cc.channel_names[r.ch], now, now - r.arrival))
+            if freed is not None:   # the operator it held is fed again
+                self._fill(freed, now, out)
             return
         r.state = OFFERED
         r.offers += 1
@@ -416,6 +537,8 @@ class Router:
         heapq.heappush(self._timers, (now + timeout, self._tseq, r.id, r.seq, r.offers, OFFER, 0))
         out.append(Offered(r.id, op.id, self._cc.group_names[g], self._cc.channel_names[r.ch],
                            now, now + timeout))
+        if freed is not None:
+            self._fill(freed, now, out)
 
     def _answered(self, r: _Req, g: int, now: float) -> None:
         if r.answered:
@@ -454,7 +577,7 @@ class Router:
         if r.prefer is not None and now <= r.prefer_until and r.home in groups:
             op = self._ops.get(r.prefer)
             if (op is not None and r.home in op.members and op.members[r.home].key is not None
-                    and self._fits(op, r, r.home, now)):
+                    and self._fits(op, r, r.home, now) and not self._held(op, r)):
                 self._assign(r, op, r.home, now, out, "preferred")
                 return True
             if now < r.prefer_until:
@@ -462,7 +585,7 @@ class Router:
         for g in groups:
             for key in self._opsets[g]:
                 op = self._ops[key[3]]
-                if self._fits(op, r, g, now):
+                if self._fits(op, r, g, now) and not self._held(op, r):
                     self._assign(r, op, g, now, out)
                     return True
         return False
@@ -472,7 +595,11 @@ class Router:
             self._take_transfers(op, now, out)
         C = self._C
         queues = self._queues
-        while op.status == ONLINE and op.load < op.limit:
+        while op.status == ONLINE:
+            if op.res is None and self._unres:
+                self._claim(op, now)
+            if op.load >= op.limit:
+                return
             best = None
             best_key = None
             for g in op.groups:
@@ -490,6 +617,10 @@ class Router:
                         break
             if best is None:
                 return
+            if op.res is not None and best[0] != op.res:
+                x = self._reqs[best[0]]
+                if self._rank(op, x) > self._rank(op, self._reqs[op.res]):
+                    return   # held for a conversation that ranks above all it could take
             self._assign(self._reqs[best[0]], op, best[1], now, out, "pulled")
 
     # ------------------------------------------------------------------ helpers: overflow
@@ -563,6 +694,7 @@ class Router:
                 self._enqueue(r, t)
             self._push_timers(r, timers)
             self._push_timers(r, self._rechecks(r, added, False, now))
+            self._reserve_for(r, now)
 
     def _route_new(self, r: _Req, now: float, out: list) -> None:
         """Route a request entering the queue (submitted or requeued)."""
@@ -575,6 +707,10 @@ class Router:
                 self._enqueue(r, g)
             self._push_timers(r, timers)
             self._push_timers(r, self._rechecks(r, r.elig, True, now))
+            if self._reserve[r.ch]:   # fits nobody: it may reserve an operator
+                r.hold = True
+                self._unres += 1
+                self._reserve_for(r, now)
             out.append(Queued(r.id, self._cc.group_names[r.home],
                               self._cc.channel_names[r.ch], now))
 
@@ -705,6 +841,7 @@ class Router:
         limit = self._max_missed[g]
         if limit is not None and op.missed >= limit and op.status == ONLINE:
             self._change_status(op, AWAY, now, out, "missed_offers")
+            self._reserve_again(op, now)
             self._fail_incoming(op, now, out)
             self._leave_online(op, now, out, False)
         else:
@@ -748,7 +885,8 @@ class Router:
                            operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
                            tuple(r.excluded),
                            {self._tags.names[t]: n for t, n in sorted(r.skills.items())},
-                           r.xfer_to if state in STATE_NAMES else None)
+                           r.xfer_to if state in STATE_NAMES else None,
+                           r.res)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -887,8 +1025,9 @@ class Router:
         self._fire(t, out)
         if r.xfer_to is not None:
             self._drop_transfer(r)
-        op = None
+        op = freed = None
         if r.state == QUEUED:
+            freed = self._unhold(r)
             self._dequeue(r)
             waited = t - r.arrival
         else:
@@ -904,6 +1043,8 @@ class Router:
         out.append(Cancelled(request, t, waited, early))
         if op is not None:
             self._fill(op, t, out)
+        if freed is not None:   # the operator it held is fed again
+            self._fill(freed, t, out)
         return out
 
     def add_operator(self, operator: Any, groups: list[str], limit: int,
@@ -961,6 +1102,7 @@ class Router:
         self._detach(op)
         op.status = OFFLINE
         self._attach(op)
+        self._reserve_again(op, t)
         self._fail_incoming(op, t, out)
         self._requeue_all(op, t, out)   # offers, and anything a timer assigned just now
         self._detach(op)
@@ -982,6 +1124,7 @@ class Router:
         old = op.status
         if old != st:
             self._change_status(op, st, t, out, "")
+            self._reserve_again(op, t)
         if old == ONLINE and st != ONLINE:
             self._fail_incoming(op, t, out)
         if st != ONLINE and (requeue or old == ONLINE):
@@ -999,6 +1142,7 @@ class Router:
         gs = check_groups(groups, self._cc.group_index)
         out: list = []
         self._fire(t, out)
+        held = self._unreserve(op)   # moved: its conversation reserves again after the move
         self._detach(op)
         old = op.groups
         kept = [g for g in old if g in gs]
@@ -1009,6 +1153,8 @@ class Router:
         op.groups = kept + [g for g in gs if g not in kept]
         op.members = members
         self._attach(op)
+        if held is not None:
+            self._reserve_for(held, t)
         if op.status == ONLINE:
             self._sweep([g for g in old if g not in members], t, out)
         self._fill(op, t, out)
@@ -1022,9 +1168,12 @@ class Router:
         check_limit(limit)
         out: list = []
         self._fire(t, out)
+        held = self._unreserve(op)   # its conversation reserves again, under the new limit
         self._detach(op)
         op.limit = limit
         self._attach(op)
+        if held is not None:
+            self._reserve_for(held, t)
         self._fill(op, t, out)
         return out
 
@@ -1079,7 +1228,9 @@ class Router:
         group ``g`` (reserved for ``target`` for the group's transfer_timeout)."""
         held_by = None if r.state == QUEUED else r.op
         was_active = r.state == ACTIVE
+        freed = None
         if r.state == QUEUED:
+            freed = self._unhold(r)
             self._dequeue(r)
         else:
             self._release(r)
@@ -1097,6 +1248,8 @@ class Router:
             self._wait_again(r, now)
         if held_by is not None:
             self._fill(self._ops[held_by], now, out)   # the sender's freed slot
+        if freed is not None:   # the operator it held is fed again
+            self._fill(freed, now, out)
 
     def transfer(self, request: Any, group: Optional[str] = None, operator: Any = None,
                  now: Optional[float] = None, if_busy: str = "wait") -> list:
@@ -1307,7 +1460,7 @@ class Router:
                             {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0},
                             {self._tags.names[t]: n for t, n in sorted(op.skills.items())},
                             {names[g]: op.members[g].level for g in op.groups
-                             if op.members[g].level != 1}, KINDS[op.kind])
+                             if op.members[g].level != 1}, KINDS[op.kind], op.res)
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -1337,6 +1490,10 @@ class Router:
             op = self._ops[key[3]]
             if (op.id != exclude and self._fits_channel(op, ci)
                     and (not tiers or op.members[gi].level <= 1)):
+                if op.res is not None:   # held unless a new one would rank above its own
+                    k = self._now if self._deadline else self._aging * self._now
+                    if not k + self._off[gi][ci] < self._rank(op, self._reqs[op.res])[0]:
+                        continue
                 return op.id
         return None
 
@@ -1390,13 +1547,20 @@ class Router:
                     if r.arrival < g_first.get(g, float("inf")):
                         g_first[g] = r.arrival
 
+        c_res = [0] * self._C
+        g_res = [0] * self._G
+        for op in self._ops.values():
+            if op.res is not None:
+                c_res[self._reqs[op.res].ch] += 1
+                for g in op.groups:
+                    g_res[g] += 1
         return build_stats(
             t, self._cc, self._online, self._free, len(self._ops),
             self._c_waiting, self._c_active, self._c_out,
             [t - c_first[c] if c in c_first else None for c in range(self._C)],
             self._g_waiting, self._g_active, self._g_online, self._g_free, self._g_out,
             [t - g_first[g] if g in g_first else None for g in range(self._G)],
-            self._categories.counts)
+            self._categories.counts, c_reserved=c_res, g_reserved=g_res)
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
@@ -1409,7 +1573,8 @@ class Router:
                         op.reg,
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand,
-                               op.members[g].level) for g in op.groups), tuple(op.incoming)))
+                               op.members[g].level) for g in op.groups), tuple(op.incoming),
+                        op.res))
         reqs = []
         for r in sorted(self._reqs.values(), key=lambda r: r.seq):
             reqs.append((r.id, STATE_NAMES[r.state], cn[r.ch], gn[r.home],
@@ -1421,7 +1586,7 @@ class Router:
                          r.charge, sorted(r.skills.items()), r.prefer,
                          r.prefer_until if r.prefer is not None else None,
                          r.xfer_to, gn[r.xfer_group] if r.xfer_to is not None else None,
-                         r.xfer_n, r.ret_wait))
+                         r.xfer_n, r.ret_wait, r.hold, r.res))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1449,7 +1614,7 @@ class Router:
             "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
-                         self._online, self._free),
+                         self._online, self._free, self._unres),
         }
 
     def check(self) -> None:
@@ -1526,3 +1691,48 @@ class Router:
                       if op.members[g].key is not None)
         if sum(len(s) for s in self._opsets) != in_sets:
             raise AssertionError("operator sets hold operators without room")
+        self._check_reservations()
+
+    def _check_reservations(self) -> None:
+        """Reservations pair one queued conversation with one online operator who could
+        take it once drained; a conversation without one has nobody left who could; and
+        work conservation: no queued conversation fits an operator its reservation does
+        not hold back."""
+        now = self._now
+        unres = 0
+        for r in self._reqs.values():
+            if r.hold != (r.state == QUEUED and self._reserve[r.ch]):
+                raise AssertionError(f"{r.id!r}: hold {r.hold} but {STATE_NAMES[r.state]}")
+            if not r.hold:
+                if r.res is not None:
+                    raise AssertionError(f"{r.id!r} reserves {r.res!r} without waiting")
+                continue
+            if r.res is None:
+                unres += 1
+                for op in self._ops.values():
+                    if op.status == ONLINE and op.res is None and any(
+                            g in op.members and self._could(op, r, g, now) for g in r.elig):
+                        raise AssertionError(f"{r.id!r} reserves nobody but {op.id!r} could drain")
+            elif self._ops[r.res].res != r.id:
+                raise AssertionError(f"{r.id!r} reserves {r.res!r}, which is not reserved for it")
+        if unres != self._unres:
+            raise AssertionError(("conversations with no operator reserved", unres, self._unres))
+        for op in self._ops.values():
+            if op.res is None:
+                continue
+            r = self._reqs.get(op.res)
+            if r is None or r.res != op.id or op.status != ONLINE or not any(
+                    g in op.members and self._could(op, r, g, now) for g in r.elig):
+                raise AssertionError(f"operator {op.id!r} reserved for {op.res!r} in vain")
+        for r in self._reqs.values():
+            if r.state != QUEUED:
+                continue
+            for op in self._ops.values():
+                if op.status != ONLINE:
+                    continue
+                for g in r.elig:
+                    if (g in op.members and self._fits(op, r, g, now)
+                            and not self._held(op, r)):
+                        raise AssertionError(
+                            f"{r.id!r} waits while {op.id!r} could take it through "
+                            f"{self._cc.group_names[g]!r}")

@@ -24,6 +24,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     skills: dict[str, int] = msgspec.field(default_factory=dict)          # tag -> level 1..5
     levels: dict[str, int] = msgspec.field(default_factory=dict)          # group -> tier (not 1)
     kind: str = "human"       # or "bot"
+    reserved_for: Optional[Id] = None  # the waiting conversation it drains for (blending)
 
 
 class RequestView(msgspec.Struct, frozen=True):
@@ -40,6 +41,7 @@ class RequestView(msgspec.Struct, frozen=True):
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
     skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
     transfer_to: Optional[Id] = None   # a pending transfer: the operator it moves to when they can
+    reserved: Optional[Id] = None      # the operator reserved for it while it waits
 
 
 class Outcomes(msgspec.Struct, frozen=True):
@@ -60,6 +62,7 @@ class ChannelStats(msgspec.Struct, frozen=True):
     free_slots: int   # free slots of those operators
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None   # seconds the longest-waiting one has waited
+    reserved: int = 0   # waiting conversations of the channel with an operator reserved
 
 
 class GroupStats(msgspec.Struct, frozen=True):
@@ -69,6 +72,7 @@ class GroupStats(msgspec.Struct, frozen=True):
     free_slots: int
     outcomes: Outcomes = Outcomes()   # answered through the group; abandoned, rejected by home
     longest_wait: Optional[float] = None
+    reserved: int = 0   # members reserved for a waiting conversation (draining for it)
 
 
 class TotalStats(msgspec.Struct, frozen=True):
@@ -79,6 +83,7 @@ class TotalStats(msgspec.Struct, frozen=True):
     operators: int
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None
+    reserved: int = 0   # operators reserved for a waiting conversation
 
 
 class Stats(msgspec.Struct, frozen=True):
@@ -103,7 +108,8 @@ class Candidate(msgspec.Struct, frozen=True):
     group: str            # the eligible group it was looked at through
     verdict: str          # "chosen", "eligible", or why it could not take the conversation:
                           # "offline", "away", "wrap_up", "declined", "full", "channel_limit",
-                          # "reserved", "tier", "skills"
+                          # "reserved", "tier", "skills", "held" (reserved for
+                          # another conversation that ranks above this one)
     free_slots: int       # at the moment of the decision
     detail: str = ""      # the same, for a person
 
@@ -123,3 +129,4 @@ class Explanation(msgspec.Struct, frozen=True):
     eligible_groups: tuple[str, ...] = ()
     relaxed: tuple[str, ...] = ()   # skills no longer required at ``at`` (Group.relax)
     candidates: tuple[Candidate, ...] = ()   # members of the eligible groups, in group order
+    reserved: Optional[Id] = None   # queued: the operator reserved for it (draining for it)

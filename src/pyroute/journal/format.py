@@ -38,11 +38,21 @@ class JournalWarning(UserWarning):
     """A torn or corrupt last record was cut off (the command was never acknowledged)."""
 
 
+# Config fields added after journals were first written, per list of the config, with
+# their defaults: at the default they are left out of the digest, so a journal written
+# before they existed still opens with its own config (which reads them as the default).
+LATER_DEFAULTS = {"channels": {"reserve": True}}
+
+
 def config_digest(config: Any) -> tuple[dict, str]:
     """The config as builtins (what the header stores) and its SHA-256 digest."""
     cfg = compile_config(config).config
     data = msgspec.to_builtins(cfg)
-    raw = msgspec.json.encode(data, order="sorted")
+    hashed = dict(data)
+    for key, fields in LATER_DEFAULTS.items():
+        hashed[key] = [{k: v for k, v in item.items() if k not in fields or v != fields[k]}
+                       for item in data[key]]
+    raw = msgspec.json.encode(hashed, order="sorted")
     return data, hashlib.sha256(raw).hexdigest()
 
 
