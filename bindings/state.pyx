@@ -54,7 +54,8 @@ cdef dict state_dump(Router self):
                              bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
                              r.charge, req_skills(self, r),
                              self.op_ids[r.prefer] if r.prefer >= 0 else None,
-                             r.prefer_until if r.prefer >= 0 else None)))
+                             r.prefer_until if r.prefer >= 0 else None,
+                             r.wait_since, bool(r.leg_answered))))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):
@@ -92,6 +93,7 @@ cdef dict state_dump(Router self):
         "rng": [e.rng[g] for g in range(e.G)],
         "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
         "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
+        "switches": self.switches.state(),
         "bans": self.bans_.state(), "categories": dict(self.cats.counts),
         "outcomes": outcome_rows(self, ),
         "skills": list(self.tags.names),

@@ -114,7 +114,9 @@ cdef object request_view(Router self, hnd h):
                        self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
                        eligible_names(self, r), self.cat_names[r.cat] if r.cat >= 0 else None,
                        declined_names(self, r),
-                       {self.tags.names[b]: lv for b, lv in req_skills(self, r)})
+                       {self.tags.names[b]: lv for b, lv in req_skills(self, r)},
+                       self.switches.from_.get(self.req_ids[h]),
+                       self.switches.to.get(self.req_ids[h]))
 
 
 cdef tuple declined_names(Router self, Req* r):

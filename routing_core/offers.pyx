@@ -69,7 +69,7 @@ cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil:
     ev = ev_new(e, EV_ACCEPTED, rh, now)
     if ev != NULL:
         ev.op = r.op
-        ev.waited = now - r.arrival
+        ev.waited = now - r.wait_since
 
 
 cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil:
@@ -97,6 +97,9 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         e.oom = 1
         return
     r = R(e, rh)
+    if r.state == ST_ACTIVE:
+        r.wait_since = now   # an answered conversation starts waiting again
+    r.leg_answered = 0       # a new stay, counted in the group that takes it
     if r.state == ST_QUEUED:
         dequeue(e, rh)
     else:

@@ -2,7 +2,9 @@
 
 cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
     """Send an offered or active conversation back to the queue at its place."""
-    cdef Req* r
+    cdef Req* r = R(e, rh)
+    if r.state == ST_ACTIVE:
+        r.wait_since = now   # an answered conversation starts waiting again
     release(e, rh)
     r = R(e, rh)
     r.state = ST_QUEUED

@@ -100,10 +100,16 @@ def test_shift_ends_leave_work_unresolved_and_occupancy_counts_online_time():
 
 
 def test_patience_and_early_cancels():
-    data = basic(rate=0.2, patience={"dist": "fixed", "mean": 10.0}, early_cancel_share=0.2)
+    data = basic(rate=0.4, patience={"dist": "fixed", "mean": 25.0}, early_cancel_share=0.2)
     r = simulate(scenario_from(data))
     assert r.overall.abandoned > 0 and r.overall.cancelled_early > 0
-    assert r.overall.wait_p99 <= 10.0 + 1e-9
+    assert r.overall.wait_p99 <= 25.0 + 1e-9
+    # a customer whose patience runs out sooner than early_cancel (20 s) is an early
+    # cancel, as the router counts it (docs/semantics.md, "Glossary of outcomes")
+    data = basic(rate=0.4, patience={"dist": "fixed", "mean": 10.0})
+    r = simulate(scenario_from(data))
+    assert r.overall.abandoned == 0 and r.overall.cancelled_early > 0
+    assert r.overall.p_abandon == 0.0
 
 
 def test_offers_are_accepted_at_once():

@@ -30,7 +30,7 @@ def test_bot_answers_first_then_escalation_up_the_lines(make):
         pr.Transferred(request="c1", at=10.0, from_operator="bot", group="first",
                        operator=None, escalated=True),
         pr.Assigned(request="c1", operator="alice", group="first", channel="web", at=10.0,
-                    waited=10.0)]
+                    waited=0.0)]   # its 10 s with the bot were not waiting
     # the conversation keeps its arrival time and its new home group
     v = r.request("c1")
     assert (v.group, v.arrived_at, v.eligible_groups) == ("first", 0.0, ("first",))
@@ -68,7 +68,7 @@ def test_transfer_to_a_busy_operator_waits_then_falls_back(make):
     assert r.request("c1").state == "queued"
     assert r.advance(now=32.0) == [
         pr.Assigned(request="c1", operator="carol", group="billing", channel="web", at=32.0,
-                    waited=31.0)]
+                    waited=30.0)]   # waiting since alice handed it over
 
 
 def test_transfer_to_a_free_operator_goes_at_once(make):
@@ -76,7 +76,7 @@ def test_transfer_to_a_free_operator_goes_at_once(make):
     staff(r)
     r.submit("c1", "web", "first", now=0.0)
     assert r.transfer("c1", operator="carol", now=1.0)[1] == pr.Assigned(
-        request="c1", operator="carol", group="billing", channel="web", at=1.0, waited=1.0)
+        request="c1", operator="carol", group="billing", channel="web", at=1.0, waited=0.0)
 
 
 @pytest.mark.parametrize("call, exc, fragment", [

@@ -16,7 +16,7 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memset
 
-from ..events import Accepted, Assigned, Offered, Rejected
+from ..events import Accepted, Assigned, Cancelled, Offered, Rejected
 
 cdef enum:
     K_ARRIVE = 0
@@ -642,15 +642,27 @@ cdef class Loop:
             events = self.transfer_(rid, self.gnames[s.transfer_to], None, t)
         self.events(events)
 
+    cdef void left(self, int64_t rid, double t, list events) except *:
+        """Count a customer who left before being answered the way the router's stats
+        do (docs/semantics.md, "Glossary of outcomes"): the router's ``Cancelled.early``
+        (sooner than the channel's early_cancel after arrival) makes it an early cancel,
+        out of service level and abandonment; otherwise it abandoned."""
+        cdef bint early = False
+        for e in events:
+            if type(e) is Cancelled and e.request == rid:
+                early = e.early
+                break
+        if self.r_counted[rid]:
+            self.count(rid, EARLY if early else ABANDONED, 1.0)
+            self.count(rid, WAIT_ALL, t - self.r_arr[rid])
+            self.count(rid, WAITED, 1.0)
+
     cdef void on_patience(self, double t, int64_t rid) except *:
         if self.r_live[rid] and not self.r_answered[rid]:
             self.calls += 1
             events = self.cancel(rid, t)
             self.done(rid)
-            if self.r_counted[rid]:
-                self.count(rid, ABANDONED, 1.0)
-                self.count(rid, WAIT_ALL, t - self.r_arr[rid])
-                self.count(rid, WAITED, 1.0)
+            self.left(rid, t, events)
             self.events(events)
 
     cdef void on_early(self, double t, int64_t rid) except *:
@@ -662,11 +674,8 @@ cdef class Loop:
         self.calls += 1
         events = self.cancel(rid, t)
         self.done(rid)
-        if self.r_counted[rid]:
-            self.count(rid, EARLY, 1.0)
-            if not answered:
-                self.count(rid, WAIT_ALL, t - self.r_arr[rid])
-                self.count(rid, WAITED, 1.0)
+        if not answered:   # an answered customer who hangs up stays answered
+            self.left(rid, t, events)
         self.events(events)
 
     cdef void on_status_event(self, double t, int64_t k) except *:
