@@ -249,3 +249,21 @@ def test_the_simulator_and_live_stats_count_the_same_day_the_same_way(engine, ma
     assert sim.asa == pytest.approx(live.mean_wait)
     assert report.overall.service_level == pytest.approx(
         router.stats(now=router.now).total.outcomes.service_level)
+
+
+def test_the_glossary_rule_for_each_kind_of_cancel():
+    """The one rule both engines follow (pyroute._common.cancel_slot, and cancel_slot in
+    routing_core/requests.pyx): the customer's own leaving is early or abandoned, a
+    switch is switched, and a visitor banned while waiting is refused, never abandoned."""
+    from pyroute import _common as c
+    assert c.cancel_slot(c.CANCEL_CUSTOMER, True) == c.OUT_EARLY
+    assert c.cancel_slot(c.CANCEL_CUSTOMER, False) == c.OUT_ABANDONED
+    assert c.cancel_slot(c.CANCEL_SWITCHED, False) == c.OUT_SWITCHED
+    banned = c.cancel_slot(c.CANCEL_BANNED, False)
+    assert banned == c.OUT_REJECTED + c.REJECT_REASONS.index("banned")
+    row = [0.0] * c.N_OUT
+    row[c.OUT_ANSWERED] = row[c.OUT_WITHIN] = 1
+    row[banned] = 1
+    out = c.outcomes(row)
+    assert (out.abandoned, out.rejected, out.service_level) == (0, {"banned": 1}, 0.5)
+    assert c.CANCEL_REASONS == ("customer", "switched", "banned")
