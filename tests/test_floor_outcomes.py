@@ -267,3 +267,40 @@ def test_the_glossary_rule_for_each_kind_of_cancel():
     out = c.outcomes(row)
     assert (out.abandoned, out.rejected, out.service_level) == (0, {"banned": 1}, 0.5)
     assert c.CANCEL_REASONS == ("customer", "switched", "banned")
+
+
+def bot_day():
+    t = {"channel": "web", "group": "bots", "rate": 0.06,
+         "handle": {"dist": "exp", "mean": 120.0},
+         "bot_handle": {"dist": "exp", "mean": 30.0}, "bot_resolve": 0.4,
+         "patience": {"dist": "exp", "mean": 90.0}, "early_cancel_share": 0.1}
+    return {"duration": 3 * 3600.0, "warmup": 0.0, "seed": 5,
+            "router": {"channels": [{"name": "web", "target_wait": 20.0}],
+                       "groups": [{"name": "bots", "line": 0, "escalate_to": "first"},
+                                  {"name": "first", "line": 1}]},
+            "operators": [{"name": "bot", "count": 1, "limit": 1000, "groups": ["bots"],
+                           "kind": "bot"},
+                          {"name": "op", "count": 5, "limit": 1, "groups": ["first"]}],
+            "traffic": [t]}
+
+
+@pytest.mark.parametrize("engine", ["native", "reference"])
+def test_the_simulator_counts_the_lines_of_a_day_with_a_bot_as_the_router_does(engine):
+    """The bot answers everyone at once; line 1 answers the escalated ones after a wait
+    in its own queue: both the router's group rows and the simulator's say so."""
+    report, router = _simulate(scenario_from(bot_day()), engine=engine)
+    st = router.stats(now=router.now)
+    for name in ("bots", "first"):
+        live, sim = st.groups[name].outcomes, report.groups[name]
+        assert (sim.answered, sim.abandoned, sim.cancelled_early) == (
+            live.answered, live.abandoned, live.cancelled_early), name
+        assert sim.service_level == pytest.approx(live.service_level), name
+        assert sim.asa == pytest.approx(live.mean_wait), name
+    bots, first = report.groups["bots"], report.groups["first"]
+    assert bots.asa == 0.0 and bots.service_level > 0.8
+    assert first.answered > 0 and first.offered == bots.escalated
+    assert first.asa > 0.0
+    assert st.lines[1].answered == first.answered
+    # on the channel, each customer is answered once, at the bot
+    assert report.channels["web"].answered == st.channels["web"].outcomes.answered
+    assert report.channels["web"].answered == bots.answered

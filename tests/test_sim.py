@@ -65,9 +65,12 @@ def test_report_adds_up():
     r = simulate(short_example())
     o = r.overall
     assert o.offered == sum(k.offered for k in r.channels.values())
-    assert o.offered == sum(k.offered for k in r.groups.values())
+    # groups count stays: every arrival, and every escalation or transfer into a group
+    assert o.offered + o.escalated + o.transferred == sum(k.offered for k in r.groups.values())
+    assert o.escalated == sum(k.escalated for k in r.groups.values())
     assert o.answered == sum(k.answered for k in r.channels.values())
-    assert o.answered + o.abandoned + o.rejected + o.unresolved <= o.offered + o.cancelled_early
+    # every counted conversation has exactly one outcome
+    assert o.answered + o.abandoned + o.cancelled_early + o.rejected + o.unresolved == o.offered
     assert 0 < o.occupancy < 1 and 0 < r.spread.jain <= 1
     assert o.service_level <= o.service_level_answered
     assert o.asa >= 0 and o.mean_wait >= 0

@@ -19,8 +19,9 @@ import msgspec
 
 
 class KPIs(msgspec.Struct, frozen=True, kw_only=True):
-    """Key figures for one channel, one group (by the group conversations were submitted
-    to) or overall. Rates are shares of ``offered`` unless named otherwise; waits are in
+    """Key figures for one channel, one group (by stay: submitted, escalated or
+    transferred to it; answered where answered, docs/semantics.md "Glossary of
+    outcomes") or overall. Rates are shares of ``offered`` unless named otherwise; waits are in
     seconds. ``None`` where there is nothing to divide by."""
 
     offered: int
