@@ -47,7 +47,7 @@ from pyroute.config import (
 )
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
-    Categories as _Categories,
+    Categories as _Categories, Switches as _Switches, CANCEL_REASONS as _CANCEL_REASONS,
     check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
     check_levels as _check_levels, check_prefer_for as _check_prefer_for,
     check_kind as _check_kind, KINDS as _KINDS,

@@ -17,6 +17,7 @@ cdef int _check(Engine* e) except -1:
     g_act = [0] * e.G
     c_act = [0] * e.C
     g_subq = [0] * e.G
+    c_open = [0] * e.C
     # queues: heap order, positions, membership; each request in the heap of the skills it
     # still requires (the queue's own heap: none)
     for i in range(<int64_t>e.G * e.C):
@@ -64,6 +65,8 @@ cdef int _check(Engine* e) except -1:
         r = R(e, <hnd>i)
         if r.state != ST_QUEUED and r.state != ST_ACTIVE and r.state != ST_OFFERED:
             continue
+        if not r.answered:
+            c_open[r.ch] += 1
         count = 0
         n = 0
         x = r.first_entry
@@ -103,6 +106,15 @@ cdef int _check(Engine* e) except -1:
         raise AssertionError("group active counters")
     if not (c_act == [e.cnt.c_active[c] for c in range(e.C)]):
         raise AssertionError("channel active counters")
+    # every submitted conversation has exactly one outcome, or none yet (open)
+    for c in range(e.C):
+        row = [e.cnt.c_out[c * N_OUT + k] for k in range(N_OUT)]
+        decided = (row[OUT_ANSWERED] + row[OUT_ABANDONED] + row[OUT_EARLY] + row[OUT_SWITCHED]
+                   + sum(row[OUT_REJECTED:]))
+        if decided + c_open[c] != row[OUT_SUBMITTED]:
+            raise AssertionError(
+                f"channel {c}: answered + abandoned + early + switched + rejected ({decided}) "
+                f"+ open ({c_open[c]}) != submitted ({row[OUT_SUBMITTED]})")
     # operators: slot counts against assignments, heap membership against eligibility
     g_on = [0] * e.G
     g_free = [0] * e.G

@@ -28,7 +28,8 @@ cdef int convert_events(Router self, list out) except -1:
         elif ev.type == EV_QUEUED:
             out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
         elif ev.type == EV_CANCELLED:
-            out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0))
+            out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
+                                 _CANCEL_REASONS[ev.aux]))
             if self.visitors:
                 self.visitors.pop(req_ids[ev.req], None)
         elif ev.type == EV_OVERFLOWED:
@@ -58,8 +59,11 @@ cdef int convert_events(Router self, list out) except -1:
             out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
         elif ev.type == EV_REJECTED:
             out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
+    sw = self.switches
     for i in range(e.hist.n_dead_reqs):
         h = e.hist.dead_reqs[i]
+        if sw.to or sw.from_:
+            sw.forget(req_ids[h])
         del self.req_map[req_ids[h]]
         req_ids[h] = None
     for i in range(e.hist.n_dead_ops):

@@ -27,6 +27,7 @@ cdef class Router:
     cdef dict visitors
     cdef object bans_
     cdef object cats
+    cdef object switches
     cdef list cat_names
     cdef dict cat_index
     cdef bint broken
@@ -60,6 +61,7 @@ cdef class Router:
         self.escalate_to = list(cc.escalate)
         self.visitors = {}
         self.cats = _Categories()
+        self.switches = _Switches()
         self.cat_names = []
         self.cat_index = {}
         self.req_map = {}
@@ -200,13 +202,20 @@ cdef class Router:
         self._collect(out)
         return 0
 
-    cdef int _cancel(self, object request, object now, list out) except -1:
+    cdef int _cancel(self, object request, object now, object switched_to,
+                     list out) except -1:
         cdef hnd h
         cdef double t
+        cdef int8_t reason = CANCEL_CUSTOMER
         self._ok()
         t = arg_time(self, now)   # first: a clock may call back into the router
         h = arg_live(self, request, "cancel")
-        eng_cancel(&self.e, h, t)
+        if switched_to is not None:
+            switched_to = self.switches.check(request, switched_to,
+                                              self.req_map.__contains__)
+            reason = CANCEL_SWITCHED
+            self.switches.link(self.req_ids[h], switched_to)
+        eng_cancel(&self.e, h, reason, t)
         self._collect(out)
         return 0
 
@@ -458,7 +467,7 @@ cdef class Router:
         if tp is Finish:
             return self._finish(cmd.request, cmd.now, out)
         if tp is Cancel:
-            return self._cancel(cmd.request, cmd.now, out)
+            return self._cancel(cmd.request, cmd.now, cmd.switched_to, out)
         if tp is SetStatus:
             return self._set_status(cmd.operator, cmd.status, cmd.now, cmd.requeue, out)
         if tp is AddOperator:
@@ -513,11 +522,13 @@ cdef class Router:
         self._finish(request, now, out)
         return out
 
-    def cancel(self, request, now=None):
+    def cancel(self, request, now=None, switched_to=None):
         """The customer left: ``Cancelled(early=...)``; an answered conversation frees its
-        operator's slot. Raises UnknownId, InvalidState (already ended). O(log n)."""
+        operator's slot. ``switched_to``: the conversation (already submitted) the customer
+        moved to (a call-back, a request): ``Cancelled(reason="switched")``, counted as
+        switched, not abandoned. Raises UnknownId, InvalidState (already ended). O(log n)."""
         cdef list out = []
-        self._cancel(request, now, out)
+        self._cancel(request, now, switched_to, out)
         return out
 
     def add_operator(self, operator, groups, limit, status="offline", now=None,
@@ -746,7 +757,7 @@ cdef class Router:
             "engine": _snapshot_engine(&self.e),
             "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
                    self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
-                   self.cat_index)})
+                   self.cat_index, self.switches)})
 
     @classmethod
     def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
@@ -760,7 +771,7 @@ cdef class Router:
             raise ValueError("not a native engine snapshot")
         py = state.get("py")
         kinds = (dict, list, dict, list, _SkillTags, dict, dict, _Bans, _Categories, list,
-                 dict)
+                 dict, _Switches)
         if (not isinstance(py, tuple) or len(py) != len(kinds)
                 or not all(isinstance(x, k) for x, k in zip(py, kinds))):
             raise ValueError("not a native engine snapshot (its id maps)")
@@ -771,7 +782,7 @@ cdef class Router:
             raise ValueError(f"not a native engine snapshot ({type(e).__name__}: {e})") from None
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
-         router.cat_index) = py
+         router.cat_index, router.switches) = py
         try:
             _check(&router.e)      # a snapshot that is not the core's own is refused
         except AssertionError as e:

@@ -64,7 +64,8 @@ cdef dict state_dump(Router self):
                              self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
                              gn[r.xfer_group] if r.xfer_to >= 0 else None,
                              r.xfer_n, r.ret_wait,
-                             bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None)))
+                             bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None,
+                             r.wait_since, bool(r.leg_answered))))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):
@@ -103,6 +104,7 @@ cdef dict state_dump(Router self):
         "rng": [e.rng[g] for g in range(e.G)],
         "operators": [p[1] for p in ops], "requests": [p[1] for p in reqs],
         "queues": queues, "opsets": opsets, "timers": tlist, "history": history,
+        "switches": self.switches.state(),
         "bans": self.bans_.state(), "categories": dict(self.cats.counts),
         "outcomes": outcome_rows(self, ),
         "skills": list(self.tags.names),

@@ -48,7 +48,7 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
             ev.op = oh
             ev.group = g
             ev.ch = r.ch
-            ev.waited = now - r.arrival
+            ev.waited = now - r.wait_since
         if freed != -1:   # the operator it held is fed again
             fill(e, freed, now)
         return
@@ -66,21 +66,24 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
         fill(e, freed, now)
 
 
+cdef inline void count_answer(double* row, double waited, double target) noexcept nogil:
+    row[OUT_ANSWERED] += 1.0
+    row[OUT_WAIT] += waited
+    if waited <= target:
+        row[OUT_WITHIN] += 1.0
+
+
 cdef inline void answered(Engine* e, hnd rh, int32_t g, double now) noexcept nogil:
-    """Count the first answer of a request (assigned, or an offer accepted)."""
+    """Count an answer (assigned, or an offer accepted): once per request in its channel's
+    row (waited from arrival), once per stay in a group in the row of the group that
+    answered it (waited since it last started waiting)."""
     cdef Req* r = R(e, rh)
-    cdef double waited = now - r.arrival
-    cdef double* row
-    cdef int k
-    if r.answered:
-        return
-    r.answered = 1
-    for k in range(2):
-        row = &e.cnt.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.cnt.g_out[<int64_t>g * N_OUT]
-        row[OUT_ANSWERED] += 1.0
-        row[OUT_WAIT] += waited
-        if waited <= e.cfg.tw[r.ch]:
-            row[OUT_WITHIN] += 1.0
+    if not r.answered:
+        r.answered = 1
+        count_answer(&e.cnt.c_out[<int64_t>r.ch * N_OUT], now - r.arrival, e.cfg.tw[r.ch])
+    if not r.leg_answered:
+        r.leg_answered = 1
+        count_answer(&e.cnt.g_out[<int64_t>g * N_OUT], now - r.wait_since, e.cfg.tw[r.ch])
 
 
 cdef inline void unlink_active(Engine* e, hnd rh, Op* o) noexcept nogil:

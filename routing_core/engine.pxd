@@ -8,8 +8,15 @@ cdef enum:                   # outcome counters (pyroute._common.OUT_*), per cha
     OUT_WITHIN = 2
     OUT_ABANDONED = 3
     OUT_EARLY = 4
-    OUT_REJECTED = 5          # + the reject reason
-    N_OUT = 8
+    OUT_SWITCHED = 5
+    OUT_SUBMITTED = 6
+    OUT_REJECTED = 7          # + the reject reason
+    N_OUT = 10
+
+cdef enum:                   # why a conversation was cancelled (pyroute._common.CANCEL_*)
+    CANCEL_CUSTOMER = 0
+    CANCEL_SWITCHED = 1
+    CANCEL_BANNED = 2
 
 ctypedef struct PendingTimer:
     double due

@@ -71,7 +71,7 @@ cdef void eng_accept(Engine* e, hnd rh, double now) noexcept nogil:
     ev = ev_new(e, EV_ACCEPTED, rh, now)
     if ev != NULL:
         ev.op = r.op
-        ev.waited = now - r.arrival
+        ev.waited = now - r.wait_since
 
 
 cdef void eng_decline(Engine* e, hnd rh, double now) noexcept nogil:
@@ -107,6 +107,9 @@ cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
         e.oom = 1
         return
     r = R(e, rh)
+    if r.state == ST_ACTIVE:
+        r.wait_since = now   # an answered conversation starts waiting again
+    r.leg_answered = 0       # a new stay, counted in the group that takes it
     if r.state == ST_QUEUED:
         if r.hold:
             freed = unhold(e, rh)
@@ -236,6 +239,9 @@ cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept n
         mh = O(e, oh).first_member
         g = M(e, mh).group
     r = R(e, rh)
+    if r.state == ST_ACTIVE:
+        r.wait_since = now   # it never waited with nobody: the new stay's wait starts now
+    r.leg_answered = 0       # a new stay, counted in the group that takes it
     if r.state == ST_QUEUED:
         dequeue(e, rh)
     else:

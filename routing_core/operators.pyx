@@ -6,6 +6,9 @@ cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
     if R(e, rh).xfer_to != -1:
         drop_transfer(e, rh)
+    r = R(e, rh)
+    if r.state == ST_ACTIVE:
+        r.wait_since = now   # an answered conversation starts waiting again
     release(e, rh)
     r = R(e, rh)
     r.state = ST_QUEUED

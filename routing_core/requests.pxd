@@ -11,4 +11,4 @@ cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reaso
                     double now) noexcept nogil
 cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
-cdef void eng_cancel(Engine* e, hnd r, double now) noexcept nogil
+cdef void eng_cancel(Engine* e, hnd r, int8_t reason, double now) noexcept nogil

@@ -14,6 +14,8 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.arrival = now
     r.k = now if e.cfg.deadline else e.cfg.aging * now - <double>prio
     r.assigned_at = 0.0
+    r.wait_since = now
+    r.leg_answered = 0
     r.prio = prio
     r.op = -1
     r.gen = 1
@@ -67,6 +69,8 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
     rh = new_request(e, ch, g, prio, now)
     if rh < 0:
         return -1
+    e.cnt.c_out[<int64_t>ch * N_OUT + OUT_SUBMITTED] += 1.0
+    e.cnt.g_out[<int64_t>g * N_OUT + OUT_SUBMITTED] += 1.0
     e.seq += 1
     R(e, rh).seq = e.seq
     if sk_mask:
@@ -104,6 +108,8 @@ cdef hnd reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
     if rh < 0:
         return -1
     R(e, rh).state = ST_REJECTED
+    e.cnt.c_out[<int64_t>ch * N_OUT + OUT_SUBMITTED] += 1.0
+    e.cnt.g_out[<int64_t>g * N_OUT + OUT_SUBMITTED] += 1.0
     e.cnt.c_out[<int64_t>ch * N_OUT + OUT_REJECTED + reason] += 1.0
     e.cnt.g_out[<int64_t>g * N_OUT + OUT_REJECTED + reason] += 1.0
     ev = ev_new(e, EV_REJECTED, rh, now)
@@ -135,10 +141,19 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     fill(e, oh, now)
 
 
-cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
+cdef inline int cancel_slot(int8_t reason, bint early) noexcept nogil:
+    """The outcome counter a cancel adds to where the conversation was not answered
+    (pyroute._common.cancel_slot)."""
+    if reason == CANCEL_SWITCHED:
+        return OUT_SWITCHED
+    if reason == CANCEL_BANNED:
+        return OUT_REJECTED + REJECT_BANNED
+    return OUT_EARLY if early else OUT_ABANDONED
+
+
+cdef void eng_cancel(Engine* e, hnd rh, int8_t reason, double now) noexcept nogil:
     cdef bint early
-    cdef double* row
-    cdef int k
+    cdef int slot
     cdef hnd oh = -1, freed = -1
     cdef Req* r
     cdef double waited
@@ -151,25 +166,25 @@ cdef void eng_cancel(Engine* e, hnd rh, double now) noexcept nogil:
         if r.hold:
             freed = unhold(e, rh)
         dequeue(e, rh)
-        waited = now - r.arrival
+        waited = now - r.wait_since
     else:
-        waited = (r.assigned_at if r.state == ST_ACTIVE else now) - r.arrival
+        waited = (r.assigned_at if r.state == ST_ACTIVE else now) - r.wait_since
         oh = release(e, rh)
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
     early = (now - r.arrival) < e.cfg.early[r.ch]
-    for k in range(2):
-        row = &e.cnt.c_out[<int64_t>r.ch * N_OUT] if k == 0 else &e.cnt.g_out[<int64_t>r.home * N_OUT]
-        if not r.answered:
-            row[OUT_ABANDONED] += 1.0
-        if early:
-            row[OUT_EARLY] += 1.0
+    slot = cancel_slot(reason, early)
+    if not r.answered:
+        e.cnt.c_out[<int64_t>r.ch * N_OUT + slot] += 1.0
+    if not r.leg_answered:
+        e.cnt.g_out[<int64_t>r.home * N_OUT + slot] += 1.0
     retire(e, rh)
     ev = ev_new(e, EV_CANCELLED, rh, now)
     if ev != NULL:
         ev.waited = waited
         ev.flag = early
+        ev.aux = reason
     if oh != -1:
         fill(e, oh, now)
     if freed != -1:   # the operator it held is fed again

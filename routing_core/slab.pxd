@@ -7,6 +7,8 @@ ctypedef struct Req:
     double arrival
     double k              # queue key inside a (group, channel) queue: lower is served first
     double assigned_at
+    double wait_since     # when it last started waiting: arrival, or an answered
+                          # conversation's requeue, transfer or escalation
     int32_t prio
     hnd op                # operator holding it, or -1
     int32_t gen           # bumped each time it (re)enters the queue; stale timers skip it
@@ -31,6 +33,7 @@ ctypedef struct Req:
     int16_t xfer_group    # the group a pending transfer moves it into
     int8_t hold           # queued, of a channel that reserves (Channel.reserve)
     int8_t answered       # became active (assigned, or an offer accepted)
+    int8_t leg_answered   # answered since it entered its current home group
     int8_t ret_next       # the next retention step
     int16_t ch
     int16_t home

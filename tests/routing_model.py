@@ -226,6 +226,8 @@ class Model:
         self.submit_index: dict[Any, int] = {}    # rid -> submission order
         self.n_submit = 0
         self.arrival: dict[Any, float] = {}
+        # when it last started waiting: arrival, or when an answered one went back
+        self.wait_since: dict[Any, float] = {}
         self.channel: dict[Any, str] = {}
         self.ended: list = []
         self.anomalies: list[str] = []
@@ -242,6 +244,7 @@ class Model:
             self.submit_index[cmd.request] = self.n_submit
             self.n_submit += 1
             self.arrival[cmd.request] = cmd.now
+            self.wait_since[cmd.request] = cmd.now
             self.channel[cmd.request] = cmd.channel
             # an id reused after it left the history starts a new life
             self.state.pop(cmd.request, None)
@@ -278,6 +281,8 @@ class Model:
         if isinstance(ev, pr.Assigned):
             if self.state.get(ev.request) not in (None, "queued", "active"):
                 self.anomalies.append(f"{ev!r} for a {self.state[ev.request]} conversation")
+            if self.state.get(ev.request) == "active":   # requeued straight to another
+                self.wait_since[ev.request] = ev.at
             self._release(ev.request)
             if ev.operator not in self.held:
                 self.anomalies.append(f"{ev!r}: unknown operator")
@@ -290,11 +295,13 @@ class Model:
             self.n_assign += 1
             self.last_assign[ev.operator] = self.n_assign
             self.assignments.append((ev.operator, len(self.held[ev.operator])))
-            if ev.waited != ev.at - self.arrival.get(ev.request, ev.at - ev.waited):
-                self.anomalies.append(f"{ev!r}: waited is not at - arrival")
+            if ev.waited != ev.at - self.wait_since.get(ev.request, ev.at - ev.waited):
+                self.anomalies.append(f"{ev!r}: waited is not at - when it started waiting")
         elif isinstance(ev, pr.Queued):
             if self.state.get(ev.request) not in (None, "active"):
                 self.anomalies.append(f"{ev!r} for a {self.state[ev.request]} conversation")
+            if self.state.get(ev.request) == "active":   # an answered one waits again
+                self.wait_since[ev.request] = ev.at
             self._release(ev.request)
             self.state[ev.request] = "queued"
         elif isinstance(ev, pr.Finished):
@@ -310,11 +317,12 @@ class Model:
             early = (ev.at - arrival) < self.early[self.channel[ev.request]]
             if ev.early != early:
                 self.anomalies.append(f"{ev!r}: early should be {early}")
-            # time in the queue: until its last assignment if it was answered
+            # time waiting since it last started: until its assignment if it is answered
             answered = self.state.get(ev.request) == "active"
             end = self.assigned_at.get(ev.request, ev.at) if answered else ev.at
-            if ev.waited != end - arrival:
-                self.anomalies.append(f"{ev!r}: waited should be {end - arrival}")
+            since = self.wait_since[ev.request]
+            if ev.waited != end - since:
+                self.anomalies.append(f"{ev!r}: waited should be {end - since}")
             self._end(ev.request, "cancelled", self._release(ev.request))
         elif isinstance(ev, pr.Rejected):
             if ev.request in self.state:

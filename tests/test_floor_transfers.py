@@ -48,7 +48,7 @@ def test_anna_passes_a_billing_question_to_boris_who_is_on_three_chats(make):
         pr.Transferred(request="q", at=20.0, from_operator="anna", group="billing",
                        operator="boris", escalated=False),
         pr.Assigned(request="q", operator="boris", group="billing", channel="chat", at=20.0,
-                    waited=19.0),
+                    waited=0.0),   # the customer was with Anna all along: no wait
         pr.Assigned(request="late", operator="anna", group="first", channel="chat", at=20.0,
                     waited=12.0)]
     v = r.request("q")
@@ -87,7 +87,7 @@ def test_anna_asks_to_refuse_when_boris_is_busy_and_nothing_changes(make):
         pr.Transferred(request="q", at=4.0, from_operator="anna", group="billing",
                        operator="boris", escalated=False),
         pr.Assigned(request="q", operator="boris", group="billing", channel="chat", at=4.0,
-                    waited=3.0)]
+                    waited=0.0)]   # handed from Anna to Boris: never waited with nobody
     assert r.apply(pr.Transfer(request="q", operator="anna", now=5.0,
                                if_busy="refuse"))[0].operator == "anna"
 

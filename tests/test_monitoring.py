@@ -21,22 +21,27 @@ def test_outcomes(make):
     r.submit("c5", "web", "h", now=3.0)                # hidden
     r.ban("v", now=3.0)
     r.submit("c6", "email", "support", visitor="v", now=4.0)   # banned
-    r.cancel("c3", now=10.0)                            # abandoned, early
+    r.cancel("c3", now=10.0)                            # early: not abandoned
     r.finish("c1", now=41.0)                            # c2 answered after 40 s: missed target
     r.add_operator("bob", ["b"], 1, status="online", now=42.0)
     s = r.stats(now=60.0)
     web = s.channels["web"].outcomes
-    assert web == pr.Outcomes(answered=2, mean_wait=20.0, service_level=1 / 3, abandoned=1,
-                              cancelled_early=1, rejected={"overloaded": 1, "hidden": 1})
-    assert s.channels["email"].outcomes == pr.Outcomes(rejected={"banned": 1})
+    # service level: answered within target / (answered + abandoned + rejected); the early
+    # cancel is out of it, the refused are misses
+    assert web == pr.Outcomes(answered=2, mean_wait=20.0, service_level=1 / 4, abandoned=0,
+                              cancelled_early=1, rejected={"overloaded": 1, "hidden": 1},
+                              submitted=5, p_abandon=0.0)
+    assert s.channels["email"].outcomes == pr.Outcomes(rejected={"banned": 1}, submitted=1,
+                                                       service_level=0.0)
     assert s.groups["support"].outcomes == pr.Outcomes(
-        answered=2, mean_wait=20.0, service_level=1 / 3, abandoned=1, cancelled_early=1,
-        rejected={"overloaded": 1, "banned": 1})
-    assert s.groups["h"].outcomes == pr.Outcomes(rejected={"hidden": 1})
+        answered=2, mean_wait=20.0, service_level=1 / 4, abandoned=0, cancelled_early=1,
+        rejected={"overloaded": 1, "banned": 1}, submitted=5, p_abandon=0.0)
+    assert s.groups["h"].outcomes == pr.Outcomes(rejected={"hidden": 1}, submitted=1,
+                                                 service_level=0.0)
     assert s.groups["b"].outcomes == pr.Outcomes()
     assert s.total.outcomes == pr.Outcomes(
-        answered=2, mean_wait=20.0, service_level=1 / 3, abandoned=1, cancelled_early=1,
-        rejected={"overloaded": 1, "hidden": 1, "banned": 1})
+        answered=2, mean_wait=20.0, service_level=1 / 5, abandoned=0, cancelled_early=1,
+        rejected={"overloaded": 1, "hidden": 1, "banned": 1}, submitted=6, p_abandon=0.0)
 
 
 def test_answer_counts_once_and_through_the_answering_group(make):
@@ -60,8 +65,8 @@ def test_outcomes_encode(make):
     import msgspec
     r = make(cfg())
     r.submit("c1", "web", "support", now=0.0)
-    r.cancel("c1", now=1.0)
-    data = msgspec.json.decode(msgspec.json.encode(r.stats(now=2.0)))
+    r.cancel("c1", now=30.0)                            # after early_cancel: abandoned
+    data = msgspec.json.decode(msgspec.json.encode(r.stats(now=31.0)))
     assert data["channels"]["web"]["outcomes"]["abandoned"] == 1
     assert data["channels"]["web"]["outcomes"]["mean_wait"] is None
 

@@ -27,6 +27,9 @@ def mmc(c_ops: int, limit: int, lam: float, conversations: int, patience=None, s
     return scenario_from({
         "duration": duration, "warmup": 20 * HANDLE, "seed": seed,
         "sample_every": duration / 50,
+        # early_cancel 0 and no admission limit: nobody is an early cancel or refused, so
+        # the glossary's denominators (answered + abandoned [+ rejected]) are all arrivals,
+        # the theory's ("over all arrivals"): service_level and p_abandon compare as they are
         "router": {"channels": [{"name": "web", "target_wait": TARGET,
                                  "early_cancel": 0.0}],
                    "groups": [{"name": "g"}]},

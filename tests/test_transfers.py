@@ -30,7 +30,7 @@ def test_bot_answers_first_then_escalation_up_the_lines(make):
         pr.Transferred(request="c1", at=10.0, from_operator="bot", group="first",
                        operator=None, escalated=True),
         pr.Assigned(request="c1", operator="alice", group="first", channel="web", at=10.0,
-                    waited=10.0)]
+                    waited=0.0)]   # its 10 s with the bot were not waiting
     # the conversation keeps its arrival time and its new home group
     v = r.request("c1")
     assert (v.group, v.arrived_at, v.eligible_groups) == ("first", 0.0, ("first",))
@@ -77,7 +77,7 @@ def test_transfer_to_a_free_operator_goes_at_once(make):
     staff(r)
     r.submit("c1", "web", "first", now=0.0)
     assert r.transfer("c1", operator="carol", now=1.0)[1] == pr.Assigned(
-        request="c1", operator="carol", group="billing", channel="web", at=1.0, waited=1.0)
+        request="c1", operator="carol", group="billing", channel="web", at=1.0, waited=0.0)
 
 
 @pytest.mark.parametrize("call, exc, fragment", [

@@ -135,7 +135,11 @@ class CommandStream:
         if x < 0.65 and self.reqs:
             return pr.Finish(request=rng.choice(self.reqs[-30:]), now=now)
         if x < 0.72 and self.reqs:
-            return pr.Cancel(request=rng.choice(self.reqs[-30:]), now=now)
+            # now and then the customer takes a call-back: switched to a recent conversation
+            # (sometimes one already linked, itself, or an unknown id: refused alike)
+            switched = (rng.choice(self.reqs[-10:] + ["never-submitted"])
+                        if rng.random() < 0.25 else None)
+            return pr.Cancel(request=rng.choice(self.reqs[-30:]), now=now, switched_to=switched)
         if x < 0.84:
             return pr.SetStatus(operator=rng.choice(self.ops),
                                 status=rng.choice(["online", "online", "away", "offline"]),

@@ -6,7 +6,7 @@ outcome rows and the assembly of ``stats()``, bans and categories."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from . import errors, statecodec
 from .config import MAX_LIMIT, PRIORITY_LIMIT
@@ -224,25 +224,48 @@ def check_visitor(visitor: object) -> None:
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
 
 
-# outcome counters, per channel and per group: one row of N_OUT numbers each
-OUT_ANSWERED, OUT_WAIT, OUT_WITHIN, OUT_ABANDONED, OUT_EARLY, OUT_REJECTED = 0, 1, 2, 3, 4, 5
+# outcome counters, per channel and per group: one row of N_OUT numbers each (the glossary
+# of docs/semantics.md, "Glossary of outcomes"). Channel rows count each conversation once;
+# group rows count each stay in a group (a submit, a transfer or an escalation into it).
+(OUT_ANSWERED, OUT_WAIT, OUT_WITHIN, OUT_ABANDONED, OUT_EARLY, OUT_SWITCHED, OUT_SUBMITTED,
+ OUT_REJECTED) = range(8)
 REJECT_REASONS = ("hidden", "banned", "overloaded")
 N_OUT = OUT_REJECTED + len(REJECT_REASONS)
+# why a conversation was cancelled (Cancelled.reason), by code
+CANCEL_REASONS = ("customer", "switched", "banned")
+CANCEL_CUSTOMER, CANCEL_SWITCHED, CANCEL_BANNED = 0, 1, 2
+
+
+def cancel_slot(reason: int, early: bool) -> int:
+    """The outcome counter a cancel of a conversation not answered (in that row) adds to:
+    an early cancel or an abandonment for the customer's own leaving, ``switched`` for a
+    channel switch, and ``rejected["banned"]`` for a visitor banned while waiting."""
+    if reason == CANCEL_SWITCHED:
+        return OUT_SWITCHED
+    if reason == CANCEL_BANNED:
+        return OUT_REJECTED + REJECT_REASONS.index("banned")
+    return OUT_EARLY if early else OUT_ABANDONED
 
 
 def outcomes(row) -> "Outcomes":
     """The Outcomes view of one row of counters (both engines keep the same rows)."""
     from .views import Outcomes
     answered = int(row[OUT_ANSWERED])
-    seen = answered + int(row[OUT_ABANDONED])
+    abandoned = int(row[OUT_ABANDONED])
+    rejected = sum(int(row[OUT_REJECTED + i]) for i in range(len(REJECT_REASONS)))
+    seen = answered + abandoned + rejected     # early cancels and switches are left out
+    queued = answered + abandoned
     return Outcomes(
         answered=answered,
         mean_wait=row[OUT_WAIT] / answered if answered else None,
         service_level=row[OUT_WITHIN] / seen if seen else None,
-        abandoned=int(row[OUT_ABANDONED]),
+        abandoned=abandoned,
         cancelled_early=int(row[OUT_EARLY]),
         rejected={name: int(row[OUT_REJECTED + i]) for i, name in enumerate(REJECT_REASONS)
-                  if row[OUT_REJECTED + i]})
+                  if row[OUT_REJECTED + i]},
+        switched=int(row[OUT_SWITCHED]),
+        submitted=int(row[OUT_SUBMITTED]),
+        p_abandon=abandoned / queued if queued else None)
 
 
 def total_row(rows) -> list:
@@ -272,7 +295,57 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
     total = TotalStats(sum(c_waiting), sum(c_active), online, free, n_ops,
                        outcomes(total_row(c_rows)), max(waits) if waits else None,
                        reserved=sum(c_res))
-    return Stats(t, total, chans, groups, dict(categories))
+    by_line: dict = {}
+    for g, grp in enumerate(cc.config.groups):
+        by_line.setdefault(grp.line, []).append(g_rows[g])
+    lines = {line: outcomes(total_row(rows)) for line, rows in sorted(by_line.items())}
+    return Stats(t, total, chans, groups, dict(categories), lines)
+
+
+class Switches:
+    """Channel switches, shared by both engines (a dict; not on the routing path): the
+    conversation a customer left for another (``cancel(old, switched_to=new)``), kept
+    while either of the two is live or in history."""
+
+    __slots__ = ("to", "from_")
+
+    def __init__(self) -> None:
+        self.to: dict = {}      # old -> new
+        self.from_: dict = {}   # new -> old
+
+    def check(self, old: Any, new: Any, known: Callable[[Any], bool]) -> Any:
+        """``new`` as a plain id, or the error that says what to fix."""
+        if isinstance(new, bool) or not isinstance(new, (str, int)):
+            raise errors.InvalidArgument(
+                f"switched_to must be the id (a str or an int) of the conversation the "
+                f"customer moved to, got {type(new).__name__} {new!r}")
+        if new == old:
+            raise errors.InvalidArgument(
+                f"conversation {old!r} cannot switch to itself; submit the new conversation "
+                f"(call-back, request) under its own id first")
+        if not known(new):
+            raise errors.UnknownId(
+                f"switched_to names conversation {new!r}, which is not known: submit the new "
+                f"conversation (call-back, request) first, then cancel {old!r} with "
+                f"switched_to={new!r}")
+        if new in self.from_:
+            raise errors.InvalidState(
+                f"conversation {new!r} is already the switch of {self.from_[new]!r}")
+        return exact_id("conversation", new)
+
+    def link(self, old: Any, new: Any) -> None:
+        self.to[old] = new
+        self.from_[new] = old
+
+    def forget(self, rid: Any) -> None:
+        """``rid`` left (history, or ended with ``history=0``): its own side of a link
+        goes, so a reused id carries none; the other conversation keeps naming it."""
+        if self.to or self.from_:
+            self.to.pop(rid, None)
+            self.from_.pop(rid, None)
+
+    def state(self) -> tuple:
+        return (sorted(self.to.items(), key=repr), sorted(self.from_.items(), key=repr))
 
 
 MAX_CATEGORIES = 10_000
@@ -393,4 +466,4 @@ class Bans:
         return [(v, since, until, reason) for v, (since, until, reason) in self._bans.items()]
 
 
-statecodec.register(SkillTags, Categories, Bans)   # plain state: allowed in snapshots
+statecodec.register(SkillTags, Categories, Bans, Switches)   # plain state: allowed in snapshots

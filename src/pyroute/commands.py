@@ -41,6 +41,7 @@ class Finish(_Command, frozen=True, tag=True, kw_only=True):
 class Cancel(_Command, frozen=True, tag=True, kw_only=True):
     request: Id
     now: Optional[float] = None
+    switched_to: Optional[Id] = None
 
 
 class AddOperator(_Command, frozen=True, tag=True, kw_only=True):

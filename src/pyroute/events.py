@@ -90,15 +90,20 @@ class Finished(_Event, frozen=True, tag=True):
 
 
 class Cancelled(_Event, frozen=True, tag=True):
-    """The customer left. ``waited``: seconds in the queue (until answered, if it was).
+    """The customer left. ``waited``: seconds since it last started waiting (its arrival,
+    or the moment an answered conversation went back to a queue), up to now, or up to its
+    answer if it was answered: the ``waited`` of its ``Assigned``/``Accepted``.
 
     ``early``: the customer left sooner than the channel's ``early_cancel`` after arrival.
+    ``reason``: ``"customer"`` (the customer left), ``"switched"`` (the customer took
+    another channel: ``cancel(..., switched_to=new)``).
     """
 
     request: Id
     at: float
     waited: float
     early: bool
+    reason: str = "customer"
 
 
 class Rejected(_Event, frozen=True, tag=True):

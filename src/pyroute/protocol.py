@@ -69,7 +69,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec(0, "submit", c.Submit, ("request", "channel", "group", "priority", "visitor", "now",
                                  "skills", "prefer", "prefer_for"), INTEGRATION),
     Spec(1, "finish", c.Finish, ("request", "now"), INTEGRATION),
-    Spec(2, "cancel", c.Cancel, ("request", "now"), INTEGRATION),
+    Spec(2, "cancel", c.Cancel, ("request", "now", "switched_to"), INTEGRATION),
     Spec(3, "add_operator", c.AddOperator, ("operator", "groups", "limit", "status", "now",
                                             "channel_limits", "skills", "levels", "kind")),
     Spec(4, "remove_operator", c.RemoveOperator, ("operator", "now", "requeue")),

@@ -22,6 +22,8 @@ from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    OUT_SUBMITTED, OUT_SWITCHED, CANCEL_CUSTOMER, CANCEL_REASONS, CANCEL_SWITCHED, Switches,
+    cancel_slot,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
     rng_next,
 )
@@ -90,7 +92,7 @@ class _Req:
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
                  "ret_next", "offers", "excluded", "charge", "skills", "prefer",
                  "prefer_until", "visitor", "xfer_to", "xfer_group", "xfer_n", "ret_wait",
-                 "hold", "res")
+                 "hold", "res", "wait_since", "leg_answered")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -123,6 +125,9 @@ class _Req:
         self.ret_wait = 0          # waits after an answer, numbering the retention timers
         self.hold = False          # queued, of a channel that reserves (Channel.reserve)
         self.res: Any = None       # the operator reserved for it (while hold)
+        self.wait_since = arrival  # when it last started waiting (arrival, or an answered
+                                   # conversation's requeue, transfer or escalation)
+        self.leg_answered = False  # answered since it entered its current home group
 
 
 statecodec.register(_Member, _Op, _Req, RequestView, Explanation, Candidate)
@@ -173,6 +178,7 @@ class Router:
         self._max_queue = list(cc.max_queue)
         self._bans = Bans()
         self._categories = Categories()
+        self._switches = Switches()
         self._rules = cc.rules
         self._deadline = cfg.order == "deadline"
         self._aging = float(cfg.aging)
@@ -527,7 +533,7 @@ class Router:
             r.state = ACTIVE
             self._answered(r, g, now)
             out.append(Assigned(r.id, op.id, self._cc.group_names[g],
-                                self._cc.channel_names[r.ch], now, now - r.arrival))
+                                self._cc.channel_names[r.ch], now, now - r.wait_since))
             if freed is not None:   # the operator it held is fed again
                 self._fill(freed, now, out)
             return
@@ -541,15 +547,21 @@ class Router:
             self._fill(freed, now, out)
 
     def _answered(self, r: _Req, g: int, now: float) -> None:
-        if r.answered:
-            return
-        r.answered = True
-        waited = now - r.arrival
-        for row in (self._c_out[r.ch], self._g_out[g]):
-            row[OUT_ANSWERED] += 1
-            row[OUT_WAIT] += waited
-            if waited <= self._tw[r.ch]:
-                row[OUT_WITHIN] += 1
+        """Count an answer: once per conversation in its channel's row (the wait from
+        arrival), once per stay in a group in the row of the group that answered it (the
+        wait since it last started waiting)."""
+        if not r.answered:
+            r.answered = True
+            self._count_answer(self._c_out[r.ch], now - r.arrival, r.ch)
+        if not r.leg_answered:
+            r.leg_answered = True
+            self._count_answer(self._g_out[g], now - r.wait_since, r.ch)
+
+    def _count_answer(self, row: list, waited: float, ch: int) -> None:
+        row[OUT_ANSWERED] += 1
+        row[OUT_WAIT] += waited
+        if waited <= self._tw[ch]:
+            row[OUT_WITHIN] += 1
 
     def _release(self, r: _Req) -> _Op:
         op = self._ops[r.op]
@@ -742,6 +754,8 @@ class Router:
         was_active = r.state == ACTIVE
         if r.xfer_to is not None:
             self._drop_transfer(r)
+        if r.state == ACTIVE:
+            r.wait_since = now   # an answered conversation starts waiting again
         self._release(r)
         r.state = QUEUED
         r.op = None
@@ -811,6 +825,9 @@ class Router:
             g = op.groups[0]
         was_active = r.state == ACTIVE
         held_by = None
+        if r.state == ACTIVE:
+            r.wait_since = now   # it never waited with nobody: the new stay's wait starts now
+        r.leg_answered = False   # a new stay, counted in the group that takes it
         if r.state == QUEUED:
             self._dequeue(r)
         else:
@@ -870,6 +887,7 @@ class Router:
         if self.config.history == 0:
             if self._explained is not None:
                 self._explained.pop(view.id, None)
+            self._switches.forget(view.id)
             return
         self._history[view.id] = view
         self._history_order.append(view.id)
@@ -878,6 +896,18 @@ class Router:
             del self._history[gone]
             if self._explained is not None:
                 self._explained.pop(gone, None)
+            self._switches.forget(gone)
+
+    def _linked(self, view: RequestView) -> RequestView:
+        """A kept view with the channel switches as they are now (a switch may name an
+        ended conversation after it ended)."""
+        sw = self._switches
+        if not (sw.to or sw.from_):
+            return view
+        f, t = sw.from_.get(view.id), sw.to.get(view.id)
+        if f == view.switched_from and t == view.switched_to:
+            return view
+        return msgspec.structs.replace(view, switched_from=f, switched_to=t)
 
     def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
         names = self._cc.group_names
@@ -886,7 +916,8 @@ class Router:
                            tuple(r.excluded),
                            {self._tags.names[t]: n for t, n in sorted(r.skills.items())},
                            r.xfer_to if state in STATE_NAMES else None,
-                           r.res)
+                           r.res,
+                           self._switches.from_.get(r.id), self._switches.to.get(r.id))
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -944,6 +975,8 @@ class Router:
             reason = "hidden"
         elif self._overloaded(gi):
             reason = "overloaded"
+        self._c_out[ci][OUT_SUBMITTED] += 1
+        self._g_out[gi][OUT_SUBMITTED] += 1
         if reason is not None:
             k = OUT_REJECTED + REJECT_REASONS.index(reason)
             self._c_out[ci][k] += 1
@@ -1017,10 +1050,18 @@ class Router:
         self._fill(op, t, out)
         return out
 
-    def cancel(self, request: Any, now: Optional[float] = None) -> list:
-        """The customer left: ``Cancelled``; an answered one frees its operator's slot."""
+    def cancel(self, request: Any, now: Optional[float] = None,
+               switched_to: Any = None) -> list:
+        """The customer left: ``Cancelled``; an answered one frees its operator's slot.
+        ``switched_to``: the conversation (already submitted) the customer moved to, for
+        a channel switch (a call-back, a request): ``Cancelled(reason="switched")``."""
         t = self._time(now)   # first: a clock may call back into the router
         r = self._get_live(request, "cancel")
+        reason = CANCEL_CUSTOMER
+        if switched_to is not None:
+            switched_to = self._switches.check(
+                request, switched_to, lambda x: x in self._reqs or x in self._history)
+            reason = CANCEL_SWITCHED
         out: list = []
         self._fire(t, out)
         if r.xfer_to is not None:
@@ -1029,18 +1070,20 @@ class Router:
         if r.state == QUEUED:
             freed = self._unhold(r)
             self._dequeue(r)
-            waited = t - r.arrival
+            waited = t - r.wait_since
         else:
             op = self._release(r)
-            waited = (r.assigned_at if r.state == ACTIVE else t) - r.arrival
+            waited = (r.assigned_at if r.state == ACTIVE else t) - r.wait_since
+        if switched_to is not None:
+            self._switches.link(request, switched_to)
         self._to_history(r, "cancelled", op.id if op else None)
         early = (t - r.arrival) < self._early[r.ch]
-        for row in (self._c_out[r.ch], self._g_out[r.home]):
-            if not r.answered:
-                row[OUT_ABANDONED] += 1
-            if early:
-                row[OUT_EARLY] += 1
-        out.append(Cancelled(request, t, waited, early))
+        slot = cancel_slot(reason, early)
+        if not r.answered:
+            self._c_out[r.ch][slot] += 1
+        if not r.leg_answered:
+            self._g_out[r.home][slot] += 1
+        out.append(Cancelled(request, t, waited, early, CANCEL_REASONS[reason]))
         if op is not None:
             self._fill(op, t, out)
         if freed is not None:   # the operator it held is fed again
@@ -1229,6 +1272,9 @@ class Router:
         held_by = None if r.state == QUEUED else r.op
         was_active = r.state == ACTIVE
         freed = None
+        if r.state == ACTIVE:
+            r.wait_since = now   # an answered conversation starts waiting again
+        r.leg_answered = False   # a new stay, counted in the group that takes it
         if r.state == QUEUED:
             freed = self._unhold(r)
             self._dequeue(r)
@@ -1393,7 +1439,7 @@ class Router:
             r.state = ACTIVE
             self._answered(r, r.via, t)
             r.assigned_at = t
-            out.append(Accepted(request, op.id, t, t - r.arrival))
+            out.append(Accepted(request, op.id, t, t - r.wait_since))
         else:
             r.excluded.append(op.id)
             self._requeue(r, t, out)
@@ -1471,7 +1517,7 @@ class Router:
         v = self._history.get(request)
         if v is None:
             raise errors.unknown("conversation", request)
-        return v
+        return self._linked(v)
 
     def pick(self, group: str, channel: str, exclude: Any = None) -> Any:
         """The operator ``group``'s policy would give a new conversation of ``channel``
@@ -1586,7 +1632,8 @@ class Router:
                          r.charge, sorted(r.skills.items()), r.prefer,
                          r.prefer_until if r.prefer is not None else None,
                          r.xfer_to, gn[r.xfer_group] if r.xfer_to is not None else None,
-                         r.xfer_n, r.ret_wait, r.hold, r.res))
+                         r.xfer_n, r.ret_wait, r.hold, r.res,
+                         r.wait_since, r.leg_answered))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1607,7 +1654,8 @@ class Router:
             "now": self._now, "seq": self._seq, "reg": self._reg, "join": self._join,
             "tick": self._tick, "rng": list(self._rng),
             "operators": ops, "requests": reqs, "queues": queues, "opsets": opsets,
-            "timers": timers, "history": list(self._history.values()),
+            "timers": timers, "history": [self._linked(v) for v in self._history.values()],
+            "switches": self._switches.state(),
             "bans": self._bans.state(), "categories": dict(self._categories.counts),
             "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
             "skills": list(self._tags.names),
@@ -1646,6 +1694,19 @@ class Router:
             raise AssertionError((g_wait, self._g_waiting))
         if not (c_wait == self._c_waiting):
             raise AssertionError('c_wait == self._c_waiting')
+        open_ = [0] * C
+        for r in self._reqs.values():
+            if not r.answered:
+                open_[r.ch] += 1
+        for c in range(C):
+            row = self._c_out[c]
+            decided = (row[OUT_ANSWERED] + row[OUT_ABANDONED] + row[OUT_EARLY]
+                       + row[OUT_SWITCHED] + sum(row[OUT_REJECTED:]))
+            if decided + open_[c] != row[OUT_SUBMITTED]:
+                raise AssertionError(
+                    f"channel {self._cc.channel_names[c]!r}: answered + abandoned + early + "
+                    f"switched + rejected ({decided}) + open ({open_[c]}) != submitted "
+                    f"({row[OUT_SUBMITTED]})")
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():

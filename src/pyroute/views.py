@@ -42,17 +42,26 @@ class RequestView(msgspec.Struct, frozen=True):
     skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
     transfer_to: Optional[Id] = None   # a pending transfer: the operator it moves to when they can
     reserved: Optional[Id] = None      # the operator reserved for it while it waits
+    switched_from: Optional[Id] = None   # the conversation the customer left for this one
+    switched_to: Optional[Id] = None     # the conversation the customer moved to
 
 
 class Outcomes(msgspec.Struct, frozen=True):
-    """What happened to conversations since the router started (counted once each)."""
+    """What happened to conversations since the router started, as defined once in
+    docs/semantics.md ("Glossary of outcomes"), the same for the simulator's KPIs.
+    Channel and total rows count each conversation once; group and line rows count each
+    stay in a group (submitted, transferred or escalated to it) where it was handled."""
 
     answered: int = 0                        # assigned, or an offer accepted
-    mean_wait: Optional[float] = None        # over answered: arrival to answer, seconds
-    service_level: Optional[float] = None    # answered within target_wait / (answered + abandoned)
-    abandoned: int = 0                       # cancelled before being answered
-    cancelled_early: int = 0                 # cancelled sooner than the channel's early_cancel
-    rejected: dict[str, int] = msgspec.field(default_factory=dict)   # by reason
+    mean_wait: Optional[float] = None        # over answered: the wait before the answer, s
+    service_level: Optional[float] = None    # answered within target_wait /
+                                             # (answered + abandoned + rejected)
+    abandoned: int = 0                       # left unanswered, not early, not switched
+    cancelled_early: int = 0                 # left unanswered within the channel's early_cancel
+    rejected: dict[str, int] = msgspec.field(default_factory=dict)   # by reason (misses)
+    switched: int = 0                        # left unanswered for another channel
+    submitted: int = 0                       # submits (admitted or not); groups: to the group
+    p_abandon: Optional[float] = None        # abandoned / (answered + abandoned)
 
 
 class ChannelStats(msgspec.Struct, frozen=True):
@@ -92,6 +101,7 @@ class Stats(msgspec.Struct, frozen=True):
     channels: dict[str, ChannelStats]
     groups: dict[str, GroupStats]
     categories: dict[str, int] = msgspec.field(default_factory=dict)  # conversations per category
+    lines: dict[int, Outcomes] = msgspec.field(default_factory=dict)  # line -> its groups' sum
 
 
 class BanView(msgspec.Struct, frozen=True):

@@ -16,7 +16,7 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memset
 
-from ..events import Accepted, Assigned, Offered, Rejected
+from ..events import Accepted, Assigned, Cancelled, Offered, Rejected
 
 cdef enum:
     K_ARRIVE = 0
@@ -200,6 +200,9 @@ cdef class Loop:
     cdef int8_t* r_answered
     cdef int8_t* r_live
     cdef int8_t* r_counted
+    cdef double* r_since      # when its current stay in a group began (arrival, a move)
+    cdef int8_t* r_stay       # answered in its current stay
+    cdef dict g_of            # group name -> index
     # per operator
     cdef public int32_t n_ops
     cdef int32_t* o_held
@@ -239,6 +242,7 @@ cdef class Loop:
         self.cnames = [c.name for c in cfg.channels]
         self.gnames = [g.name for g in cfg.groups]
         gi = {n: k for k, n in enumerate(self.gnames)}
+        self.g_of = gi
         self.C, self.G, self.B = len(self.cnames), len(self.gnames), batches
         self.start, self.end = sc.warmup, sc.warmup + sc.duration
         self.drain_until = self.end + max(sc.duration, 86400.0)
@@ -324,7 +328,7 @@ cdef class Loop:
         free(self.r_arr); free(self.r_handle); free(self.r_at); free(self.r_stream)
         free(self.r_gen); free(self.r_op); free(self.r_group); free(self.r_ch); free(self.r_g0)
         free(self.r_batch); free(self.r_hops); free(self.r_answered); free(self.r_live)
-        free(self.r_counted)
+        free(self.r_counted); free(self.r_since); free(self.r_stay)
         free(self.o_held); free(self.o_limit); free(self.o_bot); free(self.o_busy)
         free(self.o_online); free(self.o_since); free(self.o_handled)
         free(self.w_val); free(self.w_ch); free(self.w_g)
@@ -365,11 +369,14 @@ cdef class Loop:
             self.r_answered = <int8_t*>realloc(self.r_answered, k)
             self.r_live = <int8_t*>realloc(self.r_live, k)
             self.r_counted = <int8_t*>realloc(self.r_counted, k)
+            self.r_since = <double*>realloc(self.r_since, k * sizeof(double))
+            self.r_stay = <int8_t*>realloc(self.r_stay, k)
             if (self.r_arr == NULL or self.r_handle == NULL or self.r_at == NULL
                     or self.r_stream == NULL or self.r_gen == NULL or self.r_op == NULL
                     or self.r_group == NULL or self.r_ch == NULL or self.r_g0 == NULL
                     or self.r_batch == NULL or self.r_hops == NULL or self.r_answered == NULL
-                    or self.r_live == NULL or self.r_counted == NULL):
+                    or self.r_live == NULL or self.r_counted == NULL or self.r_since == NULL
+                    or self.r_stay == NULL):
                 raise MemoryError()
             self.cap = k
         self.n += 1
@@ -401,13 +408,16 @@ cdef class Loop:
             self.push(t, K_ARRIVE, i, 0)
 
     cdef inline void count(self, int64_t rid, int k, double v) noexcept:
+        """A conversation's counter: its channel, the total and its batch (group rows
+        count stays: ``count_g``)."""
         self.rows[self.r_ch[rid] * NR + k] += v
-        self.rows[(self.C + self.r_g0[rid]) * NR + k] += v
         self.rows[(self.C + self.G) * NR + k] += v
         self.brows[self.r_batch[rid] * NR + k] += v
 
+    cdef inline void count_g(self, int32_t g, int k, double v) noexcept:
+        self.rows[(self.C + g) * NR + k] += v
+
     cdef void answered(self, int64_t rid, double wait) except *:
-        cdef int64_t k
         if not self.r_counted[rid]:
             return
         self.count(rid, ANSWERED, 1.0)
@@ -417,6 +427,30 @@ cdef class Loop:
             self.count(rid, WITHIN, 1.0)
         if wait > 0:
             self.count(rid, WAITED, 1.0)
+        self.sample(wait, self.r_ch[rid], -1)
+
+    cdef void stay_answered(self, int64_t rid, int32_t g, double at) except *:
+        """The first answer of a stay, in the row of the group that answered it, with
+        the wait of that stay (docs/semantics.md, "Glossary of outcomes")."""
+        cdef double wait
+        if self.r_stay[rid]:
+            return
+        self.r_stay[rid] = 1
+        if not self.r_counted[rid]:
+            return
+        wait = at - self.r_since[rid]
+        self.count_g(g, ANSWERED, 1.0)
+        self.count_g(g, WAIT_ANS, wait)
+        self.count_g(g, WAIT_ALL, wait)
+        if wait <= self.target[self.r_ch[rid]]:
+            self.count_g(g, WITHIN, 1.0)
+        if wait > 0:
+            self.count_g(g, WAITED, 1.0)
+        self.sample(wait, -1, g)
+
+    cdef void sample(self, double wait, int32_t ch, int32_t g) except *:
+        """A wait for the percentiles: a conversation's (``ch``) or a stay's (``g``)."""
+        cdef int64_t k
         if self.wn == self.wcap:
             k = self.wcap * 2 + 1024
             self.w_val = <double*>realloc(self.w_val, k * sizeof(double))
@@ -426,8 +460,8 @@ cdef class Loop:
                 raise MemoryError()
             self.wcap = k
         self.w_val[self.wn] = wait
-        self.w_ch[self.wn] = self.r_ch[rid]
-        self.w_g[self.wn] = self.r_g0[rid]
+        self.w_ch[self.wn] = ch
+        self.w_g[self.wn] = g
         self.wn += 1
 
     cdef void done(self, int64_t rid) noexcept:
@@ -470,16 +504,16 @@ cdef class Loop:
         for e in evs:
             tp = type(e)
             if tp is Assigned:
-                self.answer(e.request, e.operator, e.at)
+                self.answer(e.request, e.operator, e.at, self.g_of[e.group])
             elif tp is Offered:    # the simulated operator accepts at once
                 self.calls += 1
                 for a in self.accept(e.request, None, e.at):
                     if type(a) is Accepted:
-                        self.answer(a.request, a.operator, a.at)
+                        self.answer(a.request, a.operator, a.at, self.g_of[e.group])
                     else:
                         self.events([a])
 
-    cdef void answer(self, int64_t rid, int32_t op, double at) except *:
+    cdef void answer(self, int64_t rid, int32_t op, double at, int32_t g) except *:
         cdef Stream* s = &self.st[self.r_stream[rid]]
         cdef int32_t held = self.o_held[op] + 1
         cdef double h
@@ -489,6 +523,7 @@ cdef class Loop:
         if not self.r_answered[rid]:
             self.r_answered[rid] = 1
             self.answered(rid, at - self.r_arr[rid])
+        self.stay_answered(rid, g, at)
         if self.o_bot[op]:
             h = draw(&s.bot_handle, &s.r_bot)
         else:
@@ -576,11 +611,14 @@ cdef class Loop:
         self.r_live[rid] = 1
         self.r_ch[rid] = ch
         self.r_g0[rid] = g
+        self.r_since[rid] = t
+        self.r_stay[rid] = 0
         self.r_counted[rid] = self.start <= t < self.end
         self.r_batch[rid] = 0
         if self.r_counted[rid]:
             self.r_batch[rid] = min(self.B - 1, <int32_t>((t - self.start) / self.batch_len))
             self.count(rid, OFFERED, 1.0)
+            self.count_g(g, OFFERED, 1.0)
             self.live_counted += 1
         self.calls += 1
         events = self.submit(rid, self.cnames[ch], self.gnames[g], s.prio, None, t,
@@ -590,6 +628,8 @@ cdef class Loop:
             if self.r_counted[rid]:
                 self.count(rid, REJECTED, 1.0)
                 self.count(rid, WAITED, 1.0)
+                self.count_g(g, REJECTED, 1.0)
+                self.count_g(g, WAITED, 1.0)
                 self.reject_reasons.append(last.reason)
             self.done(rid)
         else:
@@ -633,24 +673,54 @@ cdef class Loop:
             self.r_group[rid] = self.escalates[g]
             if self.r_counted[rid]:
                 self.count(rid, ESCALATED, 1.0)
+                self.count_g(g, ESCALATED, 1.0)
+            self.new_stay(rid, t)
             events = self.escalate_(rid, t)
         else:
             self.r_hops[rid] = hops + 1
             self.r_group[rid] = s.transfer_to
             if self.r_counted[rid]:
                 self.count(rid, TRANSFERRED, 1.0)
+                self.count_g(g, TRANSFERRED, 1.0)
+            self.new_stay(rid, t)
             events = self.transfer_(rid, self.gnames[s.transfer_to], None, t)
         self.events(events)
+
+    cdef void new_stay(self, int64_t rid, double t) noexcept:
+        """An escalation or a transfer: a new stay begins in ``r_group``, waiting from
+        now (the conversation was answered, so its wait starts again)."""
+        self.r_since[rid] = t
+        self.r_stay[rid] = 0
+        if self.r_counted[rid]:
+            self.count_g(self.r_group[rid], OFFERED, 1.0)
+
+    cdef void left(self, int64_t rid, double t, list events, bint unanswered) except *:
+        """Count a customer who left before being answered the way the router's stats
+        do (docs/semantics.md, "Glossary of outcomes"): the router's ``Cancelled.early``
+        (sooner than the channel's early_cancel after arrival) makes it an early cancel,
+        out of service level and abandonment; otherwise it abandoned."""
+        cdef bint early = False
+        for e in events:
+            if type(e) is Cancelled and e.request == rid:
+                early = e.early
+                break
+        if not self.r_counted[rid]:
+            return
+        if unanswered:
+            self.count(rid, EARLY if early else ABANDONED, 1.0)
+            self.count(rid, WAIT_ALL, t - self.r_arr[rid])
+            self.count(rid, WAITED, 1.0)
+        if not self.r_stay[rid]:   # in the row of the group whose queue it left
+            self.count_g(self.r_group[rid], EARLY if early else ABANDONED, 1.0)
+            self.count_g(self.r_group[rid], WAIT_ALL, t - self.r_since[rid])
+            self.count_g(self.r_group[rid], WAITED, 1.0)
 
     cdef void on_patience(self, double t, int64_t rid) except *:
         if self.r_live[rid] and not self.r_answered[rid]:
             self.calls += 1
             events = self.cancel(rid, t)
             self.done(rid)
-            if self.r_counted[rid]:
-                self.count(rid, ABANDONED, 1.0)
-                self.count(rid, WAIT_ALL, t - self.r_arr[rid])
-                self.count(rid, WAITED, 1.0)
+            self.left(rid, t, events, True)
             self.events(events)
 
     cdef void on_early(self, double t, int64_t rid) except *:
@@ -662,11 +732,9 @@ cdef class Loop:
         self.calls += 1
         events = self.cancel(rid, t)
         self.done(rid)
-        if self.r_counted[rid]:
-            self.count(rid, EARLY, 1.0)
-            if not answered:
-                self.count(rid, WAIT_ALL, t - self.r_arr[rid])
-                self.count(rid, WAITED, 1.0)
+        # an answered customer who hangs up stays answered (on the channel, and in the
+        # group of a stay that was answered)
+        self.left(rid, t, events, not answered)
         self.events(events)
 
     cdef void on_status_event(self, double t, int64_t k) except *:
@@ -700,8 +768,9 @@ cdef class Loop:
             raise MemoryError()
         try:
             for i in range(self.wn):
-                if key < 0 or (which == 0 and self.w_ch[i] == key) or (
-                        which == 1 and self.w_g[i] == key):
+                if ((key < 0 and self.w_ch[i] >= 0)
+                        or (key >= 0 and which == 0 and self.w_ch[i] == key)
+                        or (key >= 0 and which == 1 and self.w_g[i] == key)):
                     buf[m] = self.w_val[i]
                     m += 1
             qsort(buf, m, sizeof(double), cmp_double)

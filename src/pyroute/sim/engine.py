@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time as _time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -34,6 +34,13 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
     ``engine`` is ``"native"`` or ``"reference"``; ``progress`` shows a progress bar
     (on a terminal) for runs longer than a second. Recorded arrival files are read
     relative to ``base``. Raises ConfigError for a scenario the router refuses."""
+    return _simulate(scenario, seed, engine, progress, base)[0]
+
+
+def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "native",
+              progress: bool = False, base: Path | None = None) -> tuple[Report, Any]:
+    """``simulate``, also returning the Router the run drove (its ``stats()`` count the
+    same day by the same glossary; the tests compare the two)."""
     if engine not in ("native", "reference"):
         raise ConfigError(f"engine must be 'native' or 'reference', got {engine!r}")
     if not isinstance(scenario, Scenario):
@@ -91,7 +98,7 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
     loop.run(bar.tick if progress else None)
     bar.close()
     return build_report(loop, scenario, seed, engine, names, limits, groups_of,
-                        _time.perf_counter() - started)
+                        _time.perf_counter() - started), router
 
 
 class _Progress:

@@ -19,23 +19,25 @@ import msgspec
 
 
 class KPIs(msgspec.Struct, frozen=True, kw_only=True):
-    """Key figures for one channel, one group (by the group conversations were submitted
-    to) or overall. Rates are shares of ``offered`` unless named otherwise; waits are in
+    """Key figures for one channel, one group (by stay: submitted, escalated or
+    transferred to it; answered where answered, docs/semantics.md "Glossary of
+    outcomes") or overall. Rates are shares of ``offered`` unless named otherwise; waits are in
     seconds. ``None`` where there is nothing to divide by."""
 
     offered: int
     answered: int
-    abandoned: int                 # left the queue (patience) before being answered
-    cancelled_early: int           # cancelled within the channel's early_cancel seconds
-    rejected: int                  # refused at the door (banned, hidden, overloaded)
+    abandoned: int                 # left unanswered, not within early_cancel (patience)
+    cancelled_early: int           # left unanswered within the channel's early_cancel
+    rejected: int                  # refused at the door (banned, hidden, overloaded): misses
     unresolved: int                # still waiting when the run stopped
     escalated: int
     transferred: int
     p_wait: Optional[float]        # share of offered not answered at once
     mean_wait: Optional[float]     # time in queue over all offered (abandoners' included)
     asa: Optional[float]           # average speed of answer: mean wait of the answered
-    p_abandon: Optional[float]
-    service_level: Optional[float]            # answered within target_wait / offered
+    p_abandon: Optional[float]     # abandoned / (answered + abandoned)
+    service_level: Optional[float]            # answered within target_wait / (answered +
+                                              # abandoned + rejected + unresolved)
     service_level_answered: Optional[float]   # answered within target_wait / answered
     occupancy: Optional[float]     # busy slot-time / online slot-time of the operators
     target_wait: Optional[float]   # the channel's (None on groups and overall)
@@ -154,8 +156,9 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
             transferred=int(row[TRANSFERRED]),
             p_wait=div(row[WAITED] + unresolved, off),
             mean_wait=div(row[WAIT_ALL], off - row[REJECTED] - unresolved),
-            asa=div(row[WAIT_ANS], ans), p_abandon=div(row[ABANDONED], off),
-            service_level=div(row[WITHIN], off), service_level_answered=div(row[WITHIN], ans),
+            asa=div(row[WAIT_ANS], ans), p_abandon=div(row[ABANDONED], ans + row[ABANDONED]),
+            service_level=div(row[WITHIN], ans + row[ABANDONED] + row[REJECTED] + unresolved),
+            service_level_answered=div(row[WITHIN], ans),
             occupancy=occ, target_wait=target,
             wait_p50=waits.pct(0.5), wait_p90=waits.pct(0.9), wait_p99=waits.pct(0.99))
 
@@ -182,8 +185,10 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
                              row[WAIT_ALL] / (off - row[REJECTED])
                              if off > row[REJECTED] else None,
                              row[WAIT_ANS] / row[ANSWERED] if row[ANSWERED] else None,
-                             row[ABANDONED] / off if off else None,
-                             row[WITHIN] / off if off else None))
+                             row[ABANDONED] / (row[ANSWERED] + row[ABANDONED])
+                             if row[ANSWERED] + row[ABANDONED] else None,
+                             row[WITHIN] / (row[ANSWERED] + row[ABANDONED] + row[REJECTED])
+                             if row[ANSWERED] + row[ABANDONED] + row[REJECTED] else None))
     return Report(name=sc.name, seed=seed, engine=engine, warmup=sc.warmup,
                   duration=sc.duration, overall=overall, channels=channels, groups=groups,
                   spread=spread, operators=loads, queue=queue,
