@@ -54,7 +54,8 @@ cdef dict state_dump(Router self):
                              bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
                              r.charge, req_skills(self, r),
                              self.op_ids[r.prefer] if r.prefer >= 0 else None,
-                             r.prefer_until if r.prefer >= 0 else None)))
+                             r.prefer_until if r.prefer >= 0 else None,
+                             self.req_vis[i] if i < len(self.req_vis) else None)))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):

@@ -114,7 +114,8 @@ cdef object request_view(Router self, hnd h):
                        self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
                        eligible_names(self, r), self.cat_names[r.cat] if r.cat >= 0 else None,
                        declined_names(self, r),
-                       {self.tags.names[b]: lv for b, lv in req_skills(self, r)})
+                       {self.tags.names[b]: lv for b, lv in req_skills(self, r)},
+                       self.req_vis[h] if h < len(self.req_vis) else None)
 
 
 cdef tuple declined_names(Router self, Req* r):

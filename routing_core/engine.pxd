@@ -9,7 +9,7 @@ cdef enum:                   # outcome counters (pyroute._common.OUT_*), per cha
     OUT_ABANDONED = 3
     OUT_EARLY = 4
     OUT_REJECTED = 5          # + the reject reason
-    N_OUT = 8
+    N_OUT = 9
 
 ctypedef struct PendingTimer:
     double due
@@ -47,6 +47,7 @@ ctypedef struct EngConfig:    # the config, lowered to indices by the bindings; 
     double* rule_value        # [R]
     int32_t* to_start         # [R+1] targets of rule r: to_start[r] .. to_start[r+1]
     int32_t* to_group         # [sum of targets]
+    uint8_t* takes            # [G*C] group g takes channel c (Group.channels)
     int32_t* relax_start      # [G+1] relax rules of group g
     double* relax_after       # [relax rules]
     uint64_t* relax_mask      # [relax rules] skills dropped
@@ -56,6 +57,8 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     int64_t* g_online         # [G] online members
     int64_t* g_free           # [G] free slots of online members
     int64_t* g_active         # [G] conversations assigned through the group
+    int64_t* g_cant           # [G*C] online members of g who cannot take channel c (limit
+                              #   0, or a cap of 0 for it): accepting() per channel
     int64_t* c_waiting        # [C] waiting conversations
     int64_t* c_active         # [C]
     double* c_out             # [C*N_OUT] outcome counters per channel

@@ -224,10 +224,24 @@ def check_visitor(visitor: object) -> None:
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
 
 
+def channel_refused(cc: Any, request: object, ch: int, g: Optional[int], verb: str,
+                    operator: object = None) -> str:
+    """The InvalidState message for a transfer or escalation to a group (or to an
+    operator none of whose groups) takes the conversation's channel (Group.channels)."""
+    channel = cc.channel_names[ch]
+    takers = [name for name, row in zip(cc.group_names, cc.takes) if row[ch]]
+    where = (f"group {cc.group_names[g]!r} does not take" if g is not None
+             else f"operator {operator!r} is in no group that takes")
+    return (f"cannot {verb} conversation {request!r}: {where} channel {channel!r}; "
+            f"groups that take {channel!r}: {', '.join(repr(x) for x in takers)}")
+
+
 # outcome counters, per channel and per group: one row of N_OUT numbers each
 OUT_ANSWERED, OUT_WAIT, OUT_WITHIN, OUT_ABANDONED, OUT_EARLY, OUT_REJECTED = 0, 1, 2, 3, 4, 5
-REJECT_REASONS = ("hidden", "banned", "overloaded")
+REJECT_REASONS = ("hidden", "banned", "overloaded", "channel")
 N_OUT = OUT_REJECTED + len(REJECT_REASONS)
+# Cancelled.reason: the customer left, or the visitor was banned while waiting
+CANCEL_REASONS = ("customer", "banned")
 
 
 def outcomes(row) -> "Outcomes":

@@ -90,20 +90,26 @@ class Finished(_Event, frozen=True, tag=True):
 
 
 class Cancelled(_Event, frozen=True, tag=True):
-    """The customer left. ``waited``: seconds in the queue (until answered, if it was).
+    """The conversation ended unanswered or was dropped. ``waited``: seconds in the queue
+    (until answered, if it was).
 
     ``early``: the customer left sooner than the channel's ``early_cancel`` after arrival.
+    ``reason``: ``"customer"`` (the customer left: ``cancel``) or ``"banned"`` (the
+    visitor was banned while it waited; not counted as abandoned, never early).
     """
 
     request: Id
     at: float
     waited: float
     early: bool
+    reason: str = "customer"
 
 
 class Rejected(_Event, frozen=True, tag=True):
-    """``request`` was not admitted. ``reason``: ``"hidden"`` (a hidden group takes only
-    transfers), and more to come (``"banned"``, ``"overloaded"``)."""
+    """``request`` was not admitted. ``reason``: ``"banned"`` (the visitor is banned),
+    ``"hidden"`` (a hidden group takes only transfers), ``"channel"`` (the group does not
+    take the conversation's channel, ``Group.channels``) or ``"overloaded"`` (the
+    group's ``max_queue`` is reached for the channel and nobody could answer it now)."""
 
     request: Id
     at: float

@@ -22,7 +22,7 @@ from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
-    REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
+    REJECT_REASONS, CANCEL_REASONS, Bans, channel_refused, Categories, build_stats, check_visitor, iterate_commands, rng_init,
     rng_next,
 )
 from .config import (
@@ -86,7 +86,7 @@ class _Req:
     __slots__ = ("id", "seq", "ch", "home", "prio", "arrival", "k", "state", "op", "via",
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
                  "ret_next", "offers", "excluded", "charge", "skills", "prefer",
-                 "prefer_until", "visitor")
+                 "prefer_until", "visitor", "sticky")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -112,7 +112,8 @@ class _Req:
         self.skills: dict[int, int] = {}   # required: skill bit -> level
         self.prefer: Any = None    # the operator it waits for, until prefer_until
         self.prefer_until = 0.0
-        self.visitor: Any = None   # kept for sticky groups only
+        self.visitor: Any = None   # who submitted it (RequestView.visitor, bans)
+        self.sticky = False        # submitted to a sticky group: its finish is remembered
 
 
 statecodec.register(_Member, _Op, _Req, RequestView, Explanation, Candidate)
@@ -160,6 +161,7 @@ class Router:
         self._policy = list(cc.policies)
         self._hidden = list(cc.hidden)
         self._max_queue = list(cc.max_queue)
+        self._takes = [list(row) for row in cc.takes]   # per group, per channel
         self._bans = Bans()
         self._categories = Categories()
         self._rules = cc.rules
@@ -509,7 +511,7 @@ class Router:
 
     def _add_groups(self, r: _Req, g: int, ri: int, now: float, out: list) -> list[int]:
         rule = self._rules[g][ri]
-        new = [t for t in rule.to if t not in r.elig]
+        new = [t for t in rule.to if t not in r.elig and self._takes[t][r.ch]]
         if new:
             r.elig += new
             names = self._cc.group_names
@@ -650,7 +652,8 @@ class Router:
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
                            operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
                            tuple(r.excluded),
-                           {self._tags.names[t]: n for t, n in sorted(r.skills.items())})
+                           {self._tags.names[t]: n for t, n in sorted(r.skills.items())},
+                           r.visitor)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -704,7 +707,9 @@ class Router:
             reason = "banned"
         elif self._hidden[gi]:
             reason = "hidden"
-        elif self._overloaded(gi):
+        elif not self._takes[gi][ci]:
+            reason = "channel"
+        elif self._overloaded(gi, ci):
             reason = "overloaded"
         if reason is not None:
             k = OUT_REJECTED + REJECT_REASONS.index(reason)
@@ -713,16 +718,17 @@ class Router:
             if self._explained is not None:
                 _explain.rejected(self, request, reason, t, group)
             self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
-                                       (group,)))
+                                       (group,), visitor=visitor))
             out.append(Rejected(request, t, reason))
             return out
         self._seq += 1
         k = t if self._deadline else self._aging * t - priority
         r = _Req(request, self._seq, ci, gi, priority, t, k)
         r.skills = required
+        r.visitor = visitor
         sticky = self._sticky[gi]
         if visitor is not None and sticky is not None:
-            r.visitor = visitor
+            r.sticky = True
             last = self._last_op.get(visitor)
             if prefer is None and last is not None and t - last[1] <= sticky:
                 prefer, wait = last[0], 0.0
@@ -771,7 +777,7 @@ class Router:
         else:
             op = self._release(r)
         self._to_history(r, "finished", op.id)
-        if r.visitor is not None:
+        if r.sticky:
             self._last_op.pop(r.visitor, None)
             self._last_op[r.visitor] = (op.id, t)
         out.append(Finished(request, op.id, t))
@@ -784,6 +790,14 @@ class Router:
         r = self._get_live(request, "cancel")
         out: list = []
         self._fire(t, out)
+        op = self._cancel(r, t, out, 0)
+        if op is not None:
+            self._fill(op, t, out)
+        return out
+
+    def _cancel(self, r: _Req, t: float, out: list, reason: int) -> Optional[_Op]:
+        """End ``r`` as cancelled (``reason``: an index into CANCEL_REASONS); returns the
+        operator whose slot it freed, if any (the caller lets it fill)."""
         op = None
         if r.state == QUEUED:
             self._dequeue(r)
@@ -792,16 +806,15 @@ class Router:
             op = self._release(r)
             waited = (r.assigned_at if r.state == ACTIVE else t) - r.arrival
         self._to_history(r, "cancelled", op.id if op else None)
-        early = (t - r.arrival) < self._early[r.ch]
-        for row in (self._c_out[r.ch], self._g_out[r.home]):
-            if not r.answered:
-                row[OUT_ABANDONED] += 1
-            if early:
-                row[OUT_EARLY] += 1
-        out.append(Cancelled(request, t, waited, early))
-        if op is not None:
-            self._fill(op, t, out)
-        return out
+        early = reason == 0 and (t - r.arrival) < self._early[r.ch]
+        if reason == 0:   # a customer who left; a banned visitor's waiting chat is not
+            for row in (self._c_out[r.ch], self._g_out[r.home]):
+                if not r.answered:
+                    row[OUT_ABANDONED] += 1
+                if early:
+                    row[OUT_EARLY] += 1
+        out.append(Cancelled(r.id, t, waited, early, CANCEL_REASONS[reason]))
+        return op
 
     def add_operator(self, operator: Any, groups: list[str], limit: int,
                      status: str = "offline", now: Optional[float] = None,
@@ -923,15 +936,25 @@ class Router:
         return out
 
     def ban(self, visitor: Any, until: Optional[float] = None, reason: str = "",
-            now: Optional[float] = None) -> list:
+            now: Optional[float] = None, cancel_waiting: bool = True) -> list:
         """Ban a visitor until ``until`` (``None``: until lifted): its submits are
-        ``Rejected(reason="banned")``. Banning again replaces the ban."""
+        ``Rejected(reason="banned")``, and (unless ``cancel_waiting=False``) its waiting
+        conversations, queued or offered, end as ``Cancelled(reason="banned")``; its
+        active ones stay with their operators. Banning again replaces the ban."""
         t = self._time(now)
         u = Bans.check(visitor, until, reason, t)
+        check_flag("cancel_waiting", cancel_waiting)
         visitor = exact_id("visitor", visitor)
         out: list = []
         self._fire(t, out)
         self._bans.ban(visitor, u, reason, t)
+        if cancel_waiting:
+            waiting = sorted((r for r in self._reqs.values()
+                              if r.visitor == visitor and r.state != ACTIVE), key=lambda r: r.seq)
+            freed = [self._cancel(r, t, out, 1) for r in waiting]
+            for op in freed:   # every waiting one is gone before a freed slot takes more
+                if op is not None:
+                    self._fill(op, t, out)
         return out
 
     def unban(self, visitor: Any, now: Optional[float] = None) -> list:
@@ -960,11 +983,14 @@ class Router:
             raise errors.unknown("group", group)
         if not isinstance(channel, str) or channel not in self._cc.channel_index:
             raise errors.unknown("channel", channel)
+        ci = self._cc.channel_index[channel]
         check_visitor(visitor)
-        if self._hidden[gi]:
+        if self._hidden[gi] or not self._takes[gi][ci]:
             return False
-        if self._overloaded(gi):
+        if self._overloaded(gi, ci):
             return False
+        if not any(self._able(g, ci) for g in self._reach(gi, ci)):
+            return False   # nobody online who could take it: the offline form
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
     def _move(self, r: _Req, g: int, target: Any, now: float, out: list,
@@ -1001,6 +1027,9 @@ class Router:
             gi = self._cc.group_index.get(group) if isinstance(group, str) else None
             if gi is None:
                 raise errors.unknown("group", group)
+            if not self._takes[gi][r.ch]:
+                raise errors.InvalidState(
+                    channel_refused(self._cc, request, r.ch, gi, "transfer"))
         else:
             op = self._get_op(operator)
             if op.status != ONLINE:
@@ -1013,7 +1042,14 @@ class Router:
             if r.op == operator and r.state != QUEUED:
                 raise errors.InvalidState(
                     f"conversation {request!r} is already with operator {operator!r}")
-            gi = r.home if r.home in op.members else op.groups[0]
+            if r.home in op.members:
+                gi = r.home
+            else:
+                gi = next((g for g in op.groups if self._takes[g][r.ch]), -1)
+                if gi < 0:
+                    raise errors.InvalidState(
+                        channel_refused(self._cc, request, r.ch, None, "transfer",
+                                        operator))
         out: list = []
         self._fire(t, out)
         self._move(r, gi, operator, t, out, False)
@@ -1029,6 +1065,9 @@ class Router:
             raise errors.InvalidState(
                 f"cannot escalate {request!r}: group {self._cc.group_names[r.home]!r} has no "
                 f"escalate_to (it is the last line)")
+        if not self._takes[target][r.ch]:
+            raise errors.InvalidState(
+                channel_refused(self._cc, request, r.ch, target, "escalate"))
         out: list = []
         self._fire(t, out)
         self._move(r, target, None, t, out, True)
@@ -1102,10 +1141,40 @@ class Router:
             self._history[request] = msgspec.structs.replace(v, category=name)
         return out
 
-    def _overloaded(self, g: int) -> bool:
-        """max_queue reached and nobody in the group has room to answer at once."""
+    def _overloaded(self, g: int, c: int) -> bool:
+        """max_queue reached in the group's queue of channel ``c`` and nobody in the group
+        could answer a conversation of that channel at once (``pick`` finds nobody)."""
         mq = self._max_queue[g]
-        return mq is not None and self._g_waiting[g] >= mq and self._g_free[g] == 0
+        return (mq is not None and len(self._queues[g * self._C + c]) >= mq
+                and self._pick(g, c, None) is None)
+
+    def _able(self, g: int, c: int) -> bool:
+        """Someone online in group ``g`` could take a conversation of channel ``c`` (a
+        limit above 0 and no cap of 0 for it), free or not."""
+        for op in self._ops.values():
+            if (op.status == ONLINE and g in op.members and op.limit > 0
+                    and op.ch_limit[c] != 0):
+                return True
+        return False
+
+    def _reach(self, g: int, c: int) -> list[int]:
+        """The groups a conversation of channel ``c`` submitted to ``g`` now would be
+        eligible for at once: ``g`` and what its rules (and theirs) add at submit."""
+        out = [g]
+        i = 0
+        while i < len(out):
+            h = out[i]
+            i += 1
+            for rule in self._rules[h]:
+                if rule.kind == RULE_AFTER:
+                    fire = rule.value <= 0
+                elif rule.kind == RULE_NO_OPERATORS:
+                    fire = self._g_online[h] == 0
+                else:
+                    fire = self._g_waiting[h] >= rule.value
+                if fire:
+                    out += [t for t in rule.to if t not in out and self._takes[t][c]]
+        return out
 
     def advance(self, now: Optional[float] = None) -> list:
         """Fire the timers due by ``now`` (overflow after a wait)."""
@@ -1166,6 +1235,11 @@ class Router:
             raise errors.unknown("channel", channel)
         if exclude is not None:
             check_id("operator", exclude)
+        return self._pick(gi, ci, exclude)
+
+    def _pick(self, gi: int, ci: int, exclude: Any) -> Any:
+        if not self._takes[gi][ci]:
+            return None
         tiers = self._level_step[gi] is not None
         for key in self._opsets[gi]:
             op = self._ops[key[3]]
@@ -1253,7 +1327,7 @@ class Router:
                          tuple(gn[g] for g in r.elig), tuple(gn[g] for g in r.queued_in),
                          r.category, r.answered, r.ret_next, r.offers, tuple(r.excluded),
                          r.charge, sorted(r.skills.items()), r.prefer,
-                         r.prefer_until if r.prefer is not None else None))
+                         r.prefer_until if r.prefer is not None else None, r.visitor))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1289,6 +1363,10 @@ class Router:
         g_wait = [0] * G
         c_wait = [0] * C
         for r in self._reqs.values():
+            for g in r.elig:
+                if not self._takes[g][r.ch]:
+                    raise AssertionError(f"{r.id!r} eligible for group {g}, which does not "
+                                         f"take its channel {r.ch}")
             if r.state == QUEUED:
                 if not (r.queued_in and sorted(r.queued_in) == sorted(r.elig)):
                     raise AssertionError(f"{r.id!r} queued in {r.queued_in} but eligible for {r.elig}")

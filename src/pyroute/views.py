@@ -38,6 +38,7 @@ class RequestView(msgspec.Struct, frozen=True):
     category: Optional[str] = None     # set by categorize()
     declined: tuple[Id, ...] = ()      # operators who declined it or let its offer expire
     skills: dict[str, int] = msgspec.field(default_factory=dict)   # required (before relax)
+    visitor: Optional[Id] = None       # the visitor who submitted it (to ban from it)
 
 
 class Outcomes(msgspec.Struct, frozen=True):
