@@ -183,5 +183,6 @@ def test_both_engines_agree_on_admission(seed):
                 for v in (None, "v1", 3):
                     assert native.accepting(g, c.name, now=now, visitor=v) == \
                         ref.accepting(g, c.name, now=now, visitor=v), (seed, step, g, c.name)
+                assert native.pick(g, c.name) == ref.pick(g, c.name), (seed, step, g, c.name)
         assert native.bans(now=now) == ref.bans(now=now)
     assert native._state() == ref._state()
