@@ -27,7 +27,6 @@ cdef class Router:
     cdef dict visitors
     cdef list req_vis
     cdef dict by_visitor
-    cdef list takes
     cdef object bans_
     cdef object cats
     cdef list cat_names
@@ -64,7 +63,6 @@ cdef class Router:
         self.visitors = {}
         self.req_vis = []        # handle -> the visitor who submitted it (live and history)
         self.by_visitor = {}     # visitor -> {handle: None} of its live conversations
-        self.takes = [list(row) for row in cc.takes]
         self.cats = _Categories()
         self.cat_names = []
         self.cat_index = {}
@@ -168,7 +166,7 @@ cdef class Router:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_BANNED, t)
         elif self.hidden[gi]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
-        elif not self.takes[gi][ci]:
+        elif not self.e.cfg.takes[gi * self.e.C + ci]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_CHANNEL, t)
         else:
             sticky = self.sticky[gi]
@@ -411,7 +409,7 @@ cdef class Router:
                 raise InvalidState(
                     f"cannot escalate {request!r}: group {self.gnames[r.home]!r} has no "
                     f"escalate_to (it is the last line)")
-            if not self.takes[gi][r.ch]:
+            if not self.e.cfg.takes[gi * self.e.C + r.ch]:
                 raise InvalidState(_channel_refused(self._cc, request, r.ch, gi, "escalate"))
         elif (group is None) == (operator is None):
             raise InvalidArgument("transfer needs exactly one of group= or operator=")
@@ -420,7 +418,7 @@ cdef class Router:
             if x is None:
                 raise _errors.unknown("group", group)
             gi = x
-            if not self.takes[gi][r.ch]:
+            if not self.e.cfg.takes[gi * self.e.C + r.ch]:
                 raise InvalidState(_channel_refused(self._cc, request, r.ch, gi, "transfer"))
         else:
             oh = arg_op(self, operator)
@@ -440,7 +438,7 @@ cdef class Router:
                 gi = -1
                 mh = O(&self.e, oh).first_member
                 while mh != -1:
-                    if self.takes[M(&self.e, mh).group][r.ch]:
+                    if self.e.cfg.takes[M(&self.e, mh).group * self.e.C + r.ch]:
                         gi = M(&self.e, mh).group
                         break
                     mh = M(&self.e, mh).next
@@ -679,7 +677,7 @@ cdef class Router:
             raise _errors.unknown("channel", channel)
         ci = self.cindex[channel]
         _check_visitor(visitor)
-        if self.hidden[gi] or not self.takes[gi][ci]:
+        if self.hidden[gi] or not self.e.cfg.takes[<int64_t>gi * self.e.C + <int64_t>ci]:
             return False
         if eng_overloaded(&self.e, <int32_t>gi, <int32_t>ci):
             return False
