@@ -47,12 +47,14 @@ from pyroute.config import (
 )
 from pyroute._common import (
     rng_init as _rng_init, iterate_commands as _iterate, Bans as _Bans,
-    Categories as _Categories, Switches as _Switches, CANCEL_REASONS as _CANCEL_REASONS,
+    Categories as _Categories, Switches as _Switches,
     check_channel_limits as _check_channel_limits, SkillTags as _SkillTags,
     check_levels as _check_levels, check_prefer_for as _check_prefer_for,
     check_kind as _check_kind, KINDS as _KINDS,
     check_visitor as _check_visitor, build_stats as _build_stats, exact_id as _exact_id,
     check_int as _check_int, check_groups as _check_groups, check_status as _check_status,
+    REJECT_REASONS as _REJECT_REASONS, CANCEL_REASONS as _CANCEL_REASONS,
+    channel_refused as _channel_refused,
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
@@ -69,7 +71,8 @@ DEBUG = bool(PR_DEBUG)
 cdef tuple STATUSES = _STATUSES
 cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
-cdef tuple REJECT_REASONS = ("hidden", "banned", "overloaded")
+cdef tuple REJECT_REASONS = _REJECT_REASONS
+cdef tuple CANCEL_REASONS = _CANCEL_REASONS
 cdef tuple XFER_REASONS = ("timeout", "unavailable", "busy")   # offers.pyx XFER_*
 cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
 

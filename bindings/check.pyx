@@ -76,6 +76,9 @@ cdef int _check(Engine* e) except -1:
             en = EN(e, x)
             if not (en.req == i):
                 raise AssertionError('en.req == i')
+            if not e.cfg.takes[<int64_t>en.group * e.C + r.ch]:
+                raise AssertionError(f"request {i} eligible for group {en.group}, which does "
+                                     f"not take its channel {r.ch}")
             n += 1
             if en.pos >= 0:
                 count += 1
@@ -118,6 +121,7 @@ cdef int _check(Engine* e) except -1:
     # operators: slot counts against assignments, heap membership against eligibility
     g_on = [0] * e.G
     g_free = [0] * e.G
+    g_cant = [0] * (e.G * e.C)
     in_heaps = 0
     online = 0
     total_free = 0
@@ -141,6 +145,8 @@ cdef int _check(Engine* e) except -1:
             x = r.act_next
         if per_ch != [e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]:
             raise AssertionError(f"operator {i}: channel counts")
+        if bool(o.zcap) != any([e.op_ch[i * 2 * e.C + c] == 0 for c in range(e.C)]):
+            raise AssertionError(f"operator {i}: zcap {o.zcap} against its channel caps")
         if not (slots + o.wrap == o.load):
             raise AssertionError(f"operator {i}: load {o.load} but holds {n}")
         free_ = max(0, o.limit - o.load) if o.status == OP_ONLINE else 0
@@ -167,6 +173,9 @@ cdef int _check(Engine* e) except -1:
             if o.status == OP_ONLINE:
                 g_on[m.group] += 1
                 g_free[m.group] += free_
+                for c in range(e.C):
+                    if o.limit == 0 or e.op_ch[i * 2 * e.C + c] == 0:
+                        g_cant[m.group * e.C + c] += 1
             x = m.next
     if not (alive == e.cnt.n_ops):
         raise AssertionError('alive == e.cnt.n_ops')
@@ -176,6 +185,8 @@ cdef int _check(Engine* e) except -1:
         raise AssertionError("group online counters")
     if not (g_free == [e.cnt.g_free[g] for g in range(e.G)]):
         raise AssertionError("group free slot counters")
+    if not (g_cant == [e.cnt.g_cant[i] for i in range(e.G * e.C)]):
+        raise AssertionError("group counters of online members who cannot take a channel")
     if not (in_heaps == sum([e.oheaps[g].n for g in range(e.G)])):
         raise AssertionError("operator heap sizes")
     for g in range(e.G):

@@ -20,6 +20,8 @@ cdef int convert_events(Router self, list out) except -1:
                                 cnames[ev.ch], ev.at, ev.waited))
         elif ev.type == EV_FINISHED:
             out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+            if self.by_visitor:
+                self._unvisit(ev.req)
             if self.visitors:
                 v = self.visitors.pop(req_ids[ev.req], None)
                 if v is not None:
@@ -29,7 +31,9 @@ cdef int convert_events(Router self, list out) except -1:
             out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
         elif ev.type == EV_CANCELLED:
             out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
-                                 _CANCEL_REASONS[ev.aux]))
+                                 CANCEL_REASONS[ev.aux]))
+            if self.by_visitor:
+                self._unvisit(ev.req)
             if self.visitors:
                 self.visitors.pop(req_ids[ev.req], None)
         elif ev.type == EV_OVERFLOWED:
@@ -66,6 +70,8 @@ cdef int convert_events(Router self, list out) except -1:
             sw.forget(req_ids[h])
         del self.req_map[req_ids[h]]
         req_ids[h] = None
+        if h < len(self.req_vis):
+            self.req_vis[h] = None
     for i in range(e.hist.n_dead_ops):
         h = e.hist.dead_ops[i]
         del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it

@@ -63,6 +63,7 @@ cdef int lower_config(Router self, object cc) except -1:
             xi += 1
         for c in range(C):
             e.cfg.off[g * C + c] = cc.offset[g][c]
+            e.cfg.takes[g * C + c] = cc.takes[g][c]
         e.cfg.rule_start[g] = ri
         for rule in cc.rules[g]:
             e.cfg.rule_kind[ri] = rule.kind

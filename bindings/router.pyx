@@ -25,6 +25,8 @@ cdef class Router:
     cdef list escalate_to
     cdef dict last_op
     cdef dict visitors
+    cdef list req_vis
+    cdef dict by_visitor
     cdef object bans_
     cdef object cats
     cdef object switches
@@ -60,6 +62,8 @@ cdef class Router:
         self.last_op = {}
         self.escalate_to = list(cc.escalate)
         self.visitors = {}
+        self.req_vis = []        # handle -> the visitor who submitted it (live and history)
+        self.by_visitor = {}     # visitor -> {handle: None} of its live conversations
         self.cats = _Categories()
         self.switches = _Switches()
         self.cat_names = []
@@ -168,6 +172,8 @@ cdef class Router:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_BANNED, t)
         elif self.hidden[gi]:
             h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_HIDDEN, t)
+        elif not self.e.cfg.takes[gi * self.e.C + ci]:
+            h = eng_reject(&self.e, ci, gi, <int32_t>priority, REJECT_CHANNEL, t)
         else:
             sticky = self.sticky[gi]
             if prefer is None and visitor is not None and sticky is not None:
@@ -181,7 +187,33 @@ cdef class Router:
         if h < 0:
             self._raise_core()
         self._bind(self.req_ids, self.req_map, h, request)
+        if visitor is not None:
+            self._visit(h, visitor)
         self._collect(out)
+        return 0
+
+    cdef int _visit(self, hnd h, object visitor) except -1:
+        """Remember who submitted request ``h`` (and, while it is live, find it by them)."""
+        cdef list vis = self.req_vis
+        if h >= len(vis):
+            vis.extend([None] * (h + 1 - len(vis)))
+        vis[h] = visitor
+        if R(&self.e, h).state <= ST_ACTIVE:
+            d = self.by_visitor.get(visitor)
+            if d is None:
+                self.by_visitor[visitor] = {h: None}
+            else:
+                d[h] = None
+        return 0
+
+    cdef int _unvisit(self, hnd h) except -1:
+        """Request ``h`` ended: it is no longer one of its visitor's live conversations."""
+        v = self.req_vis[h] if h < len(self.req_vis) else None
+        if v is not None:
+            d = self.by_visitor[v]
+            del d[h]
+            if not d:
+                del self.by_visitor[v]
         return 0
 
     cdef int _finish(self, object request, object now, list out) except -1:
@@ -328,15 +360,38 @@ cdef class Router:
         return 0
 
     cdef int _ban(self, object visitor, object until, object reason, object now,
-                  list out) except -1:
+                  object cancel_waiting, list out) except -1:
         cdef double t
+        cdef hnd* hs
+        cdef Py_ssize_t i, n
         self._ok()
         t = arg_time(self, now)
         u = _Bans.check(visitor, until, reason, t)
+        if not isinstance(cancel_waiting, bool):
+            raise InvalidArgument(
+                f"cancel_waiting must be True or False, got {cancel_waiting!r}")
         visitor = exact_id(visitor, "visitor")   # hashed only after timers fired below
         eng_begin(&self.e, t)
         self._collect(out)
         self.bans_.ban(visitor, u, reason, t)
+        if not cancel_waiting:
+            return 0
+        live = self.by_visitor.get(visitor)
+        if not live:
+            return 0
+        waiting = sorted([(R(&self.e, x).seq, x) for x in live
+                          if R(&self.e, x).state != ST_ACTIVE])
+        n = len(waiting)
+        if n == 0:
+            return 0
+        hs = <hnd*>malloc(n * sizeof(hnd))
+        if hs == NULL:
+            raise MemoryError()
+        for i in range(n):
+            hs[i] = waiting[i][1]
+        eng_ban_cancel(&self.e, hs, n, t)
+        free(hs)
+        self._collect(out)
         return 0
 
     cdef int _unban(self, object visitor, object now, list out) except -1:
@@ -367,6 +422,8 @@ cdef class Router:
                 raise InvalidState(
                     f"cannot escalate {request!r}: group {self.gnames[r.home]!r} has no "
                     f"escalate_to (it is the last line)")
+            if not self.e.cfg.takes[gi * self.e.C + r.ch]:
+                raise InvalidState(_channel_refused(self._cc, request, r.ch, gi, "escalate"))
         elif (group is None) == (operator is None):
             raise InvalidArgument("transfer needs exactly one of group= or operator=")
         if not escalate and (type(if_busy) is not str or if_busy not in ("wait", "refuse")):
@@ -378,6 +435,8 @@ cdef class Router:
             if x is None:
                 raise _errors.unknown("group", group, self.gindex)
             gi = x
+            if not self.e.cfg.takes[gi * self.e.C + r.ch]:
+                raise InvalidState(_channel_refused(self._cc, request, r.ch, gi, "transfer"))
         else:
             oh = arg_op(self, operator)
             if O(&self.e, oh).status != OP_ONLINE:
@@ -390,11 +449,21 @@ cdef class Router:
             if r.op == oh and r.state != ST_QUEUED:
                 raise InvalidState(
                     f"conversation {request!r} is already with operator {operator!r}")
-            if if_busy == "refuse" and not takes(&self.e, oh, h):
-                raise InvalidState(self._busy(request, oh, h))
-            gi = M(&self.e, O(&self.e, oh).first_member).group
             if is_member(&self.e, oh, r.home):
                 gi = r.home
+            else:
+                gi = -1
+                mh = O(&self.e, oh).first_member
+                while mh != -1:
+                    if self.e.cfg.takes[M(&self.e, mh).group * self.e.C + r.ch]:
+                        gi = M(&self.e, mh).group
+                        break
+                    mh = M(&self.e, mh).next
+                if gi < 0:
+                    raise InvalidState(_channel_refused(self._cc, request, r.ch, None,
+                                                        "transfer", operator))
+            if if_busy == "refuse" and not takes(&self.e, oh, h):
+                raise InvalidState(self._busy(request, oh, h))
             eng_transfer_to(&self.e, h, gi, oh, if_busy == "refuse", t)
             self._collect(out)
             return 0
@@ -492,7 +561,8 @@ cdef class Router:
         if tp is Categorize:
             return self._categorize(cmd.request, cmd.name, cmd.now, out)
         if tp is Ban:
-            return self._ban(cmd.visitor, cmd.until, cmd.reason, cmd.now, out)
+            return self._ban(cmd.visitor, cmd.until, cmd.reason, cmd.now, cmd.cancel_waiting,
+                             out)
         if tp is Unban:
             return self._unban(cmd.visitor, cmd.now, out)
         if tp is Advance:
@@ -614,13 +684,16 @@ cdef class Router:
         self._categorize(request, name, now, out)
         return out
 
-    def ban(self, visitor, until=None, reason="", now=None):
+    def ban(self, visitor, until=None, reason="", now=None, cancel_waiting=True):
         """Ban a visitor until ``until`` (``None``: until lifted): its submits are
-        ``Rejected(reason="banned")``. Banning again replaces the ban. Returns the events
-        of timers due by ``now``. Raises InvalidArgument (no visitor, ``until`` not later
-        than ``now``), TimeError. O(1)."""
+        ``Rejected(reason="banned")``, and unless ``cancel_waiting=False`` its waiting
+        conversations (queued or offered) end as ``Cancelled(reason="banned")``; its
+        active ones stay with their operators. Banning again replaces the ban. Returns
+        the events of timers due by ``now``, then the cancels. Raises InvalidArgument (no
+        visitor, ``until`` not later than ``now``), TimeError. O(k log k) for the
+        visitor's k live conversations."""
         cdef list out = []
-        self._ban(visitor, until, reason, now, out)
+        self._ban(visitor, until, reason, now, cancel_waiting, out)
         return out
 
     def unban(self, visitor, now=None):
@@ -636,18 +709,25 @@ cdef class Router:
 
     def accepting(self, group, channel, now=None, visitor=None):
         """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted
-        now: False for a hidden group, a group whose ``max_queue`` is reached while none of
-        its operators has room, or a banned visitor. For a chat widget to hide itself. Fires no timers. O(1)."""
+        and could be answered: False for a hidden group, a group that does not take the
+        channel, a group whose ``max_queue`` is reached for the channel while none of its
+        operators could take one now, when nobody online who could take the channel is in
+        the group or in a group its rules would add at once (the offline form), or a
+        banned visitor. For a chat widget to hide itself. Fires no timers. O(groups
+        reached)."""
         t = arg_time(self, now)
         gi = self.gindex.get(group) if isinstance(group, str) else None
         if gi is None:
             raise _errors.unknown("group", group, self.gindex)
         if not isinstance(channel, str) or channel not in self.cindex:
             raise _errors.unknown("channel", channel, self.cindex)
+        ci = self.cindex[channel]
         _check_visitor(visitor)
-        if self.hidden[gi]:
+        if self.hidden[gi] or not self.e.cfg.takes[<int64_t>gi * self.e.C + <int64_t>ci]:
             return False
-        if eng_overloaded(&self.e, <int32_t>gi):
+        if eng_overloaded(&self.e, <int32_t>gi, <int32_t>ci):
+            return False
+        if not eng_reach_able(&self.e, <int32_t>gi, <int32_t>ci):
             return False
         return not (visitor is not None and self.bans_.is_banned(visitor, t))
 
@@ -757,7 +837,7 @@ cdef class Router:
             "engine": _snapshot_engine(&self.e),
             "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
                    self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
-                   self.cat_index, self.switches)})
+                   self.cat_index, self.switches, self.req_vis)})
 
     @classmethod
     def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
@@ -771,7 +851,7 @@ cdef class Router:
             raise ValueError("not a native engine snapshot")
         py = state.get("py")
         kinds = (dict, list, dict, list, _SkillTags, dict, dict, _Bans, _Categories, list,
-                 dict, _Switches)
+                 dict, _Switches, list)
         if (not isinstance(py, tuple) or len(py) != len(kinds)
                 or not all(isinstance(x, k) for x, k in zip(py, kinds))):
             raise ValueError("not a native engine snapshot (its id maps)")
@@ -782,7 +862,11 @@ cdef class Router:
             raise ValueError(f"not a native engine snapshot ({type(e).__name__}: {e})") from None
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
-         router.cat_index, router.switches) = py
+         router.cat_index, router.switches, router.req_vis) = py
+        for i, v in enumerate(router.req_vis):     # the live ones, found by visitor
+            if v is not None and i < router.e.reqs.used and \
+                    ST_QUEUED <= R(&router.e, <hnd>i).state <= ST_ACTIVE:
+                router.by_visitor.setdefault(v, {})[i] = None
         try:
             _check(&router.e)      # a snapshot that is not the core's own is refused
         except AssertionError as e:

@@ -65,7 +65,8 @@ cdef dict state_dump(Router self):
                              gn[r.xfer_group] if r.xfer_to >= 0 else None,
                              r.xfer_n, r.ret_wait,
                              bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None,
-                             r.wait_since, bool(r.leg_answered))))
+                             r.wait_since, bool(r.leg_answered),
+                             self.req_vis[i] if i < len(self.req_vis) else None)))
     reqs.sort(key=lambda p: p[0])
     queues = {}
     for g in range(e.G):

@@ -120,7 +120,8 @@ cdef object request_view(Router self, hnd h):
                        self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
                        self.op_ids[r.res] if r.res >= 0 and r.hold else None,
                        self.switches.from_.get(self.req_ids[h]),
-                       self.switches.to.get(self.req_ids[h]))
+                       self.switches.to.get(self.req_ids[h]),
+                       self.req_vis[h] if h < len(self.req_vis) else None)
 
 
 cdef tuple declined_names(Router self, Req* r):

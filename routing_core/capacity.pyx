@@ -34,6 +34,17 @@ cdef inline bint fits_channel(Engine* e, hnd oh, int32_t c) noexcept nogil:
     return o.limit - o.load >= need and (row[c] < 0 or row[e.C + c] < row[c])
 
 
+cdef inline void count_cant(Engine* e, hnd oh, Op* o, int32_t g, int64_t d) noexcept nogil:
+    """Add ``d`` to group ``g``'s count of online members who cannot take each channel
+    the operator cannot (a limit of 0: none; a cap of 0: that one)."""
+    cdef int32_t* row = &e.op_ch[<int64_t>oh * 2 * e.C]
+    cdef int64_t* cant = &e.cnt.g_cant[<int64_t>g * e.C]
+    cdef int32_t c
+    for c in range(e.C):
+        if o.limit == 0 or row[c] == 0:
+            cant[c] += d
+
+
 cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
     """Take the operator out of its groups' heaps and counters."""
     cdef Op* o = O(e, oh)
@@ -48,6 +59,8 @@ cdef inline void detach(Engine* e, hnd oh) noexcept nogil:
         if on:
             e.cnt.g_online[m.group] -= 1
             e.cnt.g_free[m.group] -= free_
+            if o.limit == 0 or o.zcap:
+                count_cant(e, oh, o, m.group, -1)
         mh = m.next
     if on:
         e.cnt.online -= 1
@@ -67,6 +80,8 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
         m = M(e, mh)
         e.cnt.g_online[m.group] += 1
         e.cnt.g_free[m.group] += free_
+        if o.limit == 0 or o.zcap:
+            count_cant(e, oh, o, m.group, 1)
         if o.load < o.limit:
             h = &e.oheaps[m.group]
             if h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:

@@ -10,8 +10,8 @@ cdef enum:                   # outcome counters (pyroute._common.OUT_*), per cha
     OUT_EARLY = 4
     OUT_SWITCHED = 5
     OUT_SUBMITTED = 6
-    OUT_REJECTED = 7          # + the reject reason
-    N_OUT = 10
+    OUT_REJECTED = 7          # + the reject reason (requests.pxd REJECT_*)
+    N_OUT = 11
 
 cdef enum:                   # why a conversation was cancelled (pyroute._common.CANCEL_*)
     CANCEL_CUSTOMER = 0
@@ -55,6 +55,7 @@ ctypedef struct EngConfig:    # the config, lowered to indices by the bindings; 
     double* rule_value        # [R]
     int32_t* to_start         # [R+1] targets of rule r: to_start[r] .. to_start[r+1]
     int32_t* to_group         # [sum of targets]
+    uint8_t* takes            # [G*C] group g takes channel c (Group.channels)
     int32_t* relax_start      # [G+1] relax rules of group g
     double* relax_after       # [relax rules]
     uint64_t* relax_mask      # [relax rules] skills dropped
@@ -64,6 +65,8 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     int64_t* g_online         # [G] online members
     int64_t* g_free           # [G] free slots of online members
     int64_t* g_active         # [G] conversations assigned through the group
+    int64_t* g_cant           # [G*C] online members of g who cannot take channel c (limit
+                              #   0, or a cap of 0 for it): accepting() per channel
     int64_t* c_waiting        # [C] waiting conversations
     int64_t* c_active         # [C]
     double* c_out             # [C*N_OUT] outcome counters per channel

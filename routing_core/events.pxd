@@ -23,7 +23,7 @@ ctypedef struct EvRec:
     int32_t group
     int32_t ch
     int32_t aux           # Overflowed: first target in evg; StatusChanged: the new status;
-                          # RetentionDue: the step
+                          # RetentionDue: the step; Cancelled: the reason
     int32_t naux          # Overflowed: number of targets
     int8_t type
     int8_t flag           # Cancelled: early; Overflowed: rule kind; Rejected: reason;

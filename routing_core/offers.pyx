@@ -165,11 +165,26 @@ cdef enum:
     XFER_BUSY = 2
 
 
+cdef hnd taking_member(Engine* e, hnd oh, int32_t g, int32_t ch) noexcept nogil:
+    """The operator's membership of ``g``, else of its first group that takes channel
+    ``ch`` (Group.channels), else -1."""
+    cdef hnd mh = O(e, oh).first_member
+    while mh != -1 and M(e, mh).group != g:
+        mh = M(e, mh).next
+    if mh != -1:
+        return mh
+    mh = O(e, oh).first_member
+    while mh != -1 and not e.cfg.takes[<int64_t>M(e, mh).group * e.C + ch]:
+        mh = M(e, mh).next
+    return mh
+
+
 cdef bint takes(Engine* e, hnd oh, hnd rh) noexcept nogil:
-    """Whether the operator can take the request by a transfer now: online, in a group,
-    room for its channel (cost and cap), and it never declined it."""
+    """Whether the operator can take the request by a transfer now: online, in a group
+    that takes its channel, room for it (cost and cap), and it never declined it."""
     cdef Op* o = O(e, oh)
-    return (o.status == OP_ONLINE and o.first_member != -1 and fits_channel(e, oh, R(e, rh).ch)
+    return (o.status == OP_ONLINE and taking_member(e, oh, -1, R(e, rh).ch) != -1
+            and fits_channel(e, oh, R(e, rh).ch)
             and (R(e, rh).excl == -1 or not excludes(e, rh, oh)))
 
 
@@ -232,12 +247,8 @@ cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept n
     cdef Entry* en
     cdef EvRec* ev
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
-    mh = O(e, oh).first_member
-    while mh != -1 and M(e, mh).group != g:
-        mh = M(e, mh).next
-    if mh == -1:
-        mh = O(e, oh).first_member
-        g = M(e, mh).group
+    mh = taking_member(e, oh, g, R(e, rh).ch)
+    g = M(e, mh).group
     r = R(e, rh)
     if r.state == ST_ACTIVE:
         r.wait_since = now   # it never waited with nobody: the new stay's wait starts now
@@ -301,7 +312,7 @@ cdef void eng_transfer_to(Engine* e, hnd rh, int32_t g, hnd oh, bint refuse,
     if r.op == oh and r.state != ST_QUEUED:
         return                     # a timer gave it to them already
     if not is_member(e, oh, g):
-        g = M(e, O(e, oh).first_member).group
+        g = M(e, taking_member(e, oh, g, r.ch)).group
     if takes(e, oh, rh):
         hand_over(e, rh, oh, g, now)
     elif refuse:

@@ -86,6 +86,8 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     for i in range(e.C):
         e.op_ch[<int64_t>oh * 2 * e.C + i] = caps[i]
         e.op_ch[<int64_t>oh * 2 * e.C + e.C + i] = 0
+        if caps[i] == 0:
+            o.zcap = 1
     memcpy(&e.op_sk[<int64_t>oh * 64], skills, 64)
     for i in range(n):
         mh = new_member(e, oh, groups[i])

@@ -31,7 +31,7 @@ cdef int64_t add_groups(Engine* e, hnd rh, int32_t g, int32_t ri, double now,
     r = R(e, rh)
     for i in range(e.cfg.to_start[ri], e.cfg.to_start[ri + 1]):
         t = e.cfg.to_group[i]
-        if is_eligible(e, r, t):
+        if not e.cfg.takes[<int64_t>t * e.C + r.ch] or is_eligible(e, r, t):
             continue
         eh = slab_take(&e.ents)
         en = EN(e, eh)

@@ -54,9 +54,56 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     return rh
 
 
-cdef bint eng_overloaded(Engine* e, int32_t g) noexcept nogil:
-    """max_queue reached and nobody in the group has room to answer at once."""
-    return e.cfg.max_queue[g] >= 0 and e.cnt.g_waiting[g] >= e.cfg.max_queue[g] and e.cnt.g_free[g] == 0
+cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c) noexcept nogil:
+    """max_queue reached in the group's queue of channel ``c`` and nobody in the group
+    could answer a conversation of that channel at once (``eng_pick`` finds nobody)."""
+    cdef RQueue* q
+    cdef int64_t n, s
+    if e.cfg.max_queue[g] < 0:
+        return False
+    q = &e.queues[<int64_t>g * e.C + c]
+    n = q.n
+    for s in range(q.n_subs):
+        n += q.subs[s].n
+    return n >= e.cfg.max_queue[g] and eng_pick(e, g, c, -1) == -1
+
+
+cdef bint eng_reach_able(Engine* e, int32_t g, int32_t c) noexcept nogil:
+    """Whether someone online who could take a conversation of channel ``c`` (a limit
+    above 0, no cap of 0 for it) is in ``g`` or in a group its rules would add at once
+    at a submit now (the same rules as ``expand``; reads only, in ``e.scr.work``)."""
+    cdef int64_t n = 1, i = 0, j
+    cdef int32_t h, ri, kind, ti, t
+    cdef bint fire, seen
+    e.scr.work[0] = g
+    while i < n:
+        h = e.scr.work[i]
+        i += 1
+        if e.cnt.g_online[h] > e.cnt.g_cant[<int64_t>h * e.C + c]:
+            return True
+        for ri in range(e.cfg.rule_start[h], e.cfg.rule_start[h + 1]):
+            kind = e.cfg.rule_kind[ri]
+            if kind == RULE_AFTER:
+                fire = e.cfg.rule_value[ri] <= 0.0
+            elif kind == RULE_NO_OPS:
+                fire = e.cnt.g_online[h] == 0
+            else:
+                fire = <double>e.cnt.g_waiting[h] >= e.cfg.rule_value[ri]
+            if not fire:
+                continue
+            for ti in range(e.cfg.to_start[ri], e.cfg.to_start[ri + 1]):
+                t = e.cfg.to_group[ti]
+                if not e.cfg.takes[<int64_t>t * e.C + c]:
+                    continue
+                seen = False
+                for j in range(n):
+                    if e.scr.work[j] == t:
+                        seen = True
+                        break
+                if not seen:
+                    e.scr.work[n] = t
+                    n += 1
+    return False
 
 
 cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_mask,
@@ -64,7 +111,7 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
     cdef hnd rh, sh
     cdef SkillReq* sk
     eng_begin(e, now)   # first: timers may take entries
-    if eng_overloaded(e, g):
+    if eng_overloaded(e, g, ch):
         return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
     rh = new_request(e, ch, g, prio, now)
     if rh < 0:
@@ -152,19 +199,47 @@ cdef inline int cancel_slot(int8_t reason, bint early) noexcept nogil:
 
 
 cdef void eng_cancel(Engine* e, hnd rh, int8_t reason, double now) noexcept nogil:
+    cdef hnd oh, freed = -1
+    eng_begin(e, now)
+    oh = cancel(e, rh, now, reason, &freed)
+    if oh != -1:
+        fill(e, oh, now)
+    if freed != -1:   # the operator it held is fed again
+        fill(e, freed, now)
+
+
+cdef void eng_ban_cancel(Engine* e, hnd* rs, int64_t n, double now) noexcept nogil:
+    """A ban ends the banned visitor's waiting requests ``rs`` (queued or offered, in
+    submission order; the timers have fired): every one is cancelled before the slots
+    they free (and the operators reserved for them) take more work."""
+    cdef int64_t i
+    cdef hnd oh, freed
+    for i in range(n):
+        freed = -1
+        oh = cancel(e, rs[i], now, CANCEL_BANNED, &freed)
+        rs[i] = oh if oh != -1 else freed   # an offered one has no reservation
+    for i in range(n):
+        if rs[i] != -1:
+            fill(e, rs[i], now)
+
+
+cdef hnd cancel(Engine* e, hnd rh, double now, int8_t reason, hnd* freed) noexcept nogil:
+    """End the request as cancelled; returns the operator whose slot it freed, or -1, and
+    sets ``freed`` to the operator reserved for it, if any. The counter it adds to is
+    ``cancel_slot``'s: a customer's cancel is abandoned or early unless answered; a
+    switch is switched, a ban's is rejected (banned), never early."""
     cdef bint early
     cdef int slot
-    cdef hnd oh = -1, freed = -1
+    cdef hnd oh = -1
     cdef Req* r
     cdef double waited
     cdef EvRec* ev
-    eng_begin(e, now)
     if R(e, rh).xfer_to != -1:
         drop_transfer(e, rh)
     r = R(e, rh)
     if r.state == ST_QUEUED:
         if r.hold:
-            freed = unhold(e, rh)
+            freed[0] = unhold(e, rh)
         dequeue(e, rh)
         waited = now - r.wait_since
     else:
@@ -173,7 +248,7 @@ cdef void eng_cancel(Engine* e, hnd rh, int8_t reason, double now) noexcept nogi
     r = R(e, rh)
     r.op = oh
     r.state = ST_CANCELLED
-    early = (now - r.arrival) < e.cfg.early[r.ch]
+    early = reason == CANCEL_CUSTOMER and (now - r.arrival) < e.cfg.early[r.ch]
     slot = cancel_slot(reason, early)
     if not r.answered:
         e.cnt.c_out[<int64_t>r.ch * N_OUT + slot] += 1.0
@@ -185,7 +260,4 @@ cdef void eng_cancel(Engine* e, hnd rh, int8_t reason, double now) noexcept nogi
         ev.waited = waited
         ev.flag = early
         ev.aux = reason
-    if oh != -1:
-        fill(e, oh, now)
-    if freed != -1:   # the operator it held is fed again
-        fill(e, freed, now)
+    return oh

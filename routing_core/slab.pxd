@@ -73,6 +73,7 @@ ctypedef struct Op:
     int8_t status
     int8_t alive
     int8_t kind           # 0 human, 1 bot
+    int8_t zcap           # some channel cap is 0 (counted in g_cant while online)
 
 ctypedef struct Member:   # one operator in one group
     int64_t join          # membership order across the router

@@ -92,6 +92,8 @@ cdef hnd eng_pick(Engine* e, int32_t g, int32_t c, hnd excl) noexcept nogil:
     nobody could take it. Reads only (the walk uses the scratch ``e.scr.trav``)."""
     cdef Want w
     cdef hnd mh
+    if not e.cfg.takes[<int64_t>g * e.C + c]:
+        return -1
     w.mh, w.rh, w.now, w.c, w.excl = -1, -1, 0.0, c, excl
     mh = oh_walk(e, &e.oheaps[g], &w)
     return -1 if mh < 0 else M(e, mh).op

@@ -20,21 +20,24 @@ def floor(**kw):
 
 def test_max_queue_rejects_when_the_queue_is_full(make):
     r = make(floor(max_queue=2))
-    assert r.accepting("support", "web", now=0.0)
+    r.add_operator("alice", ["support"], 1, status="online", now=0.0)
+    r.add_operator("vera", ["vip"], 1, status="online", now=0.0)
+    r.submit("x", "web", "support", now=0.5)                     # alice is busy
+    assert r.accepting("support", "web", now=0.5)
     assert r.submit("c1", "web", "support", now=1.0) == [
         pr.Queued(request="c1", group="support", channel="web", at=1.0)]
     assert r.accepting("support", "web", now=1.0)
-    r.submit("c2", "email", "support", now=2.0)
+    r.submit("c2", "web", "support", now=2.0)
     assert not r.accepting("support", "web", now=2.0)
-    assert not r.accepting("support", "email", now=2.0)   # the limit is the group's
+    assert r.accepting("support", "email", now=2.0)   # each channel's queue has the limit
     assert r.accepting("vip", "web", now=2.0)
     assert r.submit("c3", "web", "support", now=3.0) == [
         pr.Rejected(request="c3", at=3.0, reason="overloaded")]
     assert r.request("c3").state == "rejected"
     with pytest.raises(pr.DuplicateId):
         r.submit("c3", "web", "support", now=4.0)
-    # an operator takes one: room again
-    r.add_operator("alice", ["support"], 1, status="online", now=5.0)
+    # another operator takes one: room again
+    r.add_operator("bob", ["support"], 1, status="online", now=5.0)
     assert r.accepting("support", "web", now=5.0)
     assert r.submit("c4", "web", "support", now=6.0) == [
         pr.Queued(request="c4", group="support", channel="web", at=6.0)]
@@ -134,6 +137,7 @@ def test_ban_fires_due_timers(make):
     (lambda r: r.ban("v", until=math.inf, now=10.0), pr.InvalidArgument, "leave it out"),
     (lambda r: r.ban("v", until="soon", now=10.0), pr.InvalidArgument, "until"),
     (lambda r: r.ban("v", reason=None, now=10.0), pr.InvalidArgument, "reason"),
+    (lambda r: r.ban("v", now=10.0, cancel_waiting=1), pr.InvalidArgument, "cancel_waiting"),
     (lambda r: r.ban("v", now=1.0), pr.TimeError, "earlier"),
     (lambda r: r.unban("nobody", now=10.0), pr.UnknownId, "not banned"),
     (lambda r: r.unban(None, now=10.0), pr.InvalidArgument, "visitor"),
@@ -175,8 +179,10 @@ def test_both_engines_agree_on_admission(seed):
         assert (e1, x1) == (e2, x2), f"seed {seed} step {step}: {cmd}"
         now = stream.now
         for g in names:
-            for v in (None, "v1", 3):
-                assert native.accepting(g, config.channels[0].name, now=now, visitor=v) == \
-                    ref.accepting(g, config.channels[0].name, now=now, visitor=v)
+            for c in config.channels:
+                for v in (None, "v1", 3):
+                    assert native.accepting(g, c.name, now=now, visitor=v) == \
+                        ref.accepting(g, c.name, now=now, visitor=v), (seed, step, g, c.name)
+                assert native.pick(g, c.name) == ref.pick(g, c.name), (seed, step, g, c.name)
         assert native.bans(now=now) == ref.bans(now=now)
     assert native._state() == ref._state()

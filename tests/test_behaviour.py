@@ -969,7 +969,7 @@ def test_views_operator_request_queue(make):
         active=("c1", "c2"))
     assert r.request("c1") == pr.RequestView(
         id="c1", state="active", channel="web", group="support", priority=3,
-        operator="alice", arrived_at=1.0, eligible_groups=("support",))
+        operator="alice", arrived_at=1.0, eligible_groups=("support",), visitor="v-17")
     assert r.request("c3") == pr.RequestView(
         id="c3", state="queued", channel="email", group="support", priority=-1,
         operator=None, arrived_at=3.0, eligible_groups=("support",))

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 import pyroute as pr
+from pyroute import reference
 from pyroute import wire
 from pyroute.cli import main
 from pyroute.protocol import COMMAND_TYPES
@@ -89,7 +90,19 @@ def test_replay_command(tmp_path, capsys):
     expected.advance(until)
     assert part["stats"] == json.loads(msgspec.json.encode(expected.stats(until)))
     # --explain: the conversation's last decision
-    rid = next(c.request for c in cmds if isinstance(c, pr.Submit))
+    probe = reference.Router(config, explain=True)
+    for c in cmds:
+        try:
+            probe.apply(c)
+        except pr.RoutingError:
+            pass
+
+    def explained(rid):
+        try:
+            return probe.explain(rid) is not None
+        except pr.RoutingError:
+            return False
+    rid = next(c.request for c in cmds if isinstance(c, pr.Submit) and explained(c.request))
     assert main(["replay", str(tmp_path), "--json", "--explain", str(rid)]) == 0
     e = json.loads(capsys.readouterr().out)["explain"]
     assert e["request"] == rid and e["decision"] in ("assigned", "offered", "queued",

@@ -25,11 +25,22 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                            reserve=(i + n_g) % 4 != 3)
                 for i in range(n_ch)]
     names = [f"g{i}" for i in range(n_g)]
+    # departments bound to contact points: most groups take every channel, some a subset
+    takes = [None if n_ch == 1 or rng.random() < 0.6 else
+             tuple(sorted(rng.sample([c.name for c in channels], rng.randint(1, n_ch - 1))))
+             for _ in names]
+
+    def shared(a: int, b: int) -> set:
+        every = {c.name for c in channels}
+        return (set(takes[a] or every)) & (set(takes[b] or every))
+
     groups = []
     for i, name in enumerate(names):
         rules = []
         for _ in range(rng.choice([0, 0, 1, 2])):
             to = rng.sample(names, rng.randint(1, min(2, n_g)))
+            if not any(shared(i, names.index(t)) for t in to):
+                continue    # a rule that could never move anything is a ConfigError
             kind = rng.randrange(3)
             if kind == 0:
                 rules.append(pr.Overflow(to=to, after=float(rng.choice([0, 5, 30, 60]))))
@@ -37,6 +48,14 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                 rules.append(pr.Overflow(to=to, when_no_operators=True))
             else:
                 rules.append(pr.Overflow(to=to, when_queue_over=rng.choice([0, 1, 3])))
+        nxt = i + 1
+        escalate = (names[nxt] if nxt < n_g and rng.random() < 0.6 and shared(i, nxt)
+                    else None)
+        # a bot line falls back to the next line by itself; one with nowhere to fall back
+        # to (or a next line that misses some of its channels) is a ConfigWarning
+        line = min(i, 3)
+        if line == 0 and (escalate is None or shared(i, nxt) != shared(i, i)):
+            line = 1
         groups.append(pr.Group(name, policy=rng.choice(POLICIES),
                                priority=rng.choice([0, 0, 3]), overflow=rules,
                                hidden=(i > 0 and rng.random() < 0.15),
@@ -49,10 +68,10 @@ def random_config(rng: random.Random) -> pr.RouterConfig:
                                                   pr.Relax(after=60.0, drop=("en", "vip")))]),
                                level_step=rng.choice([None, None, 15.0]),
                                sticky_for=rng.choice([None, None, 300.0]),
-                               line=min(i, 3),
-                               escalate_to=(names[i + 1] if i + 1 < n_g and rng.random() < 0.6
-                                            else None),
-                               transfer_timeout=rng.choice([10.0, 60.0])))
+                               line=line,
+                               escalate_to=escalate,
+                               transfer_timeout=rng.choice([10.0, 60.0]),
+                               channels=takes[i]))
     return pr.RouterConfig(channels=channels, groups=groups,
                            aging=rng.choice([0.0, 0.0, 0.1, 1.0]),
                            order=rng.choice(["priority", "priority", "deadline"]),
@@ -156,7 +175,8 @@ class CommandStream:
         if x < 0.965:
             return pr.Ban(visitor=rng.choice(["v1", "v2", 3]),
                           until=rng.choice([None, now + rng.choice([1.0, 30.0, 300.0])]),
-                          reason=rng.choice(["", "spam"]), now=now)
+                          reason=rng.choice(["", "spam"]), now=now,
+                          cancel_waiting=rng.random() < 0.7)
         if x < 0.975:
             return pr.Unban(visitor=rng.choice(["v1", "v2", 3]), now=now)
         if x < 0.985 and self.reqs:

@@ -21,7 +21,7 @@ from .commands import (
 )
 from .config import Channel, Group, Overflow, Relax, Retention, RouterConfig
 from .errors import (
-    BatchError, ConfigError, DuplicateId, InvalidArgument, InvalidState, RoutingError,
+    BatchError, ConfigError, ConfigWarning, DuplicateId, InvalidArgument, InvalidState, RoutingError,
     StorageFull, TimeError, UnknownId,
 )
 from .events import (
@@ -42,7 +42,7 @@ __all__ = [
     "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",
-    "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError",
+    "RoutingError", "UnknownId", "DuplicateId", "InvalidState", "ConfigError", "ConfigWarning",
     "InvalidArgument", "TimeError", "BatchError", "StorageFull",
     "OperatorView", "RequestView", "BanView", "Outcomes", "Stats", "ChannelStats", "GroupStats", "TotalStats",
     "Explanation", "Candidate",

@@ -224,12 +224,24 @@ def check_visitor(visitor: object) -> None:
             f"visitor must be a str, an int or None, got {type(visitor).__name__} {visitor!r}")
 
 
+def channel_refused(cc: Any, request: object, ch: int, g: Optional[int], verb: str,
+                    operator: object = None) -> str:
+    """The InvalidState message for a transfer or escalation to a group (or to an
+    operator none of whose groups) takes the conversation's channel (Group.channels)."""
+    channel = cc.channel_names[ch]
+    takers = [name for name, row in zip(cc.group_names, cc.takes) if row[ch]]
+    where = (f"group {cc.group_names[g]!r} does not take" if g is not None
+             else f"operator {operator!r} is in no group that takes")
+    return (f"cannot {verb} conversation {request!r}: {where} channel {channel!r}; "
+            f"groups that take {channel!r}: {', '.join(repr(x) for x in takers)}")
+
+
 # outcome counters, per channel and per group: one row of N_OUT numbers each (the glossary
 # of docs/semantics.md, "Glossary of outcomes"). Channel rows count each conversation once;
 # group rows count each stay in a group (a submit, a transfer or an escalation into it).
 (OUT_ANSWERED, OUT_WAIT, OUT_WITHIN, OUT_ABANDONED, OUT_EARLY, OUT_SWITCHED, OUT_SUBMITTED,
  OUT_REJECTED) = range(8)
-REJECT_REASONS = ("hidden", "banned", "overloaded")
+REJECT_REASONS = ("hidden", "banned", "overloaded", "channel")
 N_OUT = OUT_REJECTED + len(REJECT_REASONS)
 # why a conversation was cancelled (Cancelled.reason), by code
 CANCEL_REASONS = ("customer", "switched", "banned")

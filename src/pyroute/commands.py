@@ -86,6 +86,7 @@ class Ban(_Command, frozen=True, tag=True, kw_only=True):
     until: Optional[float] = None
     reason: str = ""
     now: Optional[float] = None
+    cancel_waiting: bool = True
 
 
 class Unban(_Command, frozen=True, tag=True, kw_only=True):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import msgspec
 from msgspec import Meta
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigWarning
 
 Policy = Literal[
     "even", "longest_idle", "round_robin", "least_ratio", "fewest_handled", "ordered", "random"
@@ -125,6 +126,9 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``escalate_to``: the group ``escalate()`` sends conversations to (the next line).
     ``transfer_timeout``: how long a conversation transferred to a busy operator of this
     group waits for them before any operator of the group may take it.
+    ``channels``: the channels the department takes (``None``: all of them). A submit of
+    another channel to it is ``Rejected(reason="channel")``; overflow skips it for
+    conversations of other channels; transfers and escalations of them to it are refused.
     """
 
     policy: Policy = "even"
@@ -141,6 +145,7 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     line: Annotated[int, Meta(ge=0, le=3)] = 1
     escalate_to: Name | None = None
     transfer_timeout: PositiveSeconds = 60.0
+    channels: Optional[tuple[Name, ...]] = None
 
 
 class RouterConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -296,6 +301,10 @@ class Compiled(msgspec.Struct, frozen=True, kw_only=True):
     # per (group, channel): the constant added to a request's key when queues are compared
     # (the channel's target wait with order="deadline", else minus both priorities)
     offset: tuple[tuple[float, ...], ...]
+    # per group, per channel: the group takes conversations of the channel (Group.channels)
+    takes: tuple[tuple[bool, ...], ...] = ()
+    # what the config check found that is allowed but probably not meant (ConfigWarning)
+    warnings: tuple[str, ...] = ()
 
 
 def compile_config(config: Any) -> Compiled:
@@ -329,7 +338,53 @@ def compile_config(config: Any) -> Compiled:
     g_index = names(cfg.groups, "groups")
     if not math.isfinite(cfg.aging):
         raise ConfigError("`$.aging` must be finite")
+    C = len(cfg.channels)
+    takes: list[tuple[bool, ...]] = []
+    for gi, g in enumerate(cfg.groups):
+        if g.channels is None:
+            takes.append((True,) * C)
+            continue
+        path = f"$.groups[{gi}].channels"
+        if not g.channels:
+            raise ConfigError(
+                f"`{path}`: group {g.name!r} lists no channel; list the channels it takes, "
+                f"or leave `channels` out for all of them")
+        row = [False] * C
+        for ci, name in enumerate(g.channels):
+            if name not in ch_index:
+                raise ConfigError(
+                    f"`{path}[{ci}]`: group {g.name!r} names unknown channel {name!r}; "
+                    f"known channels: {', '.join(sorted(ch_index))}")
+            if row[ch_index[name]]:
+                raise ConfigError(f"`{path}[{ci}]`: group {g.name!r} repeats channel {name!r}")
+            row[ch_index[name]] = True
+        takes.append(tuple(row))
+
+    def channels_of(gi: int) -> str:
+        return ", ".join(c.name for c, t in zip(cfg.channels, takes[gi]) if t)
+
+    def shared(a: int, b: int) -> bool:
+        return any(x and y for x, y in zip(takes[a], takes[b]))
+
+    escalate = []
+    for gi, g in enumerate(cfg.groups):
+        if g.escalate_to is None:
+            escalate.append(-1)
+        elif g.escalate_to not in g_index:
+            raise ConfigError(
+                f"`$.groups[{gi}].escalate_to` names unknown group {g.escalate_to!r}; "
+                f"known groups: {', '.join(sorted(g_index))}")
+        elif g.escalate_to == g.name:
+            raise ConfigError(f"`$.groups[{gi}].escalate_to` names the group itself")
+        elif not shared(gi, g_index[g.escalate_to]):
+            raise ConfigError(
+                f"`$.groups[{gi}].escalate_to`: group {g.escalate_to!r} takes none of the "
+                f"channels of group {g.name!r} ({channels_of(gi)}), so nothing could be "
+                f"escalated to it; escalate to a group that takes them")
+        else:
+            escalate.append(g_index[g.escalate_to])
     rules: list[tuple[Rule, ...]] = []
+    notes: list[str] = []
     for gi, g in enumerate(cfg.groups):
         grules = []
         for ri, ov in enumerate(g.overflow):
@@ -348,6 +403,11 @@ def compile_config(config: Any) -> Compiled:
                 if g_index[t] in to:
                     raise ConfigError(f"`{path}.to[{ti}]` repeats group {t!r}")
                 to.append(g_index[t])
+            if not any(shared(gi, t) for t in to):
+                raise ConfigError(
+                    f"`{path}.to`: the groups {', '.join(repr(t) for t in ov.to)} take none "
+                    f"of the channels of group {g.name!r} ({channels_of(gi)}), so the rule "
+                    f"could never move anything; overflow to groups that take them")
             if ov.after is not None:
                 rule = Rule(RULE_AFTER, float(ov.after), tuple(to))
             elif ov.when_no_operators:
@@ -355,19 +415,27 @@ def compile_config(config: Any) -> Compiled:
             else:
                 rule = Rule(RULE_QUEUE_OVER, float(ov.when_queue_over), tuple(to))
             grules.append(rule)
+        if g.line == 0 and not any(r.kind == RULE_NO_OPERATORS for r in grules):
+            # a bot line with nobody online falls back to the next line by itself
+            if escalate[gi] >= 0:
+                grules.append(Rule(RULE_NO_OPERATORS, 0.0, (escalate[gi],)))
+                nxt = escalate[gi]
+                left = [c.name for c, a, b in zip(cfg.channels, takes[gi], takes[nxt])
+                        if a and not b]
+                if left:
+                    notes.append(
+                        f"group {g.name!r} is line 0: while nobody is online in it, its "
+                        f"conversations go to {g.escalate_to!r}, which does not take "
+                        f"{', '.join(left)}; those wait. Give it a when_no_operators "
+                        f"overflow to a group that takes them")
+            else:
+                notes.append(
+                    f"group {g.name!r} is line 0 (bots) but has no escalate_to and no "
+                    f"when_no_operators overflow: while nobody is online in it, its "
+                    f"conversations wait. Set escalate_to to the first line")
         rules.append(tuple(grules))
-    escalate = []
-    for gi, g in enumerate(cfg.groups):
-        if g.escalate_to is None:
-            escalate.append(-1)
-        elif g.escalate_to not in g_index:
-            raise ConfigError(
-                f"`$.groups[{gi}].escalate_to` names unknown group {g.escalate_to!r}; "
-                f"known groups: {', '.join(sorted(g_index))}")
-        elif g.escalate_to == g.name:
-            raise ConfigError(f"`$.groups[{gi}].escalate_to` names the group itself")
-        else:
-            escalate.append(g_index[g.escalate_to])
+    for note in notes:
+        warnings.warn(note, ConfigWarning, stacklevel=3)
     return Compiled(
         config=cfg,
         channel_names=tuple(c.name for c in cfg.channels),
@@ -397,6 +465,8 @@ def compile_config(config: Any) -> Compiled:
         offset=tuple(tuple(float(c.target_wait) if cfg.order == "deadline"
                            else float(-(c.priority + g.priority)) for c in cfg.channels)
                      for g in cfg.groups),
+        takes=tuple(takes),
+        warnings=tuple(notes),
     )
 
 

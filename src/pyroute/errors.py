@@ -30,6 +30,11 @@ class ConfigError(RoutingError, ValueError):
     """A configuration that cannot be used; the message names the field path."""
 
 
+class ConfigWarning(UserWarning):
+    """A configuration that works but probably does not do what was meant (a bot line
+    with no line to fall back to, ...); the message names the group and what to change."""
+
+
 class InvalidArgument(RoutingError, ValueError):
     """An argument of the wrong type or out of range (a ``None`` id, a negative limit, ...)."""
 

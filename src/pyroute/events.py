@@ -90,13 +90,16 @@ class Finished(_Event, frozen=True, tag=True):
 
 
 class Cancelled(_Event, frozen=True, tag=True):
-    """The customer left. ``waited``: seconds since it last started waiting (its arrival,
-    or the moment an answered conversation went back to a queue), up to now, or up to its
-    answer if it was answered: the ``waited`` of its ``Assigned``/``Accepted``.
+    """The conversation ended unanswered, or the customer left an answered one.
+    ``waited``: seconds since it last started waiting (its arrival, or the moment an
+    answered conversation went back to a queue), up to now, or up to its answer if it was
+    answered: the ``waited`` of its ``Assigned``/``Accepted``.
 
-    ``early``: the customer left sooner than the channel's ``early_cancel`` after arrival.
-    ``reason``: ``"customer"`` (the customer left), ``"switched"`` (the customer took
-    another channel: ``cancel(..., switched_to=new)``).
+    ``early``: the customer left sooner than the channel's ``early_cancel`` after arrival
+    (only for ``reason="customer"``). ``reason``: ``"customer"`` (the customer left:
+    ``cancel``), ``"switched"`` (the customer took another channel: ``cancel(...,
+    switched_to=new)``) or ``"banned"`` (the visitor was banned while it waited; counted
+    as ``rejected["banned"]``, never abandoned or early).
     """
 
     request: Id
@@ -109,9 +112,10 @@ class Cancelled(_Event, frozen=True, tag=True):
 class Rejected(_Event, frozen=True, tag=True):
     """``request`` was not admitted at submit, and is kept in history (its id stays
     taken). ``reason``, checked in this order: ``"banned"`` (the visitor is banned),
-    ``"hidden"`` (a hidden group takes only transfers and escalations), ``"overloaded"``
-    (the group's ``max_queue`` is reached and nobody can answer it now). See
-    docs/semantics.md, "Admission control and bans"."""
+    ``"hidden"`` (a hidden group takes only transfers and escalations), ``"channel"`` (the
+    group does not take the conversation's channel, ``Group.channels``), ``"overloaded"``
+    (the group's ``max_queue`` is reached for the channel and nobody could answer it now).
+    See docs/semantics.md, "Admission control and bans"."""
 
     request: Id
     at: float

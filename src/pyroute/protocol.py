@@ -47,6 +47,9 @@ class Spec(msgspec.Struct, frozen=True):
     params: tuple[str, ...]
     role: str = SUPERVISOR
     mutating: bool = True
+    #: (parameter, value) for parameters added later whose value in a record written
+    #: before them is not the struct's default: such a record replays as it ran then
+    legacy: tuple[tuple[str, Any], ...] = ()
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -80,7 +83,9 @@ COMMANDS: tuple[Spec, ...] = (
     Spec(9, "escalate", c.Escalate, ("request", "now")),
     Spec(10, "accept", c.Accept, ("request", "operator", "now"), INTEGRATION),
     Spec(11, "decline", c.Decline, ("request", "operator", "now"), INTEGRATION),
-    Spec(12, "ban", c.Ban, ("visitor", "until", "reason", "now")),
+    # a ban left waiting conversations alone before cancel_waiting existed
+    Spec(12, "ban", c.Ban, ("visitor", "until", "reason", "now", "cancel_waiting"),
+         legacy=(("cancel_waiting", False),)),
     Spec(13, "unban", c.Unban, ("visitor", "now")),
     Spec(14, "categorize", c.Categorize, ("request", "name", "now")),
     Spec(15, "advance", c.Advance, ("now",)),
@@ -162,9 +167,28 @@ def from_record(values: Any) -> Any:
     if len(args) > len(spec.params):
         raise ValueError(f"{spec.name}: {len(args)} arguments, at most {len(spec.params)}")
     kw = dict(zip(spec.params, args))
+    for name, value in spec.legacy:
+        kw.setdefault(name, value)
     if isinstance(kw.get("groups"), list):
         kw["groups"] = tuple(kw["groups"])
     return spec.struct(**kw)
+
+
+def padded(code: int, args: list) -> list:
+    """The positional arguments of a record of ``code`` that is shorter than the command's
+    parameters, completed where a parameter has a ``legacy`` value (so that a record
+    written before the parameter existed replays as it ran then); unchanged otherwise."""
+    spec = COMMANDS[code]
+    if not spec.legacy or len(args) >= len(spec.params):
+        return args
+    legacy = dict(spec.legacy)
+    defaults = spec.defaults
+    out = list(args)
+    for name in spec.params[len(args):]:
+        if name not in legacy and name not in defaults:
+            break
+        out.append(legacy.get(name, defaults.get(name)))
+    return out
 
 
 def apply(router: Any, cmd: Any) -> list:

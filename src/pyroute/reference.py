@@ -22,8 +22,8 @@ from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
-    OUT_SUBMITTED, OUT_SWITCHED, CANCEL_CUSTOMER, CANCEL_REASONS, CANCEL_SWITCHED, Switches,
-    cancel_slot,
+    OUT_SUBMITTED, OUT_SWITCHED, CANCEL_BANNED, CANCEL_CUSTOMER, CANCEL_REASONS,
+    CANCEL_SWITCHED, Switches, cancel_slot, channel_refused,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
     rng_next,
 )
@@ -92,7 +92,7 @@ class _Req:
                  "assigned_at", "elig", "queued_in", "gen", "category", "answered",
                  "ret_next", "offers", "excluded", "charge", "skills", "prefer",
                  "prefer_until", "visitor", "xfer_to", "xfer_group", "xfer_n", "ret_wait",
-                 "hold", "res", "wait_since", "leg_answered")
+                 "hold", "res", "wait_since", "leg_answered", "sticky")
 
     def __init__(self, id, seq, ch, home, prio, arrival, k) -> None:
         self.id = id
@@ -118,7 +118,8 @@ class _Req:
         self.skills: dict[int, int] = {}   # required: skill bit -> level
         self.prefer: Any = None    # the operator it waits for, until prefer_until
         self.prefer_until = 0.0
-        self.visitor: Any = None   # kept for sticky groups only
+        self.visitor: Any = None   # who submitted it (RequestView.visitor, bans)
+        self.sticky = False        # submitted to a sticky group: its finish is remembered
         self.xfer_to: Any = None   # a pending transfer: the operator it is to move to
         self.xfer_group = -1       # and the group it moves into
         self.xfer_n = 0            # transfers made pending, numbering their timeout timers
@@ -176,6 +177,7 @@ class Router:
         self._policy = list(cc.policies)
         self._hidden = list(cc.hidden)
         self._max_queue = list(cc.max_queue)
+        self._group_takes = [list(row) for row in cc.takes]   # per group, per channel
         self._bans = Bans()
         self._categories = Categories()
         self._switches = Switches()
@@ -663,7 +665,7 @@ class Router:
 
     def _add_groups(self, r: _Req, g: int, ri: int, now: float, out: list) -> list[int]:
         rule = self._rules[g][ri]
-        new = [t for t in rule.to if t not in r.elig]
+        new = [t for t in rule.to if t not in r.elig and self._group_takes[t][r.ch]]
         if new:
             r.elig += new
             names = self._cc.group_names
@@ -785,8 +787,15 @@ class Router:
         """Whether ``op`` can take ``r`` by a transfer now: online, in a group, room for its
         channel (cost and cap), and it never declined it. Skills and tiers do not count: the
         sender chose the colleague."""
-        return (op.status == ONLINE and bool(op.groups) and op.id not in r.excluded
+        return (op.status == ONLINE and op.id not in r.excluded
+                and any(self._group_takes[g][r.ch] for g in op.groups)
                 and self._fits_channel(op, r.ch))
+
+    def _taking_group(self, op: _Op, g: int, ch: int) -> int:
+        """``g`` if ``op`` is in it, else ``op``'s first group that takes channel ``ch``."""
+        if g in op.members:
+            return g
+        return next(x for x in op.groups if self._group_takes[x][ch])
 
     def _drop_transfer(self, r: _Req) -> None:
         """End a pending transfer (the sender finished, cancelled or moved it)."""
@@ -822,7 +831,7 @@ class Router:
         """Move ``r`` to ``op`` (who can take it) through group ``g`` (its first group if it
         is no longer in ``g``): ``Transferred``, then ``Assigned`` or ``Offered``."""
         if g not in op.members:
-            g = op.groups[0]
+            g = self._taking_group(op, g, r.ch)
         was_active = r.state == ACTIVE
         held_by = None
         if r.state == ACTIVE:
@@ -917,7 +926,8 @@ class Router:
                            {self._tags.names[t]: n for t, n in sorted(r.skills.items())},
                            r.xfer_to if state in STATE_NAMES else None,
                            r.res,
-                           self._switches.from_.get(r.id), self._switches.to.get(r.id))
+                           self._switches.from_.get(r.id), self._switches.to.get(r.id),
+                           r.visitor)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -973,7 +983,9 @@ class Router:
             reason = "banned"
         elif self._hidden[gi]:
             reason = "hidden"
-        elif self._overloaded(gi):
+        elif not self._group_takes[gi][ci]:
+            reason = "channel"
+        elif self._overloaded(gi, ci):
             reason = "overloaded"
         self._c_out[ci][OUT_SUBMITTED] += 1
         self._g_out[gi][OUT_SUBMITTED] += 1
@@ -984,16 +996,17 @@ class Router:
             if self._explained is not None:
                 _explain.rejected(self, request, reason, t, group)
             self._remember(RequestView(request, "rejected", channel, group, priority, None, t,
-                                       (group,)))
+                                       (group,), visitor=visitor))
             out.append(Rejected(request, t, reason))
             return out
         self._seq += 1
         k = t if self._deadline else self._aging * t - priority
         r = _Req(request, self._seq, ci, gi, priority, t, k)
         r.skills = required
+        r.visitor = visitor
         sticky = self._sticky[gi]
         if visitor is not None and sticky is not None:
-            r.visitor = visitor
+            r.sticky = True
             last = self._last_op.get(visitor)
             if prefer is None and last is not None and t - last[1] <= sticky:
                 prefer, wait = last[0], 0.0
@@ -1043,7 +1056,7 @@ class Router:
         else:
             op = self._release(r)
         self._to_history(r, "finished", op.id)
-        if r.visitor is not None:
+        if r.sticky:
             self._last_op.pop(r.visitor, None)
             self._last_op[r.visitor] = (op.id, t)
         out.append(Finished(request, op.id, t))
@@ -1064,6 +1077,19 @@ class Router:
             reason = CANCEL_SWITCHED
         out: list = []
         self._fire(t, out)
+        if switched_to is not None:
+            self._switches.link(request, switched_to)
+        op, freed = self._cancel(r, t, out, reason)
+        if op is not None:
+            self._fill(op, t, out)
+        if freed is not None:   # the operator it held is fed again
+            self._fill(freed, t, out)
+        return out
+
+    def _cancel(self, r: _Req, t: float, out: list, reason: int) -> tuple:
+        """End ``r`` as cancelled (``reason``: an index into CANCEL_REASONS); returns the
+        operator whose slot it freed and the operator reserved for it (either may be None;
+        the caller lets them fill). The counter it adds to is ``cancel_slot``'s."""
         if r.xfer_to is not None:
             self._drop_transfer(r)
         op = freed = None
@@ -1074,21 +1100,15 @@ class Router:
         else:
             op = self._release(r)
             waited = (r.assigned_at if r.state == ACTIVE else t) - r.wait_since
-        if switched_to is not None:
-            self._switches.link(request, switched_to)
         self._to_history(r, "cancelled", op.id if op else None)
-        early = (t - r.arrival) < self._early[r.ch]
+        early = reason == CANCEL_CUSTOMER and (t - r.arrival) < self._early[r.ch]
         slot = cancel_slot(reason, early)
         if not r.answered:
             self._c_out[r.ch][slot] += 1
         if not r.leg_answered:
             self._g_out[r.home][slot] += 1
-        out.append(Cancelled(request, t, waited, early, CANCEL_REASONS[reason]))
-        if op is not None:
-            self._fill(op, t, out)
-        if freed is not None:   # the operator it held is fed again
-            self._fill(freed, t, out)
-        return out
+        out.append(Cancelled(r.id, t, waited, early, CANCEL_REASONS[reason]))
+        return op, freed
 
     def add_operator(self, operator: Any, groups: list[str], limit: int,
                      status: str = "offline", now: Optional[float] = None,
@@ -1221,15 +1241,26 @@ class Router:
         return out
 
     def ban(self, visitor: Any, until: Optional[float] = None, reason: str = "",
-            now: Optional[float] = None) -> list:
+            now: Optional[float] = None, cancel_waiting: bool = True) -> list:
         """Ban a visitor until ``until`` (``None``: until lifted): its submits are
-        ``Rejected(reason="banned")``. Banning again replaces the ban."""
+        ``Rejected(reason="banned")``, and (unless ``cancel_waiting=False``) its waiting
+        conversations, queued or offered, end as ``Cancelled(reason="banned")``; its
+        active ones stay with their operators. Banning again replaces the ban."""
         t = self._time(now)
         u = Bans.check(visitor, until, reason, t)
+        check_flag("cancel_waiting", cancel_waiting)
         visitor = exact_id("visitor", visitor)
         out: list = []
         self._fire(t, out)
         self._bans.ban(visitor, u, reason, t)
+        if cancel_waiting:
+            waiting = sorted((r for r in self._reqs.values()
+                              if r.visitor == visitor and r.state != ACTIVE), key=lambda r: r.seq)
+            freed = [self._cancel(r, t, out, CANCEL_BANNED) for r in waiting]
+            for op, held in freed:   # every waiting one is gone before a freed slot takes more
+                target = op if op is not None else held   # an offered one holds nobody
+                if target is not None:
+                    self._fill(target, t, out)
         return out
 
     def unban(self, visitor: Any, now: Optional[float] = None) -> list:
@@ -1258,11 +1289,14 @@ class Router:
             raise errors.unknown("group", group, self._cc.group_index)
         if not isinstance(channel, str) or channel not in self._cc.channel_index:
             raise errors.unknown("channel", channel, self._cc.channel_index)
+        ci = self._cc.channel_index[channel]
         check_visitor(visitor)
-        if self._hidden[gi]:
+        if self._hidden[gi] or not self._group_takes[gi][ci]:
             return False
-        if self._overloaded(gi):
+        if self._overloaded(gi, ci):
             return False
+        if not any(self._able(g, ci) for g in self._reach(gi, ci)):
+            return False   # nobody online who could take it: the offline form
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
     def _move(self, r: _Req, g: int, target: Any, now: float, out: list,
@@ -1318,6 +1352,9 @@ class Router:
             gi = self._cc.group_index.get(group) if isinstance(group, str) else None
             if gi is None:
                 raise errors.unknown("group", group, self._cc.group_index)
+            if not self._group_takes[gi][r.ch]:
+                raise errors.InvalidState(
+                    channel_refused(self._cc, request, r.ch, gi, "transfer"))
         else:
             op = self._get_op(operator)
             if op.status != ONLINE:
@@ -1330,9 +1367,16 @@ class Router:
             if r.op == operator and r.state != QUEUED:
                 raise errors.InvalidState(
                     f"conversation {request!r} is already with operator {operator!r}")
+            if r.home in op.members:
+                gi = r.home
+            else:
+                gi = next((g for g in op.groups if self._group_takes[g][r.ch]), -1)
+                if gi < 0:
+                    raise errors.InvalidState(
+                        channel_refused(self._cc, request, r.ch, None, "transfer",
+                                        operator))
             if if_busy == "refuse" and not self._takes(op, r):
                 raise errors.InvalidState(self._busy(request, op, r))
-            gi = r.home if r.home in op.members else op.groups[0]
         out: list = []
         self._fire(t, out)
         if r.xfer_to is not None:     # a new transfer replaces the pending one
@@ -1366,7 +1410,7 @@ class Router:
         if r.op == op.id and r.state != QUEUED:
             return                    # a timer gave it to them already
         if g not in op.members:
-            g = op.groups[0]
+            g = self._taking_group(op, g, r.ch)
         if self._takes(op, r):
             self._hand_over(r, op, g, now, out)
         elif if_busy == "refuse":
@@ -1392,6 +1436,9 @@ class Router:
             raise errors.InvalidState(
                 f"cannot escalate {request!r}: group {self._cc.group_names[r.home]!r} has no "
                 f"escalate_to (it is the last line)")
+        if not self._group_takes[target][r.ch]:
+            raise errors.InvalidState(
+                channel_refused(self._cc, request, r.ch, target, "escalate"))
         out: list = []
         self._fire(t, out)
         if r.xfer_to is not None:
@@ -1467,10 +1514,40 @@ class Router:
             self._history[request] = msgspec.structs.replace(v, category=name)
         return out
 
-    def _overloaded(self, g: int) -> bool:
-        """max_queue reached and nobody in the group has room to answer at once."""
+    def _overloaded(self, g: int, c: int) -> bool:
+        """max_queue reached in the group's queue of channel ``c`` and nobody in the group
+        could answer a conversation of that channel at once (``pick`` finds nobody)."""
         mq = self._max_queue[g]
-        return mq is not None and self._g_waiting[g] >= mq and self._g_free[g] == 0
+        return (mq is not None and len(self._queues[g * self._C + c]) >= mq
+                and self._pick(g, c, None) is None)
+
+    def _able(self, g: int, c: int) -> bool:
+        """Someone online in group ``g`` could take a conversation of channel ``c`` (a
+        limit above 0 and no cap of 0 for it), free or not."""
+        for op in self._ops.values():
+            if (op.status == ONLINE and g in op.members and op.limit > 0
+                    and op.ch_limit[c] != 0):
+                return True
+        return False
+
+    def _reach(self, g: int, c: int) -> list[int]:
+        """The groups a conversation of channel ``c`` submitted to ``g`` now would be
+        eligible for at once: ``g`` and what its rules (and theirs) add at submit."""
+        out = [g]
+        i = 0
+        while i < len(out):
+            h = out[i]
+            i += 1
+            for rule in self._rules[h]:
+                if rule.kind == RULE_AFTER:
+                    fire = rule.value <= 0
+                elif rule.kind == RULE_NO_OPERATORS:
+                    fire = self._g_online[h] == 0
+                else:
+                    fire = self._g_waiting[h] >= rule.value
+                if fire:
+                    out += [t for t in rule.to if t not in out and self._group_takes[t][c]]
+        return out
 
     def advance(self, now: Optional[float] = None) -> list:
         """Fire the timers due by ``now`` (overflow after a wait)."""
@@ -1531,6 +1608,11 @@ class Router:
             raise errors.unknown("channel", channel, self._cc.channel_index)
         if exclude is not None:
             check_id("operator", exclude)
+        return self._pick(gi, ci, exclude)
+
+    def _pick(self, gi: int, ci: int, exclude: Any) -> Any:
+        if not self._group_takes[gi][ci]:
+            return None
         tiers = self._level_step[gi] is not None
         for key in self._opsets[gi]:
             op = self._ops[key[3]]
@@ -1633,7 +1715,7 @@ class Router:
                          r.prefer_until if r.prefer is not None else None,
                          r.xfer_to, gn[r.xfer_group] if r.xfer_to is not None else None,
                          r.xfer_n, r.ret_wait, r.hold, r.res,
-                         r.wait_since, r.leg_answered))
+                         r.wait_since, r.leg_answered, r.visitor))
         queues = {f"{gn[g]}/{cn[c]}": [rid for (_, _, rid) in self._queues[g * self._C + c]]
                   for g in range(self._G) for c in range(self._C)
                   if self._queues[g * self._C + c]}
@@ -1671,6 +1753,10 @@ class Router:
         g_wait = [0] * G
         c_wait = [0] * C
         for r in self._reqs.values():
+            for g in r.elig:
+                if not self._group_takes[g][r.ch]:
+                    raise AssertionError(f"{r.id!r} eligible for group {g}, which does not "
+                                         f"take its channel {r.ch}")
             if r.state == QUEUED:
                 if not (r.queued_in and sorted(r.queued_in) == sorted(r.elig)):
                     raise AssertionError(f"{r.id!r} queued in {r.queued_in} but eligible for {r.elig}")

@@ -44,6 +44,7 @@ class RequestView(msgspec.Struct, frozen=True):
     reserved: Optional[Id] = None      # the operator reserved for it while it waits
     switched_from: Optional[Id] = None   # the conversation the customer left for this one
     switched_to: Optional[Id] = None     # the conversation the customer moved to
+    visitor: Optional[Id] = None       # the visitor who submitted it (to ban from it)
 
 
 class Outcomes(msgspec.Struct, frozen=True):

@@ -224,7 +224,7 @@ class DurableRouter(_Methods):
         if head.get("version") not in READABLE_VERSIONS:
             raise JournalError(f"{path}: journal format version {head.get('version')!r}; this "
                                f"pyroute reads {', '.join(map(str, READABLE_VERSIONS))}")
-        if head.get("config_digest") != self._digest:
+        if head.get("config_digest") != self._digest and not _same_config(head, self._digest):
             raise errors.ConfigError(
                 f"{path} was written for another config (digest "
                 f"{str(head.get('config_digest'))[:12]}…, this one {self._digest[:12]}…): open "
@@ -276,12 +276,15 @@ class DurableRouter(_Methods):
             batch.append((off, payload))
             end = end_
         methods = [getattr(router, name) for name in OPS]
+        full = [len(s.params) for s in protocol.COMMANDS]
         decode = _DEC.decode
         replayed = 0
         for off, payload in batch:
             try:
                 rec = decode(payload)
                 for code, *args in (rec if rec and isinstance(rec[0], list) else (rec,)):
+                    if len(args) < full[code]:    # written before a parameter existed
+                        args = protocol.padded(code, args)
                     methods[code](*args)
                     replayed += 1
             except (msgspec.DecodeError, ValueError, TypeError, IndexError) as e:
@@ -758,3 +761,19 @@ def attach(router: Any, directory: str | os.PathLike, **kw: Any) -> DurableRoute
         os.replace(tmp, directory / name)
     _fsync_dir(directory)
     return DurableRouter(type(router), directory, router.config, **kw)
+
+
+def _same_config(head: dict, digest: str) -> bool:
+    """Whether the config a journal's header stores is, read by this pyroute, the config
+    of ``digest``: a journal written before a config field existed (its header lacks the
+    field, so its digest differs) opens with the field at its default."""
+    import warnings
+    data = head.get("config")
+    if not isinstance(data, dict):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return config_digest(data)[1] == digest
+    except errors.RoutingError:
+        return False
