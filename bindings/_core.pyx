@@ -52,6 +52,7 @@ from pyroute._common import (
     check_kind as _check_kind, KINDS as _KINDS,
     check_visitor as _check_visitor, build_stats as _build_stats, exact_id as _exact_id,
     check_int as _check_int, check_groups as _check_groups, check_status as _check_status,
+    untold_assigned as _untold_assigned, untold_expiry as _untold_expiry,
 )
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,

@@ -96,6 +96,7 @@ cdef dict state_dump(Router self):
         "outcomes": outcome_rows(self, ),
         "skills": list(self.tags.names),
         "sticky": [(v, op, at) for v, (op, at) in self.last_op.items()],
+        "pending": list(self.pending),
         "counters": ([e.cnt.g_waiting[g] for g in range(e.G)],
                      [e.cnt.g_online[g] for g in range(e.G)],
                      [e.cnt.g_free[g] for g in range(e.G)],

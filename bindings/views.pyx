@@ -56,6 +56,7 @@ cdef object stats_view(Router self, object now):
     cdef Engine* e = &self.e
     cdef int64_t g, c
     t = arg_time(self, now)
+    e.now = t                  # read at now: the router is at now, as advance(now) leaves it
     c_rows, g_rows = outcome_rows(self, )
     return _build_stats(
         t, self._cc, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from . import errors, statecodec
 from .config import MAX_LIMIT, PRIORITY_LIMIT
+from .events import EVENT_TYPES
 from .views import STATUSES
 
 if TYPE_CHECKING:
@@ -389,4 +390,22 @@ class Bans:
         return [(v, since, until, reason) for v, (since, until, reason) in self._bans.items()]
 
 
-statecodec.register(SkillTags, Categories, Bans)   # plain state: allowed in snapshots
+def untold_expiry(pending: list, request: Any, operator: Any) -> bool:
+    """Whether the events not returned yet say that ``request``'s offer (to ``operator``,
+    if given) expired: an accept or decline of it then returns those events (the offer
+    the caller answered is gone), as it did when calls were checked before their timers
+    fired — so journals written then replay alike."""
+    from .events import OfferExpired
+    return any(type(e) is OfferExpired and e.request == request
+               and (operator is None or e.operator == operator) for e in pending)
+
+
+def untold_assigned(pending: list, operator: Any) -> set:
+    """Conversations the events not returned yet give to ``operator``: an operator being
+    removed is not refused for holding them (they go back to the queue)."""
+    from .events import Assigned
+    return {e.request for e in pending if type(e) is Assigned and e.operator == operator}
+
+
+# plain state: allowed in snapshots (events: those fired and not returned yet)
+statecodec.register(SkillTags, Categories, Bans, *EVENT_TYPES)

@@ -23,6 +23,7 @@ from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
+    untold_assigned, untold_expiry,
     rng_next,
 )
 from .config import (
@@ -168,6 +169,8 @@ class Router:
         # per-queue constant added to a request's key when comparing across queues
         self._off = [list(row) for row in cc.offset]
         self._now = float("-inf")
+        self._pending: list = []   # events of timers fired but not returned yet
+        self._fired = float("-inf")   # due time of the last timer fired
         self._seq = 0
         self._reg = 0
         self._join = 0
@@ -234,15 +237,30 @@ class Router:
         """The router's time: the latest ``now`` a call has passed (-inf before any)."""
         return self._now
 
-    def _time(self, now: Any) -> float:
+    def _read_time(self, now: Any) -> float:
+        """``now`` checked, for a read that fires nothing."""
         if now is None:
             now = self._clock()
         return check_now(now, self._now)
 
+    def _time(self, now: Any) -> float:
+        """``now`` checked, and the router brought to it before anything else: the timers
+        due by ``now`` fire (their events are held for the call's return, or for the next
+        call's if this one is refused) and the clock moves to ``now``."""
+        t = self._read_time(now)
+        if self._timers and self._timers[0][0] <= t:
+            self._fire(t, self._pending)
+            self._now = self._fired   # on to ``now`` once the call is accepted
+        return t
+
     def _fire(self, now: float, out: list) -> None:
+        if self._pending and out is not self._pending:
+            out += self._pending     # fired earlier (a read, a refused call): told first
+            self._pending = []
         timers = self._timers
         while timers and timers[0][0] <= now:
             due, _, rid, seq, gen, g, ri = heapq.heappop(timers)
+            self._fired = due
             if g == WRAP_UP:
                 op = self._ops.get(rid)
                 if op is not None and op.reg == seq:
@@ -847,7 +865,9 @@ class Router:
         t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_flag("requeue", requeue)
-        held = sum(1 for rid in op.active if self._reqs[rid].state == ACTIVE)
+        untold = untold_assigned(self._pending, op.id)
+        held = sum(1 for rid in op.active if self._reqs[rid].state == ACTIVE
+                   and rid not in untold)
         if held and not requeue:
             raise errors.InvalidState(
                 f"operator {operator!r} still holds {held} conversation(s): finish them "
@@ -947,14 +967,14 @@ class Router:
 
     def bans(self, now: Optional[float] = None) -> list:
         """The bans in force at ``now``, in the order they were set. Fires no timers."""
-        t = self._time(now)
+        t = self._read_time(now)
         return self._bans.views(t)
 
     def accepting(self, group: str, channel: str, now: Optional[float] = None,
                   visitor: Any = None) -> bool:
         """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted:
         for a chat widget to hide itself when the floor is overloaded. Fires no timers."""
-        t = self._time(now)
+        t = self._read_time(now)
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
             raise errors.unknown("group", group)
@@ -1062,12 +1082,17 @@ class Router:
     def _answer_offer(self, request: Any, operator: Any, now: Optional[float],
                       accept: bool) -> list:
         t = self._time(now)   # first: a clock may call back into the router
-        r = self._offer(request, operator, "accept" if accept else "decline")
-        offer = r.offers
-        out: list = []
-        self._fire(t, out)
-        if r.state != OFFERED or r.offers != offer:
+        verb = "accept" if accept else "decline"
+        self._get_live(request, verb)
+        if operator is not None:
+            check_id("operator", operator)
+        if untold_expiry(self._pending, request, operator):
+            out: list = []
+            self._fire(t, out)
             return out        # the offer expired by now: the events say what happened
+        r = self._offer(request, operator, verb)
+        out = []
+        self._fire(t, out)
         op = self._ops[r.op]
         op.missed = 0
         if accept:
@@ -1211,9 +1236,11 @@ class Router:
         return [rid for (_, _, rid) in items]
 
     def stats(self, now: Optional[float] = None) -> Stats:
-        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
-        timers; call ``advance(now)`` first for a view that includes them."""
+        """Monitoring counters at ``now``, kept incrementally: O(channels + groups). The
+        router is brought to ``now`` first, as ``advance(now)`` would: the timers due fire
+        and the events they cause come first in the next call's return."""
         t = self._time(now)
+        self._now = t      # read at now: the router is at now, as advance(now) leaves it
         c_first: dict = {}
         g_first: dict = {}
         for r in self._reqs.values():     # the oracle scans; the native core keeps indexes
@@ -1278,6 +1305,7 @@ class Router:
             "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
             "skills": list(self._tags.names),
             "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
+            "pending": list(self._pending),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),
