@@ -52,8 +52,9 @@ from pyroute._common import (
     check_kind as _check_kind, KINDS as _KINDS,
     check_visitor as _check_visitor, build_stats as _build_stats, exact_id as _exact_id,
     check_int as _check_int, check_groups as _check_groups, check_status as _check_status,
-    untold_assigned as _untold_assigned, untold_expiry as _untold_expiry,
+    untold_assigned as _untold_assigned, untold_expiry as _untold_expiry, Live as _Live,
 )
+from pyroute._common import close_sum as _close_sum
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
     Offered, Accepted, OfferExpired, Transferred,

@@ -431,7 +431,8 @@ cdef class Router:
         eng_begin(&self.e, t)
         self._collect(out)
         old = R(&self.e, h).cat
-        self.cats.move(self.cat_names[old] if old >= 0 else None, name)
+        self.cats.move(self.cat_names[old] if old >= 0 else None, name, R(&self.e, h).ch,
+                       R(&self.e, h).home)
         ci = self.cat_index.get(name)
         if ci is None:
             ci = len(self.cat_names)

@@ -62,6 +62,8 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     double* g_out             # [G*N_OUT] outcome counters per group
     AgeHeap* g_age            # [G] the longest-waiting request of each group
     AgeHeap* c_age            # [C] and of each channel
+    double* c_arr_sum         # [C] sum of the arrival times of the waiting (mean wait)
+    double* g_arr_sum         # [G] and of those in each group's queues
     int64_t online            # online operators
     int64_t free_slots
     int64_t n_ops             # operators not removed

@@ -172,3 +172,135 @@ def test_the_live_page_polls_a_board_that_is_current_and_the_stream_tells_why():
             ev = json.loads(data[6:])
             assert ev["type"] == "Overflowed" and ev["request"] == "c1"
             assert ev["at"] == T10 - 100 + 60
+
+
+# ------------------------------------------------------------------------------ live figures
+
+def web_and_mail():
+    return pr.RouterConfig(
+        channels=[pr.Channel("web", target_wait=30.0), pr.Channel("email", target_wait=3600.0),
+                  pr.Channel("call", target_wait=20.0, cost="all")],
+        groups=[pr.Group("support"), pr.Group("sales", overflow=[pr.Overflow(
+            to=["support"], after=600.0)]), pr.Group("bots")])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_at_ten_two_of_four_web_chats_are_over_the_30s_target_mean_wait_25s(engine):
+    r = engine(web_and_mail())
+    for i, ago in enumerate((45.0, 35.0, 15.0, 5.0)):      # nobody online: all wait
+        r.submit(f"w{i}", "web", "support", now=T10 - ago)
+    board = r.stats(now=T10)
+    web = board.channels["web"]
+    assert (web.waiting, web.over_target, web.mean_wait) == (4, 2, 25.0)
+    assert web.longest_wait == 45.0
+    assert board.groups["support"].over_target == 2
+    assert board.groups["support"].mean_wait == 25.0
+    assert (board.total.over_target, board.total.mean_wait) == (2, 25.0)
+    # twenty seconds later the third has passed the target too
+    later = r.stats(now=T10 + 20)
+    assert (later.channels["web"].over_target, later.channels["web"].mean_wait) == (3, 45.0)
+    # the e-mail target is an hour: an e-mail waiting 10 min is not over it
+    r.submit("m1", "email", "support", now=T10 + 20)
+    board = r.stats(now=T10 + 620)
+    assert board.channels["email"].over_target == 0
+    assert board.groups["support"].over_target == 4     # the web chats, by their target
+    # the first one is answered: it no longer counts
+    r.add_operator("ann", ["support"], 1, status="online", now=T10 + 620)
+    board = r.stats(now=T10 + 620)
+    assert board.channels["web"].waiting == 3 and board.channels["web"].over_target == 3
+    assert board.channels["web"].mean_wait == pytest.approx((655 + 635 + 625) / 3)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_overflowed_chat_counts_in_both_queues_with_its_wait_since_arrival(engine):
+    r = engine(web_and_mail())
+    r.submit("s1", "web", "sales", now=T10 - 700)         # in support's queue too since -100
+    board = r.stats(now=T10)
+    assert board.groups["sales"].over_target == board.groups["support"].over_target == 1
+    assert board.groups["support"].mean_wait == 700.0
+    assert board.total.over_target == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_operators_at_four_of_five_with_email_capped_at_one(engine):
+    r = engine(web_and_mail())
+    for op in ("ann", "bob"):
+        r.add_operator(op, ["support"], 5, status="online", now=T10 - 60,
+                       channel_limits={"email": 1})
+    for i in range(7):
+        r.submit(f"w{i}", "web", "support", now=T10 - 50 + i)
+    r.submit("m1", "email", "support", now=T10 - 40)      # ann: 4 chats... and bob 3 + mail
+    held = {op: r.operator(op).active for op in ("ann", "bob")}
+    assert sorted(len(v) for v in held.values()) == [4, 4]
+    board = r.stats(now=T10)
+    email = board.channels["email"]
+    assert email.free_slots == 2           # one slot each
+    assert email.can_take == 1             # but whoever holds the e-mail is at its cap
+    assert board.channels["web"].can_take == 2
+    assert board.channels["call"].can_take == 0    # a call needs an empty operator
+    r.add_operator("cid", ["support"], 5, status="online", now=T10)   # no cap, empty
+    board = r.stats(now=T10)
+    assert board.channels["call"].can_take == 1
+    assert board.channels["email"].can_take == 1 + 5
+    assert board.channels["web"].can_take == 7
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_bots_fifty_free_slots_do_not_hide_that_no_human_is_free(engine):
+    r = engine(web_and_mail())
+    r.add_operator("bot", ["bots"], 50, status="online", now=T10 - 60, kind="bot")
+    r.add_operator("ann", ["support"], 2, status="online", now=T10 - 60)
+    r.submit("w1", "web", "support", now=T10 - 30)
+    r.submit("w2", "web", "support", now=T10 - 20)
+    board = r.stats(now=T10)
+    total = board.total
+    assert (total.online, total.bots_online) == (2, 1)
+    assert (total.free_slots, total.bot_free_slots) == (50, 50)   # humans: 50 - 50 = 0
+    support, bots = board.groups["support"], board.groups["bots"]
+    assert (support.online, support.bots_online, support.free_slots) == (1, 0, 0)
+    assert (bots.bots_online, bots.bot_free_slots) == (1, 50)
+    web = board.channels["web"]
+    assert (web.can_take, web.bot_can_take) == (50, 50)
+    assert web.bots_online == 1 and web.bot_free_slots == 50
+    r.finish("w1", now=T10 + 1)
+    board = r.stats(now=T10 + 1)
+    assert board.total.free_slots - board.total.bot_free_slots == 1
+    assert board.channels["web"].can_take - board.channels["web"].bot_can_take == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_non_target_share_per_channel_and_group(engine):
+    r = engine(web_and_mail())
+    r.add_operator("ann", ["support", "sales"], 5, status="online", now=T10 - 60)
+    r.submit("w1", "web", "support", now=T10 - 50)
+    r.submit("w2", "web", "sales", now=T10 - 40)
+    r.submit("m1", "email", "support", now=T10 - 30)
+    r.categorize("w1", "non_target", now=T10 - 20)
+    r.finish("w2", now=T10 - 15)
+    r.categorize("w2", "non_target", now=T10 - 10)        # ended: still counted
+    r.categorize("m1", "billing", now=T10 - 5)
+    r.categorize("m1", "non_target", now=T10)              # re-tagged
+    board = r.stats(now=T10)
+    assert board.categories == {"non_target": 3}
+    assert board.channels["web"].categories == {"non_target": 2}
+    assert board.channels["email"].categories == {"non_target": 1}
+    assert board.groups["support"].categories == {"non_target": 2}
+    assert board.groups["sales"].categories == {"non_target": 1}
+    assert board.groups["bots"].categories == {}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unresolved_at_the_end_of_the_period(engine):
+    r = engine(web_and_mail())
+    r.add_operator("ann", ["support"], 1, status="online", now=T10 - 3600)
+    r.submit("w1", "web", "support", now=T10 - 3000)      # ann
+    r.submit("w2", "web", "support", now=T10 - 2000)      # waits
+    r.submit("w3", "web", "support", now=T10 - 1000)      # waits
+    r.finish("w1", now=T10 - 900)                         # ann takes w2
+    r.cancel("w3", now=T10 - 60)
+    r.submit("m1", "email", "support", now=T10 - 30)      # waits
+    board = r.stats(now=T10)                              # the hour 09:00-10:00 ends
+    assert board.channels["web"].unresolved == 1          # w2 in progress
+    assert board.channels["email"].unresolved == 1        # m1 waiting
+    assert board.groups["support"].unresolved == 2
+    assert board.total.unresolved == 2

@@ -10,6 +10,7 @@ native core disagree, one of them has a bug.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 import time
 from typing import Any, Callable, Optional
@@ -23,7 +24,7 @@ from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
     KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
-    untold_assigned, untold_expiry,
+    untold_assigned, untold_expiry, Live, can_take, close_sum,
     rng_next,
 )
 from .config import (
@@ -189,6 +190,8 @@ class Router:
         self._g_free = [0] * G
         self._g_active = [0] * G
         self._c_waiting = [0] * C
+        self._c_arr = [0.0] * C     # sum of the arrival times of the waiting, per channel
+        self._g_arr = [0.0] * G     # and of those in each group's queues
         self._c_active = [0] * C
         self._c_out = [[0.0] * N_OUT for _ in range(C)]
         self._g_out = [[0.0] * N_OUT for _ in range(G)]
@@ -376,15 +379,19 @@ class Router:
         self._queues[g * self._C + r.ch].add((r.k, r.seq, r.id))
         if not r.queued_in:
             self._c_waiting[r.ch] += 1
+            self._c_arr[r.ch] += r.arrival
         r.queued_in.append(g)
         self._g_waiting[g] += 1
+        self._g_arr[g] += r.arrival
 
     def _dequeue(self, r: _Req) -> None:
         for g in r.queued_in:
             self._queues[g * self._C + r.ch].remove((r.k, r.seq, r.id))
             self._g_waiting[g] -= 1
+            self._g_arr[g] = self._g_arr[g] - r.arrival if self._g_waiting[g] else 0.0
         if r.queued_in:
             self._c_waiting[r.ch] -= 1
+            self._c_arr[r.ch] = self._c_arr[r.ch] - r.arrival if self._c_waiting[r.ch] else 0.0
         r.queued_in = []
 
     def _assign(self, r: _Req, op: _Op, g: int, now: float, out: list,
@@ -1120,10 +1127,11 @@ class Router:
         out: list = []
         self._fire(t, out)
         if r is not None:
-            self._categories.move(r.category, name)
+            self._categories.move(r.category, name, r.ch, r.home)
             r.category = name
         else:
-            self._categories.move(v.category, name)
+            self._categories.move(v.category, name, self._cc.channel_index[v.channel],
+                                  self._cc.group_index[v.group])
             self._history[request] = msgspec.structs.replace(v, category=name)
         return out
 
@@ -1243,13 +1251,35 @@ class Router:
         self._now = t      # read at now: the router is at now, as advance(now) leaves it
         c_first: dict = {}
         g_first: dict = {}
+        live = Live(self._C, self._G)
         for r in self._reqs.values():     # the oracle scans; the native core keeps indexes
             if r.state == QUEUED:
                 if r.arrival < c_first.get(r.ch, float("inf")):
                     c_first[r.ch] = r.arrival
+                over = t - r.arrival > self._tw[r.ch]
+                live.c_over[r.ch] += over
                 for g in r.queued_in:
                     if r.arrival < g_first.get(g, float("inf")):
                         g_first[g] = r.arrival
+                    live.g_over[g] += over
+        live.c_arrivals = list(self._c_arr)
+        live.g_arrivals = list(self._g_arr)
+        for op in self._ops.values():     # O(operators x (channels + groups))
+            if op.status != ONLINE:
+                continue
+            bot = op.kind == 1
+            free = max(0, op.limit - op.load) if not op.wrap else 0
+            for c in range(self._C):
+                k = can_take(free, self._charge(op, c), op.ch_limit[c], op.ch_count[c])
+                live.c_can_take[c] += k
+                if bot:
+                    live.c_bot_can_take[c] += k
+            if bot:
+                live.bots_online += 1
+                live.bot_free += free
+                for g in op.groups:
+                    live.g_bots_online[g] += 1
+                    live.g_bot_free[g] += free
 
         return build_stats(
             t, self._cc, self._online, self._free, len(self._ops),
@@ -1257,7 +1287,7 @@ class Router:
             [t - c_first[c] if c in c_first else None for c in range(self._C)],
             self._g_waiting, self._g_active, self._g_online, self._g_free, self._g_out,
             [t - g_first[g] if g in g_first else None for g in range(self._G)],
-            self._categories.counts)
+            self._categories, live)
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
@@ -1306,6 +1336,9 @@ class Router:
             "skills": list(self._tags.names),
             "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
             "pending": list(self._pending),
+            "live": (list(self._c_arr), list(self._g_arr),
+                     {c: dict(x) for c, x in self._categories.by_channel.items() if x},
+                     {g: dict(x) for g, x in self._categories.by_group.items() if x}),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free),
@@ -1340,6 +1373,13 @@ class Router:
             raise AssertionError((g_wait, self._g_waiting))
         if not (c_wait == self._c_waiting):
             raise AssertionError('c_wait == self._c_waiting')
+        queued = [r for r in self._reqs.values() if r.state == QUEUED]
+        for kept, exact in [(self._c_arr[c], [r.arrival for r in queued if r.ch == c])
+                            for c in range(C)] + [
+                (self._g_arr[g], [r.arrival for r in queued if g in r.queued_in])
+                for g in range(G)]:
+            if not close_sum(kept, exact):
+                raise AssertionError(f"sum of waiting arrivals {kept} != {math.fsum(exact)}")
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():
@@ -1368,3 +1408,4 @@ class Router:
                       if op.members[g].key is not None)
         if sum(len(s) for s in self._opsets) != in_sets:
             raise AssertionError("operator sets hold operators without room")
+
