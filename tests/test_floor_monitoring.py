@@ -304,3 +304,35 @@ def test_unresolved_at_the_end_of_the_period(engine):
     assert board.channels["email"].unresolved == 1        # m1 waiting
     assert board.groups["support"].unresolved == 2
     assert board.total.unresolved == 2
+
+
+def test_with_advance_every_the_stream_reports_an_overflow_without_a_poll():
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx2")
+    from starlette.testclient import TestClient
+
+    from pyroute.service import Service, build_app
+    clock = [T10 - 120]
+    svc = Service(pr.Router(sales_and_support()), {"tok": "supervisor"},
+                  clock=lambda: clock[0], advance_every=0.02)
+    auth = {"Authorization": "Bearer tok"}
+    with TestClient(build_app(svc)) as client:
+        cmds = [{"type": "AddOperator", "operator": "sam", "groups": ["sales"], "limit": 1,
+                 "status": "online"},
+                {"type": "Submit", "request": "busy", "channel": "web", "group": "sales"},
+                {"type": "Submit", "request": "c1", "channel": "web", "group": "sales"}]
+        assert client.post("/v1/commands", json=cmds, headers=auth).status_code == 200
+        with client.stream("GET", "/v1/events", headers=auth) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(": connected")
+            clock[0] = T10                       # c1's overflow is due at 09:59:00
+            data = next(line for line in lines if line.startswith("data: "))
+            ev = json.loads(data[6:])
+            assert ev["type"] == "Overflowed" and ev["at"] == T10 - 60
+        assert svc.router.queue("support") == ["c1"]
+
+
+def test_advance_every_must_be_a_positive_number():
+    from pyroute.service import Service
+    with pytest.raises(pr.ConfigError, match="advance_every"):
+        Service(pr.Router(sales_and_support()), {"tok": "supervisor"}, advance_every=0)
