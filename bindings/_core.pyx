@@ -55,7 +55,9 @@ from pyroute._common import (
     check_int as _check_int, check_groups as _check_groups, check_status as _check_status,
     REJECT_REASONS as _REJECT_REASONS, CANCEL_REASONS as _CANCEL_REASONS,
     channel_refused as _channel_refused,
+    untold_assigned as _untold_assigned, untold_expiry as _untold_expiry, Live as _Live,
 )
+from pyroute._common import close_sum as _close_sum
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
     Offered, Accepted, OfferExpired, Transferred, TransferFailed,

@@ -18,6 +18,8 @@ cdef int _check(Engine* e) except -1:
     c_act = [0] * e.C
     g_subq = [0] * e.G
     c_open = [0] * e.C
+    g_arr = [[] for _ in range(e.G)]
+    c_arr = [[] for _ in range(e.C)]
     # queues: heap order, positions, membership; each request in the heap of the skills it
     # still requires (the queue's own heap: none)
     for i in range(<int64_t>e.G * e.C):
@@ -83,6 +85,7 @@ cdef int _check(Engine* e) except -1:
             if en.pos >= 0:
                 count += 1
                 g_wait[en.group] += 1
+                g_arr[en.group].append(r.arrival)
             if en.next == -1:
                 if not (r.last_entry == x):
                     raise AssertionError('r.last_entry == x')
@@ -91,6 +94,7 @@ cdef int _check(Engine* e) except -1:
             if not (count == n == r.n_queued):
                 raise AssertionError(f"request {i}: queued in {count} of {n} groups")
             c_wait[r.ch] += 1
+            c_arr[r.ch].append(r.arrival)
             if not (r.op == -1):
                 raise AssertionError('r.op == -1')
         else:
@@ -105,6 +109,10 @@ cdef int _check(Engine* e) except -1:
         raise AssertionError("group waiting counters")
     if not (c_wait == [e.cnt.c_waiting[c] for c in range(e.C)]):
         raise AssertionError("channel waiting counters")
+    for kept, arrivals in ([(e.cnt.c_arr_sum[c], c_arr[c]) for c in range(e.C)]
+                           + [(e.cnt.g_arr_sum[g], g_arr[g]) for g in range(e.G)]):
+        if not _close_sum(kept, arrivals):
+            raise AssertionError(f"sum of waiting arrivals {kept} for {arrivals}")
     if not (g_act == [e.cnt.g_active[g] for g in range(e.G)]):
         raise AssertionError("group active counters")
     if not (c_act == [e.cnt.c_active[c] for c in range(e.C)]):

@@ -27,6 +27,23 @@ cdef int check_int(object x, str what, long lo, long hi) except -1:
 
 
 cdef double arg_time(Router self, object now) except? -1.0:
+    """``now`` checked, and the router brought to it before anything else is looked at:
+    the timers due by ``now`` fire (their events are held for this call's return, or the
+    next call's if this one is refused). The clock moves to the last due time fired; the
+    call moves it on to ``now`` once it is accepted (a refused call stops there)."""
+    cdef double t = read_time(self, now)
+    cdef double last
+    if self.e.timers.n and self.e.timers.nodes[0].due <= t:
+        while self.e.timers.n and self.e.timers.nodes[0].due <= t:
+            last = self.e.timers.nodes[0].due
+            eng_fire(&self.e, last)       # all due by then, as eng_begin(t) would in turn
+        self.e.now = last
+        self._collect(self.pending)
+    return t
+
+
+cdef double read_time(Router self, object now) except? -1.0:
+    """``now`` checked, for a read that fires nothing."""
     cdef double t
     if now is None:
         now = self._clock()

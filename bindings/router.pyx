@@ -34,12 +34,14 @@ cdef class Router:
     cdef dict cat_index
     cdef bint broken
     cdef bint initialized
+    cdef list pending        # events of timers fired but not returned yet
 
     engine = "native"
 
     def __cinit__(self):
         memset(&self.e, 0, sizeof(Engine))
         self.initialized = False
+        self.pending = []
 
     def __init__(self, config, *, clock=_time_mod.monotonic):
         if self.initialized:
@@ -109,7 +111,12 @@ cdef class Router:
         """Turn the core's event records into events, retire dead handles, reset.
 
         The core has already changed state: if building the events fails (out of
-        memory), the handles are still retired and the router is marked broken."""
+        memory), the handles are still retired and the router is marked broken.
+        Events held from timers fired earlier (by a read, or a call that was refused)
+        come first: this is where a call has succeeded."""
+        if self.pending and out is not self.pending:
+            out.extend(self.pending)
+            self.pending = []
         try:
             convert_events(self, out)
         except BaseException:
@@ -300,6 +307,12 @@ cdef class Router:
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue must be True or False, got {requeue!r}")
         held = held_count(self, h)
+        if held and self.pending:      # not told yet: given by a timer just now
+            for rid in _untold_assigned(self.pending, operator):
+                x = self.req_map.get(rid)
+                if (x is not None and R(&self.e, <hnd>x).state == ST_ACTIVE
+                        and R(&self.e, <hnd>x).op == h):
+                    held -= 1
         if held and not requeue:
             raise InvalidState(
                 f"operator {operator!r} still holds {held} "
@@ -496,6 +509,14 @@ cdef class Router:
         cdef hnd h
         self._ok()
         t = arg_time(self, now)
+        if self.pending:
+            arg_live(self, request, "accept" if accept else "decline")
+            if operator is not None:
+                check_id(operator, "operator")
+            if _untold_expiry(self.pending, request, operator):
+                eng_begin(&self.e, t)
+                self._collect(out)   # the offer expired by now: the events say what happened
+                return 0
         h = arg_offer(self, request, operator, "accept" if accept else "decline")
         if accept:
             eng_accept(&self.e, h, t)
@@ -519,7 +540,8 @@ cdef class Router:
         eng_begin(&self.e, t)
         self._collect(out)
         old = R(&self.e, h).cat
-        self.cats.move(self.cat_names[old] if old >= 0 else None, name)
+        self.cats.move(self.cat_names[old] if old >= 0 else None, name, R(&self.e, h).ch,
+                       R(&self.e, h).home)
         ci = self.cat_index.get(name)
         if ci is None:
             ci = len(self.cat_names)
@@ -705,7 +727,7 @@ cdef class Router:
     def bans(self, now=None):
         """The bans in force at ``now`` (``BanView``), in the order they were set. Fires
         no timers. O(bans)."""
-        return self.bans_.views(arg_time(self, now))
+        return self.bans_.views(read_time(self, now))
 
     def accepting(self, group, channel, now=None, visitor=None):
         """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted
@@ -715,7 +737,7 @@ cdef class Router:
         the group or in a group its rules would add at once (the offline form), or a
         banned visitor. For a chat widget to hide itself. Fires no timers. O(groups
         reached)."""
-        t = arg_time(self, now)
+        t = read_time(self, now)
         gi = self.gindex.get(group) if isinstance(group, str) else None
         if gi is None:
             raise _errors.unknown("group", group, self.gindex)
@@ -796,8 +818,10 @@ cdef class Router:
         return queue_ids(self, group, channel)
 
     def stats(self, now=None):
-        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
-        timers; call ``advance(now)`` first for a view that includes them."""
+        """Monitoring counters at ``now``, kept incrementally: O(channels + groups). The
+        router is brought to ``now`` first, as ``advance(now)`` would: the timers due fire
+        and the events they cause come first in the next call's return."""
+        self._ok()
         return stats_view(self, now)
 
     @property
@@ -837,7 +861,7 @@ cdef class Router:
             "engine": _snapshot_engine(&self.e),
             "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
                    self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
-                   self.cat_index, self.switches, self.req_vis)})
+                   self.cat_index, self.switches, self.req_vis, self.pending)})
 
     @classmethod
     def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
@@ -851,7 +875,7 @@ cdef class Router:
             raise ValueError("not a native engine snapshot")
         py = state.get("py")
         kinds = (dict, list, dict, list, _SkillTags, dict, dict, _Bans, _Categories, list,
-                 dict, _Switches, list)
+                 dict, _Switches, list, list)
         if (not isinstance(py, tuple) or len(py) != len(kinds)
                 or not all(isinstance(x, k) for x, k in zip(py, kinds))):
             raise ValueError("not a native engine snapshot (its id maps)")
@@ -862,7 +886,7 @@ cdef class Router:
             raise ValueError(f"not a native engine snapshot ({type(e).__name__}: {e})") from None
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
-         router.cat_index, router.switches, router.req_vis) = py
+         router.cat_index, router.switches, router.req_vis, router.pending) = py
         for i, v in enumerate(router.req_vis):     # the live ones, found by visitor
             if v is not None and i < router.e.reqs.used and \
                     ST_QUEUED <= R(&router.e, <hnd>i).state <= ST_ACTIVE:

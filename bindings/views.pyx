@@ -57,7 +57,9 @@ cdef object stats_view(Router self, object now):
     cdef Engine* e = &self.e
     cdef int64_t g, c
     t = arg_time(self, now)
+    e.now = t                  # read at now: the router is at now, as advance(now) leaves it
     c_rows, g_rows = outcome_rows(self, )
+    live = live_figures(self, t)
     return _build_stats(
         t, self._cc, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
         [e.cnt.c_waiting[c] for c in range(e.C)], [e.cnt.c_active[c] for c in range(e.C)],
@@ -67,8 +69,69 @@ cdef object stats_view(Router self, object now):
         [e.cnt.g_online[g] for g in range(e.G)], [e.cnt.g_free[g] for g in range(e.G)],
         g_rows,
         [longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t) for g in range(e.G)],
-        self.cats.counts, c_reserved=[e.cnt.c_reserved[c] for c in range(e.C)],
+        self.cats, live, c_reserved=[e.cnt.c_reserved[c] for c in range(e.C)],
         g_reserved=[e.cnt.g_reserved[g] for g in range(e.G)])
+
+
+cdef object live_figures(Router self, double t):
+    """Over target (walks of the age heaps: O(those over target)), the sums of arrival
+    times (kept), and what the online operators can take: O(operators x (C + G))."""
+    cdef Engine* e = &self.e
+    cdef int64_t c, g, k, n, free_
+    cdef double least
+    cdef hnd oh, mh
+    cdef Op* o
+    cdef int32_t* row
+    cdef bint bot
+    lv = _Live(e.C, e.G)
+    c_over = lv.c_over
+    g_over = lv.g_over
+    for c in range(e.C):
+        n = age_over(e, &e.cnt.c_age[c], t, e.cfg.tw[c]) if e.cnt.c_waiting[c] else 0
+        if n < 0:
+            self._raise_core()
+        c_over[c] = n
+    least = INFINITY
+    for c in range(e.C):
+        if e.cfg.tw[c] < least:
+            least = e.cfg.tw[c]
+    for g in range(e.G):
+        n = age_over(e, &e.cnt.g_age[g], t, least) if e.cnt.g_waiting[g] else 0
+        if n < 0:
+            self._raise_core()
+        g_over[g] = n
+    lv.c_arrivals = [e.cnt.c_arr_sum[c] for c in range(e.C)]
+    lv.g_arrivals = [e.cnt.g_arr_sum[g] for g in range(e.G)]
+    c_take = lv.c_can_take
+    c_bot = lv.c_bot_can_take
+    g_bots = lv.g_bots_online
+    g_bot_free = lv.g_bot_free
+    for oh in range(e.ops.used):
+        o = O(e, oh)
+        if not o.alive or o.status != OP_ONLINE:
+            continue
+        bot = o.kind == 1
+        free_ = o.limit - o.load if o.limit > o.load else 0
+        row = &e.op_ch[<int64_t>oh * 2 * e.C]
+        for c in range(e.C):
+            if taking_member(e, oh, -1, <int32_t>c) == -1:
+                continue   # none of its groups takes the channel
+            k = free_ // max(charge(e, o, <int32_t>c), 1)
+            if row[c] >= 0 and k > row[c] - row[e.C + c]:
+                k = row[c] - row[e.C + c]
+            if k > 0:
+                c_take[c] += k
+                if bot:
+                    c_bot[c] += k
+        if bot:
+            lv.bots_online += 1
+            lv.bot_free += free_
+            mh = o.first_member
+            while mh != -1:
+                g_bots[M(e, mh).group] += 1
+                g_bot_free[M(e, mh).group] += free_
+                mh = M(e, mh).next
+    return lv
 
 
 cdef tuple eligible_names(Router self, Req* r):

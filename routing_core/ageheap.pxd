@@ -11,3 +11,4 @@ ctypedef struct AgeHeap:      # lazy: entries of requests that left are dropped 
     int64_t cap
 
 cdef hnd age_oldest(Engine* e, AgeHeap* h, int64_t live) noexcept nogil
+cdef int64_t age_over(Engine* e, AgeHeap* h, double t, double least) noexcept nogil

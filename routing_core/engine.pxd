@@ -76,6 +76,8 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     int64_t* c_reserved       # [C] waiting requests with an operator reserved
     int64_t* g_reserved       # [G] members reserved for a waiting request
     int64_t unres             # requests with hold and no operator reserved
+    double* c_arr_sum         # [C] sum of the arrival times of the waiting (mean wait)
+    double* g_arr_sum         # [G] and of those in each group's queues
     int64_t online            # online operators
     int64_t free_slots
     int64_t n_ops             # operators not removed

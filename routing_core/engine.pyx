@@ -67,6 +67,8 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     k = arr(t, k, <void**>&e.cnt.c_age, C, sizeof(AgeHeap))
     k = arr(t, k, <void**>&e.cnt.c_reserved, C, sizeof(int64_t))
     k = arr(t, k, <void**>&e.cnt.g_reserved, G, sizeof(int64_t))
+    k = arr(t, k, <void**>&e.cnt.c_arr_sum, C, sizeof(double))
+    k = arr(t, k, <void**>&e.cnt.g_arr_sum, G, sizeof(double))
     # the event buffer and history
     k = arr(t, k, <void**>&e.evs.recs, -1, sizeof(EvRec))
     k = arr(t, k, <void**>&e.evs.groups, -1, sizeof(int32_t))

@@ -25,9 +25,11 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
         qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh, r.k, r.seq)
     if r.n_queued == 0:
         e.cnt.c_waiting[r.ch] += 1
+        e.cnt.c_arr_sum[r.ch] += r.arrival
         age_push(e, &e.cnt.c_age[r.ch], en.req, e.cnt.c_waiting[r.ch])
     r.n_queued += 1
     e.cnt.g_waiting[g] += 1
+    e.cnt.g_arr_sum[g] += r.arrival
     age_push(e, &e.cnt.g_age[g], en.req, e.cnt.g_waiting[g])
 
 
@@ -42,8 +44,11 @@ cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
         if en.pos >= 0:
             rq_remove_entry(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, eh)
             e.cnt.g_waiting[en.group] -= 1
+            e.cnt.g_arr_sum[en.group] = (e.cnt.g_arr_sum[en.group] - r.arrival
+                                         if e.cnt.g_waiting[en.group] else 0.0)
         eh = en.next
     e.cnt.c_waiting[r.ch] -= 1
+    e.cnt.c_arr_sum[r.ch] = e.cnt.c_arr_sum[r.ch] - r.arrival if e.cnt.c_waiting[r.ch] else 0.0
     r.n_queued = 0
 
 

@@ -294,7 +294,7 @@ INVALID_STATE = [
      ("'alice'", "2 conversation", "requeue=True")),
     ("remove-holding-explicit", lambda r: r.remove_operator("bob", now=NOW, requeue=False),
      ("'bob'", "requeue=True")),
-    # checked before the time: the state the caller knows is what counts
+    # the state at now is what counts (nothing is due at NOW)
     ("apply(Finish)", lambda r: r.apply(pr.Finish(request="q1", now=NOW)), ("still queued",)),
 ]
 
@@ -305,12 +305,29 @@ def test_invalid_state(router, call, fragments):
     raises_and_changes_nothing(router, call, pr.InvalidState, *fragments)
 
 
-def test_finish_refused_even_when_a_due_timer_would_have_assigned_it(router):
-    # q1's overflow timer (due 64) would hand it to backup; the call is refused first
+def test_finish_accepted_when_a_timer_due_before_now_assigned_it(router):
+    # q1's overflow timer (due 64) hands it to carol in backup: a call at 100 is checked
+    # against the state at 100, and tells the overflow first
     router.set_status("carol", "online", now=NOW)
-    raises_and_changes_nothing(router, lambda r: r.finish("q1", now=100.0), pr.InvalidState,
-                               "still queued")
-    assert router.request("q1").state == "queued"
+    out = router.finish("q1", now=100.0)
+    assert [(type(e).__name__, e.request, e.at) for e in out] == [
+        ("Overflowed", "q1", 64.0), ("Assigned", "q1", 64.0),
+        ("Overflowed", 42, 65.0), ("Assigned", 42, 65.0), ("Finished", "q1", 100.0)]
+    assert router.request("q1").state == "finished"
+
+
+def test_a_refused_call_still_fires_what_was_due_and_holds_the_events(router):
+    # q1's and 42's overflows are due at 64 and 65: a refused call at 100 fires them (the
+    # clock stops at 65),
+    # and the next accepted call returns its events first
+    router.set_status("carol", "online", now=NOW)
+    with pytest.raises(pr.UnknownId):
+        router.finish("ghost", now=100.0)
+    assert router.now == 65.0
+    assert router.request("q1").state == "active"
+    out = router.advance(now=70.0)
+    assert [type(e).__name__ for e in out] == ["Overflowed", "Assigned"] * 2
+    assert router.advance(now=70.0) == []
 
 
 # ------------------------------------------------------------------------------ arguments
@@ -435,16 +452,19 @@ def test_apply_many_with_a_non_command_first(router, cmd):
 def test_apply_many_failure_keeps_the_prefix_only(make, router):
     twin = busy(make)
     twin.advance(64.5)
+    twin.stats(65.0)      # the refused submit at 65 is checked at 65: 42's timer has fired
     with pytest.raises(pr.BatchError) as ei:
         router.apply_many([pr.Advance(now=64.5),
                            pr.Submit(request="c1", channel="web", group="support", now=65.0),
                            pr.Advance(now=1000.0)])
     err = ei.value
     assert err.index == 1 and isinstance(err.error, pr.DuplicateId)
-    # q1's timer (due 64) fired in the applied prefix; 42's (due 65) did not fire
+    # q1's timer (due 64) fired in the applied prefix; 42's (due 65) fired before the
+    # refused submit was checked, and its events wait for the next call
     assert err.events == [pr.Overflowed(request="q1", group="support", to=("backup",),
                                         reason="after", at=64.0)]
     assert router._state() == twin._state()
+    assert [type(e).__name__ for e in router.advance(65.0)] == ["Overflowed"]
 
 
 @pytest.mark.parametrize("cmds", [None, 5, pr.Advance(now=7.0)], ids=["None", "int", "command"])

@@ -1021,20 +1021,26 @@ def test_stats_counters(make):
 
 
 def counts(x):
-    """Stats (or one part of them) without the outcome counters and longest waits, which
-    tests/test_monitoring.py checks."""
+    """Stats (or one part of them) with the plain counts only: without the outcome
+    counters, longest waits and live figures, which tests/test_monitoring.py and
+    tests/test_floor_monitoring.py check."""
     import msgspec
     if isinstance(x, pr.Stats):
         return msgspec.structs.replace(
             x, total=counts(x.total), channels={k: counts(v) for k, v in x.channels.items()},
             groups={k: counts(v) for k, v in x.groups.items()}, lines={})
-    return msgspec.structs.replace(x, outcomes=pr.Outcomes(), longest_wait=None)
+    return type(x)(*(getattr(x, f.name) for f in msgspec.structs.fields(x) if f.required))
 
-def test_stats_fires_no_timers(make):
+def test_stats_at_now_fires_what_is_due_and_the_next_call_tells_it(make):
     r = _timer_router(make)
-    assert r.stats(now=50.0).total.waiting == 1
-    assert r.request("c1").eligible_groups == ("A",)
-    assert r.advance(50.0)[0].at == 10.0
+    s = r.stats(now=50.0)
+    assert s.total.waiting == 0 and s.groups["B"].in_progress == 1
+    assert r.request("c1").eligible_groups == ("A", "B")
+    assert r.now == 50.0
+    assert r.advance(50.0) == [
+        pr.Overflowed(request="c1", group="A", to=("B",), reason="after", at=10.0),
+        assigned("c1", "bob", 10.0, 10.0, group="B")]
+    assert r.advance(50.0) == []
 
 
 # ------------------------------------------------------------------------------ commands
@@ -1203,8 +1209,8 @@ def test_clock_fills_now(make):
 # ------------------------------------------------------------------------------ documented corners
 
 def test_remove_operator_requeues_what_a_timer_gave_it_in_the_same_call(make):
-    # docs/semantics.md: arguments are checked before the call's timers fire; what an
-    # overflow timer assigns to the operator at the start of the call is requeued too
+    # docs/semantics.md: what an overflow timer assigns to the operator at the start of
+    # the call has not been told yet: it does not count as held, and is requeued too
     r = _timer_router(make)
     assert r.remove_operator("bob", now=10.0) == [
         pr.Overflowed(request="c1", group="A", to=("B",), reason="after", at=10.0),
@@ -1214,17 +1220,18 @@ def test_remove_operator_requeues_what_a_timer_gave_it_in_the_same_call(make):
     assert r.queue("B") == ["c1"]
 
 
-def test_a_call_that_raises_fires_no_timers(make):
+def test_a_call_that_raises_fires_what_is_due_and_the_next_call_tells_it(make):
     r = _timer_router(make)
-    before = r._state()
-    # the caller knows c1 as queued: finishing it is refused, even though the timer due
-    # by now would have assigned it
-    with pytest.raises(pr.InvalidState, match="queued"):
-        r.finish("c1", now=10.0)
-    assert r._state() == before
+    # checked at now: the timer due by now has assigned c1, so cancelling an unknown id
+    # is refused after it fired; its events come with the next accepted call
+    with pytest.raises(pr.UnknownId):
+        r.cancel("ghost", now=12.0)
+    assert r.request("c1").state == "active"
+    assert r.now == 10.0           # the clock went as far as the timer, not to 12
     assert r.advance(10.0) == [
         pr.Overflowed(request="c1", group="A", to=("B",), reason="after", at=10.0),
         assigned("c1", "bob", 10.0, 10.0, group="B")]
+    assert r.finish("c1", now=12.0) == [pr.Finished(request="c1", operator="bob", at=12.0)]
 
 
 @pytest.mark.parametrize("membership, via", [(["B", "A"], "B"), (["A", "B"], "A")])

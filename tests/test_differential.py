@@ -37,10 +37,12 @@ BAD_GROUP = "no-such-group"
 BAD_CHANNEL = "no-such-channel"
 
 
-def outcome(router, fn, before=None):
+def outcome(router, fn, before=None, rebuild=None):
     """Run ``fn(router)``; return a comparable summary of what happened. When ``before``
     (the router's ``_state()`` before the call) is given, a call that raises must have left
-    the state exactly as it was."""
+    the state as it was, but for being brought to its ``now`` (the timers due fired, their
+    events held): exactly the state that ``rebuild(router)`` — the accepted commands
+    replayed on a new router, then ``stats(now)`` — has."""
     try:
         events = fn(router)
     except pr.BatchError as e:
@@ -48,9 +50,15 @@ def outcome(router, fn, before=None):
         return ("BatchError", e.index, type(e.error), e.events, ENC.encode(e.events))
     except pr.RoutingError as e:
         if before is not None:
-            assert repr(router._state()) == repr(before), (
-                f"{router.engine}: a call that raised {type(e).__name__}: {e} "
-                f"changed the state")
+            after = router._state()
+            if repr(after) != repr(before):
+                assert rebuild is not None and not isinstance(e, pr.TimeError), (
+                    f"{router.engine}: a call that raised {type(e).__name__}: {e} "
+                    f"changed the state")
+                twin = rebuild(router)
+                assert repr(after) == repr(twin._state()), (
+                    f"{router.engine}: a call that raised {type(e).__name__}: {e} did more "
+                    f"than bring the router to its now:\n{after}\n{twin._state()}")
         return (type(e),)
     if before is None:
         return ("ok", events)
@@ -83,6 +91,7 @@ class EnginesInLockstep(RuleBasedStateMachine):
         self.ops: list = []         # every operator id a rule added (some since removed)
         self.n_ops = 0
         self.before = (None, None)  # both engines' _state() after the last step
+        self.log: list = []         # the commands both engines accepted, in order
 
     # ------------------------------------------------------------------ plumbing
     @initialize(config=configs(), data=st.data())
@@ -106,11 +115,21 @@ class EnginesInLockstep(RuleBasedStateMachine):
         """Call ``fn`` on both engines and require the same outcome. The state each
         engine had before a mutating call is the one the last invariant check saw (every
         rule makes exactly one mutating call)."""
-        a = outcome(self.native, fn, self.before[0] if mutating else None)
-        b = outcome(self.ref, fn, self.before[1] if mutating else None)
+        a = outcome(self.native, fn, self.before[0] if mutating else None, self.replayed)
+        b = outcome(self.ref, fn, self.before[1] if mutating else None, self.replayed)
         assert a == b, f"{what}:\nnative    {a}\nreference {b}"
         assert repr(a) == repr(b), f"{what}:\nnative    {a!r}\nreference {b!r}"
         return a
+
+    def replayed(self, router):
+        """A new router of ``router``'s engine given the accepted commands only, then read
+        at ``router``'s time: what the journal would rebuild, and what ``router`` must be
+        after a refused call (or a read) brought it to its now."""
+        twin = type(router)(self.config)
+        for cmd in self.log:
+            twin.apply(cmd)
+        twin.stats(now=router.now)
+        return twin
 
     def tick(self, dt):
         self.now += dt
@@ -119,11 +138,15 @@ class EnginesInLockstep(RuleBasedStateMachine):
     def run(self, cmd, via):
         """Apply one command by method call, ``apply`` or a one-command ``apply_many``."""
         if via == "apply":
-            return self.both(lambda r: r.apply(cmd), f"apply({cmd!r})")
-        if via == "many":
-            return self.both(lambda r: r.apply_many([cmd]), f"apply_many([{cmd!r}])")
-        name, kwargs = as_call(cmd)
-        return self.both(lambda r: getattr(r, name)(**kwargs), f"{name}(**{kwargs!r})")
+            out = self.both(lambda r: r.apply(cmd), f"apply({cmd!r})")
+        elif via == "many":
+            out = self.both(lambda r: r.apply_many([cmd]), f"apply_many([{cmd!r}])")
+        else:
+            name, kwargs = as_call(cmd)
+            out = self.both(lambda r: getattr(r, name)(**kwargs), f"{name}(**{kwargs!r})")
+        if out[0] == "ok":
+            self.log.append(cmd)
+        return out
 
     def new_operator(self, data):
         self.n_ops += 1
@@ -231,7 +254,7 @@ class EnginesInLockstep(RuleBasedStateMachine):
 
     @rule(bad=st.sampled_from((-1.0, -1e-9, math.nan, math.inf, -math.inf, "soon", True,
                                10**400)),
-          call=st.sampled_from(("advance", "submit", "set_limit", "finish")))
+          call=st.sampled_from(("advance", "submit", "set_limit", "finish", "stats")))
     def bad_time(self, bad, call):
         """A ``now`` that is not a finite number at or after the last one: TimeError from
         both, reported before any other problem, and the clock does not move."""
@@ -244,7 +267,10 @@ class EnginesInLockstep(RuleBasedStateMachine):
                "submit": pr.Submit(request="late", channel=BAD_CHANNEL, group=self.groups[0],
                                    now=now),
                "set_limit": pr.SetLimit(operator="ghost", limit=1, now=now),
-               "finish": pr.Finish(request="ghost", now=now)}[call]
+               "finish": pr.Finish(request="ghost", now=now), "stats": None}[call]
+        if cmd is None:
+            assert self.both(lambda r: r.stats(now=now), "stats", True) == (pr.TimeError,)
+            return
         assert self.run(cmd, "method") == (pr.TimeError,)
 
     @rule(data=st.data(), size=st.integers(1, 6))
@@ -290,7 +316,15 @@ class EnginesInLockstep(RuleBasedStateMachine):
                 cmds.append(pr.Advance(now=now))
             else:
                 cmds.append(pr.Advance(now=now - 1.0))     # TimeError inside the batch
-        self.both(lambda r: r.apply_many(cmds), f"apply_many({cmds!r})")
+        out = self.both(lambda r: r.apply_many(cmds), f"apply_many({cmds!r})")
+        self.log += cmds if out[0] == "ok" else cmds[:out[1]]
+
+    @rule(dt=st.sampled_from(DTS + (0.25, 29.5, 30.0, 31.0, 120.0)))
+    def poll(self, dt):
+        """A lead's board read at ``now``: the timers due fire, and both engines show the
+        same figures; the next call returns the events first."""
+        now = self.tick(dt)
+        self.both(lambda r: r.stats(now=now), f"stats(now={now!r})", False)
 
     # ------------------------------------------------------------------ invariants
     @invariant()
@@ -298,6 +332,8 @@ class EnginesInLockstep(RuleBasedStateMachine):
         if self.native is None:
             return
         n, r = self.native, self.ref
+        now = max(self.now, n.now)
+        assert n.stats(now=now) == r.stats(now=now)
         self.before = assert_same_state(n, r)
         for g in self.groups + [BAD_GROUP]:
             for c in [None] + self.channels:
@@ -306,8 +342,6 @@ class EnginesInLockstep(RuleBasedStateMachine):
             self.both(lambda x: x.operator(op), f"operator({op!r})", False)
         for rid in self.ids:
             self.both(lambda x: x.request(rid), f"request({rid!r})", False)
-        now = max(self.now, self.before[0]["now"])
-        assert n.stats(now=now) == r.stats(now=now)
 
 
 def as_call(cmd):
@@ -349,11 +383,20 @@ def test_seeded_stress(seed):
     native, ref = pr.Router(config), reference.Router(config)
     stream = CommandStream(config, rng)
     batching = random.Random(seed ^ 0x5EED)     # keeps the stream itself as workload.py has it
+    polling = random.Random(seed ^ 0x57A75)     # a board read now and then, at the next now
     step = 0
     while step < 400:
         k = batching.choice((1,) * 9 + (2, 5))
         cmds = [stream.next() for _ in range(k)]
         where = f"seed={seed} step={step} cmds={cmds!r}: "
+        if polling.random() < 0.2 and cmds[0].now is not None:
+            reads = []
+            for router in (native, ref):
+                try:
+                    reads.append(router.stats(now=cmds[0].now))
+                except pr.RoutingError as e:
+                    reads.append(type(e))
+            assert reads[0] == reads[1], f"{where}stats differ:\n{reads[0]}\n{reads[1]}"
         if k == 1:
             outs = []
             for router in (native, ref):

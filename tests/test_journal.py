@@ -62,6 +62,9 @@ def test_reopen_anywhere_gives_the_same_state(engine, tmp_path, seed):
             durable.close()
             durable = engine.open(tmp_path, config, fsync="never", snapshot_every=29)
             durable.check()
+            # a refused last command fired what was due by its now; the journal holds the
+            # accepted ones, so a read at that time brings the recovered router there too
+            durable.stats(now=state["now"])
             assert durable._state() == state and durable.commands == n
             used_snapshot |= durable.recovery.snapshot is not None
             assert durable.recovery.torn == 0
@@ -242,6 +245,18 @@ def test_every_fsync_mode_recovers(engine, tmp_path, fsync):
     assert engine.open(tmp_path, config)._state() == state
 
 
+def recorded(stats, expected):
+    """``stats`` as JSON, with the fields the recorded ``expected`` has (later versions add
+    fields at the end of the structs)."""
+    def cut(x, like):
+        if isinstance(x, dict) and isinstance(like, dict):
+            if like and all(k in x for k in like):   # a struct or a map: keep its keys
+                return {k: cut(x[k], like[k]) for k in like}
+            return x if not like else {k: cut(v, like.get(k)) for k, v in x.items()}
+        return x
+    return cut(msgspec.json.decode(msgspec.json.encode(stats)), expected)
+
+
 def test_version_1_journal_stays_readable(tmp_path):
     """A journal written by format version 1 (tests/data, committed) opens and replays to
     the state recorded beside it; later versions must keep reading it, both offline
@@ -254,13 +269,14 @@ def test_version_1_journal_stays_readable(tmp_path):
     for engine in (pr.Router, reference.Router):
         replay = engine(head["config"])
         apply_all(replay, cmds)
-        assert msgspec.json.decode(msgspec.json.encode(replay.stats(now=1e9))) == expected
+        state = replay._state()
+        assert recorded(replay.stats(now=1e9), expected) == expected
         copy = tmp_path / engine.engine
         shutil.copytree(src, copy)
         with engine.open(copy, head["config"], snapshot_every=None) as opened:
             assert opened.recovery.replayed == 120
-            assert opened._state() == replay._state()
-            assert msgspec.json.decode(msgspec.json.encode(opened.stats(now=1e9))) == expected
+            assert opened._state() == state
+            assert recorded(opened.stats(now=1e9), expected) == expected
 
 
 def test_native_snapshot_refused_by_the_reference_engine(tmp_path):

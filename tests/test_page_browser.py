@@ -80,6 +80,12 @@ def test_monitoring_page_follows_the_floor(server):
             page.wait_for_function(f"{waiting}.textContent === '3'", timeout=15000)
             busy = 'document.querySelector("#channels tr[data-name=web] .in_progress")'
             assert page.evaluate(f"{busy}.textContent") == "2"
+            cell = 'document.querySelector("#channels tr[data-name=web] .{}").textContent'
+            # alice is full: nobody can take a web chat; no bots; three wait, none 30 s yet
+            assert page.evaluate(cell.format("can_take")) == "0"
+            assert page.evaluate(cell.format("bots")) == "0"
+            assert page.evaluate(cell.format("over_target")) == "0"
+            assert page.evaluate(cell.format("mean_wait")) not in ("", "–")
             send(server, "finish", {"request": "c0"})
             page.wait_for_function(f"{waiting}.textContent === '2'", timeout=15000)
             page.wait_for_function(

@@ -107,6 +107,8 @@ cdef dict _snapshot_engine(Engine* e):
         "c_counts": [_blob(e.cnt.c_waiting, e.C * sizeof(int64_t)),
                      _blob(e.cnt.c_active, e.C * sizeof(int64_t))],
         "g_cant": _blob(e.cnt.g_cant, nq * sizeof(int64_t)),
+        "arr_sums": [_blob(e.cnt.c_arr_sum, e.C * sizeof(double)),
+                     _blob(e.cnt.g_arr_sum, e.G * sizeof(double))],
         "slabs": [_save_slab(&e.reqs), _save_slab(&e.ents), _save_slab(&e.ops),
                   _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs)],
         "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
@@ -151,6 +153,9 @@ cdef void _load_engine(Engine* e, dict d) except *:
     _fill(e.cnt.c_waiting, cw, e.C * sizeof(int64_t))
     _fill(e.cnt.c_active, ca, e.C * sizeof(int64_t))
     _fill(e.cnt.g_cant, d["g_cant"], nq * sizeof(int64_t))
+    cs, gs = d["arr_sums"]
+    _fill(e.cnt.c_arr_sum, cs, e.C * sizeof(double))
+    _fill(e.cnt.g_arr_sum, gs, e.G * sizeof(double))
     slabs = d["slabs"]
     _load_slab(&e.reqs, slabs[0])
     _load_slab(&e.ents, slabs[1])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from . import errors, statecodec
 from .config import MAX_LIMIT, PRIORITY_LIMIT
+from .events import EVENT_TYPES
 from .views import STATUSES
 
 if TYPE_CHECKING:
@@ -290,28 +291,87 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
                 c_wait: Sequence[Optional[float]], g_waiting: Sequence[int],
                 g_active: Sequence[int], g_online: Sequence[int], g_free: Sequence[int],
                 g_rows: Sequence, g_wait: Sequence[Optional[float]],
-                categories: dict, *, c_reserved: Optional[Sequence[int]] = None,
+                categories: Any, live: Optional["Live"] = None, *,
+                c_reserved: Optional[Sequence[int]] = None,
                 g_reserved: Optional[Sequence[int]] = None) -> "Stats":
     """The Stats view from an engine's counters (both engines keep the same counters and
-    differ only in how they find the longest waits ``c_wait``/``g_wait``). O(C + G)."""
+    differ only in how they find the longest waits ``c_wait``/``g_wait`` and the figures
+    of ``live``). O(C + G)."""
     from .views import ChannelStats, GroupStats, Stats, TotalStats
     c_res = c_reserved or [0] * len(cc.channel_names)
     g_res = g_reserved or [0] * len(cc.group_names)
-    chans = {name: ChannelStats(c_waiting[c], c_active[c], online, free, outcomes(c_rows[c]),
-                                c_wait[c], reserved=c_res[c])
-             for c, name in enumerate(cc.channel_names)}
-    groups = {name: GroupStats(g_waiting[g], g_active[g], g_online[g], g_free[g],
-                               outcomes(g_rows[g]), g_wait[g], reserved=g_res[g])
-              for g, name in enumerate(cc.group_names)}
+    lv = live if live is not None else Live(len(cc.channel_names), len(cc.group_names))
+    cats = categories.counts if isinstance(categories, Categories) else categories
+    c_cats = categories.by_channel if isinstance(categories, Categories) else {}
+    g_cats = categories.by_group if isinstance(categories, Categories) else {}
+
+    def mean(n: int, arrivals: float) -> Optional[float]:
+        return t - arrivals / n if n else None
+
+    chans = {name: ChannelStats(
+        c_waiting[c], c_active[c], online, free, outcomes(c_rows[c]), c_wait[c],
+        lv.c_over[c], mean(c_waiting[c], lv.c_arrivals[c]), lv.c_can_take[c], lv.bots_online,
+        lv.bot_free, lv.c_bot_can_take[c], dict(c_cats.get(c, {})),
+        c_waiting[c] + c_active[c], reserved=c_res[c])
+        for c, name in enumerate(cc.channel_names)}
+    groups = {name: GroupStats(
+        g_waiting[g], g_active[g], g_online[g], g_free[g], outcomes(g_rows[g]), g_wait[g],
+        lv.g_over[g], mean(g_waiting[g], lv.g_arrivals[g]), lv.g_bots_online[g],
+        lv.g_bot_free[g], dict(g_cats.get(g, {})), g_waiting[g] + g_active[g],
+        reserved=g_res[g])
+        for g, name in enumerate(cc.group_names)}
     waits = [w for w in c_wait if w is not None]
-    total = TotalStats(sum(c_waiting), sum(c_active), online, free, n_ops,
+    n_waiting = sum(c_waiting)
+    total = TotalStats(n_waiting, sum(c_active), online, free, n_ops,
                        outcomes(total_row(c_rows)), max(waits) if waits else None,
+                       sum(lv.c_over), mean(n_waiting, math.fsum(lv.c_arrivals)),
+                       lv.bots_online, lv.bot_free, n_waiting + sum(c_active),
                        reserved=sum(c_res))
     by_line: dict = {}
     for g, grp in enumerate(cc.config.groups):
         by_line.setdefault(grp.line, []).append(g_rows[g])
     lines = {line: outcomes(total_row(rows)) for line, rows in sorted(by_line.items())}
-    return Stats(t, total, chans, groups, dict(categories), lines)
+    return Stats(t, total, chans, groups, dict(cats), lines)
+
+
+class Live:
+    """The live figures of ``stats()`` that an engine finds for itself: over target and
+    the sum of arrival times of the waiting (per channel and group), and what the online
+    operators can take (per channel: honouring cost and caps; bots apart)."""
+
+    __slots__ = ("c_over", "g_over", "c_arrivals", "g_arrivals", "c_can_take",
+                 "c_bot_can_take", "g_bots_online", "g_bot_free", "bots_online", "bot_free")
+
+    def __init__(self, C: int, G: int) -> None:
+        self.c_over = [0] * C
+        self.g_over = [0] * G
+        self.c_arrivals = [0.0] * C
+        self.g_arrivals = [0.0] * G
+        self.c_can_take = [0] * C
+        self.c_bot_can_take = [0] * C
+        self.g_bots_online = [0] * G
+        self.g_bot_free = [0] * G
+        self.bots_online = 0
+        self.bot_free = 0
+
+
+def close_sum(kept: float, arrivals: list) -> bool:
+    """A sum of arrival times kept incrementally against the exact one (the rounding of
+    its adds and removes), for check()."""
+    exact = math.fsum(arrivals)
+    scale = abs(exact) + len(arrivals) * max(map(abs, arrivals), default=0.0)
+    return abs(kept - exact) <= 1e-9 * scale + 1e-9
+
+
+def can_take(free: int, charge: int, cap: int, held: int) -> int:
+    """How many more conversations of a channel one operator can take now: ``free`` slots
+    (0 in wrap-up or not online), ``charge`` slots each (at least 1; a call costs all the
+    operator's slots, so it needs an empty operator), at most ``cap - held`` (cap < 0:
+    none)."""
+    k = free // max(charge, 1)
+    if cap >= 0:
+        k = min(k, cap - held)
+    return max(k, 0)
 
 
 class Switches:
@@ -367,10 +427,12 @@ class Categories:
     """Conversation categories, shared by both engines: the names in the order first used
     and how many conversations carry each (ended ones included)."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("counts", "by_channel", "by_group")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.by_channel: dict[int, dict[str, int]] = {}   # channel index -> counts
+        self.by_group: dict[int, dict[str, int]] = {}     # home group index -> counts
 
     @staticmethod
     def check(name: object) -> str:
@@ -384,14 +446,18 @@ class Categories:
             raise errors.InvalidArgument(
                 f"too many categories in use ({MAX_CATEGORIES}); reuse existing names")
 
-    def move(self, old: Optional[str], new: str) -> None:
+    def move(self, old: Optional[str], new: str, channel: int = -1, group: int = -1) -> None:
+        """A conversation (of ``channel``, submitted to ``group``) tagged ``new`` instead
+        of ``old``."""
         if old == new:
             return
-        if old is not None:
-            self.counts[old] -= 1
-            if not self.counts[old]:
-                del self.counts[old]
-        self.counts[new] = self.counts.get(new, 0) + 1
+        for counts in (self.counts, self.by_channel.setdefault(channel, {}),
+                       self.by_group.setdefault(group, {})):
+            if old is not None:
+                counts[old] -= 1
+                if not counts[old]:
+                    del counts[old]
+            counts[new] = counts.get(new, 0) + 1
 
 
 def iterate_commands(cmds: object):
@@ -478,4 +544,22 @@ class Bans:
         return [(v, since, until, reason) for v, (since, until, reason) in self._bans.items()]
 
 
-statecodec.register(SkillTags, Categories, Bans, Switches)   # plain state: allowed in snapshots
+def untold_expiry(pending: list, request: Any, operator: Any) -> bool:
+    """Whether the events not returned yet say that ``request``'s offer (to ``operator``,
+    if given) expired: an accept or decline of it then returns those events (the offer
+    the caller answered is gone), as it did when calls were checked before their timers
+    fired — so journals written then replay alike."""
+    from .events import OfferExpired
+    return any(type(e) is OfferExpired and e.request == request
+               and (operator is None or e.operator == operator) for e in pending)
+
+
+def untold_assigned(pending: list, operator: Any) -> set:
+    """Conversations the events not returned yet give to ``operator``: an operator being
+    removed is not refused for holding them (they go back to the queue)."""
+    from .events import Assigned
+    return {e.request for e in pending if type(e) is Assigned and e.operator == operator}
+
+
+# plain state: allowed in snapshots (events: those fired and not returned yet)
+statecodec.register(SkillTags, Categories, Bans, Switches, *EVENT_TYPES)

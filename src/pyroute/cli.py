@@ -419,7 +419,8 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 1
     from .router import Router
     limits = {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout,
-              "stream_seconds": args.stream_seconds}
+              "stream_seconds": args.stream_seconds,
+              "advance_every": args.advance_every or None}
     for name, value in limits.items():
         if value is not None and not 0 < value <= 86400:
             print(f"pyroute serve: --{name.replace('_', '-')} must be seconds from 0 to "
@@ -448,7 +449,8 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             rocketchat.check(config)
         clock = MonotonicWallClock()
         kw = {"max_body": args.max_body, "body_timeout": args.body_timeout,
-              "stream_seconds": args.stream_seconds}
+              "stream_seconds": args.stream_seconds,
+              "advance_every": args.advance_every or None}
         if args.memory:
             svc = Service(Router(config, clock=clock), tokens, clock=clock, **kw)
         else:
@@ -681,6 +683,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--stream-seconds", type=float, default=None, metavar="S",
                      help="end each event stream after S seconds (clients reconnect); "
                           "default: never")
+    srv.add_argument("--advance-every", type=float, default=1.0, metavar="S",
+                     help="fire due timers (overflow, offer expiry, retention) every S "
+                          "seconds and publish their events; 0: only when a command or "
+                          "/v1/stats comes (default 1)")
     srv.add_argument("--log-level", default="warning")
     srv.set_defaults(func=cmd_serve)
     wk = sub.add_parser(

@@ -10,6 +10,7 @@ native core disagree, one of them has a bug.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 import time
 from typing import Any, Callable, Optional
@@ -25,6 +26,7 @@ from ._common import (
     OUT_SUBMITTED, OUT_SWITCHED, CANCEL_BANNED, CANCEL_CUSTOMER, CANCEL_REASONS,
     CANCEL_SWITCHED, Switches, cancel_slot, channel_refused,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
+    untold_assigned, untold_expiry, Live, can_take, close_sum,
     rng_next,
 )
 from .config import (
@@ -187,6 +189,8 @@ class Router:
         # per-queue constant added to a request's key when comparing across queues
         self._off = [list(row) for row in cc.offset]
         self._now = float("-inf")
+        self._pending: list = []   # events of timers fired but not returned yet
+        self._fired = float("-inf")   # due time of the last timer fired
         self._seq = 0
         self._reg = 0
         self._join = 0
@@ -205,6 +209,8 @@ class Router:
         self._g_free = [0] * G
         self._g_active = [0] * G
         self._c_waiting = [0] * C
+        self._c_arr = [0.0] * C     # sum of the arrival times of the waiting, per channel
+        self._g_arr = [0.0] * G     # and of those in each group's queues
         self._c_active = [0] * C
         self._c_out = [[0.0] * N_OUT for _ in range(C)]
         self._g_out = [[0.0] * N_OUT for _ in range(G)]
@@ -257,15 +263,30 @@ class Router:
         """The router's time: the latest ``now`` a call has passed (-inf before any)."""
         return self._now
 
-    def _time(self, now: Any) -> float:
+    def _read_time(self, now: Any) -> float:
+        """``now`` checked, for a read that fires nothing."""
         if now is None:
             now = self._clock()
         return check_now(now, self._now)
 
+    def _time(self, now: Any) -> float:
+        """``now`` checked, and the router brought to it before anything else: the timers
+        due by ``now`` fire (their events are held for the call's return, or for the next
+        call's if this one is refused) and the clock moves to ``now``."""
+        t = self._read_time(now)
+        if self._timers and self._timers[0][0] <= t:
+            self._fire(t, self._pending)
+            self._now = self._fired   # on to ``now`` once the call is accepted
+        return t
+
     def _fire(self, now: float, out: list) -> None:
+        if self._pending and out is not self._pending:
+            out += self._pending     # fired earlier (a read, a refused call): told first
+            self._pending = []
         timers = self._timers
         while timers and timers[0][0] <= now:
             due, _, rid, seq, gen, g, ri = heapq.heappop(timers)
+            self._fired = due
             if g == WRAP_UP:
                 op = self._ops.get(rid)
                 if op is not None and op.reg == seq:
@@ -493,15 +514,19 @@ class Router:
         self._queues[g * self._C + r.ch].add((r.k, r.seq, r.id))
         if not r.queued_in:
             self._c_waiting[r.ch] += 1
+            self._c_arr[r.ch] += r.arrival
         r.queued_in.append(g)
         self._g_waiting[g] += 1
+        self._g_arr[g] += r.arrival
 
     def _dequeue(self, r: _Req) -> None:
         for g in r.queued_in:
             self._queues[g * self._C + r.ch].remove((r.k, r.seq, r.id))
             self._g_waiting[g] -= 1
+            self._g_arr[g] = self._g_arr[g] - r.arrival if self._g_waiting[g] else 0.0
         if r.queued_in:
             self._c_waiting[r.ch] -= 1
+            self._c_arr[r.ch] = self._c_arr[r.ch] - r.arrival if self._c_waiting[r.ch] else 0.0
         r.queued_in = []
 
     def _assign(self, r: _Req, op: _Op, g: int, now: float, out: list,
@@ -1154,7 +1179,9 @@ class Router:
         t = self._time(now)   # first: a clock may call back into the router
         op = self._get_op(operator)
         check_flag("requeue", requeue)
-        held = sum(1 for rid in op.active if self._reqs[rid].state == ACTIVE)
+        untold = untold_assigned(self._pending, op.id)
+        held = sum(1 for rid in op.active if self._reqs[rid].state == ACTIVE
+                   and rid not in untold)
         if held and not requeue:
             raise errors.InvalidState(
                 f"operator {operator!r} still holds {held} conversation(s): finish them "
@@ -1276,14 +1303,14 @@ class Router:
 
     def bans(self, now: Optional[float] = None) -> list:
         """The bans in force at ``now``, in the order they were set. Fires no timers."""
-        t = self._time(now)
+        t = self._read_time(now)
         return self._bans.views(t)
 
     def accepting(self, group: str, channel: str, now: Optional[float] = None,
                   visitor: Any = None) -> bool:
         """Whether a submit to ``group`` on ``channel`` (by ``visitor``) would be admitted:
         for a chat widget to hide itself when the floor is overloaded. Fires no timers."""
-        t = self._time(now)
+        t = self._read_time(now)
         gi = self._cc.group_index.get(group) if isinstance(group, str) else None
         if gi is None:
             raise errors.unknown("group", group, self._cc.group_index)
@@ -1474,12 +1501,17 @@ class Router:
     def _answer_offer(self, request: Any, operator: Any, now: Optional[float],
                       accept: bool) -> list:
         t = self._time(now)   # first: a clock may call back into the router
-        r = self._offer(request, operator, "accept" if accept else "decline")
-        offer = r.offers
-        out: list = []
-        self._fire(t, out)
-        if r.state != OFFERED or r.offers != offer:
+        verb = "accept" if accept else "decline"
+        self._get_live(request, verb)
+        if operator is not None:
+            check_id("operator", operator)
+        if untold_expiry(self._pending, request, operator):
+            out: list = []
+            self._fire(t, out)
             return out        # the offer expired by now: the events say what happened
+        r = self._offer(request, operator, verb)
+        out = []
+        self._fire(t, out)
         op = self._ops[r.op]
         op.missed = 0
         if accept:
@@ -1507,10 +1539,11 @@ class Router:
         out: list = []
         self._fire(t, out)
         if r is not None:
-            self._categories.move(r.category, name)
+            self._categories.move(r.category, name, r.ch, r.home)
             r.category = name
         else:
-            self._categories.move(v.category, name)
+            self._categories.move(v.category, name, self._cc.channel_index[v.channel],
+                                  self._cc.group_index[v.group])
             self._history[request] = msgspec.structs.replace(v, category=name)
         return out
 
@@ -1662,18 +1695,44 @@ class Router:
         return [rid for (_, _, rid) in items]
 
     def stats(self, now: Optional[float] = None) -> Stats:
-        """Monitoring counters, kept incrementally: O(channels + groups). Reading fires no
-        timers; call ``advance(now)`` first for a view that includes them."""
+        """Monitoring counters at ``now``, kept incrementally: O(channels + groups). The
+        router is brought to ``now`` first, as ``advance(now)`` would: the timers due fire
+        and the events they cause come first in the next call's return."""
         t = self._time(now)
+        self._now = t      # read at now: the router is at now, as advance(now) leaves it
         c_first: dict = {}
         g_first: dict = {}
+        live = Live(self._C, self._G)
         for r in self._reqs.values():     # the oracle scans; the native core keeps indexes
             if r.state == QUEUED:
                 if r.arrival < c_first.get(r.ch, float("inf")):
                     c_first[r.ch] = r.arrival
+                over = t - r.arrival > self._tw[r.ch]
+                live.c_over[r.ch] += over
                 for g in r.queued_in:
                     if r.arrival < g_first.get(g, float("inf")):
                         g_first[g] = r.arrival
+                    live.g_over[g] += over
+        live.c_arrivals = list(self._c_arr)
+        live.g_arrivals = list(self._g_arr)
+        for op in self._ops.values():     # O(operators x (channels + groups))
+            if op.status != ONLINE:
+                continue
+            bot = op.kind == 1
+            free = max(0, op.limit - op.load)
+            for c in range(self._C):
+                if not any(self._group_takes[g][c] for g in op.groups):
+                    continue   # none of its groups takes the channel
+                k = can_take(free, self._charge(op, c), op.ch_limit[c], op.ch_count[c])
+                live.c_can_take[c] += k
+                if bot:
+                    live.c_bot_can_take[c] += k
+            if bot:
+                live.bots_online += 1
+                live.bot_free += free
+                for g in op.groups:
+                    live.g_bots_online[g] += 1
+                    live.g_bot_free[g] += free
 
         c_res = [0] * self._C
         g_res = [0] * self._G
@@ -1688,7 +1747,7 @@ class Router:
             [t - c_first[c] if c in c_first else None for c in range(self._C)],
             self._g_waiting, self._g_active, self._g_online, self._g_free, self._g_out,
             [t - g_first[g] if g in g_first else None for g in range(self._G)],
-            self._categories.counts, c_reserved=c_res, g_reserved=g_res)
+            self._categories, live, c_reserved=c_res, g_reserved=g_res)
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
@@ -1742,6 +1801,10 @@ class Router:
             "outcomes": ([list(x) for x in self._c_out], [list(x) for x in self._g_out]),
             "skills": list(self._tags.names),
             "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
+            "pending": list(self._pending),
+            "live": (list(self._c_arr), list(self._g_arr),
+                     {c: dict(x) for c, x in self._categories.by_channel.items() if x},
+                     {g: dict(x) for g, x in self._categories.by_group.items() if x}),
             "counters": (list(self._g_waiting), list(self._g_online), list(self._g_free),
                          list(self._g_active), list(self._c_waiting), list(self._c_active),
                          self._online, self._free, self._unres),
@@ -1793,6 +1856,13 @@ class Router:
                     f"channel {self._cc.channel_names[c]!r}: answered + abandoned + early + "
                     f"switched + rejected ({decided}) + open ({open_[c]}) != submitted "
                     f"({row[OUT_SUBMITTED]})")
+        queued = [r for r in self._reqs.values() if r.state == QUEUED]
+        for kept, exact in [(self._c_arr[c], [r.arrival for r in queued if r.ch == c])
+                            for c in range(C)] + [
+                (self._g_arr[g], [r.arrival for r in queued if g in r.queued_in])
+                for g in range(G)]:
+            if not close_sum(kept, exact):
+                raise AssertionError(f"sum of waiting arrivals {kept} != {math.fsum(exact)}")
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():

@@ -90,6 +90,12 @@ class _ExplainingRouter(Router):
     def explain(self, request: Any) -> Explanation:
         return self._mirror.explain(request)
 
+    def stats(self, now: Any = None) -> Any:
+        self._times.clear()
+        out = super().stats(now)
+        _catch_up(self)       # the timers it fired, decided in the mirror too
+        return out
+
     def apply_many(self, cmds: Any) -> list:
         try:
             cmds = list(cmds)
@@ -101,9 +107,18 @@ class _ExplainingRouter(Router):
         except errors.BatchError as e:
             for cmd in cmds[:e.index]:
                 self._mirror.apply(cmd)
+            _catch_up(self)
             raise
         self._mirror.apply_many(cmds)
         return out
+
+
+def _catch_up(router: Any) -> None:
+    """Bring the mirror to the native engine's time (the timers a read or a refused call
+    fired): the events it holds are never returned, its explanations are current."""
+    if router.now > router._mirror.now:
+        router._mirror._time(router.now)
+        router._mirror._now = router.now
 
 
 def _mirrored(name: str):
@@ -111,7 +126,11 @@ def _mirrored(name: str):
 
     def call(self, *args, **kwargs):
         self._times.clear()
-        out = native(self, *args, **kwargs)   # raises: nothing changed, nothing to mirror
+        try:
+            out = native(self, *args, **kwargs)
+        except errors.RoutingError:
+            _catch_up(self)   # refused, but brought to its now: timers due have fired
+            raise
         getattr(self._mirror, name)(*args, **kwargs)
         return out
 

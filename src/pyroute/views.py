@@ -72,6 +72,14 @@ class ChannelStats(msgspec.Struct, frozen=True):
     free_slots: int   # free slots of those operators
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None   # seconds the longest-waiting one has waited
+    over_target: int = 0                   # waiting longer than the channel's target_wait
+    mean_wait: Optional[float] = None      # mean seconds waited so far by those waiting
+    can_take: int = 0         # more conversations of this channel the online could take now
+    bots_online: int = 0      # of ``online``: operators with kind="bot"
+    bot_free_slots: int = 0   # of ``free_slots``: the bots'
+    bot_can_take: int = 0     # of ``can_take``: the bots'
+    categories: dict[str, int] = msgspec.field(default_factory=dict)  # of this channel's
+    unresolved: int = 0       # still waiting or in progress at ``at``
     reserved: int = 0   # waiting conversations of the channel with an operator reserved
 
 
@@ -82,6 +90,12 @@ class GroupStats(msgspec.Struct, frozen=True):
     free_slots: int
     outcomes: Outcomes = Outcomes()   # answered through the group; abandoned, rejected by home
     longest_wait: Optional[float] = None
+    over_target: int = 0               # in its queues, longer than their channel's target
+    mean_wait: Optional[float] = None  # of those in its queues (since their arrival)
+    bots_online: int = 0
+    bot_free_slots: int = 0
+    categories: dict[str, int] = msgspec.field(default_factory=dict)  # submitted to it
+    unresolved: int = 0                # waiting in its queues or in progress through it
     reserved: int = 0   # members reserved for a waiting conversation (draining for it)
 
 
@@ -93,6 +107,11 @@ class TotalStats(msgspec.Struct, frozen=True):
     operators: int
     outcomes: Outcomes = Outcomes()
     longest_wait: Optional[float] = None
+    over_target: int = 0
+    mean_wait: Optional[float] = None
+    bots_online: int = 0
+    bot_free_slots: int = 0
+    unresolved: int = 0
     reserved: int = 0   # operators reserved for a waiting conversation
 
 

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import errors, protocol
-from ..commands import Command
+from ..commands import Advance, Command
 from ..wire import WIRE_VERSION, decode_commands
 from .http import (
     JSON_ENC as _JSON_ENC, MSGPACK, HTTPError, Refused, decode_body as _decode,
@@ -133,14 +133,18 @@ class Service:
     journal, in a worker thread) before it answers — ``--fsync always``; give it a
     durable router opened with ``fsync="never"`` (:meth:`open` does). ``body_timeout``:
     the longest wait for the next part of a body (408). ``stream_seconds``: the event
-    stream ends after that long (clients reconnect); None: never.
+    stream ends after that long (clients reconnect); None: never. ``advance_every``: look
+    that often (seconds) for due timers and fire them through the writer, so the event
+    stream reports them unasked; None (default): they fire with the next command or
+    ``GET /v1/stats``, which always fires what is due first.
     """
 
     def __init__(self, router: Any, tokens: dict[str, str], max_body: int = 1 << 20,
                  subscriber_buffer: int = 10_000, clock: Any = None,
                  max_skew: Optional[float] = None, *, sync: bool = False,
                  body_timeout: Optional[float] = BODY_TIMEOUT,
-                 stream_seconds: Optional[float] = None) -> None:
+                 stream_seconds: Optional[float] = None,
+                 advance_every: Optional[float] = None) -> None:
         if not tokens:
             raise errors.ConfigError("the service needs at least one token "
                                      "(PYROUTE_TOKENS=supervisor:secret,...)")
@@ -152,8 +156,14 @@ class Service:
         self.buffer = subscriber_buffer
         self.body_timeout = body_timeout
         self.stream_seconds = stream_seconds
+        if advance_every is not None and not (isinstance(advance_every, (int, float))
+                                              and 0 < advance_every < math.inf):
+            raise errors.ConfigError(f"advance_every must be a number of seconds > 0, "
+                                     f"got {advance_every!r}")
+        self.advance_every = advance_every
         self.queue: Optional[asyncio.Queue] = None
         self.writer: Optional[asyncio.Task] = None
+        self.ticker: Optional[asyncio.Task] = None
         self.subscribers: set[_Subscriber] = set()
         self.applied = 0
         self.pending = 0      # requests queued for the writer, not yet answered
@@ -237,18 +247,49 @@ class Service:
     async def start(self) -> None:
         self.queue = asyncio.Queue()
         self.writer = asyncio.create_task(self._write_loop())
+        if self.advance_every is not None:
+            self.ticker = asyncio.create_task(self._tick_loop())
 
     async def stop(self) -> None:
-        if self.writer is not None:
-            self.writer.cancel()
+        for task in (self.ticker, self.writer):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self.writer
+                await task
             except asyncio.CancelledError:
                 pass
         self.end_streams()
         close = getattr(self.router, "close", None)
         if close is not None:
             close()
+
+    # ------------------------------------------------------------------ time owned
+    def due(self) -> bool:
+        """Whether a timer of the router is due at the service's time."""
+        nt = self.router.next_timer()
+        return nt is not None and nt <= self.time()
+
+    async def catch_up(self) -> None:
+        """Fire the timers due at the service's time through the writer (an ``Advance``,
+        journaled like any command), so their events reach the event stream now and a
+        read that follows is current."""
+        if self.due() and not self.broken:
+            try:
+                await self.apply([Advance()])
+            except Refused:
+                pass        # the router refused (it is ahead): nothing was due for it
+
+    async def _tick_loop(self) -> None:
+        """With ``advance_every``: look that often whether a timer is due, so the event
+        stream reports overflows, expiries and retention steps without being asked."""
+        assert self.advance_every is not None
+        while True:
+            await asyncio.sleep(self.advance_every)
+            try:
+                await self.catch_up()
+            except HTTPError:
+                pass        # broken: the commands say so
 
     def _apply_now(self, cmds: Any) -> list:
         """Apply one request's commands in order at the service's time (on the event
@@ -530,6 +571,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
 
     async def stats(request: Request) -> Response:
         svc.role(request)
+        await svc.catch_up()      # the service owns time: what is due fires, and is published
         return _respond(request, svc.router.stats(now=svc.time()))
 
     async def bans(request: Request) -> Response:

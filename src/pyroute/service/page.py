@@ -2,7 +2,11 @@
 
 Open ``/?token=<token>``. The page reads ``/v1/stats`` at once, again whenever the event
 stream (``/v1/events``) reports something (at most every 500 ms), and every 2 s in any
-case; it keeps the queue length of the last 10 minutes for its chart.
+case; it keeps the queue length of the last 10 minutes for its chart. Each read is at the
+service's time (what is due fires first), so the page is current. Per channel and group
+it shows waiting, over target, mean and longest wait, in progress, the online humans and
+their free slots, what the humans can still take of each channel (caps and cost
+honoured), and bots apart.
 """
 
 PAGE = r"""<!doctype html>
@@ -35,19 +39,30 @@ function fmt(x, d) { return x === null || x === undefined ? "–" : x.toFixed(d)
 function pct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
 
 function rows(id, entries, targets) {
-  const head = "<tr><th></th><th>waiting</th><th>longest wait s</th><th>target s</th>" +
-    "<th>in progress</th><th>online</th><th>free slots</th><th>answered</th>" +
-    "<th>service level</th><th>abandoned</th></tr>";
+  // online, free slots and "can take" are the humans'; bots apart. "can take": how many
+  // more of that channel the online humans could take now (channel caps and cost honoured)
+  const chans = targets !== null;
+  const head = "<tr><th></th><th>waiting</th><th>over target</th><th>mean wait s</th>" +
+    "<th>longest wait s</th>" + (chans ? "<th>target s</th>" : "") +
+    "<th>in progress</th><th>humans online</th><th>human free slots</th>" +
+    (chans ? "<th>humans can take</th>" : "") + "<th>bots online</th><th>bot free slots</th>" +
+    "<th>answered</th><th>service level</th><th>abandoned</th></tr>";
   let html = head;
   for (const [name, v] of entries) {
     const t = targets ? targets[name] : null;
     const late = t !== null && t !== undefined && v.longest_wait !== null && v.longest_wait > t;
     const o = v.outcomes || {};
+    const over = v.over_target || 0, bots = v.bots_online || 0, botFree = v.bot_free_slots || 0;
     html += `<tr data-name="${esc(name)}"><td>${esc(name)}</td><td class="waiting">${v.waiting}</td>` +
+      `<td class="over_target ${over ? "late" : ""}">${over}</td>` +
+      `<td class="mean_wait">${fmt(v.mean_wait, 1)}</td>` +
       `<td class="${late ? "late" : ""}">${fmt(v.longest_wait, 1)}</td>` +
-      `<td>${t === null || t === undefined ? "–" : t}</td>` +
-      `<td class="in_progress">${v.in_progress}</td><td>${v.online}</td>` +
-      `<td>${v.free_slots}</td><td class="answered">${o.answered || 0}</td>` +
+      (chans ? `<td>${t === null || t === undefined ? "–" : t}</td>` : "") +
+      `<td class="in_progress">${v.in_progress}</td><td class="humans">${v.online - bots}</td>` +
+      `<td class="free_slots">${v.free_slots - botFree}</td>` +
+      (chans ? `<td class="can_take">${(v.can_take || 0) - (v.bot_can_take || 0)}</td>` : "") +
+      `<td class="bots">${bots}</td><td class="bot_free_slots">${botFree}</td>` +
+      `<td class="answered">${o.answered || 0}</td>` +
       `<td>${pct(o.service_level)}</td><td>${o.abandoned || 0}</td></tr>`;
   }
   document.getElementById(id).innerHTML = html;
