@@ -83,6 +83,11 @@ def test_replaying_the_journal_gives_the_same_events(engine, tmp_path, seed):
     assert head["version"] == 1 and len(journaled) == len(events)
     replay = engine(head["config"])
     assert [replay.apply(c) for c in journaled] == events
+    if durable.now > replay.now:
+        # a refused last call fired the timers due by its time (and holds their events for
+        # the next accepted call); nothing of it is journaled: a read at that time brings
+        # the replay to the same state
+        replay.stats(now=durable.now)
     assert replay._state() == durable._state()
 
 
