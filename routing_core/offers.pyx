@@ -97,22 +97,21 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     move(e, rh, g, target, escalated, now)
 
 
-cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
-               double now) noexcept nogil:
-    cdef Req* r
-    cdef hnd held_by = -1, eh, nxt, freed = -1
-    cdef EvRec* ev
-    cdef bint was_active = R(e, rh).state == ST_ACTIVE
-    if slab_reserve(&e.ents, 1, &e.mem) < 0:
-        e.oom = 1
-        return
-    r = R(e, rh)
+cdef hnd restart_in(Engine* e, hnd rh, int32_t g, double now, hnd* freed) noexcept nogil:
+    """A transfer's first half: the request leaves its operator (or its queues) and begins
+    a new stay with ``g`` alone as its eligible groups (the first entry is kept: no
+    allocation); returns the operator it left, or -1. With ``freed``, a queued request's
+    reservation ends here and ``freed`` names the operator it held (else ``assign``
+    ends it)."""
+    cdef Req* r = R(e, rh)
+    cdef hnd held_by = -1, eh, nxt
+    cdef Entry* en
     if r.state == ST_ACTIVE:
-        r.wait_since = now   # an answered conversation starts waiting again
+        r.wait_since = now   # an answered conversation's new wait starts now
     r.leg_answered = 0       # a new stay, counted in the group that takes it
     if r.state == ST_QUEUED:
-        if r.hold:
-            freed = unhold(e, rh)
+        if freed != NULL and r.hold:
+            freed[0] = unhold(e, rh)
         dequeue(e, rh)
     else:
         held_by = r.op
@@ -122,21 +121,30 @@ cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     r.op = -1
     r.via = -1
     r.gen += 1
-    eh = r.first_entry
+    eh = EN(e, r.first_entry).next
     while eh != -1:
         nxt = EN(e, eh).next
         slab_give(&e.ents, eh, &e.mem)
         eh = nxt
-    eh = slab_take(&e.ents)
-    EN(e, eh).req = rh
-    EN(e, eh).group = g
-    EN(e, eh).pos = -1
-    EN(e, eh).sub = -1
-    EN(e, eh).next = -1
     r = R(e, rh)
-    r.first_entry = eh
-    r.last_entry = eh
+    en = EN(e, r.first_entry)
+    en.group = g
+    en.pos = -1
+    en.sub = -1
+    en.next = -1
+    r.last_entry = r.first_entry
     r.home = <int16_t>g
+    return held_by
+
+
+cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
+               double now) noexcept nogil:
+    cdef Req* r
+    cdef hnd held_by, freed = -1
+    cdef EvRec* ev
+    cdef bint was_active = R(e, rh).state == ST_ACTIVE
+    held_by = restart_in(e, rh, g, now, &freed)
+    r = R(e, rh)
     r.prefer = target
     r.prefer_until = now + e.cfg.transfer_timeout[g] if target != -1 else 0.0
     ev = ev_new(e, EV_TRANSFERRED, rh, now)
@@ -241,42 +249,17 @@ cdef void take_transfers(Engine* e, hnd oh, double now) noexcept nogil:
 
 cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept nogil:
     """Move the request to the operator (who can take it) through group ``g`` (its first
-    group if it is no longer in ``g``): ``Transferred``, then ``Assigned`` or ``Offered``."""
+    group that takes the channel if it is no longer in ``g``): ``Transferred``, then
+    ``Assigned`` or ``Offered``. The customer never waited with nobody: the new stay's
+    wait starts now."""
     cdef Req* r
-    cdef hnd held_by = -1, mh, eh, nxt
-    cdef Entry* en
+    cdef hnd held_by, mh
     cdef EvRec* ev
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
     mh = taking_member(e, oh, g, R(e, rh).ch)
     g = M(e, mh).group
+    held_by = restart_in(e, rh, g, now, NULL)
     r = R(e, rh)
-    if r.state == ST_ACTIVE:
-        r.wait_since = now   # it never waited with nobody: the new stay's wait starts now
-    r.leg_answered = 0       # a new stay, counted in the group that takes it
-    if r.state == ST_QUEUED:
-        dequeue(e, rh)
-    else:
-        held_by = r.op
-        release(e, rh)
-    r = R(e, rh)
-    r.state = ST_QUEUED
-    r.op = -1
-    r.via = -1
-    r.gen += 1
-    # its eligible groups become ``g`` alone: the first entry is kept (no allocation)
-    eh = EN(e, r.first_entry).next
-    while eh != -1:
-        nxt = EN(e, eh).next
-        slab_give(&e.ents, eh, &e.mem)
-        eh = nxt
-    r = R(e, rh)
-    en = EN(e, r.first_entry)
-    en.group = g
-    en.pos = -1
-    en.sub = -1
-    en.next = -1
-    r.last_entry = r.first_entry
-    r.home = <int16_t>g
     r.prefer = -1
     r.prefer_until = 0.0
     ev = ev_new(e, EV_TRANSFERRED, rh, now)

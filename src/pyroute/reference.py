@@ -858,21 +858,7 @@ class Router:
         if g not in op.members:
             g = self._taking_group(op, g, r.ch)
         was_active = r.state == ACTIVE
-        held_by = None
-        if r.state == ACTIVE:
-            r.wait_since = now   # it never waited with nobody: the new stay's wait starts now
-        r.leg_answered = False   # a new stay, counted in the group that takes it
-        if r.state == QUEUED:
-            self._dequeue(r)
-        else:
-            held_by = r.op
-            self._release(r)
-        r.state = QUEUED
-        r.op = None
-        r.via = -1
-        r.gen += 1
-        r.home = g
-        r.elig = [g]
+        held_by, _ = self._restart_in(r, g, now, unhold=False)
         r.prefer = None
         r.prefer_until = 0.0
         out.append(Transferred(r.id, now, held_by, self._cc.group_names[g], op.id, False))
@@ -1326,20 +1312,20 @@ class Router:
             return False   # nobody online who could take it: the offline form
         return not (visitor is not None and self._bans.is_banned(visitor, t))
 
-    def _move(self, r: _Req, g: int, target: Any, now: float, out: list,
-              escalated: bool) -> None:
-        """Transfer: the conversation leaves its operator (if any) and is routed anew in
-        group ``g`` (reserved for ``target`` for the group's transfer_timeout)."""
-        held_by = None if r.state == QUEUED else r.op
-        was_active = r.state == ACTIVE
-        freed = None
+    def _restart_in(self, r: _Req, g: int, now: float, unhold: bool) -> tuple:
+        """A transfer's first half: ``r`` leaves its operator (or its queues) and begins a
+        new stay with ``g`` alone as its eligible groups; returns the operator it left and
+        (with ``unhold``) the one its reservation held (else ``_assign`` ends it)."""
+        held_by = freed = None
         if r.state == ACTIVE:
-            r.wait_since = now   # an answered conversation starts waiting again
+            r.wait_since = now   # an answered conversation's new wait starts now
         r.leg_answered = False   # a new stay, counted in the group that takes it
         if r.state == QUEUED:
-            freed = self._unhold(r)
+            if unhold:
+                freed = self._unhold(r)
             self._dequeue(r)
         else:
+            held_by = r.op
             self._release(r)
         r.state = QUEUED
         r.op = None
@@ -1347,6 +1333,14 @@ class Router:
         r.gen += 1
         r.home = g
         r.elig = [g]
+        return held_by, freed
+
+    def _move(self, r: _Req, g: int, target: Any, now: float, out: list,
+              escalated: bool) -> None:
+        """Transfer: the conversation leaves its operator (if any) and is routed anew in
+        group ``g`` (reserved for ``target`` for the group's transfer_timeout)."""
+        was_active = r.state == ACTIVE
+        held_by, freed = self._restart_in(r, g, now, unhold=True)
         r.prefer = target
         r.prefer_until = now + self._transfer_timeout[g] if target is not None else 0.0
         out.append(Transferred(r.id, now, held_by, self._cc.group_names[g], target, escalated))
