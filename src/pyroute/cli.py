@@ -474,6 +474,9 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"pyroute serve: cannot listen on {args.host}:{args.port} (in use? choose "
               f"another with --port)", file=sys.stderr)
         return 1
+    # listening before we say so: a client that connects while the server still starts
+    # waits in the backlog instead of being refused (bind alone refuses it)
+    sock.listen(ucfg.backlog)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
