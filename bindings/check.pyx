@@ -11,7 +11,7 @@ cdef int _check(Engine* e) except -1:
     cdef Member* m
     cdef RQueue* q
     cdef OHeap* h
-    cdef hnd x
+    cdef hnd x, t
     g_wait = [0] * e.G
     c_wait = [0] * e.C
     g_act = [0] * e.G
@@ -45,8 +45,8 @@ cdef int _check(Engine* e) except -1:
                 r = R(e, en.req)
                 if not (r.state == ST_QUEUED):
                     raise AssertionError(f"queue {g}/{c} holds a request in state {r.state}")
-                if not (r.ch == c and nodes[j].k == r.k and nodes[j].seq == r.seq):
-                    raise AssertionError('r.ch == c and nodes[j].k == r.k and nodes[j].seq == r.seq')
+                if not (r.ch == c and nodes[j].k == req_key(e, r) and nodes[j].seq == r.seq):
+                    raise AssertionError('r.ch == c and nodes[j].k == req_key(e, r) and nodes[j].seq == r.seq')
                 if not (skills_needed(e, r, e.now) == mask):
                     raise AssertionError(f"queue {g}/{c}: request {r.seq} needs skills "
                                          f"{skills_needed(e, r, e.now):#x}, in heap {mask:#x}")
@@ -214,17 +214,25 @@ cdef int _check(Engine* e) except -1:
             raise AssertionError("history ring holds a live request")
     # pending transfers: each active, held by someone else than its target, in the
     # target's list of incoming transfers, and the target (online) unable to take it
+    xs_held = set()
     for i in range(e.reqs.used):
         r = R(e, <hnd>i)
-        if r.state == ST_FREE or r.state > ST_ACTIVE or r.xfer_to == -1:
+        if r.state != ST_FREE and r.x != -1:
+            if not (0 <= r.x < e.xs.used) or r.x in xs_held:
+                raise AssertionError(f"request {i}: ReqX handle {r.x} out of range or shared")
+            xs_held.add(r.x)
+        if r.state == ST_FREE or r.state > ST_ACTIVE or xfer_to(e, <hnd>i) == -1:
             continue
-        o = O(e, r.xfer_to)
-        if not (r.state == ST_ACTIVE and o.alive and o.status == OP_ONLINE
-                and r.op != r.xfer_to):
-            raise AssertionError(f"request {i}: pending transfer to operator {r.xfer_to} "
+        t = xfer_to(e, <hnd>i)
+        o = O(e, t)
+        if not (r.state == ST_ACTIVE and o.alive and o.status == OP_ONLINE and r.op != t):
+            raise AssertionError(f"request {i}: pending transfer to operator {t} "
                                  f"in state {r.state}, held by {r.op}")
-        if takes(e, r.xfer_to, <hnd>i):
-            raise AssertionError(f"operator {r.xfer_to} could take request {i}, transferred to it")
+        if takes(e, t, <hnd>i):
+            raise AssertionError(f"operator {t} could take request {i}, transferred to it")
+    if len(xs_held) != e.xs.used - e.xs.n_free:
+        raise AssertionError(f"{len(xs_held)} ReqX held by requests, "
+                             f"{e.xs.used - e.xs.n_free} handed out")
     for i in range(e.ops.used):
         o = O(e, <hnd>i)
         if not o.alive:
@@ -233,14 +241,14 @@ cdef int _check(Engine* e) except -1:
         n = 0
         while x != -1:
             r = R(e, x)
-            if not (r.xfer_to == i and r.state == ST_ACTIVE):
+            if not (xfer_to(e, x) == i and r.state == ST_ACTIVE):
                 raise AssertionError(f"operator {i}: incoming transfer {x} not theirs")
-            if r.xfer_next == -1 and o.in_tail != x:
+            if RX(e, r.x).xfer_next == -1 and o.in_tail != x:
                 raise AssertionError(f"operator {i}: incoming transfers' tail")
             n += 1
             if n > e.reqs.used:
                 raise AssertionError(f"operator {i}: incoming transfers loop")
-            x = r.xfer_next
+            x = RX(e, r.x).xfer_next
         for c in range(e.C):
             if (e.op_ch[i * 2 * e.C + c] >= 0
                     and e.op_ch[i * 2 * e.C + e.C + c] > e.op_ch[i * 2 * e.C + c]):

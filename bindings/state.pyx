@@ -8,6 +8,13 @@ cdef dict state_dump(Router self):
     cdef Req* r
     cdef Member* m
     cdef hnd x
+    cdef ReqX* rx
+    cdef ReqX no_x      # what a request without a ReqX reads as
+    no_x.prefer_until = 0.0
+    no_x.prefer = -1
+    no_x.xfer_to = -1
+    no_x.xfer_n = 0
+    no_x.xfer_group = -1
     gn, cn = self.gnames, self.cnames
     ops = []
     for i in range(e.ops.used):
@@ -29,7 +36,7 @@ cdef dict state_dump(Router self):
         x = o.in_head
         while x != -1:
             incoming.append(self.req_ids[x])
-            x = R(e, x).xfer_next
+            x = RX(e, R(e, x).x).xfer_next
         ops.append((o.reg, (self.op_ids[i], STATUSES[o.status], o.limit, o.load, o.wrap,
                             o.missed,
                             tuple([e.op_ch[i * 2 * e.C + c] for c in range(e.C)]),
@@ -50,8 +57,9 @@ cdef dict state_dump(Router self):
             if EN(e, x).pos >= 0:
                 queued_in.append(gn[EN(e, x).group])
             x = EN(e, x).next
+        rx = RX(e, r.x) if r.x != -1 else &no_x
         reqs.append((r.seq, (self.req_ids[i], STATE_NAMES[r.state],
-                             cn[r.ch], gn[r.home], r.prio, r.arrival, r.k, r.seq, r.gen,
+                             cn[r.ch], gn[r.home], r.prio, r.arrival, req_key(e, r), r.seq, r.gen,
                              self.op_ids[r.op] if r.op >= 0 else None,
                              gn[r.via] if r.via >= 0 else None,
                              r.assigned_at if r.state != ST_QUEUED else None,
@@ -59,11 +67,11 @@ cdef dict state_dump(Router self):
                              self.cat_names[r.cat] if r.cat >= 0 else None,
                              bool(r.answered), r.ret_next, r.offers, declined_names(self, r),
                              r.charge, req_skills(self, r),
-                             self.op_ids[r.prefer] if r.prefer >= 0 else None,
-                             r.prefer_until if r.prefer >= 0 else None,
-                             self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
-                             gn[r.xfer_group] if r.xfer_to >= 0 else None,
-                             r.xfer_n, r.ret_wait,
+                             self.op_ids[rx.prefer] if rx.prefer >= 0 else None,
+                             rx.prefer_until if rx.prefer >= 0 else None,
+                             self.op_ids[rx.xfer_to] if rx.xfer_to >= 0 else None,
+                             gn[rx.xfer_group] if rx.xfer_to >= 0 else None,
+                             rx.xfer_n, r.ret_wait,
                              bool(r.hold), self.op_ids[r.res] if r.res >= 0 else None,
                              r.wait_since, bool(r.leg_answered),
                              self.req_vis[i] if i < len(self.req_vis) else None)))

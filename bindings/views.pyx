@@ -180,7 +180,7 @@ cdef object request_view(Router self, hnd h):
                        eligible_names(self, r), self.cat_names[r.cat] if r.cat >= 0 else None,
                        declined_names(self, r),
                        {self.tags.names[b]: lv for b, lv in req_skills(self, r)},
-                       self.op_ids[r.xfer_to] if r.xfer_to >= 0 else None,
+                       self.op_ids[xfer_to(&self.e, h)] if xfer_to(&self.e, h) >= 0 else None,
                        self.op_ids[r.res] if r.res >= 0 and r.hold else None,
                        self.switches.from_.get(self.req_ids[h]),
                        self.switches.to.get(self.req_ids[h]),

@@ -124,15 +124,20 @@ cdef inline bint place(Engine* e, hnd rh, hnd eh, double now) noexcept nogil:
     cdef Entry* en
     cdef hnd mh
     cdef Req* r = R(e, rh)
-    if r.prefer != -1 and now <= r.prefer_until and eh == r.first_entry:
-        mh = O(e, r.prefer).first_member if O(e, r.prefer).alive else -1
+    cdef hnd prefer = -1
+    cdef double until = 0.0
+    if r.x != -1:
+        prefer = RX(e, r.x).prefer
+        until = RX(e, r.x).prefer_until
+    if prefer != -1 and now <= until and eh == r.first_entry:
+        mh = O(e, prefer).first_member if O(e, prefer).alive else -1
         while mh != -1 and M(e, mh).group != r.home:
             mh = M(e, mh).next
         if (mh != -1 and M(e, mh).pos >= 0 and fits(e, mh, rh, now)
-                and not held(e, r.prefer, rh)):
+                and not held(e, prefer, rh)):
             assign(e, rh, mh, now)
             return True
-        if now < r.prefer_until:
+        if now < until:
             return False
     while eh != -1:
         en = EN(e, eh)

@@ -22,7 +22,8 @@ cdef inline bint fits_rules(Engine* e, hnd mh, hnd rh, double now) noexcept nogi
     cdef uint8_t* has
     if r.excl != -1 and excludes(e, rh, oh):
         return False
-    if r.prefer != -1 and now < r.prefer_until and oh != r.prefer:
+    if r.x != -1 and RX(e, r.x).prefer != -1 and now < RX(e, r.x).prefer_until \
+            and oh != RX(e, r.x).prefer:
         return False
     if e.cfg.level_step[g] >= 0 and r.arrival + <double>(m.level - 1) * e.cfg.level_step[g] > now:
         return False

@@ -133,6 +133,7 @@ ctypedef struct Engine:
     Slab mems
     Slab excls
     Slab skreqs               # SkillReq of requests that require skills
+    Slab xs                   # ReqX of requests that prefer an operator or are transferred to one
     int32_t* op_ch            # [ops * 2C] per operator: channel caps (-1 none), then counts
     int64_t cap_op_ch
     uint8_t* op_sk            # [ops * 64] per operator: level of each skill (0: none)
@@ -150,6 +151,20 @@ ctypedef struct Engine:
 cdef inline Req* R(Engine* e, hnd h) noexcept nogil:
     PR_ASSERT(0 <= h and h < e.reqs.used)
     return &(<Req*>e.reqs.items)[h]
+
+cdef inline ReqX* RX(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.xs.used)
+    return &(<ReqX*>e.xs.items)[h]
+
+cdef inline hnd xfer_to(Engine* e, hnd rh) noexcept nogil:
+    """The operator a pending transfer moves the request to, or -1."""
+    cdef hnd x = R(e, rh).x
+    return -1 if x == -1 else RX(e, x).xfer_to
+
+cdef inline double req_key(Engine* e, Req* r) noexcept nogil:
+    """The request's key in its (group, channel) queues: lower is served first. Computed
+    from fields that never change after submit, so every push gives the same key."""
+    return r.arrival if e.cfg.deadline else e.cfg.aging * r.arrival - <double>r.prio
 
 cdef inline Entry* EN(Engine* e, hnd h) noexcept nogil:
     PR_ASSERT(0 <= h and h < e.ents.used)

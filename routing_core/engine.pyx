@@ -101,6 +101,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     slab_init(&e.mems, sizeof(Member))
     slab_init(&e.excls, sizeof(Excl))
     slab_init(&e.skreqs, sizeof(SkillReq))
+    slab_init(&e.xs, sizeof(ReqX))
     e.mem = sizeof(Engine)
     k = eng_arrays(e, t, n_rules, n_targets, n_steps, n_relax)
     for i in range(k):
@@ -140,6 +141,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.mems)
     slab_dealloc(&e.excls)
     slab_dealloc(&e.skreqs)
+    slab_dealloc(&e.xs)
     k = eng_arrays(e, t, 0, 0, 0, 0)
     for i in range(k):
         free(t[i].p[0])

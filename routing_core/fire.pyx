@@ -73,7 +73,7 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
             if r.state == ST_OFFERED and r.offers == t.gen:
                 expire_offer(e, t.req, t.due)
         elif t.group == TIMER_TRANSFER:
-            if r.xfer_to != -1 and r.xfer_n == t.gen:
+            if r.x != -1 and RX(e, r.x).xfer_to != -1 and RX(e, r.x).xfer_n == t.gen:
                 fail_transfer(e, t.req, t.due, XFER_TIMEOUT)
         elif r.state == ST_QUEUED and r.gen == t.gen:
             apply_rule(e, t.req, t.group, t.rule, t.due)

@@ -52,6 +52,9 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
         if R(e, h).sk != -1:
             slab_give(&e.skreqs, R(e, h).sk, &e.mem)
             R(e, h).sk = -1
+        if R(e, h).x != -1:
+            slab_give(&e.xs, R(e, h).x, &e.mem)
+            R(e, h).x = -1
         R(e, h).state = ST_FREE
         R(e, h).first_entry = -1
         slab_give(&e.reqs, h, &e.mem)

@@ -92,7 +92,7 @@ cdef void eng_transfer(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
     """The conversation leaves its operator (if any) and is routed anew in group ``g``,
     reserved for ``target`` (if any) for the group's transfer_timeout."""
     eng_begin(e, now)
-    if R(e, rh).xfer_to != -1:     # a new transfer replaces the pending one
+    if xfer_to(e, rh) != -1:       # a new transfer replaces the pending one
         drop_transfer(e, rh)
     move(e, rh, g, target, escalated, now)
 
@@ -139,14 +139,16 @@ cdef hnd restart_in(Engine* e, hnd rh, int32_t g, double now, hnd* freed) noexce
 
 cdef void move(Engine* e, hnd rh, int32_t g, hnd target, bint escalated,
                double now) noexcept nogil:
-    cdef Req* r
     cdef hnd held_by, freed = -1
     cdef EvRec* ev
+    cdef ReqX* rx
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
     held_by = restart_in(e, rh, g, now, &freed)
-    r = R(e, rh)
-    r.prefer = target
-    r.prefer_until = now + e.cfg.transfer_timeout[g] if target != -1 else 0.0
+    if target != -1 or R(e, rh).x != -1:
+        rx = req_x(e, rh)
+        if rx != NULL:   # NULL: out of memory (e.oom), routed with no preference
+            rx.prefer = target
+            rx.prefer_until = now + e.cfg.transfer_timeout[g] if target != -1 else 0.0
     ev = ev_new(e, EV_TRANSFERRED, rh, now)
     if ev != NULL:
         ev.op = held_by
@@ -198,24 +200,24 @@ cdef bint takes(Engine* e, hnd oh, hnd rh) noexcept nogil:
 
 cdef void drop_transfer(Engine* e, hnd rh) noexcept nogil:
     """End a pending transfer: out of its target's list of incoming transfers."""
-    cdef Req* r = R(e, rh)
-    cdef Op* o = O(e, r.xfer_to)
-    if r.xfer_prev != -1:
-        R(e, r.xfer_prev).xfer_next = r.xfer_next
+    cdef ReqX* x = RX(e, R(e, rh).x)
+    cdef Op* o = O(e, x.xfer_to)
+    if x.xfer_prev != -1:
+        RX(e, R(e, x.xfer_prev).x).xfer_next = x.xfer_next
     else:
-        o.in_head = r.xfer_next
-    if r.xfer_next != -1:
-        R(e, r.xfer_next).xfer_prev = r.xfer_prev
+        o.in_head = x.xfer_next
+    if x.xfer_next != -1:
+        RX(e, R(e, x.xfer_next).x).xfer_prev = x.xfer_prev
     else:
-        o.in_tail = r.xfer_prev
-    r.xfer_prev = -1
-    r.xfer_next = -1
-    r.xfer_to = -1
-    r.xfer_group = -1
+        o.in_tail = x.xfer_prev
+    x.xfer_prev = -1
+    x.xfer_next = -1
+    x.xfer_to = -1
+    x.xfer_group = -1
 
 
 cdef void fail_transfer(Engine* e, hnd rh, double now, int8_t reason) noexcept nogil:
-    cdef hnd target = R(e, rh).xfer_to
+    cdef hnd target = xfer_to(e, rh)
     cdef EvRec* ev
     drop_transfer(e, rh)
     ev = ev_new(e, EV_TRANSFER_FAILED, rh, now)
@@ -239,10 +241,10 @@ cdef void take_transfers(Engine* e, hnd oh, double now) noexcept nogil:
     while O(e, oh).in_head != -1 and O(e, oh).status == OP_ONLINE and O(e, oh).load < O(e, oh).limit:
         rh = O(e, oh).in_head
         while rh != -1 and not takes(e, oh, rh):
-            rh = R(e, rh).xfer_next
+            rh = RX(e, R(e, rh).x).xfer_next
         if rh == -1:
             return
-        g = R(e, rh).xfer_group
+        g = RX(e, R(e, rh).x).xfer_group
         drop_transfer(e, rh)
         hand_over(e, rh, oh, g, now)
 
@@ -252,16 +254,15 @@ cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept n
     group that takes the channel if it is no longer in ``g``): ``Transferred``, then
     ``Assigned`` or ``Offered``. The customer never waited with nobody: the new stay's
     wait starts now."""
-    cdef Req* r
     cdef hnd held_by, mh
     cdef EvRec* ev
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
     mh = taking_member(e, oh, g, R(e, rh).ch)
     g = M(e, mh).group
     held_by = restart_in(e, rh, g, now, NULL)
-    r = R(e, rh)
-    r.prefer = -1
-    r.prefer_until = 0.0
+    if R(e, rh).x != -1:
+        RX(e, R(e, rh).x).prefer = -1
+        RX(e, R(e, rh).x).prefer_until = 0.0
     ev = ev_new(e, EV_TRANSFERRED, rh, now)
     if ev != NULL:
         ev.op = held_by
@@ -280,9 +281,10 @@ cdef void eng_transfer_to(Engine* e, hnd rh, int32_t g, hnd oh, bint refuse,
     """Transfer to an operator (checked by the bindings against the state before the
     call's timers, which may have changed it since)."""
     cdef Req* r
+    cdef ReqX* x
     cdef EvRec* ev
     eng_begin(e, now)
-    if R(e, rh).xfer_to != -1:     # a new transfer replaces the pending one
+    if xfer_to(e, rh) != -1:       # a new transfer replaces the pending one
         drop_transfer(e, rh)
     r = R(e, rh)
     if O(e, oh).status != OP_ONLINE or O(e, oh).first_member == -1:
@@ -308,16 +310,20 @@ cdef void eng_transfer_to(Engine* e, hnd rh, int32_t g, hnd oh, bint refuse,
         if th_reserve(&e.timers, 1, &e.mem) < 0:
             e.oom = 1
             return
-        r.xfer_to = oh
-        r.xfer_group = <int16_t>g
-        r.xfer_n += 1
-        r.xfer_next = -1
-        r.xfer_prev = O(e, oh).in_tail
+        x = req_x(e, rh)
+        if x == NULL:
+            return
+        x.xfer_to = oh
+        x.xfer_group = <int16_t>g
+        x.xfer_n += 1
+        x.xfer_next = -1
+        x.xfer_prev = O(e, oh).in_tail
         if O(e, oh).in_tail != -1:
-            R(e, O(e, oh).in_tail).xfer_next = rh
+            RX(e, R(e, O(e, oh).in_tail).x).xfer_next = rh
         else:
             O(e, oh).in_head = rh
         O(e, oh).in_tail = rh
-        push_timer(e, now + e.cfg.transfer_timeout[g], rh, r.seq, r.xfer_n, TIMER_TRANSFER, 0)
+        push_timer(e, now + e.cfg.transfer_timeout[g], rh, R(e, rh).seq, x.xfer_n,
+                   TIMER_TRANSFER, 0)
     else:                          # a waiting customer waits for the target alone
         move(e, rh, g, oh, False, now)

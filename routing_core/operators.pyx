@@ -4,7 +4,7 @@ cdef void requeue(Engine* e, hnd rh, double now) noexcept nogil:
     """Send an offered or active conversation back to the queue at its place."""
     cdef Req* r
     cdef bint was_active = R(e, rh).state == ST_ACTIVE
-    if R(e, rh).xfer_to != -1:
+    if xfer_to(e, rh) != -1:
         drop_transfer(e, rh)
     r = R(e, rh)
     if r.state == ST_ACTIVE:

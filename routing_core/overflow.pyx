@@ -127,8 +127,8 @@ cdef void push_rechecks(Engine* e, hnd rh, hnd eh, bint relax, double now) noexc
     cdef Req* r = R(e, rh)
     cdef int32_t i, level, g
     cdef double due
-    if relax and r.prefer != -1 and r.prefer_until > now:
-        push_timer(e, r.prefer_until, rh, r.seq, r.gen, TIMER_RECHECK, 0)
+    if relax and r.x != -1 and RX(e, r.x).prefer != -1 and RX(e, r.x).prefer_until > now:
+        push_timer(e, RX(e, r.x).prefer_until, rh, r.seq, r.gen, TIMER_RECHECK, 0)
         r = R(e, rh)
     if relax and r.sk != -1:
         for i in range(e.cfg.relax_start[r.home], e.cfg.relax_start[r.home + 1]):

@@ -14,7 +14,7 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
         if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
             e.oom = 1
             return
-        rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+        rq_push(q, <Entry*>e.ents.items, eh, req_key(e, r), r.seq)
         en.sub = -1
     else:
         s = rq_sub_for(q, need, &e.g_subq[g], &e.mem)
@@ -22,7 +22,7 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
             e.oom = 1
             return
         en.sub = <int32_t>s
-        qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh, r.k, r.seq)
+        qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh, req_key(e, r), r.seq)
     if r.n_queued == 0:
         e.cnt.c_waiting[r.ch] += 1
         e.cnt.c_arr_sum[r.ch] += r.arrival
@@ -91,7 +91,7 @@ cdef void resort_entries(Engine* e, hnd rh, double now) noexcept nogil:
                         e.oom = 1
                         return
                     rq_remove_entry(q, <Entry*>e.ents.items, eh)
-                    rq_push(q, <Entry*>e.ents.items, eh, r.k, r.seq)
+                    rq_push(q, <Entry*>e.ents.items, eh, req_key(e, r), r.seq)
                 else:
                     rq_remove_entry(q, <Entry*>e.ents.items, eh)
                     s = rq_sub_for(q, need, &e.g_subq[g], &e.mem)
@@ -100,5 +100,5 @@ cdef void resort_entries(Engine* e, hnd rh, double now) noexcept nogil:
                         return
                     EN(e, eh).sub = <int32_t>s
                     qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh,
-                            r.k, r.seq)
+                            req_key(e, r), r.seq)
         eh = EN(e, eh).next

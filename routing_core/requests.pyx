@@ -1,5 +1,28 @@
 # Commands on requests: submit (or reject), finish, cancel.
 
+cdef ReqX* req_x(Engine* e, hnd rh) noexcept nogil:
+    """The request's ReqX, made (with its "none" values) on first use; NULL when memory
+    ran out (``e.oom`` is set). The pointer lasts until the next ReqX is made."""
+    cdef hnd x = R(e, rh).x
+    cdef ReqX* rx
+    if x != -1:
+        return RX(e, x)
+    if slab_reserve(&e.xs, 1, &e.mem) < 0:
+        e.oom = 1
+        return NULL
+    x = slab_take(&e.xs)
+    rx = RX(e, x)
+    rx.prefer_until = 0.0
+    rx.prefer = -1
+    rx.xfer_to = -1
+    rx.xfer_prev = -1
+    rx.xfer_next = -1
+    rx.xfer_n = 0
+    rx.xfer_group = -1
+    R(e, rh).x = x
+    return rx
+
+
 cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now) noexcept nogil:
     cdef hnd rh, eh
     cdef Req* r
@@ -12,7 +35,6 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r = R(e, rh)
     r.seq = 0
     r.arrival = now
-    r.k = now if e.cfg.deadline else e.cfg.aging * now - <double>prio
     r.assigned_at = 0.0
     r.wait_since = now
     r.leg_answered = 0
@@ -28,19 +50,13 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     r.offers = 0
     r.charge = 0
     r.sk = -1
-    r.prefer = -1
-    r.prefer_until = 0.0
+    r.x = -1
     r.res = -1
     r.hold = 0
     r.excl = -1
     r.answered = 0
     r.ret_next = 0
     r.ret_wait = 0
-    r.xfer_to = -1
-    r.xfer_prev = -1
-    r.xfer_next = -1
-    r.xfer_n = 0
-    r.xfer_group = -1
     r.ch = <int16_t>ch
     r.home = <int16_t>g
     r.via = -1
@@ -110,6 +126,7 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
                     uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil:
     cdef hnd rh, sh
     cdef SkillReq* sk
+    cdef ReqX* rx
     eng_begin(e, now)   # first: timers may take entries
     if eng_overloaded(e, g, ch):
         return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
@@ -131,8 +148,10 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
             R(e, rh).sk = sh
     if prefer != -1 and O(e, prefer).alive and O(e, prefer).status == OP_ONLINE \
             and is_member(e, prefer, g):
-        R(e, rh).prefer = prefer
-        R(e, rh).prefer_until = now + prefer_for
+        rx = req_x(e, rh)
+        if rx != NULL:
+            rx.prefer = prefer
+            rx.prefer_until = now + prefer_for
     route_new(e, rh, now)
     if not R(e, rh).answered:   # retention steps, while it waits for its first answer
         push_retention(e, rh, R(e, rh).arrival)
@@ -172,7 +191,7 @@ cdef void eng_finish(Engine* e, hnd rh, double now) noexcept nogil:
     cdef Req* r
     cdef double wrap
     eng_begin(e, now)
-    if R(e, rh).xfer_to != -1:
+    if xfer_to(e, rh) != -1:
         drop_transfer(e, rh)
     r = R(e, rh)
     wrap = e.cfg.wrap_g[r.via] if e.cfg.wrap_g[r.via] >= 0 else e.cfg.wrap_ch[r.ch]
@@ -234,7 +253,7 @@ cdef hnd cancel(Engine* e, hnd rh, double now, int8_t reason, hnd* freed) noexce
     cdef Req* r
     cdef double waited
     cdef EvRec* ev
-    if R(e, rh).xfer_to != -1:
+    if xfer_to(e, rh) != -1:
         drop_transfer(e, rh)
     r = R(e, rh)
     if r.state == ST_QUEUED:

@@ -41,7 +41,7 @@ cdef double rank_key(Engine* e, hnd oh, hnd rh) noexcept nogil:
     while eh != -1:
         g = EN(e, eh).group
         if is_member(e, oh, g):
-            k = r.k + e.cfg.off[<int64_t>g * e.C + r.ch]
+            k = req_key(e, r) + e.cfg.off[<int64_t>g * e.C + r.ch]
             if not found or k < best:
                 best = k
                 found = True

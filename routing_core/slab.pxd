@@ -4,8 +4,7 @@
 
 ctypedef struct Req:
     int64_t seq           # submission order, the last tie-break of every queue
-    double arrival
-    double k              # queue key inside a (group, channel) queue: lower is served first
+    double arrival        # also its queue key's source (req_key)
     double assigned_at
     double wait_since     # when it last started waiting: arrival, or an answered
                           # conversation's requeue, transfer or escalation
@@ -22,23 +21,28 @@ ctypedef struct Req:
     hnd excl              # operators who declined or let an offer expire (Excl list)
     int32_t charge        # slots it takes from its operator
     hnd sk                # required skills (a SkillReq), or -1
-    hnd prefer            # the operator it waits for until prefer_until, or -1
-    double prefer_until
-    hnd xfer_to           # a pending transfer: the operator it moves to, or -1
-    hnd xfer_prev         # neighbours in that operator's list of incoming transfers
-    hnd xfer_next
+    hnd x                 # its ReqX (a preferred operator, transfers to an operator), or -1
     hnd res               # the operator reserved for it while it waits (hold), or -1
-    int32_t xfer_n        # transfers made pending: numbers their timeout timers
     int32_t ret_wait      # waits after an answer: numbers the retention timers
-    int16_t xfer_group    # the group a pending transfer moves it into
+    int16_t ch
+    int16_t home
+    int16_t via           # group it was assigned through, or -1
     int8_t hold           # queued, of a channel that reserves (Channel.reserve)
     int8_t answered       # became active (assigned, or an offer accepted)
     int8_t leg_answered   # answered since it entered its current home group
     int8_t ret_next       # the next retention step
-    int16_t ch
-    int16_t home
-    int16_t via           # group it was assigned through, or -1
     int8_t state
+
+ctypedef struct ReqX:     # what few requests use, kept apart to keep Req small: made on a
+                          # request's first preferred operator or transfer to an operator,
+                          # given back with the request (a Req without one reads as below)
+    double prefer_until   # 0
+    hnd prefer            # the operator it waits for until prefer_until: -1
+    hnd xfer_to           # a pending transfer: the operator it moves to: -1
+    hnd xfer_prev         # neighbours in that operator's list of incoming transfers
+    hnd xfer_next
+    int32_t xfer_n        # transfers made pending, numbering their timeout timers: 0
+    int16_t xfer_group    # the group a pending transfer moves it into
 
 ctypedef struct Entry:    # one eligible group of one request
     hnd req
@@ -85,7 +89,7 @@ ctypedef struct Member:   # one operator in one group
     int32_t pos           # position in the group's operator heap, or -1
     hnd next              # the operator's next membership
 
-ctypedef struct Slab:     # the handle allocator shared by the four slabs
+ctypedef struct Slab:     # the handle allocator shared by the slabs
     void* items
     int64_t cap
     int64_t used          # high-water mark of handles ever handed out

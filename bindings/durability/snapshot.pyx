@@ -110,7 +110,8 @@ cdef dict _snapshot_engine(Engine* e):
         "arr_sums": [_blob(e.cnt.c_arr_sum, e.C * sizeof(double)),
                      _blob(e.cnt.g_arr_sum, e.G * sizeof(double))],
         "slabs": [_save_slab(&e.reqs), _save_slab(&e.ents), _save_slab(&e.ops),
-                  _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs)],
+                  _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs),
+                  _save_slab(&e.xs)],
         "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
                    for i in range(nq)],
         "subqs": [_save_subs(&e.queues[i]) for i in range(nq)],
@@ -129,7 +130,7 @@ cdef dict _snapshot_engine(Engine* e):
                      _blob(e.cnt.g_reserved, e.G * sizeof(int64_t))),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
                   sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
-                  sizeof(AgeNode), sizeof(SubQ)),
+                  sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX)),
     }
 
 
@@ -137,7 +138,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     cdef int64_t i, n, cap, nq = <int64_t>e.G * e.C
     if tuple(d["sizes"]) != (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member),
                              sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
-                             sizeof(TNode), sizeof(AgeNode), sizeof(SubQ)):
+                             sizeof(TNode), sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX)):
         raise ValueError("snapshot taken by a build with other record layouts")
     (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
      e.hist.head, e.hist.n) = d["scalars"]
@@ -163,6 +164,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     _load_slab(&e.mems, slabs[3])
     _load_slab(&e.excls, slabs[4])
     _load_slab(&e.skreqs, slabs[5])
+    _load_slab(&e.xs, slabs[6])
     if len(d["queues"]) != nq or len(d["subqs"]) != nq or len(d["oheaps"]) != e.G:
         raise ValueError("snapshot of another config")
     for i in range(nq):
