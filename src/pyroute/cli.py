@@ -178,11 +178,14 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
         data = [msgspec.to_builtins(r) for r in reports]
         for d, label in zip(data, labels):
             d["label"] = label
+        for d, r in zip(data[1:], reports[1:]):   # paired differences against the first
+            d["delta"] = present.json_deltas(reports[0], r)
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
     else:
         for r in reports:
             present.print_report(r, out)
         if len(reports) > 1:
+            present.print_deltas(reports, labels, out)
             present.print_compare(reports, labels, out)
     if args.html:
         err.print(f"wrote {args.html}")

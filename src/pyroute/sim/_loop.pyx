@@ -256,8 +256,9 @@ cdef class Loop:
             self.escalates[i] = -1 if e is None else gi[e]
         self.rows = <double*>malloc((self.C + self.G + 1) * NR * sizeof(double))
         memset(self.rows, 0, (self.C + self.G + 1) * NR * sizeof(double))
-        self.brows = <double*>malloc(batches * NR * sizeof(double))
-        memset(self.brows, 0, batches * NR * sizeof(double))
+        # batch rows: every row above (channels, groups, total) again for each batch
+        self.brows = <double*>malloc(batches * (self.C + self.G + 1) * NR * sizeof(double))
+        memset(self.brows, 0, batches * (self.C + self.G + 1) * NR * sizeof(double))
         self.reject_reasons = []
         # operators
         self.n_ops = len(limits)
@@ -408,14 +409,20 @@ cdef class Loop:
             self.push(t, K_ARRIVE, i, 0)
 
     cdef inline void count(self, int64_t rid, int k, double v) noexcept:
-        """A conversation's counter: its channel, the total and its batch (group rows
-        count stays: ``count_g``)."""
+        """A conversation's counter: its channel and the total, overall and in its
+        batch (group rows count stays: ``count_g``)."""
+        cdef int64_t b = <int64_t>self.r_batch[rid] * (self.C + self.G + 1)
         self.rows[self.r_ch[rid] * NR + k] += v
         self.rows[(self.C + self.G) * NR + k] += v
-        self.brows[self.r_batch[rid] * NR + k] += v
+        self.brows[(b + self.r_ch[rid]) * NR + k] += v
+        self.brows[(b + self.C + self.G) * NR + k] += v
 
-    cdef inline void count_g(self, int32_t g, int k, double v) noexcept:
+    cdef inline void count_g(self, int64_t rid, int32_t g, int k, double v) noexcept:
+        """A stay's counter in group ``g``'s row, overall and in the conversation's batch
+        (the slice of the window it arrived in)."""
+        cdef int64_t b = <int64_t>self.r_batch[rid] * (self.C + self.G + 1)
         self.rows[(self.C + g) * NR + k] += v
+        self.brows[(b + self.C + g) * NR + k] += v
 
     cdef void answered(self, int64_t rid, double wait) except *:
         if not self.r_counted[rid]:
@@ -439,13 +446,13 @@ cdef class Loop:
         if not self.r_counted[rid]:
             return
         wait = at - self.r_since[rid]
-        self.count_g(g, ANSWERED, 1.0)
-        self.count_g(g, WAIT_ANS, wait)
-        self.count_g(g, WAIT_ALL, wait)
+        self.count_g(rid, g, ANSWERED, 1.0)
+        self.count_g(rid, g, WAIT_ANS, wait)
+        self.count_g(rid, g, WAIT_ALL, wait)
         if wait <= self.target[self.r_ch[rid]]:
-            self.count_g(g, WITHIN, 1.0)
+            self.count_g(rid, g, WITHIN, 1.0)
         if wait > 0:
-            self.count_g(g, WAITED, 1.0)
+            self.count_g(rid, g, WAITED, 1.0)
         self.sample(wait, -1, g)
 
     cdef void sample(self, double wait, int32_t ch, int32_t g) except *:
@@ -618,7 +625,7 @@ cdef class Loop:
         if self.r_counted[rid]:
             self.r_batch[rid] = min(self.B - 1, <int32_t>((t - self.start) / self.batch_len))
             self.count(rid, OFFERED, 1.0)
-            self.count_g(g, OFFERED, 1.0)
+            self.count_g(rid, g, OFFERED, 1.0)
             self.live_counted += 1
         self.calls += 1
         events = self.submit(rid, self.cnames[ch], self.gnames[g], s.prio, None, t,
@@ -628,8 +635,8 @@ cdef class Loop:
             if self.r_counted[rid]:
                 self.count(rid, REJECTED, 1.0)
                 self.count(rid, WAITED, 1.0)
-                self.count_g(g, REJECTED, 1.0)
-                self.count_g(g, WAITED, 1.0)
+                self.count_g(rid, g, REJECTED, 1.0)
+                self.count_g(rid, g, WAITED, 1.0)
                 self.reject_reasons.append(last.reason)
             self.done(rid)
         else:
@@ -673,7 +680,7 @@ cdef class Loop:
             self.r_group[rid] = self.escalates[g]
             if self.r_counted[rid]:
                 self.count(rid, ESCALATED, 1.0)
-                self.count_g(g, ESCALATED, 1.0)
+                self.count_g(rid, g, ESCALATED, 1.0)
             self.new_stay(rid, t)
             events = self.escalate_(rid, t)
         else:
@@ -681,7 +688,7 @@ cdef class Loop:
             self.r_group[rid] = s.transfer_to
             if self.r_counted[rid]:
                 self.count(rid, TRANSFERRED, 1.0)
-                self.count_g(g, TRANSFERRED, 1.0)
+                self.count_g(rid, g, TRANSFERRED, 1.0)
             self.new_stay(rid, t)
             events = self.transfer_(rid, self.gnames[s.transfer_to], None, t)
         self.events(events)
@@ -692,7 +699,7 @@ cdef class Loop:
         self.r_since[rid] = t
         self.r_stay[rid] = 0
         if self.r_counted[rid]:
-            self.count_g(self.r_group[rid], OFFERED, 1.0)
+            self.count_g(rid, self.r_group[rid], OFFERED, 1.0)
 
     cdef void left(self, int64_t rid, double t, list events, bint unanswered) except *:
         """Count a customer who left before being answered the way the router's stats
@@ -711,9 +718,9 @@ cdef class Loop:
             self.count(rid, WAIT_ALL, t - self.r_arr[rid])
             self.count(rid, WAITED, 1.0)
         if not self.r_stay[rid]:   # in the row of the group whose queue it left
-            self.count_g(self.r_group[rid], EARLY if early else ABANDONED, 1.0)
-            self.count_g(self.r_group[rid], WAIT_ALL, t - self.r_since[rid])
-            self.count_g(self.r_group[rid], WAITED, 1.0)
+            self.count_g(rid, self.r_group[rid], EARLY if early else ABANDONED, 1.0)
+            self.count_g(rid, self.r_group[rid], WAIT_ALL, t - self.r_since[rid])
+            self.count_g(rid, self.r_group[rid], WAITED, 1.0)
 
     cdef void on_patience(self, double t, int64_t rid) except *:
         if self.r_live[rid] and not self.r_answered[rid]:
@@ -748,8 +755,12 @@ cdef class Loop:
         """Counters of row ``k``: channels 0..C-1, groups C..C+G-1, then the total."""
         return [self.rows[k * NR + j] for j in range(NR)]
 
-    def batch_rows(self):
-        return [[self.brows[b * NR + j] for j in range(NR)] for b in range(self.B)]
+    def batch_rows(self, int k=-1):
+        """Counters of row ``k`` (as ``row``; -1: the total) in each batch, in time order."""
+        cdef int64_t R = self.C + self.G + 1
+        if k < 0:
+            k = self.C + self.G
+        return [[self.brows[(b * R + k) * NR + j] for j in range(NR)] for b in range(self.B)]
 
     def operators(self):
         """(handled, busy slot-seconds, online seconds) per operator, in the window."""

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .compare import PAIRED_KPIS, Difference, compare
 from .report import KPIs, Report
 
 COLUMNS = [  # (header, attribute, format)
@@ -93,6 +94,72 @@ def print_compare(reports: Sequence[Report], labels: Sequence[str], console) -> 
             table.add_row(label if head == COMPARE[0][0] else "", head, *cells)
         table.add_section()
     console.print(table)
+
+
+#: how each paired KPI is shown: (header, format)
+PAIRED_SHOW = {"service_level": ("SL", "pct"), "mean_wait": ("mean wait s", "sec"),
+               "asa": ("ASA s", "sec"), "p_wait": ("waited", "pct"),
+               "p_abandon": ("abandon", "pct")}
+
+
+def fmt_difference(d: Difference, kind: str) -> str:
+    """``+3.1 pt ± 0.8`` (a change), ``+0.4 pt ± 1.2 ~`` (not distinguishable from 0)."""
+    if d.diff is None:
+        return "–"
+    if d.diff == 0 and not d.half_width:
+        return "="
+    scale, unit = (100.0, " pt") if kind == "pct" else (1.0, "")
+    text = f"{scale * d.diff:+.1f}{unit}"
+    if d.half_width is None:
+        return text + " (no interval)"
+    text += f" ± {scale * d.half_width:.1f}"
+    return text if d.significant else text + " ~"
+
+
+def delta_rows(reports: Sequence[Report]) -> list[tuple[str, str, list[Difference]]]:
+    """(row label, KPI, its difference in each report after the first) for the rows the
+    report tables show."""
+    base = reports[0]
+    diffs = [compare(base, r) for r in reports[1:]]
+    out = []
+    for label, _ in rows(base):
+        for kpi in PAIRED_KPIS:
+            out.append((label, kpi, [d[label][kpi] for d in diffs]))
+    return out
+
+
+def print_deltas(reports: Sequence[Report], labels: Sequence[str], console) -> None:
+    """The paired differences against the first configuration, with their 99 %
+    intervals; ``~`` marks a difference not distinguishable from zero."""
+    from rich.table import Table
+    table = Table(title=f"what-if against {labels[0]}: paired differences, 99 % interval "
+                        f"(same customers in every run; ~ = not distinguishable from 0)",
+                  title_justify="left")
+    table.add_column("")
+    table.add_column("KPI")
+    table.add_column(labels[0], justify="right")
+    for label in labels[1:]:
+        table.add_column(label, justify="right")
+        table.add_column("Δ", justify="right")
+    last = None
+    for row, kpi, ds in delta_rows(reports):
+        head, kind = PAIRED_SHOW[kpi]
+        if last is not None and row != last:
+            table.add_section()
+        cells = [fmt(ds[0].base if ds else None, kind)]
+        for d in ds:
+            cells += [fmt(d.other, kind), fmt_difference(d, kind)]
+        table.add_row(row if row != last else "", head, *cells)
+        last = row
+    console.print(table)
+
+
+def json_deltas(base: Report, other: Report) -> dict:
+    """The ``delta`` section of a compared report in ``--json``: row -> KPI -> its
+    paired difference against the first configuration."""
+    import msgspec
+    return {row: {k: msgspec.to_builtins(d) for k, d in ks.items()}
+            for row, ks in compare(base, other).items()}
 
 
 def _kpis(report: Report, label: str) -> Optional[KPIs]:
@@ -184,6 +251,24 @@ def html_page(reports: Sequence[Report], labels: Sequence[str]) -> str:
            "padding:3px 8px;text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
            "h2{margin-top:2em}</style></head><body>",
            f"<h1>pyroute simulate — {html.escape(reports[0].name or 'scenario')}</h1>"]
+    if len(reports) > 1:
+        out.append(f"<h2>What-if against {html.escape(labels[0])}</h2>")
+        out.append("<p>Paired differences (the same customers in every run), ± their 99% "
+                   "interval; <b>bold</b> is a change, grey with ~ is not distinguishable "
+                   "from zero.</p>")
+        out.append("<table><tr><th></th><th>KPI</th>"
+                   f"<th>{html.escape(labels[0])}</th>"
+                   + "".join(f"<th>{html.escape(lb)}</th><th>Δ</th>" for lb in labels[1:])
+                   + "</tr>")
+        for row, kpi, ds in delta_rows(reports):
+            head, kind = PAIRED_SHOW[kpi]
+            cells = f"<td>{fmt(ds[0].base, kind)}</td>"
+            for d in ds:
+                style = "font-weight:bold" if d.significant else "color:#888"
+                cells += (f"<td>{fmt(d.other, kind)}</td><td style='{style}'>"
+                          f"{html.escape(fmt_difference(d, kind))}</td>")
+            out.append(f"<tr><td>{html.escape(row)}</td><td>{head}</td>{cells}</tr>")
+        out.append("</table>")
     for rep, label in zip(reports, labels):
         out.append(f"<h2>{html.escape(label)}</h2>")
         out.append(f"<p>{rep.duration / 3600:g} h counted after {rep.warmup / 60:g} min "

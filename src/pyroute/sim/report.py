@@ -69,6 +69,15 @@ class Interval(msgspec.Struct, frozen=True):
 _T99 = {4: 4.604, 9: 3.250, 14: 2.977, 19: 2.861, 29: 2.756, 39: 2.708, 49: 2.680}
 
 
+def t99(df: int) -> float:
+    """The two-sided 99% Student t quantile for ``df`` degrees of freedom (the nearest
+    tabled one below, which is wider: conservative; 1-3 use their exact values)."""
+    exact = {1: 63.657, 2: 9.925, 3: 5.841}
+    if df in exact:
+        return exact[df]
+    return _T99[max((k for k in _T99 if k <= df), default=4)]
+
+
 class OperatorLoad(msgspec.Struct, frozen=True):
     handled: int           # conversations it was given in the window
     utilisation: float     # busy slot-time / (limit x online time) in the window
@@ -108,6 +117,18 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     conversations: int       # all arrivals simulated (warm-up and drain included)
     router_calls: int
     wall_seconds: float
+    # the same slices for each channel and each group (groups by stay, as ``groups``):
+    # what the paired what-if intervals (pyroute.sim.compare) are computed from
+    channel_batches: dict[str, list[Batch]] = {}
+    group_batches: dict[str, list[Batch]] = {}
+
+    def batches_of(self, row: str) -> list[Batch]:
+        """The batches of a row label of the reports: ``overall``, ``channel NAME`` or
+        ``group NAME``."""
+        if row == "overall":
+            return self.batches
+        kind, _, name = row.partition(" ")
+        return (self.channel_batches if kind == "channel" else self.group_batches).get(name, [])
 
     def interval(self, kpi: str) -> Optional[Interval]:
         """The 99% confidence interval of an overall KPI (``p_wait``, ``mean_wait``,
@@ -119,8 +140,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
             return None
         m = sum(xs) / n
         sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
-        t = _T99[max((k for k in _T99 if k <= n - 1), default=4)]   # conservative below
-        return Interval(m, t * sd / math.sqrt(n))
+        return Interval(m, t99(n - 1) * sd / math.sqrt(n))
 
 
 def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
@@ -178,22 +198,31 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
     queue = QueueSeries([x[0] for x in samples], [x[1] for x in samples],
                         {c: [x[2][i] for x in samples] for i, c in enumerate(cnames)},
                         {g: [x[3][i] for x in samples] for i, g in enumerate(gnames)})
-    batches = []
-    for row in loop.batch_rows():
-        off = row[OFFERED]
-        batches.append(Batch(int(off), row[WAITED] / off if off else None,
-                             row[WAIT_ALL] / (off - row[REJECTED])
-                             if off > row[REJECTED] else None,
-                             row[WAIT_ANS] / row[ANSWERED] if row[ANSWERED] else None,
-                             row[ABANDONED] / (row[ANSWERED] + row[ABANDONED])
-                             if row[ANSWERED] + row[ABANDONED] else None,
-                             row[WITHIN] / (row[ANSWERED] + row[ABANDONED] + row[REJECTED])
-                             if row[ANSWERED] + row[ABANDONED] + row[REJECTED] else None))
     return Report(name=sc.name, seed=seed, engine=engine, warmup=sc.warmup,
                   duration=sc.duration, overall=overall, channels=channels, groups=groups,
                   spread=spread, operators=loads, queue=queue,
-                  wait_histogram=loop.waits(-1, 0).histogram(), batches=batches,
+                  wait_histogram=loop.waits(-1, 0).histogram(),
+                  batches=batch_list(loop.batch_rows(-1)),
+                  channel_batches={cnames[c]: batch_list(loop.batch_rows(c)) for c in range(C)},
+                  group_batches={gnames[g]: batch_list(loop.batch_rows(C + g))
+                                 for g in range(G)},
                   conversations=loop.conversations, router_calls=loop.calls,
                   wall_seconds=wall)
+
+
+def batch_list(rows: list) -> list[Batch]:
+    """The Batch figures of one row's counters in each slice of the window."""
+    out = []
+    for row in rows:
+        off = row[OFFERED]
+        out.append(Batch(int(off), row[WAITED] / off if off else None,
+                         row[WAIT_ALL] / (off - row[REJECTED])
+                         if off > row[REJECTED] else None,
+                         row[WAIT_ANS] / row[ANSWERED] if row[ANSWERED] else None,
+                         row[ABANDONED] / (row[ANSWERED] + row[ABANDONED])
+                         if row[ANSWERED] + row[ABANDONED] else None,
+                         row[WITHIN] / (row[ANSWERED] + row[ABANDONED] + row[REJECTED])
+                         if row[ANSWERED] + row[ABANDONED] + row[REJECTED] else None))
+    return out
 
 
