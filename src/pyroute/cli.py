@@ -192,6 +192,67 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_staff(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .errors import ConfigError
+    from .sim import scenario, staff
+
+    err = Console(stderr=True)
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    bundled = Path(__file__).resolve().parent / "sim" / "example.toml"
+    path = Path(args.scenario) if args.scenario else bundled
+    try:
+        sc = scenario.load_scenario(path)
+        targets = [staff.parse_target(t, sc) for t in args.target or ()]
+        live = sys.stderr.isatty() and not args.json
+
+        def show(line: str) -> None:
+            if live:
+                err.print(line, style="dim", highlight=False, markup=False)
+        plan = staff.staff(sc, targets or None, up_to=args.up_to, seed=args.seed,
+                           replications=args.days, hourly=not args.flat, base=path.parent,
+                           progress=show)
+    except ConfigError as e:
+        err.print(f"pyroute staff: {e}", markup=False, highlight=False)
+        return 1
+    if args.json:
+        import msgspec
+        print(json.dumps(msgspec.to_builtins(plan), indent=2))
+        return 0
+    wanted = ", ".join(f"{t.name} {100 * t.level:g} % within {t.within:g} s"
+                       for t in plan.targets)
+    table = Table(title=f"operators needed each hour — {sc.name or path.stem}: {wanted}",
+                  title_justify="left")
+    table.add_column("hour")
+    for crew in plan.crews:
+        table.add_column(crew + ("" if crew in plan.searched else " (kept)"), justify="right")
+    by = {(r.target, r.hour): r for r in plan.results}
+    for t in plan.targets:
+        table.add_column(f"{t.name} SL", justify="right")
+    for h, label in enumerate(plan.hours):
+        cells = [str(plan.crews[c][h]) for c in plan.crews]
+        for t in plan.targets:
+            r = by.get((t.name, h))
+            if r is None or r.service_level is None:
+                cells.append("–")
+            else:
+                hw = f" ± {100 * r.half_width:.1f}" if r.half_width is not None else ""
+                cells.append(f"{100 * r.service_level:.1f}%{hw}" + (" close" if r.close else ""))
+        table.add_row(label, *cells)
+    out.print(table)
+    for t in plan.targets:
+        r = by.get((t.name, -1))
+        if r is not None and r.service_level is not None:
+            out.print(f"{t.name} over the whole window: {100 * r.service_level:.1f} %")
+    out.print(f"{plan.operator_hours} operator-hours (the scenario's rosters: "
+              f"{plan.scenario_operator_hours:g}); {plan.simulations} simulated days of "
+              f"{len(plan.hours)} h, each plan judged on the same {plan.replications} days; "
+              f"'close': met on average, within the day-to-day spread (95 %)")
+    return 0
+
+
 def _finite_time(text: str) -> float:
     """A time on the command line: a finite number of seconds (not inf, nan or 1e400)."""
     try:
@@ -636,6 +697,27 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print the report(s) as JSON")
     sim.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
     sim.set_defaults(func=cmd_simulate)
+    stf = sub.add_parser(
+        "staff", help="the fewest operators per hour that meet service-level targets",
+        description="Find, by simulating the scenario (docs/scenario.md, \"Staffing\"), "
+                    "the fewest operators of each crew in each hour that meet every "
+                    "target. Without a scenario: the bundled example; without --target: "
+                    "80 %% of each channel within its target_wait.")
+    stf.add_argument("scenario", nargs="?", help="scenario TOML file")
+    stf.add_argument("--target", action="append", metavar="CHANNEL=LEVEL/SECONDS",
+                     help="e.g. web=0.8/30: 80 %% of web conversations answered within "
+                          "30 s, in every hour (repeat for more channels)")
+    stf.add_argument("--up-to", type=int, metavar="N",
+                     help="the most operators of any crew in an hour (default: each "
+                          "crew's count)")
+    stf.add_argument("--days", type=int, default=8,
+                     help="simulated days every plan is judged on (default 8)")
+    stf.add_argument("--flat", action="store_true",
+                     help="one number per crew for the whole window, the targets met over "
+                          "the whole window (Erlang C's question)")
+    stf.add_argument("--seed", type=int, help="the first day's seed (default: the scenario's)")
+    stf.add_argument("--json", action="store_true", help="print the plan as JSON")
+    stf.set_defaults(func=cmd_staff)
     rep = sub.add_parser(
         "replay", help="rebuild a durable router's state from its journal",
         description="Replay the journal of a Router.open directory: the state at the end "

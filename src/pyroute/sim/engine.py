@@ -38,9 +38,17 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
 
 
 def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "native",
-              progress: bool = False, base: Path | None = None) -> tuple[Report, Any]:
+              progress: bool = False, base: Path | None = None, *,
+              schedule: Optional[dict[str, list[int]]] = None,
+              slices: int = 20) -> tuple[Report, Any]:
     """``simulate``, also returning the Router the run drove (its ``stats()`` count the
-    same day by the same glossary; the tests compare the two)."""
+    same day by the same glossary; the tests compare the two).
+
+    ``schedule`` (``pyroute staff``): crew name -> how many of its operators are online
+    in each hour of the counted window (the first hour's number also through the warm-up,
+    the last one's after the window); it replaces those crews' shifts and breaks, and a
+    crew has as many operators as its largest hour. ``slices``: how many equal slices of
+    the window the report's batches have."""
     if engine not in ("native", "reference"):
         raise ConfigError(f"engine must be 'native' or 'reference', got {engine!r}")
     if not isinstance(scenario, Scenario):
@@ -66,7 +74,8 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     status: list[tuple[float, int, str]] = []
     g_index = {g.name: i for i, g in enumerate(cfg.groups)}
     for crew in scenario.operators:
-        for k in range(1, crew.count + 1):
+        plan = schedule.get(crew.name) if schedule is not None else None
+        for k in range(1, (crew.count if plan is None else max(plan, default=0)) + 1):
             op = len(names)
             router.add_operator(op, list(crew.groups), crew.limit, "offline", 0.0,
                                 dict(crew.channel_limits) or None, dict(crew.skills) or None,
@@ -75,6 +84,9 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
             limits.append(crew.limit)
             bots.append(crew.kind == "bot")
             groups_of.append(None if crew.kind == "bot" else [g_index[g] for g in crew.groups])
+            if plan is not None:
+                status += _planned(plan, k, op, scenario.warmup)
+                continue
             a, b = crew.shift if crew.shift is not None else (0.0, math.inf)
             status.append((a, op, "online"))
             for x, y in crew.breaks:
@@ -93,12 +105,26 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
         samples.append(t)
         t += scenario.sample_every
     loop = Loop(router, scenario, seed, limits, bots, list(scenario.traffic), status,
-                samples, recorded)
+                samples, recorded, slices)
     bar = _Progress(end)
     loop.run(bar.tick if progress else None)
     bar.close()
     return build_report(loop, scenario, seed, engine, names, limits, groups_of,
                         _time.perf_counter() - started), router
+
+
+def _planned(plan: list[int], k: int, op: int, warmup: float) -> list[tuple[float, int, str]]:
+    """Status events of a crew's ``k``-th operator under an hourly plan: online in the
+    hours whose number is at least ``k`` (hour 0 from time 0, through the warm-up)."""
+    out: list[tuple[float, int, str]] = []
+    on = False
+    for h, n in enumerate(plan):
+        want = n >= k
+        if want != on:
+            out.append((0.0 if h == 0 else warmup + 3600.0 * h, op,
+                        "online" if want else "offline"))
+            on = want
+    return out
 
 
 class _Progress:

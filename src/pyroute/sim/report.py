@@ -56,6 +56,8 @@ class Batch(msgspec.Struct, frozen=True):
     asa: Optional[float]
     p_abandon: Optional[float]
     service_level: Optional[float]
+    within: int = 0          # answered within the channel's target_wait
+    sl_of: int = 0           # service level's denominator: answered + abandoned + rejected
 
 
 class Interval(msgspec.Struct, frozen=True):
@@ -222,7 +224,8 @@ def batch_list(rows: list) -> list[Batch]:
                          row[ABANDONED] / (row[ANSWERED] + row[ABANDONED])
                          if row[ANSWERED] + row[ABANDONED] else None,
                          row[WITHIN] / (row[ANSWERED] + row[ABANDONED] + row[REJECTED])
-                         if row[ANSWERED] + row[ABANDONED] + row[REJECTED] else None))
+                         if row[ANSWERED] + row[ABANDONED] + row[REJECTED] else None,
+                         int(row[WITHIN]), int(row[ANSWERED] + row[ABANDONED] + row[REJECTED])))
     return out
 
 
