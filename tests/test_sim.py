@@ -96,6 +96,10 @@ def test_shift_ends_leave_work_unresolved_and_occupancy_counts_online_time():
     data["operators"][0]["shift"] = [0, 1800]
     r = simulate(scenario_from(data))
     assert r.overall.unresolved > 0
+    # the customers left waiting show in their channel's and their group's rows too
+    assert r.channels["web"].unresolved == r.groups["g"].unresolved == r.overall.unresolved
+    w = r.channels["web"]
+    assert w.answered + w.abandoned + w.cancelled_early + w.rejected + w.unresolved == w.offered
     assert all(o.online == pytest.approx(1800) for o in r.operators.values())
     data["operators"][0]["breaks"] = [[600, 900]]
     r2 = simulate(scenario_from(data))
@@ -303,3 +307,25 @@ def test_progress_bar_on_long_runs_does_not_change_the_report():
     sc = load_scenario(EXAMPLE)
     long = msgspec.structs.replace(sc, duration=40 * 3600.0)
     assert same(simulate(long, progress=True), simulate(long))
+
+
+def test_honest_charts_waits_against_targets_bots_apart_warmup_shaded(tmp_path):
+    """Issue 14, point 2: each channel's waits are binned against its own target (an
+    e-mail's hours do not stretch the chat bins), bots are apart from people, and the
+    queue chart runs on the scenario's clock with the warm-up greyed out."""
+    from pyroute.sim.present import html_page
+    from pyroute.sim.report import TARGET_SHARES
+    r = simulate(load_scenario(EXAMPLE))
+    for name, counts in r.channel_waits.items():
+        assert len(counts) == len(TARGET_SHARES) + 2
+        assert sum(counts) == r.channels[name].answered, name
+    # web's target is 30 s: what waited past it is in the bins past 1x
+    beyond = sum(r.channel_waits["web"][TARGET_SHARES.index(1.0) + 2:])
+    web = r.channels["web"]
+    assert beyond == web.answered - round(web.service_level_answered * web.answered)
+    assert r.bots == ["assistant-1"]
+    page = html_page([r], ["example"])
+    assert "warm-up" in page and "00:00" in page and "08:00" in page
+    humans_chart = page[page.index("Load per human operator"):]
+    assert "assistant-1" not in humans_chart.split("Bots (apart")[0]
+    assert "Bots (apart" in page

@@ -755,6 +755,18 @@ cdef class Loop:
         """Counters of row ``k``: channels 0..C-1, groups C..C+G-1, then the total."""
         return [self.rows[k * NR + j] for j in range(NR)]
 
+    def unresolved(self):
+        """Counted conversations still live when the run stopped: ([per channel],
+        [per group]), each in its channel and in the group of its current stay."""
+        cdef int64_t rid
+        ch = [0] * self.C
+        gr = [0] * self.G
+        for rid in range(self.n):
+            if self.r_live[rid] and self.r_counted[rid]:
+                ch[self.r_ch[rid]] += 1
+                gr[self.r_group[rid]] += 1
+        return ch, gr
+
     def batch_rows(self, int k=-1):
         """Counters of row ``k`` (as ``row``; -1: the total) in each batch, in time order."""
         cdef int64_t R = self.C + self.G + 1
@@ -814,6 +826,17 @@ cdef class WaitSample:
         if i >= self.n:
             i = self.n - 1
         return self.buf[i]
+
+    def count_le(self, double x):
+        """How many waits are at most ``x`` (the waits are sorted)."""
+        cdef int64_t lo = 0, hi = self.n, mid
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.buf[mid] <= x:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def histogram(self, int bins=30):
         if self.n == 0:

@@ -7,13 +7,14 @@ be mailed or attached to a ticket as it is.
 from __future__ import annotations
 
 import html
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .compare import PAIRED_KPIS, Difference, compare
-from .report import KPIs, Report
+from .report import TARGET_SHARES, KPIs, Report
 
 COLUMNS = [  # (header, attribute, format)
     ("offered", "offered", "int"), ("answered", "answered", "int"),
@@ -183,8 +184,16 @@ def _delta(v: object, b: object, kind: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- HTML
+def _clock(t: float) -> str:
+    t %= 86400.0
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}"
+
+
 def _svg_lines(xs: list[float], series: dict[str, list[int]], w: int = 760, h: int = 240,
-               xlabel: str = "", ylabel: str = "") -> str:
+               xlabel: str = "", ylabel: str = "",
+               shade: Optional[tuple[float, float, str]] = None) -> str:
+    """Lines over the scenario's clock (x in seconds of the run, labelled HH:MM each
+    hour); ``shade``: (from, to, label) of a span to grey out, e.g. the warm-up."""
     if not xs:
         return "<p>no samples</p>"
     x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
@@ -199,9 +208,23 @@ def _svg_lines(xs: list[float], series: dict[str, list[int]], w: int = 760, h: i
              f'<text x="{L - 6}" y="{h - B}" text-anchor="end" font-size="11">0</text>',
              f'<text x="{w / 2}" y="{h - 6}" text-anchor="middle" font-size="11">'
              f'{html.escape(xlabel)}</text>',
-             f'<text x="{L}" y="{h - B + 14}" font-size="11">{x0 / 3600:.1f} h</text>',
-             f'<text x="{w - 10}" y="{h - B + 14}" text-anchor="end" font-size="11">'
-             f'{x1 / 3600:.1f} h</text>']
+             ]
+
+    def px(x: float) -> float:
+        return L + (x - x0) / (x1 - x0) * (w - L - 10)
+    if shade is not None and shade[1] > shade[0]:
+        a, b = px(max(shade[0], x0)), px(min(shade[1], x1))
+        parts.append(f'<rect x="{a:.1f}" y="10" width="{b - a:.1f}" height="{h - B - 10}" '
+                     f'fill="#eee"><title>{html.escape(shade[2])}</title></rect>'
+                     f'<text x="{(a + b) / 2:.1f}" y="24" text-anchor="middle" '
+                     f'font-size="10" fill="#888">{html.escape(shade[2])}</text>')
+    hours = max(1, int((x1 - x0) // 3600))
+    every = 3600.0 * max(1, hours // 12)
+    t = math.ceil(x0 / every) * every
+    while t <= x1:
+        parts.append(f'<text x="{px(t):.1f}" y="{h - B + 14}" text-anchor="middle" '
+                     f'font-size="10">{_clock(t)}</text>')
+        t += every
     for i, (name, ys) in enumerate(series.items()):
         pts = " ".join(f"{L + (x - x0) / (x1 - x0) * (w - L - 10):.1f},"
                        f"{h - B - y / top * (h - B - 10):.1f}" for x, y in zip(xs, ys))
@@ -286,21 +309,35 @@ def html_page(reports: Sequence[Report], labels: Sequence[str]) -> str:
         q = rep.queue
         out.append("<h3>Queue length over time</h3>")
         out.append(_svg_lines(q.times, {"total": q.total, **q.channels},
-                              xlabel="simulated time"))
-        edges, counts = rep.wait_histogram
-        at_once = counts[0] / sum(counts) if counts else 0.0
-        out.append("<h3>Wait of answered conversations</h3>")
-        out.append(f"<p>{100 * at_once:.1f}% fall in the first bar (answered within "
-                   f"{edges[1] if len(edges) > 1 else 0:.0f} s); p50 "
-                   f"{fmt(rep.overall.wait_p50, 'sec')} s, p90 "
+                              xlabel="the scenario's clock (grey: warm-up, not counted)",
+                              shade=(0.0, rep.warmup, "warm-up")))
+        out.append("<h3>Wait of answered conversations, against each channel's target</h3>")
+        out.append(f"<p>All channels: p50 {fmt(rep.overall.wait_p50, 'sec')} s, p90 "
                    f"{fmt(rep.overall.wait_p90, 'sec')} s, p99 "
-                   f"{fmt(rep.overall.wait_p99, 'sec')} s.</p>")
-        out.append(_svg_bars([f"{edges[i]:.0f}s" for i in range(len(counts))],
-                             [float(c) for c in counts], fmt_value=lambda v: f"{v:.0f}"))
+                   f"{fmt(rep.overall.wait_p99, 'sec')} s. Each channel's answered "
+                   f"conversations by their wait as a share of its target_wait:</p>")
+        heads = (["at once"] + [f"≤ {s:g}×" for s in TARGET_SHARES]
+                 + [f"> {TARGET_SHARES[-1]:g}×"])
+        out.append("<table><tr><th>channel</th><th>target</th>"
+                   + "".join(f"<th>{html.escape(x)}</th>" for x in heads) + "</tr>")
+        for name, counts in rep.channel_waits.items():
+            total = sum(counts)
+            k = rep.channels[name]
+            cells = "".join(f"<td>{100 * c / total:.0f}%</td>" if total else "<td>–</td>"
+                            for c in counts)
+            out.append(f"<tr><td>{html.escape(name)}</td><td>{k.target_wait:g} s</td>"
+                       f"{cells}</tr>")
+        out.append("</table>")
         ops = rep.operators
-        out.append("<h3>Load per operator (utilisation)</h3>")
-        out.append(_svg_bars(list(ops), [o.utilisation for o in ops.values()],
+        humans = {n: o for n, o in ops.items() if n not in rep.bots}
+        out.append("<h3>Load per human operator (utilisation)</h3>")
+        out.append(_svg_bars(list(humans), [o.utilisation for o in humans.values()],
                              fmt_value=lambda v: f"{100 * v:.0f}%"))
+        bots = {n: o for n, o in ops.items() if n in rep.bots}
+        if bots:
+            out.append("<p>Bots (apart: their limits are not people's): " + ", ".join(
+                f"{html.escape(n)} handled {o.handled:,}, utilisation "
+                f"{100 * o.utilisation:.1f}%" for n, o in bots.items()) + ".</p>")
     out.append("<p style='color:#888'>Made by pyroute simulate. Definitions: "
                "docs/scenario.md.</p></body></html>")
     return "\n".join(out)

@@ -46,6 +46,10 @@ class KPIs(msgspec.Struct, frozen=True, kw_only=True):
     wait_p99: Optional[float] = None
 
 
+#: the bins of ``Report.channel_waits``, as shares of the channel's target_wait
+TARGET_SHARES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)
+
+
 class Batch(msgspec.Struct, frozen=True):
     """Overall figures of the conversations that arrived in one equal slice of the window
     (batch means: the spread of these gives the confidence intervals)."""
@@ -123,6 +127,10 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     # what the paired what-if intervals (pyroute.sim.compare) are computed from
     channel_batches: dict[str, list[Batch]] = {}
     group_batches: dict[str, list[Batch]] = {}
+    # waits of each channel's answered conversations against its own target_wait: counts
+    # answered at once, then up to each of TARGET_SHARES x target_wait, then beyond
+    channel_waits: dict[str, list[int]] = {}
+    bots: list[str] = []      # the operators that are bots (kept apart in load charts)
 
     def batches_of(self, row: str) -> list[Batch]:
         """The batches of a row label of the reports: ``overall``, ``channel NAME`` or
@@ -184,9 +192,10 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
             occupancy=occ, target_wait=target,
             wait_p50=waits.pct(0.5), wait_p90=waits.pct(0.9), wait_p99=waits.pct(0.99))
 
-    channels = {cnames[c]: kpis(c, c, 0, float(cfg.channels[c].target_wait), None, 0)
+    un_ch, un_g = loop.unresolved()
+    channels = {cnames[c]: kpis(c, c, 0, float(cfg.channels[c].target_wait), None, un_ch[c])
                 for c in range(C)}
-    groups = {gnames[g]: kpis(C + g, g, 1, None, occupancy(g), 0) for g in range(G)}
+    groups = {gnames[g]: kpis(C + g, g, 1, None, occupancy(g), un_g[g]) for g in range(G)}
     overall = kpis(C + G, -1, 0, None, occupancy(None), loop.live_counted)
     loads = {names[i]: OperatorLoad(int(h), busy / (limits[i] * online) if online > 0 else 0.0,
                                     online)
@@ -208,8 +217,25 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
                   channel_batches={cnames[c]: batch_list(loop.batch_rows(c)) for c in range(C)},
                   group_batches={gnames[g]: batch_list(loop.batch_rows(C + g))
                                  for g in range(G)},
+                  bots=[names[i] for i, gs in enumerate(groups_of) if gs is None],
+                  channel_waits={cnames[c]: relative_waits(
+                      loop.waits(c, 0), float(cfg.channels[c].target_wait)) for c in range(C)},
                   conversations=loop.conversations, router_calls=loop.calls,
                   wall_seconds=wall)
+
+
+def relative_waits(waits: Any, target: float) -> list[int]:
+    """Counts of answered waits: at once (0 s), then in (previous, share x target] for
+    each of TARGET_SHARES, then beyond the last."""
+    n = waits.count_le(float("inf")) if waits.pct(0.5) is not None else 0
+    at_once = waits.count_le(0.0)
+    out, below = [at_once], at_once
+    for share in TARGET_SHARES:
+        k = waits.count_le(share * target)
+        out.append(k - below)
+        below = k
+    out.append(n - below)
+    return out
 
 
 def batch_list(rows: list) -> list[Batch]:
