@@ -157,6 +157,17 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
         first_label, first, first_base = runs[0]
         for spec in args.set or ():
             runs.append((spec, whatif.apply_edits(first, spec, first_base), first_base))
+        rows = None
+        if args.traffic_from:
+            from .sim import recorded
+            rows, derived = recorded.derive(args.traffic_from, seed=args.seed or 1)
+            runs = [(label, recorded.with_traffic(sc, rows), base) for label, sc, base in runs]
+            if not args.json:
+                err.print(f"{derived.conversations:,} conversations from {args.traffic_from}: "
+                          + "; ".join(f"{ch} {d['conversations']:,} ({d['answered']:,} "
+                                      f"answered, {d['left']:,} left)"
+                                      for ch, d in derived.channels.items()),
+                          markup=False, highlight=False)
         if args.html:
             html_path = Path(args.html)
             if not html_path.parent.is_dir():
@@ -164,9 +175,9 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                   f"does not exist")
         reports = []
         for label, sc, base in runs:
-            reports.append(engine.simulate(sc, seed=args.seed, engine=args.engine,
-                                           progress=sys.stderr.isatty() and not args.json,
-                                           base=base))
+            reports.append(engine._simulate(sc, seed=args.seed, engine=args.engine,
+                                            progress=sys.stderr.isatty() and not args.json,
+                                            base=base, arrivals=rows)[0])
     except ConfigError as e:
         err.print(f"pyroute simulate: {e}", markup=False, highlight=False)
         return 1
@@ -691,6 +702,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a variant of the scenario, e.g. "
                           "groups.first_line.policy=round_robin (repeat for more variants; "
                           "commas join edits into one variant)")
+    sim.add_argument("--traffic-from", metavar="DIR",
+                     help="re-run the day a durable router journaled in DIR (its arrivals, "
+                          "handle times and patience) under the scenario's configuration "
+                          "and crews (docs/scenario.md, \"Yesterday under another plan\")")
     sim.add_argument("--seed", type=int, help="override the scenario's seed")
     sim.add_argument("--engine", choices=("native", "reference"), default="native",
                      help="the router engine to drive (default: native)")

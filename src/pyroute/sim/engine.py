@@ -40,7 +40,8 @@ def simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nati
 def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "native",
               progress: bool = False, base: Path | None = None, *,
               schedule: Optional[dict[str, list[int]]] = None,
-              slices: int = 20) -> tuple[Report, Any]:
+              slices: int = 20, journal: Optional[Path] = None,
+              arrivals: Optional[list] = None) -> tuple[Report, Any]:
     """``simulate``, also returning the Router the run drove (its ``stats()`` count the
     same day by the same glossary; the tests compare the two).
 
@@ -48,7 +49,10 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     in each hour of the counted window (the first hour's number also through the warm-up,
     the last one's after the window); it replaces those crews' shifts and breaks, and a
     crew has as many operators as its largest hour. ``slices``: how many equal slices of
-    the window the report's batches have."""
+    the window the report's batches have. ``journal``: drive a ``Router.open(journal)``
+    (a durable router: the simulated day is journaled). ``arrivals``: the rows of the
+    scenario's recorded streams, given in memory (``--traffic-from``) instead of read
+    from their files."""
     if engine not in ("native", "reference"):
         raise ConfigError(f"engine must be 'native' or 'reference', got {engine!r}")
     if not isinstance(scenario, Scenario):
@@ -60,7 +64,9 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     started = _time.perf_counter()
     base = base or Path(".")
     cfg = msgspec.structs.replace(scenario.router, history=0)
-    if engine == "native":
+    if journal is not None:
+        router = Router.open(journal, cfg, fsync="never")
+    elif engine == "native":
         router = Router(cfg)
     else:
         from ..reference import Router as Reference   # the oracle: only when asked for
@@ -96,8 +102,8 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
             if b < math.inf:
                 status.append((b, op, "offline"))
     status.sort(key=lambda e: e[0])
-    recorded = [read_arrivals(base / t.recorded) if t.recorded is not None else None
-                for t in scenario.traffic]
+    recorded = [(arrivals if arrivals is not None else read_arrivals(base / t.recorded))
+                if t.recorded is not None else None for t in scenario.traffic]
     samples = []
     t = 0.0
     end = scenario.warmup + scenario.duration
@@ -109,6 +115,8 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     bar = _Progress(end)
     loop.run(bar.tick if progress else None)
     bar.close()
+    if journal is not None:
+        router.close()
     return build_report(loop, scenario, seed, engine, names, limits, groups_of,
                         _time.perf_counter() - started), router
 
