@@ -235,7 +235,7 @@ class Chatwoot:
         self.clock = clock
         self.counts: collections.Counter = collections.Counter()
         self.latest: dict[int, int] = {}          # display id -> k of its latest conversation
-        self.updated: dict[int, float] = {}       # display id -> updated_at last applied
+        self.updated: dict[tuple, float] = {}     # (display id, kind) -> updated_at applied
         self.delivered: dict[int, Any] = {}       # display id -> agent Chatwoot has
         self.due: dict[int, tuple[float, int]] = {}   # display id -> (when, attempt)
         self.seen: collections.OrderedDict = collections.OrderedDict()
@@ -312,12 +312,15 @@ class Chatwoot:
         if channel is None:
             return self._ignore(f"conversation {display}: inbox {hook.inbox_id} is not in "
                                 f"chatwoot.inboxes", "unknown_inbox")
-        if hook.updated_at is not None:     # Chatwoot's jobs may deliver out of order
-            last = self.updated.get(display)
+        if hook.updated_at is not None:
+            # Chatwoot's jobs may deliver out of order: a status (created, status changed)
+            # or an assignment older than the last one applied is stale
+            key = (display, ev == "conversation_updated")
+            last = self.updated.get(key)
             if last is not None and hook.updated_at < last:
                 return self._ignore(f"conversation {display}: stale {ev} (updated_at "
                                     f"{hook.updated_at} < {last})", "stale")
-            self.updated[display] = hook.updated_at
+            self.updated[key] = hook.updated_at
         meta = hook.meta or CwMeta()
         team = meta.team.id if meta.team is not None else None
         view, ident, fresh, k = self.current(display)
