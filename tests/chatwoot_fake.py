@@ -75,6 +75,7 @@ class FakeChatwoot:
         self.dropped: list[tuple[int, dict]] = []   # webhooks pyroute did not take (2xx)
         self.api_calls: list[tuple[str, str, int]] = []
         self.reassigned_by_api = 0      # an API call that moved a held conversation
+        self.api_overruns = 0           # an API call that put an agent over its limit
         self.max_held: dict[int, int] = {}
         self.down = False               # connections refused
         self.fail_status: Optional[int] = None   # every call answered with this status
@@ -279,6 +280,8 @@ class FakeChatwoot:
             if c["assignee_id"] is not None and c["assignee_id"] != agent:
                 self.reassigned_by_api += 1
             self._change(display, assignee_id=agent)
+            if agent is not None and self.held(agent) > self.limits.get(agent, 0):
+                self.api_overruns += 1
             self.api_calls.append(("assign", str(display), 200))
             return JSONResponse(self.agents.get(agent))
 

@@ -48,7 +48,7 @@ from .. import errors
 from ..commands import (
     AddOperator, Cancel, Finish, SetGroups, SetLimit, SetStatus, Submit, Transfer,
 )
-from ..events import Assigned
+from ..events import Assigned, Queued, Transferred
 
 log = logging.getLogger("pyroute.chatwoot")
 
@@ -198,6 +198,14 @@ class _Inboxes(msgspec.Struct):
     payload: list[ChatwootInbox] = []
 
 
+def _bound(d: dict, most: int = 200_000) -> None:
+    """Forget the oldest half of ``d`` once it holds more than ``most`` entries (caches
+    and staleness marks of conversations long gone)."""
+    if len(d) > most:
+        for key in list(d)[: most // 2]:
+            del d[key]
+
+
 def conversation_id(display: int, k: int) -> str:
     """The id of the ``k``-th pyroute conversation (1, 2, ...) of Chatwoot conversation
     ``display``: ``cw-42``, then ``cw-42#2`` once it is reopened after being resolved
@@ -236,7 +244,7 @@ class Chatwoot:
         self.counts: collections.Counter = collections.Counter()
         self.latest: dict[int, int] = {}          # display id -> k of its latest conversation
         self.updated: dict[tuple, float] = {}     # (display id, kind) -> updated_at applied
-        self.delivered: dict[int, Any] = {}       # display id -> agent Chatwoot has
+        self.chatwoot_has: dict[int, Any] = {}    # display id -> its assignee in Chatwoot
         self.due: dict[int, tuple[float, int]] = {}   # display id -> (when, attempt)
         self.seen: collections.OrderedDict = collections.OrderedDict()
         self.agents_seen: set[int] = set()
@@ -323,6 +331,9 @@ class Chatwoot:
             self.updated[key] = hook.updated_at
         meta = hook.meta or CwMeta()
         team = meta.team.id if meta.team is not None else None
+        self.chatwoot_has[display] = meta.assignee.id if meta.assignee is not None else None
+        _bound(self.updated)
+        _bound(self.latest)
         view, ident, fresh, k = self.current(display)
         live = view is not None and view.state in ("queued", "offered", "active")
         release = ([Finish(request=ident) if view.state == "active" else Cancel(request=ident)]
@@ -347,7 +358,7 @@ class Chatwoot:
         if ev == "conversation_status_changed":
             if status in ("resolved", "pending"):
                 # resolved: done; pending: a bot has it (Chatwoot's agent bots)
-                self.delivered.pop(display, None)
+                self.chatwoot_has.pop(display, None)
                 return release
             return []       # snoozed: its agent keeps it and its slot
         # conversation_updated: follow what a human changed in Chatwoot
@@ -370,15 +381,12 @@ class Chatwoot:
             if agent is None:
                 if view.operator is not None:
                     # a human sent it back to the queue: routed anew
-                    self.delivered.pop(display, None)
                     out.append(Transfer(request=ident, group=view.group))
             elif agent != view.operator:
                 if self._operator(meta.assignee) is None:
                     # someone pyroute does not route to took it: it leaves pyroute
                     self.counts["taken_outside"] += 1
-                    self.delivered.pop(display, None)
                     return release
-                self.delivered[display] = agent     # Chatwoot has it already
                 out = [c for c in out if not isinstance(c, Transfer)]
                 out.append(Transfer(request=ident, operator=agent))
         return out
@@ -418,10 +426,11 @@ class Chatwoot:
 
     # ------------------------------------------------------------------ assignments out
     def on_events(self, events: list) -> None:
-        """The service's listener: every Assigned of a Chatwoot conversation is queued
-        for delivery (called by the writer, after the events are applied)."""
+        """The service's listener: a Chatwoot conversation that was assigned, queued or
+        transferred is queued for delivery (called by the writer, after the events are
+        applied); the delivery posts whatever has changed."""
         for e in events:
-            if isinstance(e, Assigned):
+            if isinstance(e, (Assigned, Queued, Transferred)):
                 display = display_of(e.request)
                 if display is not None and display not in self.due:
                     self.due[display] = (0.0, 0)
@@ -439,14 +448,17 @@ class Chatwoot:
         return f"/api/v1/accounts/{self.cfg.account_id}/{tail}"
 
     async def deliver(self, display: int) -> Optional[str]:
-        """Tell Chatwoot who holds conversation ``display`` now (pyroute's current view,
-        so a late or repeated delivery posts the latest holder, and one already
-        delivered posts nothing). None on success or nothing to do, else the failure."""
+        """Tell Chatwoot who holds conversation ``display`` now: pyroute's current view,
+        so a late or repeated delivery posts the latest holder and one Chatwoot shows
+        already posts nothing. A waiting conversation that Chatwoot shows with an agent
+        (reopened while its agent is full, or given by a human to a full agent) is
+        unassigned there until pyroute assigns it. None on success or nothing to do,
+        else the failure."""
         view, ident, _, _ = self.current(display)
-        if view is None or view.state not in ("active", "offered") or view.operator is None:
+        if view is None or view.state not in ("active", "offered", "queued"):
             return None
-        agent = view.operator
-        if self.delivered.get(display) == agent:
+        agent = view.operator if view.state != "queued" else None
+        if self.chatwoot_has.get(display) == agent:
             return None
         import httpx2
         try:
@@ -455,8 +467,8 @@ class Chatwoot:
         except httpx2.HTTPError as e:
             return f"{type(e).__name__}: {e}"
         if 200 <= r.status_code < 300:
-            self.delivered[display] = agent
-            self.counts["assigned"] += 1
+            self.chatwoot_has[display] = agent
+            self.counts["assigned" if agent is not None else "unassigned"] += 1
             return None
         if r.status_code == 404:
             # the conversation is gone from Chatwoot (deleted): end it here too
