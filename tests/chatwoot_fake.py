@@ -76,6 +76,7 @@ class FakeChatwoot:
         self.api_calls: list[tuple[str, str, int]] = []
         self.reassigned_by_api = 0      # an API call that moved a held conversation
         self.api_overruns = 0           # an API call that put an agent over its limit
+        self.reassignments: list[tuple[int, Any, Any]] = []
         self.max_held: dict[int, int] = {}
         self.down = False               # connections refused
         self.fail_status: Optional[int] = None   # every call answered with this status
@@ -180,6 +181,10 @@ class FakeChatwoot:
             return
         for k, v in attrs.items():
             c[k] = v
+        if "status" in changed and c["status"] == "open":
+            c["held_since_open"] = False        # reopened: the old assignee stays on it
+        if "assignee_id" in changed:
+            c["held_since_open"] = c["assignee_id"] is not None
         self._touch(display)
         if "status" in changed:
             self._queue(self.payload(display, "conversation_status_changed", changed))
@@ -277,8 +282,12 @@ class FakeChatwoot:
                 return JSONResponse(None)
             agent = body["assignee_id"]
             agent = int(agent) if agent is not None else None
-            if c["assignee_id"] is not None and c["assignee_id"] != agent:
+            if c["assignee_id"] is not None and c["assignee_id"] != agent \
+                    and c.get("held_since_open"):
+                # taken from an agent who had it in this open stretch (a reopen keeps the
+                # old assignee: pyroute may place a reopened conversation anew)
                 self.reassigned_by_api += 1
+                self.reassignments.append((display, c["assignee_id"], agent))
             self._change(display, assignee_id=agent)
             if agent is not None and self.held(agent) > self.limits.get(agent, 0):
                 self.api_overruns += 1

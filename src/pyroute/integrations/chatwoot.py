@@ -511,9 +511,10 @@ class Chatwoot:
                     delay = min(self.cfg.retry_max, self.cfg.retry_base * 2 ** attempt)
                     self.last_error = failed
                     self.counts["retries"] += 1
-                    log.warning("chatwoot: assigning conversation %s failed (%s); retry %d "
-                                "in %.1f s, the conversation stays with its agent in "
-                                "pyroute", display, failed, attempt + 1, delay)
+                    log.warning("chatwoot: telling Chatwoot who holds conversation %s "
+                                "failed (%s); retry %d in %g s (pyroute keeps its view: "
+                                "the agent's slot stays taken, nothing is requeued)",
+                                display, failed, attempt + 1, delay)
                     if display not in self.due:     # a newer Assigned may have queued it
                         self.due[display] = (loop.time() + delay, attempt + 1)
             self._wake.clear()
