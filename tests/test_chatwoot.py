@@ -499,3 +499,18 @@ def test_reopened_while_its_agent_is_full_waits_unassigned_then_returns(make_flo
     f.fake.resolve(busy)
     f.settle()
     assert f.fake.conversations[old]["assignee_id"] == ALICE == f.holder(old)
+
+
+def test_the_openapi_document_covers_the_chatwoot_routes(make_floor):
+    from starlette.routing import Route
+
+    from pyroute.service import openapi_document
+    f = make_floor()
+    doc = openapi_document(chatwoot=True)
+    routes = {(m.lower(), r.path.replace(":path}", "}")) for r in f.c.app.routes
+              if isinstance(r, Route) for m in r.methods if m != "HEAD"}
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert routes == documented
+    assert {("post", "/chatwoot/webhook"), ("get", "/chatwoot/status")} <= documented
+    both = openapi_document(rocketchat=True, chatwoot=True)
+    assert {"Hook", "ChatwootHook"} <= set(both["components"]["schemas"])
