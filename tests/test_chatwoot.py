@@ -514,3 +514,27 @@ def test_the_openapi_document_covers_the_chatwoot_routes(make_floor):
     assert {("post", "/chatwoot/webhook"), ("get", "/chatwoot/status")} <= documented
     both = openapi_document(rocketchat=True, chatwoot=True)
     assert {"Hook", "ChatwootHook"} <= set(both["components"]["schemas"])
+
+
+def test_an_assignment_not_delivered_before_a_restart_is_delivered_after(make_floor):
+    """pyroute assigned a conversation and stopped before telling Chatwoot (the journal
+    has the assignment, the delivery queue was in memory): the restarted service posts
+    the holder of every conversation it has assigned once the agents are known."""
+    clock = Clock()
+    fake = FakeChatwoot(clock=clock)
+    fake.add_inbox(WEB, "Website")
+    fake.add_agent(ALICE, "Alice", limit=2)
+    d = fake.open_conversation(WEB)
+    fake.outbox.clear()                  # delivered before the restart, applied
+    router = pr.Router(router_config(), clock=clock)
+    router.add_operator(ALICE, ["support"], 2, "online", now=clock())
+    router.submit(f"cw-{d}", channel="web", group="support", now=clock())
+    svc = Service(router, {"tok": "supervisor"}, clock=clock)
+    cw = Chatwoot(svc, cw_config(agents={str(ALICE): AgentSettings(limit=2,
+                                                                   groups=["support"])}),
+                  transport=fake.transport, clock=clock)
+    with TestClient(build_app(svc, chatwoot=cw)):
+        end = time.monotonic() + 5
+        while fake.conversations[d]["assignee_id"] != ALICE:
+            assert time.monotonic() < end
+            time.sleep(0.002)

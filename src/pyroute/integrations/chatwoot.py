@@ -585,8 +585,31 @@ class Chatwoot:
                 continue
             if agent is not None and self._settings(agent) is not None:
                 self.agents_seen.add(op)
+        if not self.counts["polls"]:
+            self.resync()
         self.counts["polls"] += 1
         return None
+
+    def resync(self) -> int:
+        """Queue a delivery for every Chatwoot conversation an agent holds in pyroute
+        (after the first presence poll, so a delivery cut off by a restart is made; one
+        Chatwoot shows already costs a call that changes nothing there). Returns how
+        many were queued."""
+        n = 0
+        for op in self.agents_seen:
+            try:
+                held = self.svc.router.operator(op).active
+            except (errors.UnknownId, errors.InvalidArgument):
+                continue
+            for request in held:
+                display = display_of(request)
+                if display is not None and display not in self.due:
+                    self.chatwoot_has.setdefault(display, "unknown")
+                    self.due[display] = (0.0, 0)
+                    n += 1
+        if n and self._wake is not None:
+            self._wake.set()
+        return n
 
     async def check_inboxes(self) -> list[str]:
         """Warnings for routed inboxes whose Chatwoot auto-assignment is on (read from
