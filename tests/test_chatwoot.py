@@ -322,7 +322,7 @@ def _signed(f, body: bytes, ts=None, secret="hook-secret") -> dict:
 
 
 @pytest.mark.parametrize("case", ["unsigned", "wrong secret", "tampered body", "old",
-                                  "future", "no timestamp"])
+                                  "future", "no timestamp", "odd timestamp"])
 def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(make_floor, case):
     f = make_floor()
     body = _created(f)
@@ -332,7 +332,8 @@ def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(make_flo
                "old": _signed(f, body, ts=f.clock() - 301),
                "future": _signed(f, body, ts=f.clock() + 301),
                "no timestamp": {k: v for k, v in _signed(f, body).items()
-                                if k != "X-Chatwoot-Timestamp"}}[case]
+                                if k != "X-Chatwoot-Timestamp"},
+               "odd timestamp": {**_signed(f, body), "X-Chatwoot-Timestamp": b"\xb2"}}[case]
     before = f.router._state()
     r = _post(f, body, headers)
     assert r.status_code == 401 and r.json()["error"]

@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import time as _time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -401,7 +402,7 @@ class Chatwoot:
             return "missing X-Chatwoot-Signature (set the webhook's secret in Chatwoot)"
         if not self.cfg.webhook_secret:
             return "a signed webhook, but chatwoot.webhook_secret is not set"
-        if ts is None or not ts.isdigit():
+        if ts is None or not re.fullmatch(r"[0-9]{1,12}", ts):
             return "missing or malformed X-Chatwoot-Timestamp"
         off = self.clock() - int(ts)
         if abs(off) > self.cfg.timestamp_window:
