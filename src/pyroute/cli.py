@@ -522,6 +522,11 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             from .integrations.rocketchat import RocketChatConfig
             rocketchat = RocketChatConfig.from_toml(args.rocketchat)
             rocketchat.check(config)
+        chatwoot = None
+        if args.chatwoot:
+            from .integrations.chatwoot import ChatwootConfig
+            chatwoot = ChatwootConfig.from_toml(args.chatwoot)
+            chatwoot.check(config)
         clock = MonotonicWallClock()
         kw = {"max_body": args.max_body, "body_timeout": args.body_timeout,
               "stream_seconds": args.stream_seconds,
@@ -540,7 +545,7 @@ def cmd_serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
             print(f"pyroute serve: {warning}", file=sys.stderr)
     # no access log: the page's event stream carries its token in the query string
     ucfg = uvicorn_config(
-        build_app(svc, rocketchat), host=args.host, port=args.port,
+        build_app(svc, rocketchat, chatwoot), host=args.host, port=args.port,
         header_timeout=args.header_timeout, max_connections=args.max_connections,
         log_level=args.log_level)
     try:
@@ -774,6 +779,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--rocketchat", metavar="FILE",
                      help="serve Rocket.Chat's External Queue Service and webhooks, with "
                           "this [rocketchat] TOML (docs/integrations/rocketchat.md)")
+    srv.add_argument("--chatwoot", metavar="FILE",
+                     help="route Chatwoot's conversations: its webhooks in, assignments and "
+                          "agent presence through its API, with this [chatwoot] TOML "
+                          "(docs/integrations/chatwoot.md)")
     srv.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
                      help="a request whose headers are not complete in S seconds is "
                           "answered 408 and its connection closed (default 10)")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import math
 import os
 import time as _time
@@ -36,6 +37,7 @@ from .http import (
 )
 from .server import BODY_TIMEOUT
 
+_log = logging.getLogger("pyroute.service")
 ROLES = protocol.ROLES
 #: what the integration role may send (the command table's roles); the supervisor may
 #: send everything
@@ -169,6 +171,11 @@ class Service:
         self.pending = 0      # requests queued for the writer, not yet answered
         self.dropped = 0      # event-stream subscribers dropped for falling behind
         self.broken: Optional[str] = None
+        #: called with the events of every applied request, in order (the integrations'
+        #: deliveries); never awaited, so a listener must not block
+        self.listeners: list = []
+        #: objects with async start() and stop(), run with the service (integrations)
+        self.integrations: list = []
         self._journal: Optional[Path] = None
         if sync:
             directory = getattr(router, "directory", None)
@@ -356,6 +363,12 @@ class Service:
         for (events, err), (_, fut) in zip(results, items):
             if events and self.subscribers:
                 self._publish(events)
+            if events:
+                for listener in self.listeners:
+                    try:
+                        listener(events)
+                    except Exception as e:     # a listener's bug must not stop the writer
+                        _log.exception("event listener %r failed: %s", listener, e)
             if fut.done():
                 continue
             if err is None:
@@ -509,9 +522,9 @@ class EventStream(Response):
             svc.subscribers.discard(sub)
 
 
-def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
+def build_app(svc: Service, rocketchat: Any = None, chatwoot: Any = None) -> Starlette:
     """The Starlette application of a Service (with the Rocket.Chat routes when given a
-    ``RocketChatConfig``)."""
+    ``RocketChatConfig``, the Chatwoot ones when given a ``ChatwootConfig``)."""
 
     def guarded(handler):
         async def endpoint(request: Request) -> Response:
@@ -594,7 +607,7 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
         svc.role(request)
         return EventStream(svc, svc.subscribe())
 
-    doc = openapi_document(rocketchat=rocketchat is not None)
+    doc = openapi_document(rocketchat=rocketchat is not None, chatwoot=chatwoot is not None)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(doc)
@@ -622,13 +635,22 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
     if rocketchat is not None:
         from ..integrations import rocketchat as rc
         routes += rc.routes(svc, rocketchat)
+    if chatwoot is not None:
+        from ..integrations import chatwoot as cw
+        routes += cw.routes(svc, chatwoot)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await svc.start()
+        started = []
         try:
+            for integration in svc.integrations:
+                await integration.start()
+                started.append(integration)
             yield
         finally:
+            for integration in reversed(started):
+                await integration.stop()
             await svc.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
@@ -644,9 +666,10 @@ def _allowed(role: str, cmds: list) -> None:
                                  f"may send {', '.join(sorted(INTEGRATION_COMMANDS))}")
 
 
-def openapi_document(rocketchat: bool = False) -> dict:
+def openapi_document(rocketchat: bool = False, chatwoot: bool = False) -> dict:
     """The OpenAPI 3.1 document of the service: every route, with the Rocket.Chat ones
-    when ``rocketchat`` (the service mounts them with ``--rocketchat``)."""
+    when ``rocketchat`` (the service mounts them with ``--rocketchat``), the Chatwoot ones
+    when ``chatwoot`` (``--chatwoot``)."""
     from ..views import BanView, OperatorView, RequestView, Stats
     from ..events import Event
     (cmd_schemas, ev, op_v, req_v, stats_v, ban_v), defs = msgspec.json.schema_components(
@@ -758,6 +781,31 @@ def openapi_document(rocketchat: bool = False) -> dict:
                 "413": {"description": "body too large"},
                 "422": {"description": "not a webhook"},
                 "503": {"description": "the service cannot make commands durable"}}}}
+    if chatwoot:
+        from ..integrations.chatwoot import ChatwootHook
+        (cw_hook,), cw_defs = msgspec.json.schema_components(
+            [ChatwootHook], ref_template="#/components/schemas/{name}")
+        defs.update(cw_defs)
+        schemes["chatwootSignature"] = {"type": "apiKey", "in": "header",
+                                        "name": "X-Chatwoot-Signature"}
+        paths["/chatwoot/webhook"] = {"post": {
+            "summary": "Chatwoot's account webhook (conversation_created, "
+                       "conversation_status_changed, conversation_updated, message_created)",
+            "description": "X-Chatwoot-Signature: sha256= + HMAC-SHA256 of "
+                           "\"{X-Chatwoot-Timestamp}.{raw body}\" with the webhook's secret.",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": cw_hook}}},
+            "security": [{"chatwootSignature": []}],
+            "responses": {"200": {"description": "applied, or ignored and counted",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}},
+                          "401": {"description": "unsigned, wrongly signed, or a timestamp "
+                                                 "out of the window"},
+                          "413": {"description": "body too large"},
+                          "422": {"description": "not a webhook"},
+                          "503": {"description": "the service cannot make commands durable"}}}}
+        paths["/chatwoot/status"] = get("the Chatwoot integration's counters",
+                                        {"type": "object"})
     return {"openapi": "3.1.0",
             "info": {"title": "pyroute", "version": str(WIRE_VERSION)},
             "components": {"schemas": defs, "securitySchemes": schemes},
