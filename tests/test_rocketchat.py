@@ -141,7 +141,9 @@ def test_a_room_id_with_a_hash_is_its_own_conversation(client, svc):
     r = svc.router
     hook(client, {"type": "LivechatSessionTaken", "_id": "r",
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})
-    hook(client, {"type": "LivechatSession", "_id": "r"})
+    # back to the queue (a close would end the room for good), then taken again
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r", "departmentId": "dep-sales",
+                  "oldServedBy": {"_id": "uid-bob", "username": "bob"}})
     hook(client, {"type": "LivechatSessionTaken", "_id": "r",
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})
     assert r.request("r#2").operator == "bob"           # ids of "#"-free rooms as before

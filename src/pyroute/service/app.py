@@ -626,9 +626,15 @@ def build_app(svc: Service, rocketchat: Any = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await svc.start()
+        # the Rocket.Chat reconciler, when configured, reads its REST API on an interval
+        rec = getattr(getattr(svc, "rocketchat", None), "reconciler", None)
+        if rec is not None:
+            rec.start()
         try:
             yield
         finally:
+            if rec is not None:
+                await rec.stop()
             await svc.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
