@@ -53,6 +53,12 @@ PERMANENT = (errors.UnknownId, errors.DuplicateId, errors.InvalidState,
              errors.InvalidArgument, errors.ConfigError)
 
 
+def permanent(error: BaseException) -> bool:
+    """Whether the router's refusal would meet a retry of the same webhook again (the
+    disk being full — StorageFull, an InvalidState — and time refusals pass)."""
+    return isinstance(error, PERMANENT) and not isinstance(error, errors.StorageFull)
+
+
 class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``[rocketchat]`` settings (a TOML file given to ``pyroute serve --rocketchat``)."""
 
@@ -362,6 +368,7 @@ class RocketChat:
         self.ignored = 0
         self.reasons: Counter = Counter()      # ignored webhooks by reason
         self.failed: Counter = Counter()       # webhooks answered 5xx, by cause
+        self.unknown_departments: Counter = Counter()
         self.reconciler: Any = None
 
     def group_of(self, department: Optional[str]) -> Optional[str]:
@@ -494,6 +501,12 @@ class RocketChat:
         """The chat goes to the agent: the department's group if they are in it, else
         their first group."""
         group = self.group_of(department)
+        if department and department not in self.cfg.departments \
+                and department not in self.groups:
+            self.unknown_departments[department] += 1
+            log.info("rocketchat: unknown department %r (not in departments, not a "
+                     "group): the chat goes to %r", department,
+                     group if group is not None else "the agent's first group")
         mine = self.svc.router.operator(username).groups
         if group not in mine:
             group = mine[0] if mine else None
@@ -512,6 +525,7 @@ class RocketChat:
         rec = self.reconciler
         return {"handled": self.handled, "ignored": self.ignored,
                 "ignored_by_reason": dict(self.reasons), "failed": dict(self.failed),
+                "unknown_departments": dict(self.unknown_departments),
                 "agents_known": len(self.agents), "rooms_remembered": len(self.rooms),
                 "reconciler": rec.status() if rec is not None else None}
 
@@ -595,7 +609,7 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
             # taught the room's memory, so that the retry is not taken for a duplicate
             err = None if task.cancelled() else task.exception()
             if task.cancelled() or (err is not None and not (
-                    isinstance(err, Refused) and isinstance(err.error, PERMANENT))):
+                    isinstance(err, Refused) and permanent(err.error))):
                 undo = note.get("undo")
                 if undo is not None:
                     undo()
@@ -611,7 +625,7 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
         except HTTPError as e:      # 503: the journal cannot be made durable
             return failed("journal", e.status, str(e))
         except Refused as e:
-            if not isinstance(e.error, PERMANENT):     # the disk is full, a time refusal
+            if not permanent(e.error):      # the disk is full, a time refusal
                 return failed(type(e.error).__name__, 503, str(e.error))
             reason = f"refused by the router: {type(e.error).__name__}"
             rc.count_ignored(reason)
