@@ -396,7 +396,7 @@ class RocketChat:
         return 200, ({"username": who} if who is not None else {})
 
     # ------------------------------------------------------------------ webhooks
-    def _current(self, room: str) -> tuple[Any, Optional[str], str]:
+    def _current(self, room: str) -> tuple[Any, Any, str]:
         """The room's latest pyroute conversation: (its view or None, its id or None, the
         id a new one would take). A room that leaves an agent and comes back later gets a
         new conversation id (:func:`conversation_id`): ended ids stay taken."""

@@ -116,7 +116,9 @@ class SkipMessages:
                 i = j + 1
                 continue
             if self.skipping and not self.skip_scalar:
-                i = _SKIP_RUN.match(chunk, i).end()    # jumps over whole strings in C
+                run = _SKIP_RUN.match(chunk, i)        # always matches (maybe empty)
+                assert run is not None
+                i = run.end()                          # jumps over whole strings in C
                 if i >= n:
                     return
                 c = chunk[i]

@@ -233,11 +233,10 @@ class Reconciler:
             await apply(lambda name=name: self._fix_agent(name, users.get(name), fixed),
                         f"agent {name!r}")
         # the rooms pyroute holds, and the rooms Rocket.Chat says are served
-        rooms = set(served) | self._pyroute_rooms(names)
-        for room in sorted(rooms):
+        for rid in sorted(set(served) | self._pyroute_rooms(names)):
             fixed.clear()
-            await apply(lambda room=room: self._fix_room(room, served.get(room), started,
-                                                         fixed), f"room {room!r}")
+            await apply(lambda rid=rid: self._fix_room(rid, served.get(rid), started,
+                                                       fixed), f"room {rid!r}")
         self._stranded(snap)
         return applied
 
@@ -293,17 +292,20 @@ class Reconciler:
         if seen is not None and seen.closed:
             return []               # its close was seen: the read is older than it
         username = rcroom.servedBy.username
-        if not rc._operator_online(username):
+        if username is None or not rc._operator_online(username):
             if live and view.operator != username:
                 fixed.append(f"released (served by {username!r}, not an online operator)")
                 return [Finish(request=ident) if view.state == "active"
                         else Cancel(request=ident)]
             return []
         if live:
-            if view.operator == username and view.state == "active":
-                return []
             if view.operator == username:
-                return []           # waiting for that very agent (prefer): it will be theirs
+                return []           # theirs already
+            if view.state != "active":
+                # waiting in pyroute for the agent it was given to (their slots are full
+                # in pyroute's view): a transfer would start transfer_timeout, after which
+                # anyone could take it; it is theirs when a slot frees
+                return []
             fixed.append(f"moved to {username!r}")
             return [Transfer(request=ident, operator=username)]
         group = rc._group_for(rcroom.departmentId, username)
