@@ -371,6 +371,8 @@ class RocketChat:
         self.unknown_departments: Counter = Counter()
         self.reconciler: Any = None
 
+    room_of = staticmethod(room_of)
+
     def group_of(self, department: Optional[str]) -> Optional[str]:
         if department:
             if department in self.cfg.departments:

@@ -35,7 +35,6 @@ import msgspec
 
 from .. import errors
 from ..commands import Cancel, Finish, SetStatus, Submit, Transfer
-from .rocketchat import RocketChat, _Agent, room_of
 
 log = logging.getLogger("pyroute.rocketchat")
 
@@ -43,10 +42,16 @@ PAGE = 100          # Rocket.Chat's default upper count limit (API_Upper_Count_L
 MAX_PAGES = 10_000  # a total that keeps growing cannot make a read endless
 
 
+class ApiAgent(msgspec.Struct):
+    id: Optional[str] = msgspec.field(name="_id", default=None)
+    username: Optional[str] = None
+    ts: Any = None
+
+
 class ApiRoom(msgspec.Struct):
     id: str = msgspec.field(name="_id")
     open: bool = True
-    servedBy: Optional[_Agent] = None
+    servedBy: Optional[ApiAgent] = None
     departmentId: Optional[str] = None
     onHold: bool = False
 
@@ -94,7 +99,9 @@ class Reconciler:
     """Reads Rocket.Chat every ``reconcile_every`` seconds and corrects drift.
     ``transport``: an httpx transport (tests give one that talks to a fake)."""
 
-    def __init__(self, rc: RocketChat, transport: Any = None) -> None:
+    def __init__(self, rc: Any, transport: Any = None) -> None:
+        # rc: the RocketChat integration (pyroute.integrations.rocketchat), which makes
+        # its reconciler: this module does not import it back
         self.rc = rc
         self.cfg = rc.cfg
         self.transport = transport
@@ -264,12 +271,12 @@ class Reconciler:
             except (errors.UnknownId, errors.InvalidArgument):
                 continue
             for conv in view.active:
-                room = room_of(conv)
+                room = self.rc.room_of(conv)
                 if room is not None:
                     out.add(room)
         for g in router.config.groups:
             for conv in router.queue(g.name, ch):
-                room = room_of(conv)
+                room = self.rc.room_of(conv)
                 if room is not None:
                     out.add(room)
         return out
