@@ -141,7 +141,9 @@ def test_a_room_id_with_a_hash_is_its_own_conversation(client, svc):
     r = svc.router
     hook(client, {"type": "LivechatSessionTaken", "_id": "r",
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})
-    hook(client, {"type": "LivechatSession", "_id": "r"})
+    # back to the queue (a close would end the room for good), then taken again
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r", "departmentId": "dep-sales",
+                  "oldServedBy": {"_id": "uid-bob", "username": "bob"}})
     hook(client, {"type": "LivechatSessionTaken", "_id": "r",
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})
     assert r.request("r#2").operator == "bob"           # ids of "#"-free rooms as before
@@ -221,3 +223,201 @@ def test_config_from_toml(tmp_path):
     p.write_text('[rocketchat]\nsecret_token = "a"\nlivechat = "b"\n')
     with pytest.raises(pr.ConfigError, match="livechat"):
         RocketChatConfig.from_toml(p)
+
+
+# --------------------------------------------------------------------------- issue 13
+def taken(room, agent, ts=None, **kw):
+    served = {"_id": f"uid-{agent}", "username": agent}
+    if ts is not None:
+        served["ts"] = ts
+    return {"type": "LivechatSessionTaken", "_id": room, "servedBy": served, **kw}
+
+
+def test_a_webhook_the_router_refuses_for_good_is_200_and_counted(client, svc, monkeypatch):
+    from pyroute.service.http import Refused
+
+    def refuse(cmds):
+        cmds()
+        raise Refused(pr.InvalidArgument("no such thing"), [])
+    monkeypatch.setattr(svc, "_apply_now", refuse)
+    r = hook(client, taken("r1", "alice"))
+    assert r.status_code == 200 and r.json()["applied"] is False
+    assert "InvalidArgument" in r.json()["ignored"]
+    assert svc.rocketchat.ignored == 1
+
+
+def test_a_full_disk_is_503_and_the_retry_is_applied(client, svc, monkeypatch):
+    from pyroute.service.http import Refused
+    real = svc._apply_now
+    calls = []
+
+    def full_once(cmds):
+        calls.append(cmds)
+        if len(calls) == 1:
+            cmds()                  # worked out (the room's memory learns), then refused
+            raise Refused(pr.StorageFull("the journal's disk is full"), [])
+        return real(cmds)
+    monkeypatch.setattr(svc, "_apply_now", full_once)
+    r = hook(client, taken("r1", "alice", ts="2026-03-02T08:00:01.000Z"))
+    assert r.status_code == 503                          # Rocket.Chat tries again
+    with pytest.raises(pr.UnknownId):
+        svc.router.request("r1")
+    r = hook(client, taken("r1", "alice", ts="2026-03-02T08:00:01.000Z"))  # the retry
+    assert r.status_code == 200 and r.json()["applied"] is True   # not taken for a duplicate
+    assert svc.router.request("r1").operator == "alice"
+
+
+def test_a_journal_that_cannot_sync_is_503(client, svc):
+    svc.broken = "syncing the journal failed (EIO); restart the service"
+    r = hook(client, taken("r1", "alice"))
+    assert r.status_code == 503 and "EIO" in r.json()["error"]
+
+
+def test_a_busy_writer_is_503_and_the_late_retry_is_a_duplicate(svc, monkeypatch):
+    import threading
+    gate = threading.Event()
+    real = svc._write
+
+    async def slow(items):
+        import asyncio
+        await asyncio.to_thread(gate.wait, 10)
+        await real(items)
+    monkeypatch.setattr(svc, "_write", slow)
+    with TestClient(build_app(svc, rc_config(webhook_timeout=0.2))) as c:
+        r = hook(c, taken("r1", "alice", ts="2026-03-02T08:00:01.000Z"))
+        assert r.status_code == 503 and "webhook_timeout" in r.json()["error"]
+        gate.set()                          # the writer gets to it after all
+        r = hook(c, taken("r1", "alice", ts="2026-03-02T08:00:01.000Z"))
+        assert r.status_code == 200 and r.json() == {"applied": False, "ignored": "duplicate"}
+        assert svc.router.operator("alice").load == 1
+        assert svc.rocketchat.failed["writer busy"] == 1
+
+
+def test_out_of_order_deliveries_end_where_rocket_chat_is(client, svc):
+    r = svc.router
+    t1, t2, t3 = ("2026-03-02T08:00:0%d.000Z" % i for i in (1, 2, 3))
+    # forwarded alice -> bob arrives before the taken by alice
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r1",
+                  "servedBy": {"_id": "uid-bob", "username": "bob", "ts": t2},
+                  "oldServedBy": {"_id": "uid-alice", "username": "alice", "ts": t1}})
+    assert hook(client, taken("r1", "alice", ts=t1)).json()["ignored"].startswith("stale")
+    assert r.request("r1").operator == "bob" and r.operator("alice").load == 0
+    # back to the queue (bob's assignment ended), then bob's taken comes again: stale
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r1", "departmentId": "dep-sales",
+                  "oldServedBy": {"_id": "uid-bob", "username": "bob", "ts": t2}})
+    assert hook(client, taken("r1", "bob", ts=t2)).json()["applied"] is False
+    assert r.operator("bob").load == 0
+    # taken again later: a new conversation
+    assert hook(client, taken("r1", "alice", ts=t3)).json()["applied"] is True
+    assert r.request("r1#2").operator == "alice"
+    # the close, twice, then a late retry of the taken
+    close = {"type": "LivechatSession", "_id": "r1", "closedAt": "2026-03-02T08:05:00.000Z",
+             "servedBy": {"_id": "uid-alice", "username": "alice", "ts": t3}}
+    assert hook(client, close).json()["applied"] is True
+    assert hook(client, close).json() == {"applied": False, "ignored": "duplicate close"}
+    assert hook(client, taken("r1", "alice", ts=t3)).json()["ignored"] == \
+        "stale: the room is closed"
+    assert r.operator("alice").load == 0 and r.request("r1#2").state == "finished"
+    r.check()
+
+
+def test_room_memory_is_bounded():
+    from pyroute.integrations.rocketchat import Rooms
+    now = [0.0]
+    rooms = Rooms(size=3, seconds=60.0, clock=lambda: now[0])
+    for i in range(5):
+        rooms.touch(f"r{i}")
+    assert list(rooms.rooms) == ["r2", "r3", "r4"]          # the least recent went first
+    for room in ("r3", "r4"):
+        rooms.touch(room).closed = True
+    now[0] = 61.0
+    rooms.touch("r5")             # r2 (open) goes for size; r3, r4 closed long ago: forgotten
+    assert list(rooms.rooms) == ["r5"]
+    now[0] = 200.0
+    rooms.touch("r6").closed = True
+    rooms.touch("r7")
+    assert list(rooms.rooms) == ["r5", "r6", "r7"]        # an open room is kept in its turn
+
+
+def test_the_agent_id_map_survives_a_restart(tmp_path):
+    config = pr.RouterConfig(channels=[pr.Channel("web")],
+                             groups=[pr.Group("support"), pr.Group("sales")])
+
+    def service():
+        s = Service.open(tmp_path, config, {"tok": "supervisor"})
+        return s
+    svc = service()
+    svc.router.add_operator("alice", ["support"], 2, "online")
+    svc.router.add_operator("bob", ["support"], 2, "online")
+    with TestClient(build_app(svc, rc_config())) as c:
+        hook(c, taken("r1", "bob"))                 # learns uid-bob -> bob
+    svc = service()                                 # a restart: no agents in the config
+    with TestClient(build_app(svc, rc_config())) as c:
+        assert queue(c, ignoreAgentId="uid-bob").json() == {"username": "alice"}
+    (tmp_path / "rocketchat-agents.json").write_text("{nope")
+    with pytest.raises(pr.ConfigError, match="agent map"):
+        build_app(service(), rc_config())
+
+
+def test_a_large_body_is_read_without_its_messages(svc):
+    svc.max_body = 4096                             # the fields pyroute keeps: 4 KiB
+    payload = {**taken("big", "bob"), "messages": [{"msg": "x" * 1000}] * 3000}   # 3 MB
+    with TestClient(build_app(svc, rc_config(max_webhook_body=8 << 20))) as c:
+        assert hook(c, payload).json()["applied"] is True
+        too_big = {**taken("big2", "bob"), "messages": [{"msg": "x" * 1000}] * 9000}
+        assert hook(c, too_big).status_code == 413        # over max_webhook_body
+        fat = {**taken("big3", "bob"), "customFields": {"notes": "y" * 5000}}
+        r = hook(c, fat)                                   # kept fields over max_body
+        assert r.status_code == 413 and "other than messages" in r.json()["error"]
+    assert svc.router.request("big").operator == "bob"
+
+
+def test_status_needs_the_supervisor(client):
+    hook(client, {"type": "LivechatSessionStart", "_id": "r1"})
+    assert client.get("/rocketchat/status").status_code == 401
+    s = client.get("/rocketchat/status", headers={"Authorization": "Bearer tok"}).json()
+    assert s["ignored"] == 1 and s["reconciler"] is None
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda g: {"accept_timeout": 30.0}, "accept_timeout"),
+    (lambda g: {"max_queue": 5}, "max_queue"),
+    (lambda g: {"hidden": True}, "hidden"),
+    (lambda g: {"channels": ("phone",)}, "leaves out"),
+])
+def test_configs_rocket_chat_cannot_work_with_are_refused(change, words):
+    groups = [pr.Group("support", **change(None)), pr.Group("sales")]
+    config = pr.RouterConfig(channels=[pr.Channel("web"), pr.Channel("phone")], groups=groups)
+    with pytest.raises(pr.ConfigError, match=words):
+        rc_config().check(config)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"prefer_for": 600.0}, "prefer_for"),
+    ({"api_url": "https://chat.example.com"}, "api_user_id"),
+    ({"webhook_timeout": 0.0}, "webhook_timeout"),
+])
+def test_rocket_chat_settings_that_cannot_work_are_refused(svc, kw, words):
+    with pytest.raises(pr.ConfigError, match=words):
+        rc_config(**kw).check(svc.router.config)
+
+
+def test_a_channel_costing_more_than_one_slot_is_refused():
+    config = pr.RouterConfig(channels=[pr.Channel("web", cost=2)], groups=[pr.Group("support")])
+    with pytest.raises(pr.ConfigError, match="cost"):
+        RocketChatConfig(secret_token="a", livechat_token="b").check(config)
+
+
+def test_parse_ts_reads_rocket_chat_dates():
+    from pyroute.integrations.rocketchat import parse_ts
+    assert parse_ts("1970-01-01T00:00:01.500Z") == 1.5
+    assert parse_ts({"$date": 2500}) == 2.5 and parse_ts(3000) == 3.0
+    assert parse_ts("yesterday") is None and parse_ts(None) is None and parse_ts(True) is None
+
+
+def test_room_of_inverts_conversation_id():
+    from pyroute.integrations.rocketchat import conversation_id, room_of
+    for room in ["r", "r#2", "#r", "r#", "#", "kf3RjTn9H8mDoqJiB"]:
+        for k in (1, 2, 5):
+            assert room_of(conversation_id(room, k)) == room
+    assert room_of("x#y") is None and room_of(7) is None and room_of("r#1") is None

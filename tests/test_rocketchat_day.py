@@ -97,8 +97,6 @@ def test_placements_before_their_taken_webhooks_respect_the_limit(day):
     assert answers.count("alice") <= 1 and answers.count("bob") <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a Taken retried after the close "
-                   "re-creates the conversation (no staleness check)")
 def test_a_late_taken_after_the_close_is_ignored(day):
     c, svc = day
     c.post("/rocketchat/webhook", json=taken("r9", "alice"), headers=HOOK)
@@ -107,8 +105,6 @@ def test_a_late_taken_after_the_close_is_ignored(day):
     assert svc.router.operator("alice").load == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the webhook route reads bodies up to "
-                   "max_body (1 MiB); a close carrying all the room's messages is 413")
 def test_a_close_with_a_large_history_is_applied(day):
     c, svc = day
     c.post("/rocketchat/webhook", json=taken("big", "bob"), headers=HOOK)

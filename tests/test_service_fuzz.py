@@ -25,14 +25,16 @@ from pyroute.service.server import make_server, uvicorn_config  # noqa: E402
 DOC = openapi_document(rocketchat=True)
 schema = schemathesis.openapi.from_dict(DOC)
 RC = RocketChatConfig(secret_token="rc-secret", livechat_token="rc-hook",
-                      departments={"d1": "h"}, default_group="g")
+                      departments={"d1": "g"}, default_group="g")
 HEADERS = {"Authorization": "Bearer tok", "X-RocketChat-Secret-Token": "rc-secret",
            "X-RocketChat-Livechat-Token": "rc-hook"}
 
 
 def make_app():
     config = pr.RouterConfig(channels=[pr.Channel("web"), pr.Channel("email", cost=2)],
-                             groups=[pr.Group("g"), pr.Group("h", accept_timeout=30.0)])
+                             groups=[pr.Group("g"),
+                                     # offers: not on Rocket.Chat's channel (refused there)
+                                     pr.Group("h", accept_timeout=30.0, channels=("email",))])
     router = pr.Router(config, clock=time.time)
     router.add_operator("alice", ["g", "h"], 3, "online", now=time.time())
     svc = Service(router, {"tok": "supervisor"}, stream_seconds=0.05)

@@ -1,16 +1,22 @@
 """Rocket.Chat omnichannel: pyroute as its "External Service" routing method, kept in
-sync by its omnichannel webhooks. See docs/integrations/rocketchat.md.
+sync by its omnichannel webhooks and, when configured, by a reconciler that reads its REST
+API. See docs/integrations/rocketchat.md.
 
 * ``GET /rocketchat/queue?departmentId=…&ignoreAgentId=…`` with the header
   ``X-RocketChat-Secret-Token``: Rocket.Chat asks whom the next chat of a department
   should go to (it does not say which chat, and asks ten times at once, taking the first
   answer); pyroute answers ``{"username": …}`` — ``Router.pick`` of the department's
-  group, which changes nothing — or ``{}`` when nobody can take it.
+  group — or ``{}`` when nobody can take it.
 * ``POST /rocketchat/webhook`` with the header ``X-RocketChat-Livechat-Token``: taken
   (the chat is submitted, preferring the agent who took it), forwarding (transferred, or
   released when it goes back to a queue) and close (finished, or cancelled if nobody had
   taken it), so pyroute's view of every agent's load stays Rocket.Chat's; start and
-  queued change nothing (the chat waits in Rocket.Chat's own queue).
+  queued change nothing (the chat waits in Rocket.Chat's own queue). Answered 200 once
+  applied or definitively irrelevant (duplicate, stale, refused for good), 5xx when a
+  retry can succeed (Rocket.Chat retries only until it gets a 200). Duplicates and stale
+  deliveries are recognised by the room's timestamps (``servedBy.ts``, ``oldServedBy.ts``,
+  ``closedAt``) and a bounded memory of each room (:class:`Rooms`).
+* ``GET /rocketchat/status`` (supervisor bearer token): the integration's counters.
 
 Agents are pyroute operators whose ids are their Rocket.Chat usernames; departments map
 to groups (``departments``, or a group of the department's id, or ``default_group``).
@@ -18,14 +24,39 @@ to groups (``departments``, or a group of the department's id, or ``default_grou
 
 from __future__ import annotations
 
+import asyncio
+import datetime as _dt
 import hmac
+import json
+import logging
+import math
+import os
+import time as _time
+from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import msgspec
 
 from .. import errors
 from ..commands import Cancel, Finish, Submit, Transfer
+
+log = logging.getLogger("pyroute.rocketchat")
+
+#: the file, in the service's data directory, that keeps the agent id map
+AGENTS_FILE = "rocketchat-agents.json"
+#: the shortest ``prefer_for`` accepted: a taken chat waits this long for its agent in
+#: pyroute's view before any agent may take it — a reassignment Rocket.Chat never hears of
+MIN_PREFER_FOR = 3600.0
+#: refusals of the router that a retry of the same webhook would meet again
+PERMANENT = (errors.UnknownId, errors.DuplicateId, errors.InvalidState,
+             errors.InvalidArgument, errors.ConfigError)
+
+
+def permanent(error: BaseException) -> bool:
+    """Whether the router's refusal would meet a retry of the same webhook again (the
+    disk being full — StorageFull, an InvalidState — and time refusals pass)."""
+    return isinstance(error, PERMANENT) and not isinstance(error, errors.StorageFull)
 
 
 class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,6 +69,18 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     default_group: Optional[str] = None  # chats with no (mapped) department
     agents: dict[str, str] = {}  # agent user id -> username (also learned from webhooks)
     prefer_for: float = 86400.0  # a taken chat waits in pyroute's view for its agent
+    # webhooks
+    max_webhook_body: int = 64 << 20   # bytes a webhook may have, its messages included
+    webhook_timeout: float = 3.0       # seconds the writer has to apply one, else 503
+    room_memory: int = 100_000         # rooms remembered for duplicates and staleness
+    room_memory_seconds: float = 3600.0  # how long a closed room is remembered
+    # the reconciler (off unless api_url is given)
+    api_url: Optional[str] = None      # e.g. "https://chat.example.com"
+    api_user_id: Optional[str] = None  # X-User-Id of a user with view-livechat-rooms
+    api_token: Optional[str] = None    # its X-Auth-Token (a personal access token)
+    reconcile_every: float = 60.0      # seconds between two reads
+    api_timeout: float = 10.0          # seconds one REST call may take
+    idle_agents: bool = False          # Rocket.Chat's Livechat_enabled_when_agent_idle
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "RocketChatConfig":
@@ -53,9 +96,11 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
             raise errors.ConfigError(f"{path}: {e}") from None
 
     def check(self, config: Any) -> None:
-        """Refuse names the router does not know."""
-        groups = {g.name for g in config.groups}
-        if self.channel not in {c.name for c in config.channels}:
+        """Refuse names the router does not know, and router configs that cannot work
+        behind Rocket.Chat (it assigns; pyroute must never move a chat on its own)."""
+        groups = {g.name: g for g in config.groups}
+        channels = {c.name: c for c in config.channels}
+        if self.channel not in channels:
             raise errors.ConfigError(f"rocketchat.channel: unknown channel {self.channel!r}")
         for dept, g in self.departments.items():
             if g not in groups:
@@ -66,22 +111,92 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         if not self.secret_token or not self.livechat_token:
             raise errors.ConfigError("rocketchat: secret_token and livechat_token must not "
                                      "be empty")
+        if not (isinstance(self.prefer_for, (int, float)) and self.prefer_for >= MIN_PREFER_FOR):
+            raise errors.ConfigError(
+                f"rocketchat.prefer_for = {self.prefer_for!r}: a chat Rocket.Chat gave to an "
+                f"agent pyroute sees as full waits that long for them, then pyroute would "
+                f"give it to someone else and Rocket.Chat never hears of it; give at least "
+                f"{MIN_PREFER_FOR:g} s (default one day)")
+        for name, v, low in (("max_webhook_body", self.max_webhook_body, 1),
+                             ("webhook_timeout", self.webhook_timeout, 1e-3),
+                             ("room_memory", self.room_memory, 1),
+                             ("room_memory_seconds", self.room_memory_seconds, 1.0),
+                             ("reconcile_every", self.reconcile_every, 1.0),
+                             ("api_timeout", self.api_timeout, 1e-3)):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= low):
+                raise errors.ConfigError(f"rocketchat.{name} = {v!r}: give a number >= {low:g}")
+        if self.api_url is not None and not (self.api_user_id and self.api_token):
+            raise errors.ConfigError("rocketchat.api_url needs api_user_id and api_token "
+                                     "(X-User-Id / X-Auth-Token of a user who may read "
+                                     "livechat rooms and agents)")
+        ch = channels[self.channel]
+        if ch.cost != 1:
+            raise errors.ConfigError(
+                f"channels[{self.channel!r}].cost = {ch.cost!r}: Rocket.Chat counts every "
+                f"chat as one of an agent's simultaneous chats; use cost = 1")
+        named = set(self.departments.values()) | (
+            {self.default_group} if self.default_group else set())
+        for g in config.groups:
+            if g.channels is not None and self.channel not in g.channels:
+                if g.name in named:
+                    raise errors.ConfigError(
+                        f"groups[{g.name!r}].channels leaves out {self.channel!r}: chats of "
+                        f"its Rocket.Chat department could never be submitted to it")
+                continue
+            if g.accept_timeout is not None:
+                raise errors.ConfigError(
+                    f"groups[{g.name!r}].accept_timeout: Rocket.Chat assigns a chat at once "
+                    f"and never hears of an offer or its expiry; leave accept_timeout out "
+                    f"of groups that take {self.channel!r}")
+            if g.max_queue is not None:
+                raise errors.ConfigError(
+                    f"groups[{g.name!r}].max_queue: a chat Rocket.Chat already assigned "
+                    f"would be rejected and vanish from the agent's load; leave max_queue "
+                    f"out of groups that take {self.channel!r}")
+            if g.hidden and g.name in named:
+                raise errors.ConfigError(
+                    f"groups[{g.name!r}] is hidden (takes no submit): it cannot be the "
+                    f"group of a Rocket.Chat department")
 
 
 class _Agent(msgspec.Struct):
     id: Optional[str] = msgspec.field(name="_id", default=None)
     username: Optional[str] = None
+    ts: Any = None            # servedBy.ts: when the agent was assigned (ISO date)
 
 
 class Hook(msgspec.Struct):
-    """The fields of an omnichannel webhook that matter here (others are ignored)."""
+    """The fields of an omnichannel webhook that matter here (others are ignored; the
+    ``messages`` array is skipped while the body is read)."""
 
     type: str
     id: Optional[str] = msgspec.field(name="_id", default=None)   # the room
     departmentId: Optional[str] = None
     servedBy: Optional[_Agent] = None
     agent: Optional[_Agent] = None
+    oldServedBy: Optional[_Agent] = None
     oldDepartmentId: Optional[str] = None
+    closedAt: Any = None      # the close's time (ISO date)
+
+
+def parse_ts(value: Any) -> Optional[float]:
+    """A Rocket.Chat date as seconds since the epoch: an ISO string (``JSON.stringify``
+    of a Date), ``{"$date": ms}`` (EJSON) or milliseconds; None when absent or unreadable."""
+    if isinstance(value, dict):
+        value = value.get("$date")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) / 1000.0 if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            d = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=_dt.timezone.utc)
+        return d.timestamp()
+    return None
 
 
 def conversation_id(room: str, k: int) -> str:
@@ -95,15 +210,168 @@ def conversation_id(room: str, k: int) -> str:
     return f"#{room}#{k}"
 
 
+def room_of(ident: Any) -> Optional[str]:
+    """The room of a conversation id made by :func:`conversation_id` (None for any other
+    id)."""
+    if not isinstance(ident, str) or not ident:
+        return None
+    if ident.startswith("#"):
+        room, sep, k = ident[1:].rpartition("#")
+        return room if sep and k.isdigit() else None
+    room, sep, k = ident.partition("#")
+    if sep and not (k.isdigit() and int(k) >= 2):
+        return None
+    return room
+
+
+class _Seen:
+    """What was seen of one room: the latest assignment applied (``ts``, its agent, and
+    whether it ended by a move back to a queue), and its close."""
+
+    __slots__ = ("ts", "agent", "ended", "closed", "closed_at", "touched")
+
+    def __init__(self) -> None:
+        self.ts: Optional[float] = None
+        self.agent: Optional[str] = None
+        self.ended = False
+        self.closed = False
+        self.closed_at: Optional[float] = None
+        self.touched = 0.0          # time.monotonic() of the last webhook applied
+
+    def copy(self) -> "_Seen":
+        c = _Seen()
+        for k in self.__slots__:
+            setattr(c, k, getattr(self, k))
+        return c
+
+
+class Rooms:
+    """The per-room memory that tells duplicates and stale deliveries apart, in the
+    service's process: at most ``size`` rooms (the least recently touched go first), and
+    a closed room for ``seconds`` after its close was seen (Rocket.Chat stops retrying a
+    webhook after 10 tries 20 s apart, a few minutes). O(1) per webhook."""
+
+    def __init__(self, size: int, seconds: float, clock: Callable[[], float] = _time.monotonic):
+        self.size = size
+        self.seconds = seconds
+        self.clock = clock
+        self.rooms: "OrderedDict[str, _Seen]" = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.rooms)
+
+    def get(self, room: str) -> Optional[_Seen]:
+        return self.rooms.get(room)
+
+    def touch(self, room: str) -> _Seen:
+        now = self.clock()
+        rec = self.rooms.get(room)
+        if rec is None:
+            rec = self.rooms[room] = _Seen()
+        else:
+            self.rooms.move_to_end(room)
+        rec.touched = now
+        self._prune(now)
+        return rec
+
+    def restore(self, room: str, rec: Optional[_Seen]) -> None:
+        """Put back what was known of ``room`` before a webhook that failed."""
+        if rec is None:
+            self.rooms.pop(room, None)
+        else:
+            self.rooms[room] = rec
+
+    def _prune(self, now: float) -> None:
+        while len(self.rooms) > self.size:
+            self.rooms.popitem(last=False)
+        # the oldest-touched first: stop at the first one still worth keeping
+        for room in list(self.rooms)[:8]:
+            rec = self.rooms[room]
+            if rec.closed and now - rec.touched > self.seconds:
+                del self.rooms[room]
+            else:
+                break
+
+
+class AgentMap:
+    """Rocket.Chat user ``_id`` -> username (``ignoreAgentId`` is an id, answers are
+    usernames), learned from every payload that carries both and from the reconciler,
+    and kept in ``AGENTS_FILE`` in the service's data directory when it has one: a small
+    JSON file rewritten (temporary file, fsync, rename, fsync of the directory) whenever
+    an id is new or its username changed — rare, so it is written on the writer's
+    thread. Config ``agents`` are the starting point; what was learned overrides them."""
+
+    def __init__(self, given: dict[str, str], directory: Any = None) -> None:
+        self.ids: dict[str, str] = dict(given)
+        self.path = Path(directory) / AGENTS_FILE if directory is not None else None
+        if self.path is not None and self.path.exists():
+            try:
+                saved = json.loads(self.path.read_text())
+            except (OSError, ValueError) as e:
+                raise errors.ConfigError(f"{self.path}: cannot read the Rocket.Chat agent "
+                                         f"map ({e}); fix or remove the file") from None
+            if not (isinstance(saved, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in saved.items())):
+                raise errors.ConfigError(f"{self.path}: not a JSON object of user id -> "
+                                         f"username; fix or remove the file")
+            self.ids.update(saved)
+
+    def get(self, uid: str, default: Any = None) -> Any:
+        return self.ids.get(uid, default)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def learn(self, uid: Optional[str], username: Optional[str]) -> None:
+        if not uid or not username or self.ids.get(uid) == username:
+            return
+        self.ids[uid] = username
+        if self.path is not None:
+            try:
+                self._save()
+            except OSError as e:        # the map stays in memory; the next new id retries
+                log.error("rocketchat: cannot write %s (%s); the agent id map is kept "
+                          "in memory only until it can", self.path, e.strerror)
+
+    def _save(self) -> None:
+        assert self.path is not None
+        tmp = self.path.with_suffix(".tmp")
+        data = json.dumps(self.ids, sort_keys=True).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+TAKEN = "LivechatSessionTaken"
+FORWARDED = "LivechatSessionForwarded"
+CLOSED = "LivechatSession"
+
+
 class RocketChat:
     def __init__(self, svc: Any, cfg: RocketChatConfig) -> None:
         cfg.check(svc.router.config)
         self.svc = svc
         self.cfg = cfg
         self.groups = {g.name for g in svc.router.config.groups}
-        self.agents = dict(cfg.agents)     # user id -> username
+        self.agents = AgentMap(cfg.agents, getattr(svc.router, "directory", None))
+        self.rooms = Rooms(cfg.room_memory, cfg.room_memory_seconds)
         self.handled = 0
         self.ignored = 0
+        self.reasons: Counter = Counter()      # ignored webhooks by reason
+        self.failed: Counter = Counter()       # webhooks answered 5xx, by cause
+        self.unknown_departments: Counter = Counter()
+        self.reconciler: Any = None
+
+    room_of = staticmethod(room_of)
 
     def group_of(self, department: Optional[str]) -> Optional[str]:
         if department:
@@ -130,7 +398,7 @@ class RocketChat:
         return 200, ({"username": who} if who is not None else {})
 
     # ------------------------------------------------------------------ webhooks
-    def _current(self, room: str) -> tuple[Any, Optional[str], str]:
+    def _current(self, room: str) -> tuple[Any, Any, str]:
         """The room's latest pyroute conversation: (its view or None, its id or None, the
         id a new one would take). A room that leaves an agent and comes back later gets a
         new conversation id (:func:`conversation_id`): ended ids stay taken."""
@@ -144,51 +412,159 @@ class RocketChat:
                 return view, ident, cand
             view, ident, k = v, cand, k + 1
 
-    def commands_for(self, hook: Hook) -> list:
+    def _ignore(self, note: dict, reason: str, hook: Hook) -> list:
+        note["ignored"] = reason
+        log.info("rocketchat: webhook %s of room %r ignored: %s", hook.type, hook.id, reason)
+        return []
+
+    def count_ignored(self, reason: str) -> None:
+        self.ignored += 1
+        self.reasons[reason] += 1
+
+    def commands_for(self, hook: Hook, note: Optional[dict] = None) -> list:
         """The pyroute commands a webhook stands for (possibly none), from the router's
-        state at the moment they are applied (the writer calls this)."""
+        state at the moment they are applied (the writer calls this). ``note`` gets
+        ``ignored`` (the reason, when none apply) and ``undo`` (puts the room's memory
+        back; called when the commands then fail)."""
+        note = {} if note is None else note
         room = hook.id
         if not room:
-            return []
-        for who in (hook.servedBy, hook.agent):
-            if who is not None and who.id and who.username:
-                self.agents[who.id] = who.username
+            return self._ignore(note, "no room id", hook)
+        for who in (hook.servedBy, hook.agent, hook.oldServedBy):
+            if who is not None:
+                self.agents.learn(who.id, who.username)
+        t = hook.type
+        if t not in (TAKEN, FORWARDED, CLOSED):
+            # Start and Queued: the chat waits in Rocket.Chat's own queue; pyroute hears
+            # of it when an agent takes it (so it never assigns a chat Rocket.Chat did not)
+            return self._ignore(note, f"{t} changes no agent's load", hook)
+        before = self.rooms.get(room)
+        note["undo"] = lambda b=(before.copy() if before else None): self.rooms.restore(room, b)
         view, ident, fresh = self._current(room)
         live = (view is not None and view.state in ("queued", "offered", "active")
                 and view.channel == self.cfg.channel)
-        agent = hook.servedBy or hook.agent
-        username = agent.username if agent is not None else None
         release = ([Finish(request=ident) if view.state == "active" else Cancel(request=ident)]
                    if live else [])
-        t = hook.type
-        if t in ("LivechatSessionTaken", "LivechatSessionForwarded"):
-            if username is None or not self._operator_online(username):
-                # an agent pyroute does not route to (unknown, offline), or back to
-                # Rocket.Chat's queue: nobody in pyroute holds the chat any more
-                return release
-            if live:
-                if view.operator == username:
-                    return []
-                return [Transfer(request=ident, operator=username)]
-            group = self.group_of(hook.departmentId)
-            mine = self.svc.router.operator(username).groups
-            if group not in mine:          # the chat goes to the agent: one of their groups
-                group = mine[0] if mine else None
-            if group is None:
-                return []
-            return [Submit(request=fresh, channel=self.cfg.channel, group=group,
-                           prefer=username, prefer_for=self.cfg.prefer_for)]
-        if t == "LivechatSession":      # the chat was closed
+        if t == CLOSED:
+            rec = self.rooms.touch(room)
+            was_closed = rec.closed
+            rec.closed = True
+            at = parse_ts(hook.closedAt)
+            if at is not None and (rec.closed_at is None or at > rec.closed_at):
+                rec.closed_at = at
+            if not live:
+                return self._ignore(note, "duplicate close" if was_closed
+                                    else "closed, and no agent of pyroute's held it", hook)
             return release
-        # Start and Queued: the chat waits in Rocket.Chat's own queue; pyroute hears of it
-        # when an agent takes it (so it never assigns a chat Rocket.Chat did not)
-        return []
+        served = hook.servedBy
+        username = served.username if served is not None else None
+        ts = parse_ts(served.ts) if served is not None else None
+        if before is not None and before.closed and (
+                ts is None or before.closed_at is None or ts <= before.closed_at):
+            return self._ignore(note, "stale: the room is closed", hook)
+        if username is None:            # forwarded to a department: back in its queue
+            old = parse_ts(hook.oldServedBy.ts) if hook.oldServedBy is not None else None
+            if before is not None and before.ts is not None and old is not None \
+                    and old < before.ts:
+                return self._ignore(note, "stale: a later assignment was applied", hook)
+            rec = self.rooms.touch(room)
+            if old is not None and (rec.ts is None or old >= rec.ts):
+                rec.ts, rec.ended = old, True
+            if not live:
+                return self._ignore(note, "no agent of pyroute's held it", hook)
+            return release
+        if before is not None and before.ts is not None and ts is not None:
+            if ts < before.ts:
+                return self._ignore(note, "stale: a later assignment was applied", hook)
+            if ts == before.ts:
+                return self._ignore(note, "duplicate" if not before.ended
+                                    else "stale: that assignment ended", hook)
+        rec = self.rooms.touch(room)
+        if ts is not None:
+            rec.ts, rec.agent, rec.ended = ts, username, False
+        if not self._operator_online(username):
+            # an agent pyroute does not route to (unknown, not online): nobody in pyroute
+            # holds the chat any more
+            if not release:
+                return self._ignore(note, f"agent {username!r} is not an online operator",
+                                    hook)
+            return release
+        if live:
+            if view.operator == username:
+                return self._ignore(note, "duplicate", hook)
+            return [Transfer(request=ident, operator=username)]
+        group = self._group_for(hook.departmentId, username)
+        if group is None:
+            return self._ignore(note, f"agent {username!r} is in no group", hook)
+        return [Submit(request=fresh, channel=self.cfg.channel, group=group,
+                       prefer=username, prefer_for=self.cfg.prefer_for)]
 
-    def _operator_online(self, username: str) -> bool:
+    def _group_for(self, department: Optional[str], username: str) -> Optional[str]:
+        """The chat goes to the agent: the department's group if they are in it, else
+        their first group."""
+        group = self.group_of(department)
+        if department and department not in self.cfg.departments \
+                and department not in self.groups:
+            self.unknown_departments[department] += 1
+            log.info("rocketchat: unknown department %r (not in departments, not a "
+                     "group): the chat goes to %r", department,
+                     group if group is not None else "the agent's first group")
+        mine = self.svc.router.operator(username).groups
+        if group not in mine:
+            group = mine[0] if mine else None
+        return group
+
+    def _operator_online(self, username: Optional[str]) -> bool:
+        if username is None:
+            return False
         try:
             return self.svc.router.operator(username).status == "online"
         except (errors.UnknownId, errors.InvalidArgument):
             return False
+
+    def status(self) -> dict:
+        """The integration's counters (``GET /rocketchat/status``)."""
+        rec = self.reconciler
+        return {"handled": self.handled, "ignored": self.ignored,
+                "ignored_by_reason": dict(self.reasons), "failed": dict(self.failed),
+                "unknown_departments": dict(self.unknown_departments),
+                "agents_known": len(self.agents), "rooms_remembered": len(self.rooms),
+                "reconciler": rec.status() if rec is not None else None}
+
+
+async def read_webhook(request: Any, limit: int, keep: int, timeout: Optional[float]) -> bytes:
+    """The webhook's body with its top-level ``messages`` skipped as it arrives
+    (:mod:`.rocketchat_body`): HTTPError 413 over ``limit`` bytes in all or ``keep`` bytes
+    without the messages, 503 when it stalls for ``timeout`` s (a network hiccup:
+    Rocket.Chat may retry), 400 when the client goes away."""
+    import re
+    from starlette.requests import ClientDisconnect
+    from ..service.http import HTTPError
+    from .rocketchat_body import SkipMessages, TooLarge
+    length = request.headers.get("content-length")
+    if length is not None and re.fullmatch(r"[0-9]{1,18}", length) and int(length) > limit:
+        raise HTTPError(413, f"body of {length} bytes is over the limit of {limit} "
+                             f"(rocketchat.max_webhook_body)")
+    scan = SkipMessages(keep)
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), timeout)
+        except StopAsyncIteration:
+            return scan.kept()
+        except asyncio.TimeoutError:
+            raise HTTPError(503, f"the webhook's body stalled: nothing arrived for "
+                                 f"{timeout:g} s") from None
+        except ClientDisconnect:
+            raise HTTPError(400, "the client went away before its body was complete") \
+                from None
+        try:
+            scan.feed(chunk)
+        except TooLarge as e:
+            raise HTTPError(413, str(e)) from None
+        if scan.seen > limit:
+            raise HTTPError(413, f"body is over the limit of {limit} bytes "
+                                 f"(rocketchat.max_webhook_body)")
 
 
 def routes(svc: Any, cfg: RocketChatConfig) -> list:
@@ -199,34 +575,82 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
 
     rc = RocketChat(svc, cfg)
     svc.rocketchat = rc
+    if cfg.api_url is not None:
+        from .rocketchat_reconcile import Reconciler
+        rc.reconciler = Reconciler(rc)
     hook_decoder = msgspec.json.Decoder(Hook)
 
     async def queue(request: Request) -> JSONResponse:
         status, body = rc.queue(request.headers, request.query_params)
         return JSONResponse(body, status_code=status)
 
+    def failed(cause: str, status: int, message: str, headers: Any = None) -> JSONResponse:
+        rc.failed[cause] += 1
+        log.warning("rocketchat: webhook answered %d (%s): %s; Rocket.Chat retries it",
+                    status, cause, message)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
     async def webhook(request: Request) -> JSONResponse:
-        from ..service.http import HTTPError, Refused, decoding, read_body
+        from ..service.http import HTTPError, Refused, decoding
         if not rc._token_ok(request.headers.get("x-rocketchat-livechat-token"),
                             cfg.livechat_token):
             return JSONResponse({"error": "missing or wrong X-RocketChat-Livechat-Token"},
                                 status_code=401)
         try:
-            body = await read_body(request, svc.max_body, svc.body_timeout)
+            body = await read_webhook(request, cfg.max_webhook_body, svc.max_body,
+                                      svc.body_timeout)
             hook = decoding(lambda: hook_decoder.decode(body), what="omnichannel webhook")
-            # the commands are worked out by the writer, from the state they apply to
-            events = await svc.apply(lambda: rc.commands_for(hook))
-        except HTTPError as e:      # 408, 413, 422; 503: Rocket.Chat retries it
-            headers = {"Connection": "close"} if e.status == 408 else None
-            return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
-        except Refused as e:   # refused by the router: answer 200 (a retry would be too)
-            rc.ignored += 1
-            return JSONResponse({"applied": False, "ignored": str(e.error)})
+        except HTTPError as e:      # 400, 413, 422: the same body fails again; 503 stall
+            if e.status >= 500:
+                return failed("body stalled", e.status, str(e), {"Connection": "close"})
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        note: dict = {}
+
+        def settle(task: asyncio.Future) -> None:
+            # the commands failed in a way a retry may not: forget what this delivery
+            # taught the room's memory, so that the retry is not taken for a duplicate
+            err = None if task.cancelled() else task.exception()
+            if task.cancelled() or (err is not None and not (
+                    isinstance(err, Refused) and permanent(err.error))):
+                undo = note.get("undo")
+                if undo is not None:
+                    undo()
+
+        # the commands are worked out by the writer, from the state they apply to
+        task = asyncio.ensure_future(svc.apply(lambda: rc.commands_for(hook, note)))
+        task.add_done_callback(settle)
+        try:
+            events = await asyncio.wait_for(asyncio.shield(task), cfg.webhook_timeout)
+        except asyncio.TimeoutError:
+            return failed("writer busy", 503, f"not applied within {cfg.webhook_timeout:g} s "
+                                              f"(rocketchat.webhook_timeout); retry")
+        except HTTPError as e:      # 503: the journal cannot be made durable
+            return failed("journal", e.status, str(e))
+        except Refused as e:
+            if not permanent(e.error):      # the disk is full, a time refusal
+                return failed(type(e.error).__name__, 503, str(e.error))
+            reason = f"refused by the router: {type(e.error).__name__}"
+            rc.count_ignored(reason)
+            log.info("rocketchat: webhook %s of room %r %s: %s", hook.type, hook.id,
+                     reason, e.error)
+            return JSONResponse({"applied": False, "ignored": f"{reason}: {e.error}"})
         except Exception as e:      # a bug or the host: 500, Rocket.Chat retries it
-            return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"},
-                                status_code=500)
+            return failed("internal error", 500,
+                          f"internal error: {type(e).__name__}: {e}")
+        if "ignored" in note:
+            rc.count_ignored(note["ignored"])
+            return JSONResponse({"applied": False, "ignored": note["ignored"]})
         rc.handled += 1
         return JSONResponse({"applied": True, "events": len(events)})
 
+    async def status(request: Request) -> JSONResponse:
+        from ..service.http import HTTPError
+        try:
+            svc.require(request, "supervisor")
+        except HTTPError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        return JSONResponse(rc.status())
+
     return [Route("/rocketchat/queue", queue, methods=["GET"]),
-            Route("/rocketchat/webhook", webhook, methods=["POST"])]
+            Route("/rocketchat/webhook", webhook, methods=["POST"]),
+            Route("/rocketchat/status", status, methods=["GET"])]

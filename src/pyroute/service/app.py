@@ -643,6 +643,10 @@ def build_app(svc: Service, rocketchat: Any = None, chatwoot: Any = None) -> Sta
     async def lifespan(app: Starlette):
         await svc.start()
         started = []
+        # the Rocket.Chat reconciler, when configured, reads its REST API on an interval
+        rec = getattr(getattr(svc, "rocketchat", None), "reconciler", None)
+        if rec is not None:
+            rec.start()
         try:
             for integration in svc.integrations:
                 await integration.start()
@@ -651,6 +655,8 @@ def build_app(svc: Service, rocketchat: Any = None, chatwoot: Any = None) -> Sta
         finally:
             for integration in reversed(started):
                 await integration.stop()
+            if rec is not None:
+                await rec.stop()
             await svc.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
@@ -774,13 +780,28 @@ def openapi_document(rocketchat: bool = False, chatwoot: bool = False) -> dict:
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": hook}}},
             "security": [{"rocketchatLivechat": []}],
-            "responses": {"200": {"description": "handled or ignored", "content": {
+            "description": "The top-level messages array is skipped as the body "
+                           "arrives (never held); the body may be up to "
+                           "rocketchat.max_webhook_body bytes, its other fields up to the "
+                           "service's max_body.",
+            "responses": {"200": {"description": "applied ({\"applied\": true}), or "
+                                                 "irrelevant for good: a duplicate, a "
+                                                 "stale delivery, a permanent refusal "
+                                                 "({\"applied\": false, \"ignored\": "
+                                                 "reason})", "content": {
                 "application/json": {"schema": {"type": "object"}}}},
                 "401": {"description": "missing or wrong X-RocketChat-Livechat-Token"},
-                "408": {"description": "the body stalled"},
                 "413": {"description": "body too large"},
                 "422": {"description": "not a webhook"},
-                "503": {"description": "the service cannot make commands durable"}}}}
+                "500": {"description": "a bug: Rocket.Chat retries it"},
+                "503": {"description": "not applied, a retry can succeed: the writer did "
+                                       "not get to it within rocketchat.webhook_timeout, "
+                                       "the journal's disk is full or cannot sync, the "
+                                       "body stalled"}}}}
+        paths["/rocketchat/status"] = get("the Rocket.Chat integration's counters: "
+                                          "webhooks handled, ignored by reason, failed by "
+                                          "cause; the reconciler's runs and corrections",
+                                          {"type": "object"})
     if chatwoot:
         from ..integrations.chatwoot import ChatwootHook
         (cw_hook,), cw_defs = msgspec.json.schema_components(
