@@ -258,7 +258,11 @@ def test_cli_json_html_compare_and_set(tmp_path, capsys):
     assert [d["label"] for d in data] == ["a", "b", "operators.op.count=2"]
     assert data[1]["overall"]["offered"] > data[0]["overall"]["offered"]
     page = html.read_text()
-    assert page.startswith("<!doctype html>") and page.count("<svg") == 9
+    # per configuration: the queue chart and the load chart, and the waits as a table
+    # against each channel's target; the what-if table first
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 6
+    assert page.count("against each channel's target") == 3
+    assert page.index("What-if against") < page.index("<h2>a</h2>")
     assert "<script" not in page
     assert main(["simulate", str(a), "--set", "operators.op.count=2"]) == 0
     assert "what-if" in capsys.readouterr().out
