@@ -92,16 +92,8 @@ class ChatwootConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "ChatwootConfig":
-        try:
-            raw = msgspec.toml.decode(Path(path).read_bytes())
-        except OSError as e:
-            raise errors.ConfigError(f"cannot read {path}: {e.strerror}") from None
-        except msgspec.DecodeError as e:
-            raise errors.ConfigError(f"{path}: not valid TOML: {e}") from None
-        try:
-            return msgspec.convert(raw.get("chatwoot", raw), cls)
-        except msgspec.ValidationError as e:
-            raise errors.ConfigError(f"{path}: {e}") from None
+        from . import settings_from_toml
+        return settings_from_toml(path, "chatwoot", cls)
 
     def check(self, config: Any) -> None:
         """Refuse settings the router cannot carry out, saying which and why."""

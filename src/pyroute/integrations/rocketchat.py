@@ -84,16 +84,8 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "RocketChatConfig":
-        try:
-            raw = msgspec.toml.decode(Path(path).read_bytes())
-        except OSError as e:
-            raise errors.ConfigError(f"cannot read {path}: {e.strerror}") from None
-        except msgspec.DecodeError as e:
-            raise errors.ConfigError(f"{path}: not valid TOML: {e}") from None
-        try:
-            return msgspec.convert(raw.get("rocketchat", raw), cls)
-        except msgspec.ValidationError as e:
-            raise errors.ConfigError(f"{path}: {e}") from None
+        from . import settings_from_toml
+        return settings_from_toml(path, "rocketchat", cls)
 
     def check(self, config: Any) -> None:
         """Refuse names the router does not know, and router configs that cannot work
