@@ -457,6 +457,11 @@ class RocketChat:
         self.refused += 1
         return None
 
+    @staticmethod
+    def own_hold(hold: Any) -> bool:
+        """Whether a hold id is one this integration placed (others are never touched)."""
+        return isinstance(hold, str) and hold.startswith(HOLD_PREFIX)
+
     def release_for(self, username: Optional[str]) -> list:
         """The release of ``username``'s oldest hold of this integration, if any: a
         Taken (or a close of a room pyroute never heard taken) confirms it."""
@@ -467,7 +472,7 @@ class RocketChat:
         except (errors.UnknownId, errors.InvalidArgument):
             return []
         for h in holds:
-            if isinstance(h, str) and h.startswith(HOLD_PREFIX):
+            if self.own_hold(h):
                 self.confirmed += 1
                 self.hold_made.pop(h, None)
                 return [ReleaseHold(hold=h)]

@@ -330,7 +330,6 @@ class Reconciler:
         """Holds of placements whose chat never came: placed before the read (by more
         than ``placement_window``, so their assignment, if Rocket.Chat made one, is in
         it and was applied above, releasing its hold), or before a restart. Released."""
-        from .rocketchat import HOLD_PREFIX
         rc = self.rc
         router = rc.svc.router
         cut = started - self.cfg.placement_window
@@ -341,7 +340,7 @@ class Reconciler:
             except (errors.UnknownId, errors.InvalidArgument):
                 continue
             for h in holds:
-                if not (isinstance(h, str) and h.startswith(HOLD_PREFIX)):
+                if not rc.own_hold(h):
                     continue
                 live.add(h)
                 made = rc.hold_made.get(h)
