@@ -34,6 +34,7 @@ include "fire.pyx"
 include "requests.pyx"
 include "operators.pyx"
 include "offers.pyx"
+include "holds.pyx"
 
 import time as _time_mod
 
@@ -58,13 +59,18 @@ from pyroute._common import (
     untold_assigned as _untold_assigned, untold_expiry as _untold_expiry, Live as _Live,
 )
 from pyroute._common import close_sum as _close_sum
+from pyroute._common import (
+    HOLD_REASONS as _HOLD_REASONS, check_hold_seconds as _check_hold_seconds,
+)
 from pyroute.events import (
     Assigned, Queued, Overflowed, Finished, Cancelled, Rejected, StatusChanged, RetentionDue,
-    Offered, Accepted, OfferExpired, Transferred, TransferFailed,
+    Offered, Accepted, OfferExpired, Transferred, TransferFailed, Held, HoldEnded,
+    HoldRefused,
 )
 from pyroute.commands import (
     Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups, SetLimit,
-    Ban, Unban, Categorize, Accept, Decline, Advance, Transfer, Escalate,
+    Ban, Unban, Categorize, Accept, Decline, Advance, Transfer, Escalate, Hold as HoldCmd,
+    ReleaseHold,
 )
 from pyroute.views import STATUSES as _STATUSES, OperatorView, RequestView
 

@@ -12,8 +12,12 @@ cdef int _check(Engine* e) except -1:
     cdef RQueue* q
     cdef OHeap* h
     cdef hnd x, t
+    cdef Hold* hd
+    cdef int64_t n_holds = 0
     g_wait = [0] * e.G
     c_wait = [0] * e.C
+    c_held = [0] * e.C
+    g_held = [0] * e.G
     g_act = [0] * e.G
     c_act = [0] * e.C
     g_subq = [0] * e.G
@@ -151,6 +155,23 @@ cdef int _check(Engine* e) except -1:
                 raise AssertionError(f"operator {i}: foreign active request")
             n += 1
             x = r.act_next
+        x = o.hold_head
+        t = -1
+        while x != -1:           # its holds: charged like conversations
+            hd = HL(e, x)
+            if not (hd.alive and hd.op == i and hd.prev == t):
+                raise AssertionError(f"operator {i}: hold list broken at {x}")
+            if o.status != OP_ONLINE:
+                raise AssertionError(f"operator {i}: a hold while not online")
+            slots += hd.charge
+            per_ch[hd.ch] += 1
+            n_holds += 1
+            c_held[hd.ch] += 1
+            g_held[hd.group] += 1
+            t = x
+            x = hd.next
+        if o.hold_tail != t:
+            raise AssertionError(f"operator {i}: hold list tail")
         if per_ch != [e.op_ch[i * 2 * e.C + e.C + c] for c in range(e.C)]:
             raise AssertionError(f"operator {i}: channel counts")
         if bool(o.zcap) != any([e.op_ch[i * 2 * e.C + c] == 0 for c in range(e.C)]):
@@ -258,6 +279,11 @@ cdef int _check(Engine* e) except -1:
         if not ((t0.due, t0.tseq) < (e.timers.nodes[j].due, e.timers.nodes[j].tseq)):
             raise AssertionError("timer heap")
     _check_reservations(e)
+    if n_holds != sum([1 for i in range(e.hlds.used) if HL(e, <hnd>i).alive]):
+        raise AssertionError("a live hold on no operator's list")
+    if c_held != [e.cnt.c_held[i] for i in range(e.C)] or \
+            g_held != [e.cnt.g_held[i] for i in range(e.G)]:
+        raise AssertionError(f"holds per channel {c_held} / group {g_held} miscounted")
     return 0
 
 

@@ -63,6 +63,14 @@ cdef int convert_events(Router self, list out) except -1:
             out.append(RetentionDue(req_ids[ev.req], self.ret_actions[ev.ch][ev.aux], ev.at))
         elif ev.type == EV_REJECTED:
             out.append(Rejected(req_ids[ev.req], ev.at, REJECT_REASONS[ev.flag]))
+        elif ev.type == EV_HELD:
+            out.append(Held(self.hold_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                            cnames[ev.ch], ev.at, ev.waited))
+        elif ev.type == EV_HOLD_ENDED:
+            out.append(HoldEnded(self.hold_ids[ev.req], op_ids[ev.op], ev.at,
+                                 _HOLD_REASONS[ev.flag]))
+        elif ev.type == EV_HOLD_REFUSED:
+            out.append(HoldRefused(self.cur_hold, gnames[ev.group], cnames[ev.ch], ev.at))
     sw = self.switches
     for i in range(e.hist.n_dead_reqs):
         h = e.hist.dead_reqs[i]
@@ -75,4 +83,8 @@ cdef int convert_events(Router self, list out) except -1:
     for i in range(e.hist.n_dead_ops):
         h = e.hist.dead_ops[i]
         del self.op_map[op_ids[h]]   # op_ids keeps the id: history names it
+    for i in range(e.hist.n_dead_holds):
+        h = e.hist.dead_holds[i]
+        del self.hold_map[self.hold_ids[h]]
+        self.hold_ids[h] = None
     return 0

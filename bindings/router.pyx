@@ -35,6 +35,9 @@ cdef class Router:
     cdef bint broken
     cdef bint initialized
     cdef list pending        # events of timers fired but not returned yet
+    cdef dict hold_map       # live hold id -> its Hold handle
+    cdef list hold_ids       # Hold handle -> its id (None once ended)
+    cdef object cur_hold     # the hold id of the call being made (HoldRefused names it)
 
     engine = "native"
 
@@ -74,6 +77,8 @@ cdef class Router:
         self.req_ids = []
         self.op_map = {}
         self.op_ids = []
+        self.hold_map = {}
+        self.hold_ids = []
         self.ret_actions = tuple(tuple(action for _after, action in steps) for steps in cc.retention)
         lower_config(self, cc)
 
@@ -550,6 +555,45 @@ cdef class Router:
         R(&self.e, h).cat = <int32_t>ci
         return 0
 
+    cdef int _hold(self, object group, object channel, object hold, object seconds,
+                   object exclude, object now, list out) except -1:
+        cdef double t, secs
+        cdef hnd ex = -1, hh
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        gi = self.gindex.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise _errors.unknown("group", group, self.gindex)
+        ci = self.cindex.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise _errors.unknown("channel", channel, self.cindex)
+        hold = _exact_id("hold", hold)
+        if exclude is not None:
+            check_id(exclude, "operator")
+            ex = self.op_map.get(exclude, -1)
+        if hold in self.hold_map:
+            raise _errors.duplicate("hold", hold)
+        secs = _check_hold_seconds(seconds)
+        self.cur_hold = hold
+        hh = eng_hold(&self.e, <int32_t>gi, <int32_t>ci, ex, t + secs, t)
+        if hh >= 0:
+            self._bind(self.hold_ids, self.hold_map, hh, hold)
+        self._collect(out)
+        self.cur_hold = None
+        return 0
+
+    cdef int _release_hold(self, object hold, object now, list out) except -1:
+        cdef double t
+        self._ok()
+        t = arg_time(self, now)   # first: a clock may call back into the router
+        check_id(hold, "hold")
+        h = self.hold_map.get(hold)
+        if h is None:
+            raise _errors.unknown("hold", hold)
+        eng_release_hold(&self.e, <hnd>h, t)
+        self._collect(out)
+        return 0
+
     cdef int _apply(self, object cmd, list out) except -1:
         tp = type(cmd)
         if tp is Submit:
@@ -589,6 +633,11 @@ cdef class Router:
             return self._unban(cmd.visitor, cmd.now, out)
         if tp is Advance:
             return self._advance(cmd.now, out)
+        if tp is HoldCmd:
+            return self._hold(cmd.group, cmd.channel, cmd.hold, cmd.seconds, cmd.exclude,
+                              cmd.now, out)
+        if tp is ReleaseHold:
+            return self._release_hold(cmd.hold, cmd.now, out)
         raise InvalidArgument(
             f"apply takes a command struct (Submit, Finish, ...), got {tp.__name__}")
 
@@ -773,6 +822,29 @@ cdef class Router:
         self._raise_core()
         return None if oh < 0 else self.op_ids[oh]
 
+    def hold(self, group, channel, hold, seconds, exclude=None, now=None):
+        """Hold a slot for a conversation the host places itself: the operator ``pick``
+        would name now keeps one ``channel`` conversation's worth of slots for
+        ``seconds`` (``Held``; ``HoldRefused`` when nobody could take one). It ends by
+        ``release_hold``, at its ``until`` (``HoldEnded(reason="expired")``), or when the
+        operator leaves online or is removed. Raises UnknownId (group, channel),
+        DuplicateId (a live hold of that id), InvalidArgument. See docs/semantics.md,
+        "Holds". O(k log k) as ``pick``, then O(groups x log n)."""
+        cdef list out = []
+        self._hold(group, channel, hold, seconds, exclude, now, out)
+        return out
+
+    def release_hold(self, hold, now=None):
+        """End a hold, once the conversation it was for has arrived (submitted preferring
+        the operator, in the same batch before this) or will not come:
+        ``HoldEnded(reason="released")``, then what the freed slot takes — first the
+        waiting conversations that prefer the operator, in queue order, then as any freed
+        slot. Raises UnknownId for a hold that is not live. O(waiting in the operator's
+        groups)."""
+        cdef list out = []
+        self._release_hold(hold, now, out)
+        return out
+
     def advance(self, now=None):
         """Fire the timers due by ``now``. O(k log n) for k timers."""
         cdef list out = []
@@ -861,7 +933,8 @@ cdef class Router:
             "engine": _snapshot_engine(&self.e),
             "py": (self.req_map, self.req_ids, self.op_map, self.op_ids, self.tags,
                    self.last_op, self.visitors, self.bans_, self.cats, self.cat_names,
-                   self.cat_index, self.switches, self.req_vis, self.pending)})
+                   self.cat_index, self.switches, self.req_vis, self.pending,
+                   self.hold_map, self.hold_ids)})
 
     @classmethod
     def _restore(cls, config, data, explain=False, clock=_time_mod.monotonic):
@@ -875,7 +948,7 @@ cdef class Router:
             raise ValueError("not a native engine snapshot")
         py = state.get("py")
         kinds = (dict, list, dict, list, _SkillTags, dict, dict, _Bans, _Categories, list,
-                 dict, _Switches, list, list)
+                 dict, _Switches, list, list, dict, list)
         if (not isinstance(py, tuple) or len(py) != len(kinds)
                 or not all(isinstance(x, k) for x, k in zip(py, kinds))):
             raise ValueError("not a native engine snapshot (its id maps)")
@@ -886,7 +959,8 @@ cdef class Router:
             raise ValueError(f"not a native engine snapshot ({type(e).__name__}: {e})") from None
         (router.req_map, router.req_ids, router.op_map, router.op_ids, router.tags,
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
-         router.cat_index, router.switches, router.req_vis, router.pending) = py
+         router.cat_index, router.switches, router.req_vis, router.pending,
+         router.hold_map, router.hold_ids) = py
         for i, v in enumerate(router.req_vis):     # the live ones, found by visitor
             if v is not None and i < router.e.reqs.used and \
                     ST_QUEUED <= R(&router.e, <hnd>i).state <= ST_ACTIVE:

@@ -1,6 +1,22 @@
 # The full state in the reference engine's canonical form (``Router._state``): what the
 # differential tests compare after every step.
 
+cdef list hold_list(Router self):
+    """The live holds in the order placed: (id, operator, group, channel, charge, until,
+    number)."""
+    cdef Engine* e = &self.e
+    cdef Hold* h
+    cdef int64_t i
+    items = []
+    for i in range(e.hlds.used):
+        h = HL(e, <hnd>i)
+        if h.alive:
+            items.append((h.n, (self.hold_ids[i], self.op_ids[h.op], self.gnames[h.group],
+                                self.cnames[h.ch], h.charge, h.until, h.n)))
+    items.sort(key=lambda p: p[0])
+    return [p[1] for p in items]
+
+
 cdef dict state_dump(Router self):
     cdef Engine* e = &self.e
     cdef int64_t i, c, g
@@ -44,7 +60,8 @@ cdef dict state_dump(Router self):
                             op_skills(self, <hnd>i), o.kind,
                             o.reg, o.last_assign, o.idle, o.handled, tuple(active),
                              tuple(members), tuple(incoming),
-                             self.req_ids[o.res] if o.res >= 0 else None)))
+                             self.req_ids[o.res] if o.res >= 0 else None,
+                             op_holds(self, <hnd>i))))
     ops.sort(key=lambda p: p[0])
     reqs = []
     for i in range(e.reqs.used):
@@ -98,6 +115,10 @@ cdef dict state_dump(Router self):
             live = O(e, tn.req).alive and O(e, tn.req).reg == tn.rseq
             rid = self.op_ids[tn.req] if live else None
             kind = "wrap_up"
+        elif tn.group == TIMER_HOLD:
+            live = HL(e, tn.req).alive and HL(e, tn.req).n == tn.rseq
+            rid = self.hold_ids[tn.req] if live else None
+            kind = "hold"
         else:
             r = R(e, tn.req)
             live = r.state <= ST_ACTIVE and r.state != ST_FREE and r.seq == tn.rseq
@@ -119,6 +140,8 @@ cdef dict state_dump(Router self):
         "skills": list(self.tags.names),
         "sticky": [(v, op, at) for v, (op, at) in self.last_op.items()],
         "pending": list(self.pending),
+        "holds": hold_list(self),
+        "hseq": e.hseq,
         "live": ([e.cnt.c_arr_sum[c] for c in range(e.C)],
                  [e.cnt.g_arr_sum[g] for g in range(e.G)],
                  {ck: dict(cv) for ck, cv in self.cats.by_channel.items() if cv},

@@ -23,7 +23,17 @@ cdef object operator_view(Router self, object operator):
                         tuple(groups), tuple(active), o.wrap, caps,
                         {self.tags.names[b]: lv for b, lv in op_skills(self, h)},
                         op_levels(self, h), _KINDS[o.kind],
-                        self.req_ids[o.res] if o.res >= 0 else None)
+                        self.req_ids[o.res] if o.res >= 0 else None, op_holds(self, h))
+
+
+cdef tuple op_holds(Router self, hnd h):
+    """The ids of the operator's live holds, in the order placed."""
+    cdef hnd x = O(&self.e, h).hold_head
+    out = []
+    while x != -1:
+        out.append(self.hold_ids[x])
+        x = HL(&self.e, x).next
+    return tuple(out)
 
 
 cdef list queue_ids(Router self, object group, object channel):
@@ -70,7 +80,9 @@ cdef object stats_view(Router self, object now):
         g_rows,
         [longest_wait(self, &e.cnt.g_age[g], e.cnt.g_waiting[g], t) for g in range(e.G)],
         self.cats, live, c_reserved=[e.cnt.c_reserved[c] for c in range(e.C)],
-        g_reserved=[e.cnt.g_reserved[g] for g in range(e.G)])
+        g_reserved=[e.cnt.g_reserved[g] for g in range(e.G)],
+        c_held=[e.cnt.c_held[c] for c in range(e.C)],
+        g_held=[e.cnt.g_held[g] for g in range(e.G)])
 
 
 cdef object live_figures(Router self, double t):

@@ -81,6 +81,8 @@ ctypedef struct EngCounters:  # kept incrementally for stats (and checked by che
     int64_t online            # online operators
     int64_t free_slots
     int64_t n_ops             # operators not removed
+    int64_t* c_held           # [C] live holds of each channel
+    int64_t* g_held           # [G] and placed through each group
 
 ctypedef struct EventBuffer:  # events of the current call, read by the bindings
     EvRec* recs
@@ -102,6 +104,9 @@ ctypedef struct History:      # ended requests kept for views (a ring, oldest at
     hnd* dead_ops
     int64_t n_dead_ops
     int64_t cap_dead_ops
+    hnd* dead_holds           # holds the current call ended
+    int64_t n_dead_holds
+    int64_t cap_dead_holds
 
 ctypedef struct Scratch:      # working space of one call; nothing in it outlives the call
     int32_t* work             # [G+1] groups being expanded
@@ -122,6 +127,7 @@ ctypedef struct Engine:
     int64_t join              # last membership number
     int64_t tick              # bumped at every assignment, release and return online
     int64_t tseq              # last timer number
+    int64_t hseq              # last hold number
     int oom                   # sticky: an allocation failed (see docs/development.md)
     int64_t mem               # bytes held by the core's arrays, at capacity
     uint64_t* rng             # [G] the random policy's generator of each group
@@ -134,6 +140,7 @@ ctypedef struct Engine:
     Slab excls
     Slab skreqs               # SkillReq of requests that require skills
     Slab xs                   # ReqX of requests that prefer an operator or are transferred to one
+    Slab hlds                 # Hold: slots kept for conversations the host places (Router.hold)
     int32_t* op_ch            # [ops * 2C] per operator: channel caps (-1 none), then counts
     int64_t cap_op_ch
     uint8_t* op_sk            # [ops * 64] per operator: level of each skill (0: none)
@@ -165,6 +172,10 @@ cdef inline double req_key(Engine* e, Req* r) noexcept nogil:
     """The request's key in its (group, channel) queues: lower is served first. Computed
     from fields that never change after submit, so every push gives the same key."""
     return r.arrival if e.cfg.deadline else e.cfg.aging * r.arrival - <double>r.prio
+
+cdef inline Hold* HL(Engine* e, hnd h) noexcept nogil:
+    PR_ASSERT(0 <= h and h < e.hlds.used)
+    return &(<Hold*>e.hlds.items)[h]
 
 cdef inline Entry* EN(Engine* e, hnd h) noexcept nogil:
     PR_ASSERT(0 <= h and h < e.ents.used)

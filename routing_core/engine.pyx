@@ -69,12 +69,15 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     k = arr(t, k, <void**>&e.cnt.g_reserved, G, sizeof(int64_t))
     k = arr(t, k, <void**>&e.cnt.c_arr_sum, C, sizeof(double))
     k = arr(t, k, <void**>&e.cnt.g_arr_sum, G, sizeof(double))
+    k = arr(t, k, <void**>&e.cnt.c_held, C, sizeof(int64_t))
+    k = arr(t, k, <void**>&e.cnt.g_held, G, sizeof(int64_t))
     # the event buffer and history
     k = arr(t, k, <void**>&e.evs.recs, -1, sizeof(EvRec))
     k = arr(t, k, <void**>&e.evs.groups, -1, sizeof(int32_t))
     k = arr(t, k, <void**>&e.hist.ring, -1, sizeof(hnd))
     k = arr(t, k, <void**>&e.hist.dead_reqs, -1, sizeof(hnd))
     k = arr(t, k, <void**>&e.hist.dead_ops, -1, sizeof(hnd))
+    k = arr(t, k, <void**>&e.hist.dead_holds, -1, sizeof(hnd))
     # scratch
     k = arr(t, k, <void**>&e.scr.work, G + 1, sizeof(int32_t))
     k = arr(t, k, <void**>&e.scr.work2, G + 1, sizeof(int32_t))
@@ -102,6 +105,7 @@ cdef int eng_init(Engine* e, int32_t C, int32_t G, int32_t n_rules,
     slab_init(&e.excls, sizeof(Excl))
     slab_init(&e.skreqs, sizeof(SkillReq))
     slab_init(&e.xs, sizeof(ReqX))
+    slab_init(&e.hlds, sizeof(Hold))
     e.mem = sizeof(Engine)
     k = eng_arrays(e, t, n_rules, n_targets, n_steps, n_relax)
     for i in range(k):
@@ -142,6 +146,7 @@ cdef void eng_dealloc(Engine* e) noexcept nogil:
     slab_dealloc(&e.excls)
     slab_dealloc(&e.skreqs)
     slab_dealloc(&e.xs)
+    slab_dealloc(&e.hlds)
     k = eng_arrays(e, t, 0, 0, 0, 0)
     for i in range(k):
         free(t[i].p[0])

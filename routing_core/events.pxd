@@ -14,6 +14,15 @@ cdef enum:
     EV_OFFER_EXPIRED = 11
     EV_TRANSFERRED = 12
     EV_TRANSFER_FAILED = 13   # op: the sender (or -1), aux: the target, flag: the reason
+    EV_HELD = 14              # req: the Hold, waited: its until
+    EV_HOLD_ENDED = 15        # req: the Hold, flag: the reason (HOLD_*)
+    EV_HOLD_REFUSED = 16      # req: -1 (the call's hold id)
+
+cdef enum:                    # why a hold ended (pyroute._common.HOLD_REASONS)
+    HOLD_RELEASED = 0
+    HOLD_EXPIRED = 1
+    HOLD_OFFLINE = 2
+    HOLD_REMOVED = 3
 
 ctypedef struct EvRec:
     double at

@@ -54,6 +54,10 @@ cdef void eng_fire(Engine* e, double now) noexcept nogil:
             if O(e, t.req).alive and O(e, t.req).reg == t.rseq:
                 end_wrap_up(e, t.req, t.rule, t.due)
             continue
+        if t.group == TIMER_HOLD:
+            if HL(e, t.req).alive and HL(e, t.req).n == t.rseq:
+                end_hold(e, t.req, HOLD_EXPIRED, t.due)
+            continue
         r = R(e, t.req)
         if r.seq != t.rseq or (r.state != ST_QUEUED and r.state != ST_OFFERED
                                and r.state != ST_ACTIVE):

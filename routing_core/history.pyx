@@ -68,7 +68,10 @@ cdef void eng_free_dead(Engine* e) noexcept nogil:
         O(e, h).first_member = -1
         # the operator's slot is not recycled: ended conversations in history still
         # name it by handle
+    for i in range(e.hist.n_dead_holds):
+        slab_give(&e.hlds, e.hist.dead_holds[i], &e.mem)
     e.hist.n_dead_reqs = 0
     e.hist.n_dead_ops = 0
+    e.hist.n_dead_holds = 0
     e.evs.n = 0
     e.evs.n_groups = 0

@@ -45,6 +45,7 @@ cdef void expire_offer(Engine* e, hnd rh, double now) noexcept nogil:
             and O(e, oh).status == OP_ONLINE):
         change_status(e, oh, OP_AWAY, 1, now)
         reserve_again(e, oh, now)
+        end_holds(e, oh, HOLD_OFFLINE, now)
         fail_incoming(e, oh, now)
         requeue_all(e, oh, now, True)
         n = copy_groups(e, oh)

@@ -80,6 +80,8 @@ cdef hnd eng_add_op(Engine* e, int32_t* groups, int32_t n, int32_t limit, int8_t
     o.act_tail = -1
     o.in_head = -1
     o.in_tail = -1
+    o.hold_head = -1
+    o.hold_tail = -1
     o.res = -1
     o.alive = 1
     o.kind = kind
@@ -117,6 +119,7 @@ cdef void eng_remove_op(Engine* e, hnd oh, double now) noexcept nogil:
     O(e, oh).status = OP_OFFLINE
     attach(e, oh)
     reserve_again(e, oh, now)
+    end_holds(e, oh, HOLD_REMOVED, now)
     fail_incoming(e, oh, now)
     requeue_all(e, oh, now, False)   # offers, and anything a timer assigned just now
     detach(e, oh)
@@ -138,6 +141,7 @@ cdef void eng_set_status(Engine* e, hnd oh, int8_t status, bint requeue,
         change_status(e, oh, status, 0, now)
         reserve_again(e, oh, now)
     if old == OP_ONLINE and status != OP_ONLINE:
+        end_holds(e, oh, HOLD_OFFLINE, now)
         fail_incoming(e, oh, now)
     if status != OP_ONLINE and (requeue or old == OP_ONLINE):
         requeue_all(e, oh, now, not requeue)

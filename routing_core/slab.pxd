@@ -74,10 +74,23 @@ ctypedef struct Op:
     hnd in_head           # pending transfers to it, in the order asked
     hnd in_tail
     hnd res               # the waiting request it is reserved for (drains for), or -1
+    hnd hold_head         # its live holds (Hold), in the order placed
+    hnd hold_tail
     int8_t status
     int8_t alive
     int8_t kind           # 0 human, 1 bot
     int8_t zcap           # some channel cap is 0 (counted in g_cant while online)
+
+ctypedef struct Hold:     # slots kept on an operator for a conversation the host places
+    double until          # when it expires
+    int64_t n             # its number (holds placed so far): stale timers skip it
+    hnd op
+    hnd prev              # neighbours in the operator's list of holds
+    hnd next
+    int32_t group         # asked through this group
+    int32_t charge        # slots taken (the channel's cost)
+    int16_t ch
+    int8_t alive          # live (not ended)
 
 ctypedef struct Member:   # one operator in one group
     int64_t join          # membership order across the router

@@ -11,6 +11,7 @@ cdef enum:
     TIMER_OFFER = -3      # ``gen`` is then the offer's number
     TIMER_RECHECK = -4    # more operators become eligible (skills relax, a tier is due)
     TIMER_TRANSFER = -5   # a pending transfer times out; ``gen`` is its number
+    TIMER_HOLD = -6       # a hold expires: ``req`` is the Hold, ``rseq`` its number
 
 ctypedef struct TNode:
     double due

@@ -26,6 +26,7 @@ from hypothesis.stateful import (
 )
 
 import pyroute as pr
+from pyroute import protocol
 from pyroute import reference
 from routing_model import DTS, configs
 from workload import CommandStream, random_config
@@ -90,6 +91,8 @@ class EnginesInLockstep(RuleBasedStateMachine):
         self.ids: list = []         # every request id a rule used
         self.ops: list = []         # every operator id a rule added (some since removed)
         self.n_ops = 0
+        self.holds: list = []       # every hold id a rule used
+        self.n_holds = 0
         self.before = (None, None)  # both engines' _state() after the last step
         self.log: list = []         # the commands both engines accepted, in order
 
@@ -247,6 +250,47 @@ class EnginesInLockstep(RuleBasedStateMachine):
         self.run(pr.SetLimit(operator=self.operator(data), limit=limit, now=self.tick(dt)),
                  via)
 
+    @rule(data=st.data(), dt=st.sampled_from(DTS),
+          seconds=st.sampled_from((2.0, 30.0, 30.0, 0.0, math.nan, "30")),
+          via=st.sampled_from(("method", "apply", "many")))
+    def hold(self, data, dt, seconds, via):
+        """A platform that places conversations itself holds a slot (some ids again: a
+        live one is DuplicateId)."""
+        self.n_holds += 1
+        hid = (data.draw(st.sampled_from(self.holds))
+               if self.holds and data.draw(st.integers(0, 7)) == 0 else f"h{self.n_holds}")
+        self.holds.append(hid)
+        exclude = self.operator(data) if data.draw(st.integers(0, 3)) == 0 else None
+        channel = data.draw(st.sampled_from(self.channels * 4 + [BAD_CHANNEL]))
+        group = data.draw(st.sampled_from(self.groups * 4 + [BAD_GROUP]))
+        self.run(pr.Hold(group=group, channel=channel, hold=hid, seconds=seconds,
+                         exclude=exclude, now=self.tick(dt)), via)
+
+    @rule(data=st.data(), dt=st.sampled_from(DTS))
+    def conversation_for_a_hold(self, data, dt):
+        """The held conversation arrives: submitted preferring the held operator, and the
+        hold released in the same batch."""
+        if not self.holds:
+            return
+        hid = data.draw(st.sampled_from(self.holds))
+        ops = [op for op in self.ops if op != "ghost"]
+        self.n += 1
+        rid = f"c{self.n}"
+        self.ids.append(rid)
+        prefer = data.draw(st.sampled_from(ops)) if ops else None
+        now = self.tick(dt)
+        cmds = [pr.Submit(request=rid, channel=data.draw(st.sampled_from(self.channels)),
+                          group=data.draw(st.sampled_from(self.groups)), prefer=prefer,
+                          prefer_for=60.0, now=now),
+                pr.ReleaseHold(hold=hid, now=now)]
+        out = self.both(lambda r: r.apply_many(cmds), f"apply_many({cmds!r})")
+        self.log += cmds if out[0] == "ok" else cmds[:out[1]]
+
+    @rule(data=st.data(), dt=st.sampled_from(DTS), via=st.sampled_from(("method", "apply")))
+    def release_hold(self, data, dt, via):
+        hid = data.draw(st.sampled_from(self.holds)) if self.holds else "never-held"
+        self.run(pr.ReleaseHold(hold=hid, now=self.tick(dt)), via)
+
     @rule(dt=st.sampled_from(DTS + (0.25, 29.5, 30.0, 31.0, 120.0)),
           via=st.sampled_from(("method", "apply")))
     def advance(self, dt, via):
@@ -346,10 +390,7 @@ class EnginesInLockstep(RuleBasedStateMachine):
 
 def as_call(cmd):
     """A command as (method name, keyword arguments)."""
-    name = {pr.Submit: "submit", pr.Finish: "finish", pr.Cancel: "cancel",
-            pr.AddOperator: "add_operator", pr.RemoveOperator: "remove_operator",
-            pr.SetStatus: "set_status", pr.SetGroups: "set_groups", pr.SetLimit: "set_limit",
-            pr.Advance: "advance"}[type(cmd)]
+    name = protocol.BY_TYPE[type(cmd)].name
     kwargs = msgspec.structs.asdict(cmd)
     if "groups" in kwargs:
         kwargs["groups"] = list(kwargs["groups"])

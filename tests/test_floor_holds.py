@@ -6,11 +6,7 @@ later. Each answer holds the agent's slot, so the next question names someone el
 nobody is ever given more than their limit. The semantics are docs/semantics.md,
 "Holds".
 
-NOT BUILT YET: ``Router.hold`` and ``Router.release_hold`` do not exist on either engine,
-so every test here is marked ``xfail(strict=True, raises=AttributeError)``: it fails
-today only because the method is missing, and fails loudly (XPASS, or another error)
-once the build lands, so the marks must go with it. Event types are compared by name so
-that the file imports before they exist.
+Event types are compared by name, as a host reading the events would.
 """
 
 from __future__ import annotations
@@ -19,10 +15,6 @@ import pytest
 
 import pyroute as pr
 from pyroute.protocol import command
-
-pytestmark = pytest.mark.xfail(strict=True, raises=AttributeError,
-                               reason="issue 13: Router.hold / release_hold not built yet")
-
 
 def floor():
     return pr.RouterConfig(
@@ -50,7 +42,7 @@ def test_each_held_pick_names_the_next_agent_and_nobody_passes_the_limit(make):
     # both slots are held: the third placement is told nobody, and so is pick
     assert named(r.hold("support", "chat", "h3", 30.0, now=1.2), "HoldRefused")
     assert r.pick("support", "chat") is None
-    assert r.stats(now=1.2).free_slots == 0
+    assert r.stats(now=1.2).total.free_slots == 0
     for name in ("alice", "bob"):
         v = r.operator(name)
         assert v.load <= v.limit and len(v.holds) == 1
@@ -97,7 +89,7 @@ def test_going_offline_ends_the_agents_holds(make):
     r.hold("support", "chat", "h1", 30.0, now=1.0)
     ev = r.set_status("alice", "offline", now=2.0)
     assert named(ev, "HoldEnded")[0].reason == "offline"
-    assert r.stats(now=2.0).held == 0
+    assert r.stats(now=2.0).total.held == 0
 
 
 def test_a_hold_charges_the_channel_cost_and_cap(make):

@@ -165,11 +165,14 @@ SAMPLES = {
     "unban": pr.Unban(visitor="v0", now=10.0),
     "categorize": pr.Categorize(request="c1", name="billing", now=10.0),
     "advance": pr.Advance(now=100.0),
+    "hold": pr.Hold(group="h", channel="web", hold="h1", seconds=30.0, now=10.0),
+    "release_hold": pr.ReleaseHold(hold="h0", now=10.0),
 }
 
 
 def prepared(cls):
-    """a and b online (b in g and h), c1 with a, c2 offered to o, v0 banned."""
+    """a and b online (b in g and h), c1 with a, c2 offered to o, v0 banned, one of b's
+    slots held (h0)."""
     r = cls(CONFIG)
     r.add_operator("a", ["g"], 1, status="online", now=0.0)
     r.add_operator("b", ["h"], 2, status="online", now=0.0)
@@ -177,6 +180,7 @@ def prepared(cls):
     r.submit("c1", "web", "g", now=1.0)
     r.submit("c2", "web", "offers", now=2.0)
     r.ban("v0", now=3.0)
+    r.hold("h", "web", "h0", 600.0, now=3.0)
     return r
 
 

@@ -50,12 +50,37 @@ def hook(client, payload, headers=HOOK):
     return client.post("/rocketchat/webhook", json=payload, headers=headers)
 
 
-def test_queue_answers_whom_and_changes_nothing(client, svc):
-    before = svc.router._state()
+def test_a_placement_holds_one_slot_of_the_agent_it_names(client, svc):
     answers = [queue(client, departmentId="dep-sales").json() for _ in range(10)]
-    assert answers == [{"username": "bob"}] * 10      # Rocket.Chat asks ten times at once
-    assert queue(client).json() == {"username": "bob"}  # support: bob has 3 free, alice 2
-    assert svc.router._state() == before
+    # Rocket.Chat asks ten times at once and keeps the first answer with an agent: the
+    # first to arrive holds bob, the nine others are told nobody
+    assert answers == [{"username": "bob"}] + [{}] * 9
+    bob = svc.router.operator("bob")
+    assert len(bob.holds) == 1 and bob.load == 1      # one placement, one hold
+    assert svc.router.stats(now=svc.router.now).total.held == 1
+    # the next placement: bob has 2 free, alice 2; alice was never assigned
+    assert queue(client).json() == {"username": "alice"}
+    assert svc.rocketchat.status()["placements"]["held"] == 2
+    assert svc.rocketchat.status()["placements"]["shared_gets"] == 9
+    svc.router.check()
+
+
+def test_taken_confirms_the_hold_and_the_chat_takes_its_slot(client, svc):
+    svc.router.set_limit("bob", 1, now=svc.router.now)
+    assert queue(client, departmentId="dep-sales").json() == {"username": "bob"}
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r1", "departmentId": "dep-sales",
+                  "servedBy": {"_id": "uid-bob", "username": "bob"}})
+    bob = svc.router.operator("bob")
+    assert bob.holds == () and bob.active == ("r1",) and bob.load == 1
+    svc.router.check()
+
+
+def test_a_hold_without_its_taken_expires(client, svc):
+    svc.router.set_limit("bob", 1, now=svc.router.now)
+    assert queue(client, departmentId="dep-sales").json() == {"username": "bob"}
+    svc.router.advance(now=svc.router.now + 31.0)       # hold_seconds = 30
+    assert svc.router.operator("bob").holds == ()
+    assert svc.router.operator("bob").load == 0
 
 
 def test_queue_skips_the_ignored_agent_and_says_nobody(client, svc):
@@ -64,8 +89,8 @@ def test_queue_skips_the_ignored_agent_and_says_nobody(client, svc):
                   "servedBy": {"_id": "uid-bob", "username": "bob"}})   # learns bob's id
     assert queue(client, departmentId="dep-sales", ignoreAgentId="uid-bob").json() == {}
     assert queue(client, ignoreAgentId="uid-bob").json() == {"username": "alice"}
-    # the default group: alice and bob have 2 free each; alice was never assigned
-    assert queue(client, departmentId="unknown-dept").json() == {"username": "alice"}
+    # the default group: that answer holds one of alice's two slots, so bob (2 free of 3)
+    assert queue(client, departmentId="unknown-dept").json() == {"username": "bob"}
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-RocketChat-Secret-Token": "wrong"}])

@@ -92,6 +92,9 @@ class CommandStream:
         self.reqs: list = []
         self.offered: list = []   # (request, operator) of open offers seen by observe()
         self.assigned: list = []  # (request, operator) of recent assignments seen by observe()
+        self.holds: list = []     # (hold, operator, group, channel) of live holds seen
+        self.n_hold = 0
+        self.release_next: list = []   # a hold whose conversation was just submitted
 
     def observe(self, events) -> None:
         """Feed back the events of the last command, so accepts and declines can target
@@ -101,6 +104,10 @@ class CommandStream:
                 self.offered.append((e.request, e.operator))
             elif isinstance(e, (pr.Assigned, pr.Accepted)):
                 self.assigned.append((e.request, e.operator))
+            elif isinstance(e, pr.Held):
+                self.holds.append((e.hold, e.operator, e.group, e.channel))
+            elif isinstance(e, pr.HoldEnded):
+                self.holds = [h for h in self.holds if h[0] != e.hold]
         self.offered = self.offered[-10:]
         self.assigned = self.assigned[-20:]
 
@@ -114,6 +121,10 @@ class CommandStream:
         if rng.random() < 0.6:
             self.now += rng.choice([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 45.0])
         now = self.now
+        if self.release_next:     # the conversation came: release its hold (same moment)
+            return pr.ReleaseHold(hold=self.release_next.pop(), now=now)
+        if rng.random() < (0.15 if self.holds else 0.04) and self.ops:
+            return self._hold_step(now)
         if rng.random() < self.bad:
             return self._bad(now)
         x = rng.random()
@@ -206,7 +217,34 @@ class CommandStream:
         if x < 0.99 and self.reqs:
             return pr.Categorize(request=rng.choice(self.reqs[-40:]),
                                  name=rng.choice(["non_target", "billing", "bug"]), now=now)
+        if self.ops and rng.random() < 0.5:
+            return self._hold_step(now)
         return pr.Advance(now=now)
+
+    def _hold_step(self, now: float) -> pr.Command:
+        """A platform that places conversations itself: hold a slot, or the conversation a
+        hold was for arrives (submitted preferring the operator, the release follows), or
+        the hold is let go (sometimes one that already ended, or never was)."""
+        rng = self.rng
+        if self.holds and rng.random() < 0.6:
+            hid, op, group, channel = self.holds[rng.randrange(len(self.holds))]
+            if rng.random() < 0.6:
+                self.n_req += 1
+                rid = f"c{self.n_req}"
+                self.reqs.append(rid)
+                self.release_next.append(hid)
+                return pr.Submit(request=rid, channel=channel, group=group, prefer=op,
+                                 prefer_for=rng.choice([0.0, 60.0, 60.0]), now=now)
+            return pr.ReleaseHold(hold=hid if rng.random() < 0.9 else "never-held", now=now)
+        self.n_hold += 1
+        hid = f"h{self.n_hold}"
+        if self.holds and rng.random() < 0.05:
+            hid = self.holds[0][0]          # a live id again: DuplicateId
+        return pr.Hold(group=rng.choice(self.cfg.groups).name,
+                       channel=rng.choice(self.cfg.channels).name, hold=hid,
+                       seconds=rng.choice([2.0, 30.0, 120.0]),
+                       exclude=(rng.choice(self.ops) if rng.random() < 0.2 else None),
+                       now=now)
 
     def _bad(self, now: float) -> pr.Command:
         rng = self.rng

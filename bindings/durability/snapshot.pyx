@@ -111,7 +111,7 @@ cdef dict _snapshot_engine(Engine* e):
                      _blob(e.cnt.g_arr_sum, e.G * sizeof(double))],
         "slabs": [_save_slab(&e.reqs), _save_slab(&e.ents), _save_slab(&e.ops),
                   _save_slab(&e.mems), _save_slab(&e.excls), _save_slab(&e.skreqs),
-                  _save_slab(&e.xs)],
+                  _save_slab(&e.xs), _save_slab(&e.hlds)],
         "queues": [(_blob(e.queues[i].nodes, e.queues[i].n * sizeof(QNode)), e.queues[i].cap)
                    for i in range(nq)],
         "subqs": [_save_subs(&e.queues[i]) for i in range(nq)],
@@ -128,9 +128,11 @@ cdef dict _snapshot_engine(Engine* e):
         "op_sk": (_blob(e.op_sk, e.cap_op_sk * sizeof(uint8_t)), e.cap_op_sk),
         "reserved": (e.cnt.unres, _blob(e.cnt.c_reserved, e.C * sizeof(int64_t)),
                      _blob(e.cnt.g_reserved, e.G * sizeof(int64_t))),
+        "holds": (e.hseq, _blob(e.cnt.c_held, e.C * sizeof(int64_t)),
+                  _blob(e.cnt.g_held, e.G * sizeof(int64_t))),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
                   sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
-                  sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX)),
+                  sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX), sizeof(Hold)),
     }
 
 
@@ -138,7 +140,8 @@ cdef void _load_engine(Engine* e, dict d) except *:
     cdef int64_t i, n, cap, nq = <int64_t>e.G * e.C
     if tuple(d["sizes"]) != (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member),
                              sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
-                             sizeof(TNode), sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX)):
+                             sizeof(TNode), sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX),
+                             sizeof(Hold)):
         raise ValueError("snapshot taken by a build with other record layouts")
     (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
      e.hist.head, e.hist.n) = d["scalars"]
@@ -165,6 +168,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     _load_slab(&e.excls, slabs[4])
     _load_slab(&e.skreqs, slabs[5])
     _load_slab(&e.xs, slabs[6])
+    _load_slab(&e.hlds, slabs[7])
     if len(d["queues"]) != nq or len(d["subqs"]) != nq or len(d["oheaps"]) != e.G:
         raise ValueError("snapshot of another config")
     for i in range(nq):
@@ -189,3 +193,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     e.cnt.unres = unres
     _fill(e.cnt.c_reserved, c_res, e.C * sizeof(int64_t))
     _fill(e.cnt.g_reserved, g_res, e.G * sizeof(int64_t))
+    hseq, c_held, g_held = d["holds"]
+    e.hseq = hseq
+    _fill(e.cnt.c_held, c_held, e.C * sizeof(int64_t))
+    _fill(e.cnt.g_held, g_held, e.G * sizeof(int64_t))

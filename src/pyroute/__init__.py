@@ -16,8 +16,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
     ) from exc
 
 from .commands import (
-    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Escalate, Transfer, Finish, RemoveOperator, SetGroups, SetLimit,
-    SetStatus, Submit, Unban,
+    Accept, AddOperator, Advance, Ban, Cancel, Categorize, Command, Decline, Escalate, Transfer, Finish,
+    Hold, ReleaseHold, RemoveOperator, SetGroups, SetLimit, SetStatus, Submit, Unban,
 )
 from .config import Channel, Group, Overflow, Relax, Retention, RouterConfig
 from .errors import (
@@ -26,7 +26,8 @@ from .errors import (
 )
 from .events import (
     Accepted, Assigned, Cancelled, Event, Finished, Offered, OfferExpired, Overflowed, Queued,
-    Rejected, RetentionDue, StatusChanged, TransferFailed, Transferred,
+    Rejected, RetentionDue, StatusChanged, TransferFailed, Transferred, Held, HoldEnded,
+    HoldRefused,
 )
 from .router import Router
 from .views import (
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Router", "RouterConfig", "Channel", "Group", "Overflow", "Retention", "RetentionDue",
     "Relax", "Transferred", "TransferFailed", "Transfer", "Escalate",
+    "Hold", "ReleaseHold", "Held", "HoldEnded", "HoldRefused",
     "Assigned", "Offered", "Accepted", "OfferExpired", "Queued", "Overflowed", "Finished", "Cancelled", "Rejected", "StatusChanged",
     "Event", "Command", "Submit", "Finish", "Cancel", "Accept", "Decline", "AddOperator", "RemoveOperator",
     "SetStatus", "SetGroups", "SetLimit", "Ban", "Unban", "Categorize", "Advance",

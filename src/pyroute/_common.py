@@ -210,6 +210,19 @@ def check_prefer_for(prefer_for: object) -> float:
     return float(prefer_for)
 
 
+def check_hold_seconds(seconds: object) -> float:
+    """A hold's length: a finite number of seconds > 0 (at most 1e9)."""
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= 1e9):
+        raise errors.InvalidArgument(
+            f"a hold's seconds must be a number greater than 0 and at most 1e9, "
+            f"got {seconds!r}")
+    return float(seconds)
+
+
+#: why a hold ended (HoldEnded.reason), in the native core's code order
+HOLD_REASONS = ("released", "expired", "offline", "removed")
+
 KINDS = ("human", "bot")
 
 
@@ -293,13 +306,17 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
                 g_rows: Sequence, g_wait: Sequence[Optional[float]],
                 categories: Any, live: Optional["Live"] = None, *,
                 c_reserved: Optional[Sequence[int]] = None,
-                g_reserved: Optional[Sequence[int]] = None) -> "Stats":
+                g_reserved: Optional[Sequence[int]] = None,
+                c_held: Optional[Sequence[int]] = None,
+                g_held: Optional[Sequence[int]] = None) -> "Stats":
     """The Stats view from an engine's counters (both engines keep the same counters and
     differ only in how they find the longest waits ``c_wait``/``g_wait`` and the figures
     of ``live``). O(C + G)."""
     from .views import ChannelStats, GroupStats, Stats, TotalStats
     c_res = c_reserved or [0] * len(cc.channel_names)
     g_res = g_reserved or [0] * len(cc.group_names)
+    c_hld = c_held or [0] * len(cc.channel_names)
+    g_hld = g_held or [0] * len(cc.group_names)
     lv = live if live is not None else Live(len(cc.channel_names), len(cc.group_names))
     cats = categories.counts if isinstance(categories, Categories) else categories
     c_cats = categories.by_channel if isinstance(categories, Categories) else {}
@@ -312,13 +329,13 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
         c_waiting[c], c_active[c], online, free, outcomes(c_rows[c]), c_wait[c],
         lv.c_over[c], mean(c_waiting[c], lv.c_arrivals[c]), lv.c_can_take[c], lv.bots_online,
         lv.bot_free, lv.c_bot_can_take[c], dict(c_cats.get(c, {})),
-        c_waiting[c] + c_active[c], reserved=c_res[c])
+        c_waiting[c] + c_active[c], reserved=c_res[c], held=c_hld[c])
         for c, name in enumerate(cc.channel_names)}
     groups = {name: GroupStats(
         g_waiting[g], g_active[g], g_online[g], g_free[g], outcomes(g_rows[g]), g_wait[g],
         lv.g_over[g], mean(g_waiting[g], lv.g_arrivals[g]), lv.g_bots_online[g],
         lv.g_bot_free[g], dict(g_cats.get(g, {})), g_waiting[g] + g_active[g],
-        reserved=g_res[g])
+        reserved=g_res[g], held=g_hld[g])
         for g, name in enumerate(cc.group_names)}
     waits = [w for w in c_wait if w is not None]
     n_waiting = sum(c_waiting)
@@ -326,7 +343,7 @@ def build_stats(t: float, cc: Any, online: int, free: int, n_ops: int,
                        outcomes(total_row(c_rows)), max(waits) if waits else None,
                        sum(lv.c_over), mean(n_waiting, math.fsum(lv.c_arrivals)),
                        lv.bots_online, lv.bot_free, n_waiting + sum(c_active),
-                       reserved=sum(c_res))
+                       reserved=sum(c_res), held=sum(c_hld))
     by_line: dict = {}
     for g, grp in enumerate(cc.config.groups):
         by_line.setdefault(grp.line, []).append(g_rows[g])

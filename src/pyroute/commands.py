@@ -129,7 +129,22 @@ class Advance(_Command, frozen=True, tag=True, kw_only=True):
     now: Optional[float] = None
 
 
+class Hold(_Command, frozen=True, tag=True, kw_only=True):
+    group: str
+    channel: str
+    hold: Id
+    seconds: float
+    exclude: Optional[Id] = None
+    now: Optional[float] = None
+
+
+class ReleaseHold(_Command, frozen=True, tag=True, kw_only=True):
+    hold: Id
+    now: Optional[float] = None
+
+
 Command = Union[Submit, Finish, Cancel, AddOperator, RemoveOperator, SetStatus, SetGroups,
-                SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize, Advance]
+                SetLimit, Transfer, Escalate, Accept, Decline, Ban, Unban, Categorize, Advance,
+                Hold, ReleaseHold]
 # The command table (codes, journal order, roles) is pyroute.protocol; a test checks that
 # this union holds exactly its structs.

@@ -168,7 +168,44 @@ class StatusChanged(_Event, frozen=True, tag=True):
     reason: str = ""
 
 
+class Held(_Event, frozen=True, tag=True):
+    """Hold ``hold`` keeps one ``channel`` conversation's worth of ``operator``'s slots
+    (asked through ``group``) until ``until``, for a conversation the host is placing
+    itself: ``release_hold`` once it has arrived (submitted preferring the operator), or
+    the hold ends by itself at ``until``."""
+
+    hold: Id
+    operator: Id
+    group: str
+    channel: str
+    at: float
+    until: float
+
+
+class HoldEnded(_Event, frozen=True, tag=True):
+    """Hold ``hold`` on ``operator`` ended: ``reason`` is ``"released"``
+    (``release_hold``), ``"expired"`` (its ``until`` came), ``"offline"`` (the operator
+    left online) or ``"removed"``. Its slots are free again."""
+
+    hold: Id
+    operator: Id
+    at: float
+    reason: str
+
+
+class HoldRefused(_Event, frozen=True, tag=True):
+    """Nobody in ``group`` could take a ``channel`` conversation now (``pick`` names
+    nobody): no hold was placed, and the id ``hold`` is not taken."""
+
+    hold: Id
+    group: str
+    channel: str
+    at: float
+
+
 Event = Union[Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-              Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed]
+              Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed,
+              Held, HoldEnded, HoldRefused]
 EVENT_TYPES = (Assigned, Offered, Accepted, OfferExpired, Queued, Overflowed, Finished,
-               Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed)
+               Cancelled, Rejected, Transferred, RetentionDue, StatusChanged, TransferFailed,
+               Held, HoldEnded, HoldRefused)

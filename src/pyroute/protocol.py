@@ -89,6 +89,9 @@ COMMANDS: tuple[Spec, ...] = (
     Spec(13, "unban", c.Unban, ("visitor", "now")),
     Spec(14, "categorize", c.Categorize, ("request", "name", "now")),
     Spec(15, "advance", c.Advance, ("now",)),
+    Spec(16, "hold", c.Hold, ("group", "channel", "hold", "seconds", "exclude", "now"),
+         INTEGRATION),
+    Spec(17, "release_hold", c.ReleaseHold, ("hold", "now"), INTEGRATION),
 )
 
 #: The read-only calls of a Router (no struct, no journal record), with their parameters.

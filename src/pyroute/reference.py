@@ -22,7 +22,7 @@ from . import _explain, errors, protocol, statecodec
 from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
-    KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
+    KINDS, SkillTags, check_channel_limits, check_kind, check_levels, check_prefer_for, check_hold_seconds, N_OUT, OUT_ABANDONED, OUT_ANSWERED, OUT_EARLY, OUT_REJECTED, OUT_WAIT, OUT_WITHIN,
     OUT_SUBMITTED, OUT_SWITCHED, CANCEL_BANNED, CANCEL_CUSTOMER, CANCEL_REASONS,
     CANCEL_SWITCHED, Switches, cancel_slot, channel_refused,
     REJECT_REASONS, Bans, Categories, build_stats, check_visitor, iterate_commands, rng_init,
@@ -34,7 +34,7 @@ from .config import (
 )
 from .events import (
     Accepted, Assigned, Cancelled, Finished, Offered, OfferExpired, Overflowed, Queued, Rejected,
-    RetentionDue, StatusChanged, TransferFailed, Transferred,
+    RetentionDue, StatusChanged, TransferFailed, Transferred, Held, HoldEnded, HoldRefused,
 )
 from .views import (
     Candidate, Explanation, STATUSES, OperatorView, RequestView, Stats,
@@ -42,7 +42,7 @@ from .views import (
 
 OFFLINE, AWAY, ONLINE = 0, 1, 2
 # timer kinds, by the group field: >= 0 an overflow rule of that group
-RETENTION, WRAP_UP, OFFER, RECHECK, TRANSFER = -1, -2, -3, -4, -5
+RETENTION, WRAP_UP, OFFER, RECHECK, TRANSFER, HOLD = -1, -2, -3, -4, -5, -6
 IF_BUSY = ("wait", "refuse")
 QUEUED, OFFERED, ACTIVE = 0, 1, 2
 STATE_NAMES = ("queued", "offered", "active")
@@ -65,7 +65,7 @@ class _Member:
 class _Op:
     __slots__ = ("id", "status", "limit", "load", "reg", "groups", "members", "last_assign",
                  "idle", "handled", "active", "wrap", "missed", "ch_limit", "ch_count",
-                 "skills", "kind", "incoming", "res")
+                 "skills", "kind", "incoming", "res", "holds")
 
     def __init__(self, id: Any, limit: int, reg: int) -> None:
         self.id = id
@@ -87,6 +87,7 @@ class _Op:
         self.kind = 0                         # index into KINDS
         self.incoming: dict[Any, None] = {}   # pending transfers to it, in the order asked
         self.res: Any = None                  # the conversation it is reserved for
+        self.holds: dict[Any, None] = {}      # its live holds, in the order placed
 
 
 class _Req:
@@ -217,6 +218,9 @@ class Router:
         self._online = 0
         self._free = 0
         self._unres = 0            # conversations with hold and no operator reserved
+        # live holds (Router.hold): id -> (operator, group, channel, charge, until, number)
+        self._holds: dict[Any, tuple] = {}
+        self._hseq = 0             # holds placed, numbering their expiry timers
 
     @classmethod
     def open(cls, directory: Any, config: Any, *, fsync: str = "batch",
@@ -291,6 +295,11 @@ class Router:
                 op = self._ops.get(rid)
                 if op is not None and op.reg == seq:
                     self._end_wrap_up(op, ri, due, out)
+                continue
+            if g == HOLD:
+                h = self._holds.get(rid)
+                if h is not None and h[5] == seq:
+                    self._end_hold(rid, "expired", due, out)
                 continue
             r = self._reqs.get(rid)
             if r is None or r.seq != seq:
@@ -612,6 +621,55 @@ class Router:
         self._attach(op)
         self._fill(op, now, out)
 
+    # ------------------------------------------------------------------ helpers: holds
+    def _end_hold(self, hid: Any, reason: str, now: float, out: list) -> None:
+        """End a live hold: its slots are free again (``HoldEnded``). Released or expired
+        while its operator is online, the slot goes first to the waiting conversations that
+        prefer that operator (the one the hold was for), then as any freed slot."""
+        opid, g, c, charge, _until, _n = self._holds.pop(hid)
+        op = self._ops[opid]
+        del op.holds[hid]
+        self._detach(op)
+        op.load -= charge
+        op.ch_count[c] -= 1
+        self._attach(op)
+        out.append(HoldEnded(hid, opid, now, reason))
+        if op.status == ONLINE:
+            self._take_preferring(op, now, out)
+            self._fill(op, now, out)
+
+    def _end_holds(self, op: _Op, reason: str, now: float, out: list) -> None:
+        """The operator left online or is removed: its holds end."""
+        for hid in list(op.holds):
+            self._end_hold(hid, reason, now, out)
+
+    def _take_preferring(self, op: _Op, now: float, out: list) -> None:
+        """A freed held slot: the waiting conversations that prefer ``op`` (submitted with
+        ``prefer``, within ``prefer_for``) take it first, best in queue order first, as
+        ``place`` would give them to ``op``. O(waiting in the operator's groups)."""
+        C = self._C
+        queues = self._queues
+        while op.status == ONLINE and op.load < op.limit:
+            best = None
+            best_key = None
+            for g in op.groups:
+                off = self._off[g]
+                for c in range(C):
+                    if not queues[g * C + c] or not self._fits_channel(op, c):
+                        continue
+                    for k, seq, rid in queues[g * C + c]:
+                        r = self._reqs[rid]
+                        if (r.prefer == op.id and r.home == g and now <= r.prefer_until
+                                and self._fits(op, r, g, now) and not self._held(op, r)):
+                            key = (k + off[c], seq)
+                            if best_key is None or key < best_key:
+                                best_key = key
+                                best = (r, g)
+                            break
+            if best is None:
+                return
+            self._assign(best[0], op, best[1], now, out, "preferred")
+
     def _place(self, r: _Req, groups: list[int], now: float, out: list) -> bool:
         if r.prefer is not None and now <= r.prefer_until and r.home in groups:
             op = self._ops.get(r.prefer)
@@ -879,6 +937,7 @@ class Router:
         if limit is not None and op.missed >= limit and op.status == ONLINE:
             self._change_status(op, AWAY, now, out, "missed_offers")
             self._reserve_again(op, now)
+            self._end_holds(op, "offline", now, out)
             self._fail_incoming(op, now, out)
             self._leave_online(op, now, out, False)
         else:
@@ -1179,6 +1238,7 @@ class Router:
         op.status = OFFLINE
         self._attach(op)
         self._reserve_again(op, t)
+        self._end_holds(op, "removed", t, out)
         self._fail_incoming(op, t, out)
         self._requeue_all(op, t, out)   # offers, and anything a timer assigned just now
         self._detach(op)
@@ -1202,6 +1262,7 @@ class Router:
             self._change_status(op, st, t, out, "")
             self._reserve_again(op, t)
         if old == ONLINE and st != ONLINE:
+            self._end_holds(op, "offline", t, out)
             self._fail_incoming(op, t, out)
         if st != ONLINE and (requeue or old == ONLINE):
             self._requeue_all(op, t, out, offers_only=not requeue)
@@ -1576,6 +1637,64 @@ class Router:
                     out += [t for t in rule.to if t not in out and self._group_takes[t][c]]
         return out
 
+    def hold(self, group: str, channel: str, hold: Any, seconds: float,
+             exclude: Any = None, now: Optional[float] = None) -> list:
+        """Hold a slot for a conversation the host places itself: the operator ``pick``
+        would name keeps one ``channel`` conversation's worth of slots for ``seconds``
+        (``Held``), or ``HoldRefused`` when nobody could take one. See docs/semantics.md,
+        "Holds"."""
+        t = self._time(now)   # first: a clock may call back into the router
+        gi, ci = self._group_channel(group, channel)
+        hold = exact_id("hold", hold)
+        if exclude is not None:
+            check_id("operator", exclude)
+        if hold in self._holds:
+            raise errors.duplicate("hold", hold)
+        secs = check_hold_seconds(seconds)
+        out: list = []
+        self._fire(t, out)
+        opid = self._pick(gi, ci, exclude)
+        if opid is None:
+            out.append(HoldRefused(hold, group, channel, t))
+            return out
+        op = self._ops[opid]
+        charge = self._charge(op, ci)
+        self._detach(op)
+        op.load += charge
+        op.ch_count[ci] += 1
+        self._attach(op)
+        self._hseq += 1
+        until = t + secs
+        self._holds[hold] = (opid, gi, ci, charge, until, self._hseq)
+        op.holds[hold] = None
+        self._tseq += 1
+        heapq.heappush(self._timers, (until, self._tseq, hold, self._hseq, 0, HOLD, 0))
+        out.append(Held(hold, opid, group, channel, t, until))
+        return out
+
+    def release_hold(self, hold: Any, now: Optional[float] = None) -> list:
+        """End a hold (the conversation it was for has arrived, or will not come):
+        ``HoldEnded(reason="released")``, then what the freed slot takes — first the
+        waiting conversations that prefer the operator. Raises UnknownId for a hold that
+        is not live."""
+        t = self._time(now)   # first: a clock may call back into the router
+        check_id("hold", hold)
+        if hold not in self._holds:
+            raise errors.unknown("hold", hold)
+        out: list = []
+        self._fire(t, out)
+        self._end_hold(hold, "released", t, out)
+        return out
+
+    def _group_channel(self, group: Any, channel: Any) -> tuple:
+        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
+        if gi is None:
+            raise errors.unknown("group", group, self._cc.group_index)
+        ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
+        if ci is None:
+            raise errors.unknown("channel", channel, self._cc.channel_index)
+        return gi, ci
+
     def advance(self, now: Optional[float] = None) -> list:
         """Fire the timers due by ``now`` (overflow after a wait)."""
         t = self._time(now)
@@ -1610,7 +1729,8 @@ class Router:
                             {cn[c]: n for c, n in enumerate(op.ch_limit) if n >= 0},
                             {self._tags.names[t]: n for t, n in sorted(op.skills.items())},
                             {names[g]: op.members[g].level for g in op.groups
-                             if op.members[g].level != 1}, KINDS[op.kind], op.res)
+                             if op.members[g].level != 1}, KINDS[op.kind], op.res,
+                            tuple(op.holds))
 
     def request(self, request: Any) -> RequestView:
         """A snapshot of one conversation, live or kept in history. O(eligible groups)."""
@@ -1735,13 +1855,19 @@ class Router:
                 c_res[self._reqs[op.res].ch] += 1
                 for g in op.groups:
                     g_res[g] += 1
+        c_held = [0] * self._C
+        g_held = [0] * self._G
+        for (_op, g, c, _charge, _until, _n) in self._holds.values():
+            c_held[c] += 1
+            g_held[g] += 1
         return build_stats(
             t, self._cc, self._online, self._free, len(self._ops),
             self._c_waiting, self._c_active, self._c_out,
             [t - c_first[c] if c in c_first else None for c in range(self._C)],
             self._g_waiting, self._g_active, self._g_online, self._g_free, self._g_out,
             [t - g_first[g] if g in g_first else None for g in range(self._G)],
-            self._categories, live, c_reserved=c_res, g_reserved=g_res)
+            self._categories, live, c_reserved=c_res, g_reserved=g_res,
+            c_held=c_held, g_held=g_held)
 
     # ------------------------------------------------------------------ introspection
     def _state(self) -> dict:
@@ -1755,7 +1881,7 @@ class Router:
                         op.last_assign, op.idle, op.handled, tuple(op.active),
                         tuple((gn[g], op.members[g].join, op.members[g].rr, op.members[g].rand,
                                op.members[g].level) for g in op.groups), tuple(op.incoming),
-                        op.res))
+                        op.res, tuple(op.holds)))
         reqs = []
         for r in sorted(self._reqs.values(), key=lambda r: r.seq):
             reqs.append((r.id, STATE_NAMES[r.state], cn[r.ch], gn[r.home],
@@ -1779,6 +1905,9 @@ class Router:
             if g == WRAP_UP:
                 live = rid in self._ops and self._ops[rid].reg == seq
                 kind = "wrap_up"
+            elif g == HOLD:
+                live = rid in self._holds and self._holds[rid][5] == seq
+                kind = "hold"
             else:
                 live = rid in self._reqs and self._reqs[rid].seq == seq
                 kind = ("overflow" if g >= 0 else "transfer" if g == TRANSFER
@@ -1796,6 +1925,9 @@ class Router:
             "skills": list(self._tags.names),
             "sticky": [(v, op, at) for v, (op, at) in self._last_op.items()],
             "pending": list(self._pending),
+            "holds": [(hid, op, gn[g], cn[c], charge, until, n)
+                      for hid, (op, g, c, charge, until, n) in self._holds.items()],
+            "hseq": self._hseq,
             "live": (list(self._c_arr), list(self._g_arr),
                      {c: dict(x) for c, x in self._categories.by_channel.items() if x},
                      {g: dict(x) for g, x in self._categories.by_group.items() if x}),
@@ -1857,14 +1989,23 @@ class Router:
                 for g in range(G)]:
             if not close_sum(kept, exact):
                 raise AssertionError(f"sum of waiting arrivals {kept} != {math.fsum(exact)}")
+        if sum(len(op.holds) for op in self._ops.values()) != len(self._holds):
+            raise AssertionError("every live hold is on exactly one operator's list")
         g_on = [0] * G
         g_free = [0] * G
         for op in self._ops.values():
             held = [self._reqs[rid] for rid in op.active]
-            if op.ch_count != [sum(1 for x in held if x.ch == c) for c in range(C)]:
+            holds = [self._holds[hid] for hid in op.holds]
+            if any(h[0] != op.id for h in holds):
+                raise AssertionError(f"operator {op.id!r}: a hold of another operator")
+            if holds and op.status != ONLINE:
+                raise AssertionError(f"operator {op.id!r}: holds while not online")
+            if op.ch_count != [sum(1 for x in held if x.ch == c)
+                               + sum(1 for h in holds if h[2] == c) for c in range(C)]:
                 raise AssertionError(f"operator {op.id!r}: channel counts")
-            if not (op.load == sum(x.charge for x in held) + op.wrap):
-                raise AssertionError('op.load == len(op.active)')
+            if not (op.load == sum(x.charge for x in held) + op.wrap
+                    + sum(h[3] for h in holds)):
+                raise AssertionError('op.load == conversations + wrap-up + holds')
             for rid in op.active:
                 if not (self._reqs[rid].op == op.id):
                     raise AssertionError('self._reqs[rid].op == op.id')

@@ -25,6 +25,7 @@ class OperatorView(msgspec.Struct, frozen=True):
     levels: dict[str, int] = msgspec.field(default_factory=dict)          # group -> tier (not 1)
     kind: str = "human"       # or "bot"
     reserved_for: Optional[Id] = None  # the waiting conversation it drains for (blending)
+    holds: tuple[Id, ...] = ()          # its live holds (Router.hold), in the order placed
 
 
 class RequestView(msgspec.Struct, frozen=True):
@@ -81,6 +82,7 @@ class ChannelStats(msgspec.Struct, frozen=True):
     categories: dict[str, int] = msgspec.field(default_factory=dict)  # of this channel's
     unresolved: int = 0       # still waiting or in progress at ``at``
     reserved: int = 0   # waiting conversations of the channel with an operator reserved
+    held: int = 0       # live holds of this channel (Router.hold): slots kept for arrivals
 
 
 class GroupStats(msgspec.Struct, frozen=True):
@@ -97,6 +99,7 @@ class GroupStats(msgspec.Struct, frozen=True):
     categories: dict[str, int] = msgspec.field(default_factory=dict)  # submitted to it
     unresolved: int = 0                # waiting in its queues or in progress through it
     reserved: int = 0   # members reserved for a waiting conversation (draining for it)
+    held: int = 0       # live holds placed through this group (Router.hold)
 
 
 class TotalStats(msgspec.Struct, frozen=True):
@@ -113,6 +116,7 @@ class TotalStats(msgspec.Struct, frozen=True):
     bot_free_slots: int = 0
     unresolved: int = 0
     reserved: int = 0   # operators reserved for a waiting conversation
+    held: int = 0       # live holds (Router.hold)
 
 
 class Stats(msgspec.Struct, frozen=True):
@@ -122,7 +126,6 @@ class Stats(msgspec.Struct, frozen=True):
     groups: dict[str, GroupStats]
     categories: dict[str, int] = msgspec.field(default_factory=dict)  # conversations per category
     lines: dict[int, Outcomes] = msgspec.field(default_factory=dict)  # line -> its groups' sum
-
 
 class BanView(msgspec.Struct, frozen=True):
     visitor: Id

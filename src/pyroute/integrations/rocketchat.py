@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional
 import msgspec
 
 from .. import errors
-from ..commands import Cancel, Finish, Submit, Transfer
+from ..commands import Cancel, Finish, Hold, ReleaseHold, Submit, Transfer
 
 log = logging.getLogger("pyroute.rocketchat")
 
@@ -69,6 +69,10 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     default_group: Optional[str] = None  # chats with no (mapped) department
     agents: dict[str, str] = {}  # agent user id -> username (also learned from webhooks)
     prefer_for: float = 86400.0  # a taken chat waits in pyroute's view for its agent
+    # placements: each answer holds the agent's slot until Taken confirms it
+    hold_seconds: float = 30.0   # how long an answer keeps the slot without a Taken
+    placement_window: float = 2.0  # the GETs of one placement arrive within this
+    placement_gets: int = 10     # GETs Rocket.Chat sends per placement (External.ts)
     # webhooks
     max_webhook_body: int = 64 << 20   # bytes a webhook may have, its messages included
     webhook_timeout: float = 3.0       # seconds the writer has to apply one, else 503
@@ -114,6 +118,9 @@ class RocketChatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                              ("room_memory", self.room_memory, 1),
                              ("room_memory_seconds", self.room_memory_seconds, 1.0),
                              ("reconcile_every", self.reconcile_every, 1.0),
+                             ("hold_seconds", self.hold_seconds, 1.0),
+                             ("placement_window", self.placement_window, 0.0),
+                             ("placement_gets", self.placement_gets, 1),
                              ("api_timeout", self.api_timeout, 1e-3)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= low):
                 raise errors.ConfigError(f"rocketchat.{name} = {v!r}: give a number >= {low:g}")
@@ -343,6 +350,25 @@ class AgentMap:
             os.close(dfd)
 
 
+#: the prefix of the hold ids the queue route places (other holds are never touched)
+HOLD_PREFIX = "rc:"
+
+
+class Placement:
+    """A burst of identical GETs (Rocket.Chat sends ``placement_gets`` at once for one
+    placement and keeps the first non-empty answer in the order it sent them): the first
+    to arrive holds an agent and is answered with it, the others are answered nobody, so
+    that every answer with an agent is a hold of its own and no two placements, however
+    their GETs interleave, can be given the same slot."""
+
+    __slots__ = ("hold", "started", "gets")
+
+    def __init__(self, hold: str, started: float) -> None:
+        self.hold = hold
+        self.started = started
+        self.gets = 1
+
+
 TAKEN = "LivechatSessionTaken"
 FORWARDED = "LivechatSessionForwarded"
 CLOSED = "LivechatSession"
@@ -362,6 +388,14 @@ class RocketChat:
         self.failed: Counter = Counter()       # webhooks answered 5xx, by cause
         self.unknown_departments: Counter = Counter()
         self.reconciler: Any = None
+        self.placements: dict = {}             # (group, exclude) -> the latest Placement
+        self.boot = os.urandom(4).hex()        # hold ids stay unique across restarts
+        self.n_holds = 0
+        self.hold_made: dict = {}              # hold id -> when it was placed (monotonic)
+        self.held = 0                          # placements answered with a held agent
+        self.shared = 0                        # GETs of a burst answered nobody
+        self.refused = 0                       # placements answered with nobody
+        self.confirmed = 0                     # holds released by their Taken (or close)
 
     room_of = staticmethod(room_of)
 
@@ -378,16 +412,71 @@ class RocketChat:
         return given is not None and hmac.compare_digest(given.encode(), want.encode())
 
     # ------------------------------------------------------------------ routing method
-    def queue(self, headers: Any, query: Any) -> tuple[int, dict]:
+    def placement_for(self, headers: Any, query: Any) -> tuple[int, Any]:
+        """The placement a GET of the queue route asks about: (401, error) for a wrong
+        token, (200, None) when no group takes the department, else (200, (group,
+        exclude))."""
         if not self._token_ok(headers.get("x-rocketchat-secret-token"), self.cfg.secret_token):
             return 401, {"error": "missing or wrong X-RocketChat-Secret-Token"}
         group = self.group_of(query.get("departmentId"))
         if group is None:
-            return 200, {}
+            return 200, None
         ignore = query.get("ignoreAgentId")
         exclude = self.agents.get(ignore, ignore) if ignore else None
-        who = self.svc.router.pick(group, self.cfg.channel, exclude)
-        return 200, ({"username": who} if who is not None else {})
+        return 200, (group, exclude)
+
+    def hold_for(self, key: tuple, note: dict) -> list:
+        """In the writer: the commands of one GET. The first GET of a burst holds the
+        agent ``pick`` names (``Hold``); a GET of the same (group, exclude) within
+        ``placement_window`` of it, while fewer than ``placement_gets`` have come, is
+        one of the same burst's and is answered nobody (``note["share"]``): the
+        placement it belongs to has the first's answer, or (when the GETs of two
+        placements interleave) waits in Rocket.Chat's queue for its queue worker."""
+        now = _time.monotonic()
+        p = self.placements.get(key)
+        if (p is not None and p.gets < self.cfg.placement_gets
+                and now - p.started <= self.cfg.placement_window):
+            p.gets += 1
+            note["share"] = p
+            return []
+        self.n_holds += 1
+        p = Placement(f"{HOLD_PREFIX}{self.boot}:{self.n_holds}", now)
+        self.placements[key] = p
+        self.hold_made[p.hold] = now
+        note["place"] = p
+        group, exclude = key
+        return [Hold(group=group, channel=self.cfg.channel, hold=p.hold,
+                     seconds=self.cfg.hold_seconds, exclude=exclude)]
+
+    def placed(self, p: Placement, events: list) -> Optional[str]:
+        """The first GET's events are back: the agent held for it, or None."""
+        for ev in events:
+            if type(ev).__name__ == "Held" and ev.hold == p.hold:
+                self.held += 1
+                return ev.operator
+        self.refused += 1
+        return None
+
+    @staticmethod
+    def own_hold(hold: Any) -> bool:
+        """Whether a hold id is one this integration placed (others are never touched)."""
+        return isinstance(hold, str) and hold.startswith(HOLD_PREFIX)
+
+    def release_for(self, username: Optional[str]) -> list:
+        """The release of ``username``'s oldest hold of this integration, if any: a
+        Taken (or a close of a room pyroute never heard taken) confirms it."""
+        if username is None:
+            return []
+        try:
+            holds = self.svc.router.operator(username).holds
+        except (errors.UnknownId, errors.InvalidArgument):
+            return []
+        for h in holds:
+            if self.own_hold(h):
+                self.confirmed += 1
+                self.hold_made.pop(h, None)
+                return [ReleaseHold(hold=h)]
+        return []
 
     # ------------------------------------------------------------------ webhooks
     def _current(self, room: str) -> tuple[Any, Any, str]:
@@ -419,6 +508,7 @@ class RocketChat:
         ``ignored`` (the reason, when none apply) and ``undo`` (puts the room's memory
         back; called when the commands then fail)."""
         note = {} if note is None else note
+        self.placements.clear()     # a placement's GETs come before anything changes
         room = hook.id
         if not room:
             return self._ignore(note, "no room id", hook)
@@ -445,6 +535,12 @@ class RocketChat:
             if at is not None and (rec.closed_at is None or at > rec.closed_at):
                 rec.closed_at = at
             if not live:
+                # a chat Rocket.Chat assigned whose Taken pyroute never saw: the agent's
+                # slot was held for it
+                freed = ([] if was_closed or hook.servedBy is None
+                         else self.release_for(hook.servedBy.username))
+                if freed:
+                    return freed
                 return self._ignore(note, "duplicate close" if was_closed
                                     else "closed, and no agent of pyroute's held it", hook)
             return release
@@ -484,12 +580,15 @@ class RocketChat:
         if live:
             if view.operator == username:
                 return self._ignore(note, "duplicate", hook)
-            return [Transfer(request=ident, operator=username)]
+            return [Transfer(request=ident, operator=username)] + self.release_for(username)
         group = self._group_for(hook.departmentId, username)
         if group is None:
             return self._ignore(note, f"agent {username!r} is in no group", hook)
+        # the chat first, then the hold its placement left: the freed slot goes to the
+        # chat that prefers the agent (docs/semantics.md, "Holds")
         return [Submit(request=fresh, channel=self.cfg.channel, group=group,
-                       prefer=username, prefer_for=self.cfg.prefer_for)]
+                       prefer=username, prefer_for=self.cfg.prefer_for)] \
+            + self.release_for(username)
 
     def _group_for(self, department: Optional[str], username: str) -> Optional[str]:
         """The chat goes to the agent: the department's group if they are in it, else
@@ -521,6 +620,8 @@ class RocketChat:
                 "ignored_by_reason": dict(self.reasons), "failed": dict(self.failed),
                 "unknown_departments": dict(self.unknown_departments),
                 "agents_known": len(self.agents), "rooms_remembered": len(self.rooms),
+                "placements": {"held": self.held, "shared_gets": self.shared,
+                               "nobody": self.refused, "confirmed": self.confirmed},
                 "reconciler": rec.status() if rec is not None else None}
 
 
@@ -573,8 +674,24 @@ def routes(svc: Any, cfg: RocketChatConfig) -> list:
     hook_decoder = msgspec.json.Decoder(Hook)
 
     async def queue(request: Request) -> JSONResponse:
-        status, body = rc.queue(request.headers, request.query_params)
-        return JSONResponse(body, status_code=status)
+        from ..service.http import HTTPError, Refused
+        status, key = rc.placement_for(request.headers, request.query_params)
+        if status != 200 or key is None:
+            return JSONResponse(key if status != 200 else {}, status_code=status)
+        note: dict = {}
+        events: list = []
+        try:
+            events = await svc.apply(lambda: rc.hold_for(key, note))
+        except (HTTPError, Refused) as e:
+            log.warning("rocketchat: a placement could not hold an agent: %s", e)
+        except Exception:
+            log.exception("rocketchat: a placement failed")
+        if "share" in note:
+            rc.shared += 1
+            return JSONResponse({})
+        p = note.get("place")
+        who = rc.placed(p, events) if p is not None else None
+        return JSONResponse({"username": who} if who is not None else {})
 
     def failed(cause: str, status: int, message: str, headers: Any = None) -> JSONResponse:
         rc.failed[cause] += 1

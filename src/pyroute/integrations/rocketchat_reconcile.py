@@ -34,7 +34,7 @@ from typing import Any, Optional
 import msgspec
 
 from .. import errors
-from ..commands import Cancel, Finish, SetStatus, Submit, Transfer
+from ..commands import Cancel, Finish, ReleaseHold, SetStatus, Submit, Transfer
 
 log = logging.getLogger("pyroute.rocketchat")
 
@@ -244,6 +244,8 @@ class Reconciler:
             fixed.clear()
             await apply(lambda rid=rid: self._fix_room(rid, served.get(rid), started,
                                                        fixed), f"room {rid!r}")
+        fixed.clear()
+        await apply(lambda: self._orphan_holds(names, started, fixed), "holds")
         self._stranded(snap)
         return applied
 
@@ -314,13 +316,42 @@ class Reconciler:
                 # anyone could take it; it is theirs when a slot frees
                 return []
             fixed.append(f"moved to {username!r}")
-            return [Transfer(request=ident, operator=username)]
+            return [Transfer(request=ident, operator=username)] + rc.release_for(username)
         group = rc._group_for(rcroom.departmentId, username)
         if group is None:
             return []
         fixed.append(f"given to {username!r}")
+        # as a Taken would: the chat, then the hold its placement left on the agent
         return [Submit(request=fresh, channel=self.cfg.channel, group=group,
-                       prefer=username, prefer_for=self.cfg.prefer_for)]
+                       prefer=username, prefer_for=self.cfg.prefer_for)] \
+            + rc.release_for(username)
+
+    def _orphan_holds(self, names: set, started: float, fixed: list) -> list:
+        """Holds of placements whose chat never came: placed before the read (by more
+        than ``placement_window``, so their assignment, if Rocket.Chat made one, is in
+        it and was applied above, releasing its hold), or before a restart. Released."""
+        rc = self.rc
+        router = rc.svc.router
+        cut = started - self.cfg.placement_window
+        out, live = [], set()
+        for name in sorted(names, key=str):
+            try:
+                holds = router.operator(name).holds
+            except (errors.UnknownId, errors.InvalidArgument):
+                continue
+            for h in holds:
+                if not rc.own_hold(h):
+                    continue
+                live.add(h)
+                made = rc.hold_made.get(h)
+                if made is None or made < cut:
+                    out.append(ReleaseHold(hold=h))
+        for h in list(rc.hold_made):
+            if h not in live or any(c.hold == h for c in out):
+                del rc.hold_made[h]
+        if out:
+            fixed.append(f"released {len(out)} hold(s) no chat came for")
+        return out
 
     def _stranded(self, snap: Snapshot) -> None:
         """Chats waiting in Rocket.Chat's queue while pyroute would name an agent for
