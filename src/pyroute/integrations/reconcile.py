@@ -29,6 +29,7 @@ class Periodic:
         self.task: Optional[asyncio.Task] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.runs = 0
+        self.done = 0           # runs of the loop that have ended (tests wait on it)
         self.failures = 0
         self.last_error: Optional[str] = None
         self.corrections: Counter = Counter()
@@ -62,6 +63,7 @@ class Periodic:
                 raise
             except Exception as e:       # never let the loop die: the next interval retries
                 self.log.exception("%s: %s", self.label, e)
+            self.done += 1
             await asyncio.sleep(self.every)
 
     def read_failed(self, e: Exception) -> None:
