@@ -93,7 +93,9 @@ class FakeChatwoot:
         self.api_calls: list[tuple[str, str, int]] = []
         self.reassigned_by_api = 0      # an API call that moved a held conversation
         self.api_overruns = 0           # an API call that put an agent over its limit
+        self.overruns: list[tuple[int, int]] = []   # (conversation, agent) of each
         self.reassignments: list[tuple[int, Any, Any]] = []
+        self.history: list[tuple] = []  # (display, {attr: (before, after)}, outbox size)
         self.max_held: dict[int, int] = {}
         self.down = False               # connections refused
         self.fail_status: Optional[int] = None   # every call answered with this status
@@ -205,6 +207,7 @@ class FakeChatwoot:
             return
         for k, v in attrs.items():
             c[k] = v
+        self.history.append((display, changed, len(self.outbox)))
         if "status" in changed and c["status"] == "open":
             c["held_since_open"] = False        # reopened: the old assignee stays on it
         if "assignee_id" in changed:
@@ -338,6 +341,7 @@ class FakeChatwoot:
             self._change(display, assignee_id=agent)
             if agent is not None and self.held(agent) > self.limits.get(agent, 0):
                 self.api_overruns += 1
+                self.overruns.append((display, agent))
             self.api_calls.append(("assign", str(display), 200))
             return JSONResponse(self.agents.get(agent))
 

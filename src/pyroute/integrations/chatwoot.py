@@ -241,6 +241,7 @@ class Chatwoot:
         self.latest: dict[int, int] = {}          # display id -> k of its latest conversation
         self.updated: dict[tuple, float] = {}     # (display id, kind) -> updated_at applied
         self.chatwoot_has: dict[int, Any] = {}    # display id -> its assignee in Chatwoot
+        self.teams_seen: dict[int, Any] = {}      # display id -> its team, last seen
         self.touched: dict[int, float] = {}       # display id -> monotonic time of the
         #                                           last webhook or delivery applied
         self.due: dict[int, tuple[float, int]] = {}   # display id -> (when, attempt)
@@ -333,7 +334,9 @@ class Chatwoot:
         team = meta.team.id if meta.team is not None else None
         self.chatwoot_has[display] = meta.assignee.id if meta.assignee is not None else None
         self.touched[display] = _time.monotonic()
+        self.teams_seen[display] = team
         _bound(self.touched)
+        _bound(self.teams_seen)
         _bound(self.updated)
         _bound(self.latest)
         view, ident, fresh, k = self.current(display)
@@ -404,12 +407,17 @@ class Chatwoot:
     def follow(self, view: Any, ident: str, assignee: CwRef) -> Optional[list]:
         """The commands that follow a person in Chatwoot giving live conversation
         ``ident`` to ``assignee``: None when pyroute has it so already; a transfer to
-        them when they are an online operator (it waits, with the previous holder, while
-        they are full); else it leaves pyroute (someone pyroute does not route took it)."""
+        them when they are one of its operators (it waits, with the previous holder,
+        while they are full, away or offline in pyroute); else it leaves pyroute (someone
+        pyroute does not route took it)."""
         if assignee.id == view.operator or (view.transfer_to is not None
                                             and view.transfer_to == assignee.id):
             return None
-        if self._operator(assignee) is None:
+        try:
+            known = assignee.id is not None and self.svc.router.operator(assignee.id)
+        except (errors.UnknownId, errors.InvalidArgument):
+            known = None
+        if not known:
             self.counts["taken_outside"] += 1
             return [Finish(request=ident) if view.state == "active" else Cancel(request=ident)]
         return [Transfer(request=ident, operator=assignee.id)]

@@ -221,19 +221,24 @@ class Reconciler(Periodic):
         cw.chatwoot_has[d] = c.assignee     # what Chatwoot shows, as of the read
         group, known = cw.group_of(c.team)
         if not live:
+            cw.teams_seen[d] = c.team
             if not known:
                 return cw._ignore(f"conversation {d}: team {c.team} is not in "
                                   f"chatwoot.teams and there is no default_group",
                                   "unknown_team")
             assignee = CwRef(id=c.assignee) if c.assignee is not None else None
             who = cw._operator(assignee)
-            if c.assignee is not None and who is None:
+            if c.assignee is not None and c.assignee not in cw.agents_seen:
                 return []       # someone pyroute does not route holds it
             fixed.append("submitted (open in Chatwoot, not in pyroute)")
             return [Submit(request=fresh, channel=channel, group=group,
                            priority=cw.priority_of(c.priority), prefer=who,
                            prefer_for=cw.cfg.prefer_for if who else 0.0)]
-        if not known:
+        # a team changed in Chatwoot since pyroute last saw the conversation moves it;
+        # otherwise its group is pyroute's (a transfer to an agent may have changed it)
+        last_team = cw.teams_seen.get(d, c.team)
+        cw.teams_seen[d] = c.team
+        if last_team == c.team or not known:
             group = view.group
         if view.state == "queued":
             redo = cw.reprioritise(view, ident, fresh, cw.priority_of(c.priority), group)
