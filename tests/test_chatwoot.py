@@ -453,6 +453,7 @@ def test_presence_poll_failure_keeps_presence(make_floor, caplog):
     ({"api_access_token": ""}, "api_access_token"),
     ({"url": "chatwoot.test"}, "http(s) URL"),
     ({"retry_base": 0.0}, "retry_base"),
+    ({"reconcile_every": float("nan")}, "chatwoot.reconcile_every must be seconds > 0"),
 ])
 def test_config_errors_say_what_to_fix(change, message):
     cfg = cw_config(**change)

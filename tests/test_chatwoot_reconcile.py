@@ -221,3 +221,22 @@ def test_a_priority_change_whose_webhook_was_lost_is_applied_by_the_reconciler(m
     f.settle()
     assert f.router.request(f.cw.current(waiting)[1]).priority == 3
     assert f.reconcile() == 0               # applied once
+
+
+def test_a_hand_change_to_an_agent_away_in_pyroute_is_refused_and_put_back(make_floor,
+                                                                           caplog):
+    f = make_floor()
+    d = f.fake.open_conversation(WEB)
+    f.settle()
+    assert f.holder(d) == BOB
+    f.fake.set_presence(ALICE, "busy")
+    f.poll()                                # Alice is away in pyroute
+    with caplog.at_level("WARNING", logger="pyroute.chatwoot"):
+        f.fake.human_assign(d, ALICE)
+        f.settle()
+    assert "they are away" in caplog.text
+    # pyroute gives no conversation to an agent who is away: Bob keeps it (it is not
+    # dropped from pyroute), and Chatwoot is shown Bob again
+    assert f.holder(d) == BOB == f.fake.conversations[d]["assignee_id"]
+    assert f.router.operator(BOB).load == 1 and f.router.operator(ALICE).load == 0
+    assert f.reconcile() == 0

@@ -484,10 +484,16 @@ class Chatwoot:
         for e in events:
             if isinstance(e, (Assigned, Queued, Transferred)):
                 display = display_of(e.request)
-                if display is not None and display not in self.due:
-                    self.due[display] = (0.0, 0)
-                    if self._wake is not None:
-                        self._wake.set()
+                if display is not None:
+                    self.schedule(display)
+
+    def schedule(self, display: int) -> None:
+        """Queue a delivery of pyroute's holder of ``display`` (posts only what Chatwoot
+        does not show already)."""
+        if display not in self.due:
+            self.due[display] = (0.0, 0)
+            if self._wake is not None:
+                self._wake.set()
 
     def pending(self) -> int:
         """Assignments not yet delivered (queued or waiting for a retry)."""
@@ -768,6 +774,8 @@ def routes(svc: Any, cfg: "ChatwootConfig | Chatwoot") -> list:
         except Refused as e:        # refused by the router: answered 200, counted
             cw.counts["refused"] += 1
             log.warning("chatwoot: %s refused by the router: %s", hook.event, e.error)
+            if hook.id is not None:
+                cw.schedule(hook.id)    # Chatwoot is shown pyroute's holder again
             return JSONResponse({"applied": False, "ignored": str(e.error)})
         except Exception as e:
             return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"},

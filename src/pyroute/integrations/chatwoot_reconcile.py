@@ -193,10 +193,7 @@ class Reconciler(Periodic):
         # Chatwoot shows another holder than pyroute's (an assignment it lost, a
         # conversation pyroute holds back): the delivery task posts pyroute's view
         for d in sorted(seen):
-            if d not in cw.due:
-                cw.due[d] = (0.0, 0)
-        if cw._wake is not None:
-            cw._wake.set()
+            cw.schedule(d)
         return applied
 
     def _fix(self, d: int, c: Optional[ApiConversation], started: float,
