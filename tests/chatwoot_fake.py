@@ -32,6 +32,21 @@ What it does as Chatwoot does, and where that was read:
 * ``GET /api/v1/accounts/{account}/agents``: a JSON array of agents with
   ``availability_status``; ``GET /api/v1/accounts/{account}/inboxes``: ``{"payload":
   [...]}`` with ``enable_auto_assignment`` (_inbox.json.jbuilder).
+* The conversations API (app/controllers/api/v1/accounts/conversations_controller.rb,
+  app/finders/conversation_finder.rb, app/views/api/v1/accounts/conversations/
+  index.json.jbuilder): ``GET .../conversations?status=open&assignee_type=all&page=N``
+  answers ``{"data": {"meta": {"all_count", ...}, "payload": [...]}}`` in pages of
+  ``PER_PAGE`` (``CONVERSATION_RESULTS_PER_PAGE``, 25), latest activity first, so a
+  conversation that changes while the pages are read can move from one page to another;
+  ``GET .../conversations/{display_id}`` answers one (404 when there is none).
+* Priorities (app/models/conversation.rb, ``toggle_priority`` and ``list_of_keys``): one
+  of urgent, high, medium, low or none; a change sends ``conversation_updated`` with
+  ``priority`` in ``changed_attributes``.
+
+Drift, for the reconciler's tests: ``drop_webhooks`` loses what is queued (pyroute was
+unreachable: Chatwoot does not send it again), ``forget_assignment`` clears an assignee
+without any webhook (an assignment Chatwoot lost), and ``human_assign(..., webhook=False)``
+a hand change whose webhook was lost.
 
 It records, from Chatwoot's side, who holds each conversation and the most any agent
 ever held at once, and can be made to fail (connection refused, or an HTTP status) for a
@@ -51,6 +66,8 @@ import httpx2
 
 #: seconds Chatwoot waits for a webhook's answer (lib/webhooks/trigger.rb, WEBHOOK_TIMEOUT)
 WEBHOOK_TIMEOUT = 5.0
+#: conversations per page of the list (CONVERSATION_RESULTS_PER_PAGE's default)
+PER_PAGE = 25
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -76,14 +93,23 @@ class FakeChatwoot:
         self.api_calls: list[tuple[str, str, int]] = []
         self.reassigned_by_api = 0      # an API call that moved a held conversation
         self.api_overruns = 0           # an API call that put an agent over its limit
+        self.overruns: list[tuple[int, int]] = []   # (conversation, agent) of each
         self.reassignments: list[tuple[int, Any, Any]] = []
+        self.history: list[tuple] = []  # (display, {attr: (before, after)}, outbox size)
         self.max_held: dict[int, int] = {}
         self.down = False               # connections refused
         self.fail_status: Optional[int] = None   # every call answered with this status
+        #: called after each page of the conversations list is answered (a test moves
+        #: conversations between pages with it)
+        self.between_pages: Optional[Callable[[int], None]] = None
         self.app = Starlette(routes=[
             Route("/api/v1/accounts/{account:int}/conversations/{display:int}/assignments",
                   self._assign, methods=["POST"]),
             Route("/api/v1/accounts/{account:int}/agents", self._agents, methods=["GET"]),
+            Route("/api/v1/accounts/{account:int}/conversations", self._list,
+                  methods=["GET"]),
+            Route("/api/v1/accounts/{account:int}/conversations/{display:int}", self._show,
+                  methods=["GET"]),
             Route("/api/v1/accounts/{account:int}/inboxes", self._inboxes, methods=["GET"]),
         ])
         self.transport = _Transport(self)
@@ -181,6 +207,7 @@ class FakeChatwoot:
             return
         for k, v in attrs.items():
             c[k] = v
+        self.history.append((display, changed, len(self.outbox)))
         if "status" in changed and c["status"] == "open":
             c["held_since_open"] = False        # reopened: the old assignee stays on it
         if "assignee_id" in changed:
@@ -224,14 +251,37 @@ class FakeChatwoot:
         with self.lock:
             self._change(display, status="snoozed")
 
-    def human_assign(self, display: int, agent_id: Optional[int]) -> None:
-        """A supervisor picks the assignee in Chatwoot's UI (None: unassigns)."""
+    def human_assign(self, display: int, agent_id: Optional[int], *,
+                     webhook: bool = True) -> None:
+        """A supervisor picks the assignee in Chatwoot's UI (None: unassigns);
+        ``webhook=False``: its webhooks are lost."""
         with self.lock:
+            kept = len(self.outbox)
             self._change(display, assignee_id=agent_id)
+            if not webhook:
+                del self.outbox[kept:]
 
     def set_team(self, display: int, team_id: Optional[int]) -> None:
         with self.lock:
             self._change(display, team_id=team_id)
+
+    def set_priority(self, display: int, priority: Optional[str]) -> None:
+        """An agent sets the priority (urgent, high, medium, low; None: none)."""
+        with self.lock:
+            self._change(display, priority=priority)
+
+    def drop_webhooks(self) -> int:
+        """The queued webhooks never reach pyroute (it was down or unreachable; Chatwoot
+        does not send an account webhook again). Returns how many were lost."""
+        with self.lock:
+            n, self.outbox = len(self.outbox), []
+            return n
+
+    def forget_assignment(self, display: int) -> None:
+        """Chatwoot loses a conversation's assignee, without a webhook."""
+        with self.lock:
+            self.conversations[display]["assignee_id"] = None
+            self._touch(display)
 
     def set_presence(self, agent_id: int, status: str) -> None:
         with self.lock:
@@ -291,8 +341,53 @@ class FakeChatwoot:
             self._change(display, assignee_id=agent)
             if agent is not None and self.held(agent) > self.limits.get(agent, 0):
                 self.api_overruns += 1
+                self.overruns.append((display, agent))
             self.api_calls.append(("assign", str(display), 200))
             return JSONResponse(self.agents.get(agent))
+
+    def _api_conversation(self, display: int) -> dict:
+        """The conversation as the API's partial shows it (the webhook payload's fields,
+        without the event)."""
+        out = self.payload(display, "")
+        del out["event"]
+        return out
+
+    async def _list(self, request: Request) -> JSONResponse:
+        bad = self._auth(request)
+        if bad is not None:
+            self.api_calls.append(("list", "", bad.status_code))
+            return bad
+        q = request.query_params
+        status = q.get("status", "open")
+        page = int(q.get("page", "1") or 1)
+        with self.lock:
+            self.api_calls.append(("list", str(page), 200))
+            chosen = [d for d, c in self.conversations.items()
+                      if status == "all" or c["status"] == status]
+            # latest activity first (Conversation.latest)
+            chosen.sort(key=lambda d: -self.conversations[d]["updated_at"])
+            shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
+            unassigned = sum(1 for d in chosen if self.conversations[d]["assignee_id"] is None)
+            body = {"data": {"meta": {"mine_count": 0, "unassigned_count": unassigned,
+                                      "assigned_count": len(chosen) - unassigned,
+                                      "all_count": len(chosen)},
+                             "payload": [self._api_conversation(d) for d in shown]}}
+        if self.between_pages is not None:
+            self.between_pages(page)
+        return JSONResponse(body)
+
+    async def _show(self, request: Request) -> JSONResponse:
+        bad = self._auth(request)
+        display = request.path_params["display"]
+        if bad is not None:
+            self.api_calls.append(("show", str(display), bad.status_code))
+            return bad
+        with self.lock:
+            self.api_calls.append(("show", str(display), 200))
+            if display not in self.conversations:
+                return JSONResponse({"error": "Resource could not be found"},
+                                    status_code=404)
+            return JSONResponse(self._api_conversation(display))
 
     async def _agents(self, request: Request) -> JSONResponse:
         bad = self._auth(request)

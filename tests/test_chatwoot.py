@@ -53,7 +53,8 @@ def cw_config(**kw) -> ChatwootConfig:
                 agents={str(ALICE): AgentSettings(limit=2, groups=["support"]),
                         str(BOB): AgentSettings(limit=3, groups=["support", "billing"]),
                         "carol@example.com": AgentSettings(limit=1, groups=["billing"])},
-                poll_every=3600.0, retry_base=0.005, retry_max=0.02)
+                poll_every=3600.0, reconcile_every=3600.0, retry_base=0.005,
+                retry_max=0.02)
     base.update(kw)
     return ChatwootConfig(**base)
 
@@ -83,6 +84,10 @@ class Floor:
 
     def poll(self):
         return self.c.portal.call(self.cw.poll_agents)
+
+    def reconcile(self):
+        """One read of Chatwoot's open conversations and its corrections."""
+        return self.c.portal.call(self.cw.reconciler.run_once)
 
     def later(self, seconds: float) -> None:
         self.clock.t += seconds
@@ -118,9 +123,9 @@ def make_floor():
         stack.append(client)
         floor = Floor(client, svc, cw, fake, clock)
         end = time.monotonic() + 5
-        while not cw.counts["polls"]:           # the first presence poll, at start
-            assert time.monotonic() < end
-            time.sleep(0.002)
+        while not cw.counts["polls"] or not cw.reconciler.done:   # the first presence
+            assert time.monotonic() < end                           # poll and reading,
+            time.sleep(0.002)                                       # at start
         return floor
 
     yield make
@@ -448,6 +453,7 @@ def test_presence_poll_failure_keeps_presence(make_floor, caplog):
     ({"api_access_token": ""}, "api_access_token"),
     ({"url": "chatwoot.test"}, "http(s) URL"),
     ({"retry_base": 0.0}, "retry_base"),
+    ({"reconcile_every": float("nan")}, "chatwoot.reconcile_every must be seconds > 0"),
 ])
 def test_config_errors_say_what_to_fix(change, message):
     cfg = cw_config(**change)

@@ -86,6 +86,7 @@ class ChatwootConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     default_groups: list[str] = []  # agents not in ``agents``; empty: such agents not routed
     prefer_for: float = 120.0      # a reopened conversation waits that long for its agent
     poll_every: float = 30.0       # seconds between reads of the agents' presence
+    reconcile_every: float = 60.0  # seconds between reads of the open conversations
     retry_base: float = 1.0        # first retry of a failed assignment after this long
     retry_max: float = 60.0        # the backoff doubles up to this
     request_timeout: float = 10.0  # seconds for one call to Chatwoot's API
@@ -128,7 +129,9 @@ class ChatwootConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                     f"to accept (an assignment is final there); leave accept_timeout out "
                     f"for groups routed for Chatwoot")
         for name, v in (("timestamp_window", self.timestamp_window),
-                        ("poll_every", self.poll_every), ("retry_base", self.retry_base),
+                        ("poll_every", self.poll_every),
+                        ("reconcile_every", self.reconcile_every),
+                        ("retry_base", self.retry_base),
                         ("retry_max", self.retry_max),
                         ("request_timeout", self.request_timeout)):
             if not (math.isfinite(v) and v > 0):
@@ -238,6 +241,9 @@ class Chatwoot:
         self.latest: dict[int, int] = {}          # display id -> k of its latest conversation
         self.updated: dict[tuple, float] = {}     # (display id, kind) -> updated_at applied
         self.chatwoot_has: dict[int, Any] = {}    # display id -> its assignee in Chatwoot
+        self.teams_seen: dict[int, Any] = {}      # display id -> its team, last seen
+        self.touched: dict[int, float] = {}       # display id -> monotonic time of the
+        #                                           last webhook or delivery applied
         self.due: dict[int, tuple[float, int]] = {}   # display id -> (when, attempt)
         self.seen: collections.OrderedDict = collections.OrderedDict()
         self.agents_seen: set[int] = set()
@@ -246,6 +252,8 @@ class Chatwoot:
         self._tasks: list[asyncio.Task] = []
         self._client: Any = None
         self.busy = False
+        from .chatwoot_reconcile import Reconciler
+        self.reconciler = Reconciler(self)
 
     # ------------------------------------------------------------------ mapping
     def channel_of(self, inbox: Optional[int]) -> Optional[str]:
@@ -325,6 +333,10 @@ class Chatwoot:
         meta = hook.meta or CwMeta()
         team = meta.team.id if meta.team is not None else None
         self.chatwoot_has[display] = meta.assignee.id if meta.assignee is not None else None
+        self.touched[display] = _time.monotonic()
+        self.teams_seen[display] = team
+        _bound(self.touched)
+        _bound(self.teams_seen)
         _bound(self.updated)
         _bound(self.latest)
         view, ident, fresh, k = self.current(display)
@@ -344,7 +356,7 @@ class Chatwoot:
                 return self._ignore(f"conversation {display}: team {team} is not in "
                                     f"chatwoot.teams and there is no default_group",
                                     "unknown_team")
-            prio = self.cfg.priorities.get(hook.priority, 0) if hook.priority else 0
+            prio = self.priority_of(hook.priority)
             who = self._operator(meta.assignee)
             return [Submit(request=fresh, channel=channel, group=group, priority=prio,
                            prefer=who, prefer_for=self.cfg.prefer_for if who else 0.0)]
@@ -362,6 +374,17 @@ class Chatwoot:
         if not live:
             return []
         out: list = []
+        if "priority" in changed and view.state == "queued":
+            # after a team change too: the new priority is submitted in the new group
+            group = view.group
+            if "team_id" in changed:
+                group, known = self.group_of(team)
+                if not known:
+                    group = view.group
+            redo = self.reprioritise(view, ident, fresh, self.priority_of(hook.priority),
+                                     group)
+            if redo:
+                return redo
         if "team_id" in changed:
             group, known = self.group_of(team)
             if not known:
@@ -375,14 +398,50 @@ class Chatwoot:
                 if view.operator is not None:
                     # a human sent it back to the queue: routed anew
                     out.append(Transfer(request=ident, group=view.group))
-            elif agent != view.operator:
-                if self._operator(meta.assignee) is None:
-                    # someone pyroute does not route to took it: it leaves pyroute
-                    self.counts["taken_outside"] += 1
-                    return release
-                out = [c for c in out if not isinstance(c, Transfer)]
-                out.append(Transfer(request=ident, operator=agent))
+            else:
+                follow = self.follow(view, ident, meta.assignee)
+                if follow is not None:
+                    out = [c for c in out if not isinstance(c, Transfer)] + follow
         return out
+
+    def follow(self, view: Any, ident: str, assignee: CwRef) -> Optional[list]:
+        """The commands that follow a person in Chatwoot giving live conversation
+        ``ident`` to ``assignee``: None when pyroute has it so already; a transfer to
+        them when they are one of its operators (it waits, with the previous holder,
+        while they are full, away or offline in pyroute); else it leaves pyroute (someone
+        pyroute does not route took it)."""
+        if assignee.id == view.operator or (view.transfer_to is not None
+                                            and view.transfer_to == assignee.id):
+            return None
+        try:
+            known = assignee.id is not None and self.svc.router.operator(assignee.id)
+        except (errors.UnknownId, errors.InvalidArgument):
+            known = None
+        if not known:
+            self.counts["taken_outside"] += 1
+            return [Finish(request=ident) if view.state == "active" else Cancel(request=ident)]
+        return [Transfer(request=ident, operator=assignee.id)]
+
+    def priority_of(self, name: Optional[str]) -> int:
+        """The request priority of a Chatwoot priority (None: no priority, 0)."""
+        return self.cfg.priorities.get(name, 0) if name else 0
+
+    def reprioritise(self, view: Any, ident: str, fresh: str, prio: int,
+                     group: str) -> list:
+        """The commands that give waiting conversation ``ident`` priority ``prio``: the
+        router keeps a conversation's priority from its submit (no command changes it), so
+        it is submitted again as ``fresh`` with the new priority and the old one is
+        cancelled as switched to it (counted ``switched``, not abandoned). The new one
+        waits from now, and overflow timers start again; see
+        docs/integrations/chatwoot.md ("Priorities")."""
+        if view.state != "queued" or prio == view.priority:
+            return []
+        self.counts["reprioritised"] += 1
+        log.info("chatwoot: %s: priority %d -> %d, submitted again as %s", ident,
+                 view.priority, prio, fresh)
+        return [Submit(request=fresh, channel=view.channel, group=group, priority=prio,
+                       skills=dict(view.skills) or None, visitor=view.visitor),
+                Cancel(request=ident, switched_to=fresh)]
 
     def verify(self, headers: Any, body: bytes) -> Optional[str]:
         """None when the webhook is Chatwoot's, else what is wrong (401)."""
@@ -425,10 +484,16 @@ class Chatwoot:
         for e in events:
             if isinstance(e, (Assigned, Queued, Transferred)):
                 display = display_of(e.request)
-                if display is not None and display not in self.due:
-                    self.due[display] = (0.0, 0)
-                    if self._wake is not None:
-                        self._wake.set()
+                if display is not None:
+                    self.schedule(display)
+
+    def schedule(self, display: int) -> None:
+        """Queue a delivery of pyroute's holder of ``display`` (posts only what Chatwoot
+        does not show already)."""
+        if display not in self.due:
+            self.due[display] = (0.0, 0)
+            if self._wake is not None:
+                self._wake.set()
 
     def pending(self) -> int:
         """Assignments not yet delivered (queued or waiting for a retry)."""
@@ -461,6 +526,7 @@ class Chatwoot:
             return f"{type(e).__name__}: {e}"
         if 200 <= r.status_code < 300:
             self.chatwoot_has[display] = agent
+            self.touched[display] = _time.monotonic()
             self.counts["assigned" if agent is not None else "unassigned"] += 1
             return None
         if r.status_code == 404:
@@ -630,6 +696,10 @@ class Chatwoot:
     async def _poll_loop(self) -> None:
         while True:
             await self.poll_agents()
+            if self.reconciler.task is None:
+                # conversations are read once the agents are known (their first read
+                # is now: after a restart it catches up on what was missed)
+                self.reconciler.start()
             await asyncio.sleep(self.cfg.poll_every)
 
     # ------------------------------------------------------------------ lifecycle
@@ -646,6 +716,7 @@ class Chatwoot:
                        asyncio.create_task(self._poll_loop())]
 
     async def stop(self) -> None:
+        await self.reconciler.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -660,7 +731,7 @@ class Chatwoot:
 
     def status(self) -> dict:
         return {"counts": dict(self.counts), "pending_assignments": self.pending(),
-                "last_error": self.last_error}
+                "last_error": self.last_error, "reconciler": self.reconciler.status()}
 
 
 def routes(svc: Any, cfg: "ChatwootConfig | Chatwoot") -> list:
@@ -703,6 +774,8 @@ def routes(svc: Any, cfg: "ChatwootConfig | Chatwoot") -> list:
         except Refused as e:        # refused by the router: answered 200, counted
             cw.counts["refused"] += 1
             log.warning("chatwoot: %s refused by the router: %s", hook.event, e.error)
+            if hook.id is not None:
+                cw.schedule(hook.id)    # Chatwoot is shown pyroute's holder again
             return JSONResponse({"applied": False, "ignored": str(e.error)})
         except Exception as e:
             return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"},

@@ -25,16 +25,15 @@ is left alone (the webhook is newer than the read).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time as _time
-from collections import Counter
 from typing import Any, Optional
 
 import msgspec
 
 from .. import errors
 from ..commands import Cancel, Finish, ReleaseHold, SetStatus, Submit, Transfer
+from .reconcile import Periodic, ReadError
 
 log = logging.getLogger("pyroute.rocketchat")
 
@@ -73,10 +72,6 @@ class ApiUsers(msgspec.Struct):
     total: int
 
 
-class ReadError(Exception):
-    pass
-
-
 class Snapshot(msgspec.Struct):
     rooms: list[ApiRoom]
     users: list[ApiUser]
@@ -95,55 +90,33 @@ def wanted_status(user: ApiUser, idle_agents: bool) -> str:
     return "online"
 
 
-class Reconciler:
+class Reconciler(Periodic):
     """Reads Rocket.Chat every ``reconcile_every`` seconds and corrects drift.
     ``transport``: an httpx transport (tests give one that talks to a fake)."""
+
+    label = "rocketchat reconciler"
+    platform = "Rocket.Chat"
+    log = log
 
     def __init__(self, rc: Any, transport: Any = None) -> None:
         # rc: the RocketChat integration (pyroute.integrations.rocketchat), which makes
         # its reconciler: this module does not import it back
+        super().__init__(rc.svc)
         self.rc = rc
         self.cfg = rc.cfg
         self.transport = transport
-        self.task: Optional[asyncio.Task] = None
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.runs = 0
-        self.failures = 0
-        self.last_error: Optional[str] = None
-        self.corrections: Counter = Counter()
         self.waiting_in_rocketchat = 0
         self.stranded: list[str] = []
+
+    @property
+    def every(self) -> float:
+        return self.cfg.reconcile_every
 
     def status(self) -> dict:
         return {"runs": self.runs, "failures": self.failures, "last_error": self.last_error,
                 "corrections": dict(self.corrections),
                 "waiting_in_rocketchat": self.waiting_in_rocketchat,
                 "stranded": len(self.stranded)}
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        """Start reading on the running event loop (the service's): the first read now."""
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.ensure_future(self._loop())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
-            self.task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:       # never let the loop die: the next interval retries
-                log.exception("rocketchat reconciler: %s", e)
-            await asyncio.sleep(self.cfg.reconcile_every)
 
     # ------------------------------------------------------------------ reading
     async def read(self) -> Snapshot:
@@ -188,19 +161,15 @@ class Reconciler:
     async def run_once(self) -> Optional[int]:
         """One read and its corrections: the number of commands applied, or None when
         the read failed (logged; nothing applied)."""
-        from ..service.http import HTTPError, Refused
         started = _time.monotonic()
         self.runs += 1
         try:
             snap = await self.read()
         except ReadError as e:
-            self.failures += 1
-            self.last_error = str(e)
-            log.warning("rocketchat reconciler: reading Rocket.Chat failed, nothing "
-                        "corrected; retrying in %g s: %s", self.cfg.reconcile_every, e)
+            self.read_failed(e)
             return None
         self.last_error = None
-        rc, svc = self.rc, self.rc.svc
+        rc = self.rc
         for u in snap.users:
             rc.agents.learn(u.id, u.username)
         for room in snap.rooms:
@@ -216,21 +185,7 @@ class Reconciler:
 
         async def apply(fix: Any, what: str) -> None:
             nonlocal applied
-            try:
-                events = await svc.apply(fix)
-            except Refused as e:
-                log.info("rocketchat reconciler: %s refused: %s", what, e.error)
-                return
-            except HTTPError as e:
-                log.warning("rocketchat reconciler: %s not applied: %s", what, e)
-                return
-            if events or fixed:
-                applied += len(fixed)
-                for kind in fixed:
-                    self.corrections[kind] += 1
-                if fixed:
-                    log.info("rocketchat reconciler: %s: %s", what, ", ".join(fixed))
-            fixed.clear()
+            applied += await self.correct(fix, fixed, what)
 
         fixed: list[str] = []
         # agents first: a chat is given back to an agent only once they are online
