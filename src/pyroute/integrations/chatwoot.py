@@ -50,6 +50,7 @@ from ..commands import (
     AddOperator, Cancel, Finish, SetGroups, SetLimit, SetStatus, Submit, Transfer,
 )
 from ..events import Assigned, Queued, Transferred
+from .chatwoot_model import CwMeta, CwRef, display_of  # noqa: F401 (part of this API)
 
 log = logging.getLogger("pyroute.chatwoot")
 
@@ -142,16 +143,6 @@ class ChatwootConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 # ---------------------------------------------------------------------- payloads
-class CwRef(msgspec.Struct):
-    id: Optional[int] = None
-    email: Optional[str] = None
-
-
-class CwMeta(msgspec.Struct):
-    assignee: Optional[CwRef] = None
-    team: Optional[CwRef] = None
-
-
 class CwConversation(msgspec.Struct):
     id: Optional[int] = None
     inbox_id: Optional[int] = None
@@ -207,14 +198,6 @@ def conversation_id(display: int, k: int) -> str:
     ``display``: ``cw-42``, then ``cw-42#2`` once it is reopened after being resolved
     (ended ids stay taken)."""
     return f"cw-{display}" if k == 1 else f"cw-{display}#{k}"
-
-
-def display_of(request: Any) -> Optional[int]:
-    """The Chatwoot display id of a pyroute conversation id, None if not Chatwoot's."""
-    if not isinstance(request, str) or not request.startswith("cw-"):
-        return None
-    head = request[3:].partition("#")[0]
-    return int(head) if head.isdigit() else None
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -37,7 +37,7 @@ import msgspec
 
 from .. import errors
 from ..commands import Cancel, Finish, Submit, Transfer
-from .chatwoot import CwMeta, CwRef, display_of
+from .chatwoot_model import CwMeta, CwRef, display_of
 from .reconcile import Periodic, ReadError
 
 log = logging.getLogger("pyroute.chatwoot")
