@@ -1,23 +1,47 @@
-"""Instructions per call of the two hot operations, counted by callgrind.
+"""Instructions per call of the hot operations, counted by callgrind.
 
 ``python -m pyroute.bench.instructions`` (or ``python bench/instructions.py``) runs, for
-each case, the benchmark state of :mod:`.workloads` under ``valgrind --tool=callgrind``
-twice: once with ``N`` calls of the operation and once with ``2N``. Collection is off at
-start (``--collect-atstart=no``) and toggled on only inside the extension's wrapper of the
-measured method (``--toggle-collect``), so the build and the untimed bookkeeping between
-calls (``prepare``) count nothing; the warm-up calls count the same in both runs, so
+each case, the benchmark state of :mod:`.workloads` under ``valgrind --tool=callgrind``.
+Collection is off at start (``--collect-atstart=no``) and toggled on only inside the
+functions that make the measured call (``--toggle-collect``), so the build and the
+untimed bookkeeping between calls (``prepare``) count nothing.
+
+Native engine: collection is on inside the extension's wrapper of the measured method
+(``__pyx_pw_..._Router_..._submit`` and the like). Each case runs twice, with ``N`` calls
+and with ``2N``; the warm-up calls count the same in both runs, so
 
     Ir per call = (Ir(2N) - Ir(N)) / N
 
 is what one steady-state call costs inside the extension: argument checks, the core,
-event conversion. Counts are repeatable to a few instructions on a busy machine (fixed
-seeds, ``PYTHONHASHSEED=0``, the garbage collector off while measuring), unlike timings.
+event conversion.
 
-The cases are those of ``pyroute bench`` (:class:`.workloads.SubmitAssign`,
-:class:`.workloads.FinishPull`) on a smaller state than DESIGN §5, so that a run under
-callgrind takes well under a minute: 2,000 operators (limit 5), 50 groups, 8 channels and
-40,000 waiting conversations (``--design`` for the full 10,000 and 200,000). The costs
-grow with the logarithm of the queue length only.
+Reference engine: a Python method has no C function of its own to toggle on, so the
+measured calls go through ``operator.call(method, *args)`` and collection is on inside
+``_operator_call`` (the interpreter running the whole method, and the call of it: a few
+dozen instructions more than the native wrapper sees). Its warm-up calls are direct, so
+they count nothing, and one run of ``N // 10`` calls gives Ir per call = Ir(N) / N. Same
+state, seeds and operations as the native rows; reference / native is the ratio per row.
+The mixed rows use three methods, and callgrind honours one ``--toggle-collect`` pattern,
+so on the native engine too they are counted inside ``operator.call`` (two runs, the
+warm-up direct): the same scope as their reference rows.
+
+Counts are repeatable to a few instructions on a busy machine (fixed seeds,
+``PYTHONHASHSEED=0``, the garbage collector off while measuring), unlike timings.
+
+The cases:
+
+* ``submit`` — :class:`.workloads.SubmitAssign`, a submit that assigns at once;
+* ``finish`` — :class:`.workloads.FinishPull`, a finish whose slot pulls a waiting one;
+* ``mixed_api`` — the DESIGN §5 mixed stream (:func:`.workloads.mixed_stream`: submits that
+  queue and that assign, finishes that pull, finishes, cancels) as one method call a
+  command; per command;
+* ``mixed_batch`` — the same stream as ``apply_many`` of :data:`BATCH` prebuilt
+  ``Command`` structs at a time; per command;
+
+and ``ref_`` + each of them on the reference engine. The state is smaller than DESIGN §5,
+so that a run under callgrind takes about a minute: 2,000 operators (limit 5), 50 groups,
+8 channels and 40,000 waiting conversations (``--design`` for the full 10,000 and
+200,000). The costs grow with the logarithm of the queue length only.
 """
 
 from __future__ import annotations
@@ -31,18 +55,36 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-#: case -> (the workload class, the wrapper of the measured method as callgrind names it)
+_NATIVE = "__pyx_pw_*Router_*"
+_CALL = "_operator_call"
+#: case -> (engine, operation, the function inside which collection is on). The operation
+#: is a workload class of :mod:`.workloads` or ``mixed_api`` / ``mixed_batch``.
 CASES = {
-    "submit": ("SubmitAssign", "__pyx_pw_*Router_*submit"),
-    "finish": ("FinishPull", "__pyx_pw_*Router_*finish"),
+    "submit": ("native", "SubmitAssign", _NATIVE + "submit"),
+    "finish": ("native", "FinishPull", _NATIVE + "finish"),
+    # callgrind takes one --toggle-collect pattern: the mixed rows, three methods, are
+    # counted inside operator.call on both engines
+    "mixed_api": ("native", "mixed_api", _CALL),
+    "mixed_batch": ("native", "mixed_batch", _CALL),
 }
+CASES.update({"ref_" + k: ("reference", op, _CALL)
+              for k, (_e, op, _f) in list(CASES.items())})
+
+#: what the rows are called in bench/RESULTS.md
+NAMES = {"submit": "submit that assigns", "finish": "finish that pulls",
+         "mixed_api": "mixed stream, method calls (per command)",
+         "mixed_batch": "mixed stream, `apply_many` (per command)"}
 
 #: The default state: DESIGN §5's shape (50 groups, 8 channels, limit 5, 5 free groups)
 #: at a fifth of its operators and waiting conversations.
 SMALL = dict(operators=2_000, limit=5, groups=50, channels=8, waiting=40_000, free_groups=5)
 WARMUP = 500
+#: commands per ``apply_many`` in the mixed_batch case
+BATCH = 500
+#: the reference engine makes this share of the native calls (it is slow under callgrind)
+REF_SHARE = 10
 
 
 def _workloads() -> Any:
@@ -54,16 +96,54 @@ def _workloads() -> Any:
     return workloads
 
 
+def _mixed(w: Any, st: Any, kind: str, n: int, counted: Callable) -> None:
+    """``WARMUP + n`` commands of the mixed stream, as method calls or ``apply_many``
+    batches; the warm-up ones directly, the measured ones through ``counted``."""
+    stream = w.mixed_stream(st, WARMUP + n)
+    if kind == "mixed_api":
+        calls = w.as_calls(st, stream)
+        for f, a in calls[:WARMUP]:
+            f(*a)
+        for f, a in calls[WARMUP:]:
+            counted(f, *a)
+        return
+    cmds = w.as_commands(stream)
+    apply_many = st.router.apply_many
+    batches = [cmds[i:i + BATCH] for i in range(0, len(cmds), BATCH)]
+    k = -(-WARMUP // BATCH)
+    for b in batches[:k]:
+        apply_many(b)
+    for b in batches[k:]:
+        counted(apply_many, b)
+
+
 def child(case: str, n: int, design: bool) -> None:
-    """Build the state, then make ``WARMUP + n`` calls of the case's operation."""
+    """Build the state, then make ``WARMUP + n`` calls of the case's operation: where the
+    count is taken in the extension's wrapper, all of them directly; where it is taken in
+    ``operator.call``, the warm-up ones directly and the measured ones through it."""
+    import operator
     w = _workloads()
+    engine, kind, _ = CASES[case]
     scale = w.DESIGN_SCALE if design else w.Scale(**SMALL)
-    st = w.build("native", scale)
-    op = getattr(w, CASES[case][0])(st)
-    call, prepare = op.call, op.prepare
+    st = w.build(engine, scale)
     gc.disable()
-    for _ in range(WARMUP + n):
-        call(*prepare())
+
+    def direct(f: Callable, *a: Any) -> Any:
+        return f(*a)
+    counted = operator.call if CASES[case][2] == _CALL else direct
+    if kind.startswith("mixed"):
+        _mixed(w, st, kind, n, counted)
+        return
+    op = getattr(w, kind)(st)
+    call, prepare = op.call, op.prepare
+    if engine == "native":
+        for _ in range(WARMUP + n):
+            call(*prepare())
+    else:
+        for _ in range(WARMUP):
+            call(*prepare())
+        for _ in range(n):
+            counted(call, *prepare())
     op.settle()
 
 
@@ -86,7 +166,8 @@ def _self_cmd() -> list[str]:
 
 def _run(case: str, n: int, design: bool, out: str) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-           f"--toggle-collect={CASES[case][1]}", f"--callgrind-out-file={out}",
+           f"--toggle-collect={CASES[case][2]}",
+           f"--callgrind-out-file={out}",
            *_self_cmd(), "--child", case, str(n)] + (["--design"] if design else [])
     env = dict(os.environ, PYTHONHASHSEED="0")
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -102,51 +183,80 @@ def _run(case: str, n: int, design: bool, out: str) -> int:
 
 def measure(case: str, n: int, design: bool = False,
             keep: Optional[str] = None) -> dict[str, Any]:
-    """Instructions per call of ``case`` (see the module docstring)."""
+    """Instructions per call of ``case`` (see the module docstring): two runs of ``n`` and
+    ``2n`` calls on the native engine, one run of ``n`` on the reference."""
+    if case not in CASES:
+        raise ValueError(f"unknown case {case!r}: choose from {', '.join(CASES)}")
     tmp = keep or tempfile.mkdtemp(prefix="pyroute-ir-")
+    native = CASES[case][0] == "native"
+    if CASES[case][1] == "mixed_batch" and n % BATCH:
+        raise ValueError(f"{case}: n must be a multiple of the batch size {BATCH}")
     try:
         ir_n = _run(case, n, design, os.path.join(tmp, f"callgrind.{case}.{n}"))
-        ir_2n = _run(case, 2 * n, design, os.path.join(tmp, f"callgrind.{case}.{2 * n}"))
+        ir_2n = (_run(case, 2 * n, design, os.path.join(tmp, f"callgrind.{case}.{2 * n}"))
+                 if native else None)
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
-    return {"case": case, "n": n, "ir_n": ir_n, "ir_2n": ir_2n,
-            "ir_per_call": (ir_2n - ir_n) / n}
+    per = (ir_2n - ir_n) / n if native else ir_n / n
+    return {"case": case, "engine": CASES[case][0], "n": n, "ir_n": ir_n, "ir_2n": ir_2n,
+            "ir_per_call": per}
 
 
-def figures(n: int = 4_000) -> dict[str, Any]:
-    """Both cases at the small state, for ``pyroute bench --instructions`` (a dict with
-    ``skipped`` when valgrind is not installed)."""
+def figures(n: int = 4_000, cases: Optional[list[str]] = None) -> dict[str, Any]:
+    """Every case at the small state, for ``pyroute bench --instructions`` (a dict with
+    ``skipped`` when valgrind is not installed); the reference cases make ``n //``
+    :data:`REF_SHARE` calls."""
     state = ", ".join(f"{k}={v:,}" for k, v in SMALL.items())
     if shutil.which("valgrind") is None:
         return {"skipped": "valgrind is not on the PATH (apt-get install valgrind)",
                 "state": state}
-    return {"state": state, "n": n, "warmup": WARMUP,
-            "cases": [measure(c, n) for c in CASES]}
+    ref_n = max(BATCH, n // REF_SHARE // BATCH * BATCH)
+    return {"state": state, "n": n, "warmup": WARMUP, "batch": BATCH,
+            "cases": [measure(c, n if CASES[c][0] == "native" else ref_n)
+                      for c in (cases or CASES)]}
 
 
 def text(fig: dict[str, Any]) -> list[str]:
-    """The Markdown section of :func:`figures`."""
+    """The Markdown section of :func:`figures`: a row an operation, the native and the
+    reference figures side by side."""
     lines = ["## Instructions per call (callgrind)", "",
              "`valgrind --tool=callgrind`, counted only inside the extension's wrapper of the "
              "method (argument checks, the core, event conversion); Ir per call = "
-             "(Ir(2N) − Ir(N)) / N, so set-up and warm-up cancel. These repeat to a few "
-             f"instructions whatever else the machine does. State: {fig['state']}.", ""]
+             "(Ir(2N) − Ir(N)) / N, so set-up and warm-up cancel. The reference engine is "
+             "counted inside `operator.call(method, ...)` (its whole Python method), its "
+             "warm-up uncounted, over a tenth of the calls; so are the mixed rows of both "
+             "engines (three methods: one toggle). The mixed rows are per command "
+             f"of the DESIGN §5 mix; `apply_many` takes {fig.get('batch', BATCH)} commands "
+             "at a time. These repeat to a few instructions whatever else the machine "
+             f"does. State: {fig['state']}.", ""]
     if fig.get("skipped"):
         return lines + [f"Skipped: {fig['skipped']}.", ""]
-    lines += ["| operation | Ir per call | Ir(N) | Ir(2N) |", "| --- | --- | --- | --- |"]
-    names = {"submit": "submit that assigns", "finish": "finish that pulls"}
+    rows: dict[str, dict[str, Any]] = {}
     for r in fig["cases"]:
-        lines.append(f"| {names.get(r['case'], r['case'])} | {r['ir_per_call']:,.1f} | "
-                     f"{r['ir_n']:,} | {r['ir_2n']:,} |")
+        base = r["case"][4:] if r["case"].startswith("ref_") else r["case"]
+        rows.setdefault(base, {})[r.get("engine", "native")] = r
+    lines += ["| operation | native Ir per call | Ir(N) | Ir(2N) | reference Ir per call "
+              "| reference / native |", "| --- | --- | --- | --- | --- | --- |"]
+    for base, by in rows.items():
+        nat, ref = by.get("native"), by.get("reference")
+        cells = [NAMES.get(base, base)]
+        cells += ([f"{nat['ir_per_call']:,.1f}", f"{nat['ir_n']:,}", f"{nat['ir_2n']:,}"]
+                  if nat else ["—"] * 3)
+        cells.append(f"{ref['ir_per_call']:,.0f} ({ref['n']:,} calls)" if ref else "—")
+        cells.append(f"{ref['ir_per_call'] / nat['ir_per_call']:.1f}×"
+                     if nat and ref else "—")
+        lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def main(argv: Optional[list[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("cases", nargs="*", metavar="CASE",
-                   help=f"{' or '.join(CASES)} (default: both)")
+                   help=f"{', '.join(CASES)} (default: all)")
     p.add_argument("-n", type=int, default=4_000, help="measured calls of the shorter run")
+    p.add_argument("--ref-n", type=int, default=None,
+                   help=f"measured calls on the reference engine (default n/{REF_SHARE})")
     p.add_argument("--design", action="store_true",
                    help="the full DESIGN §5 state (10,000 operators, 200,000 waiting): slow")
     p.add_argument("--keep", metavar="DIR", help="keep the callgrind files in DIR "
@@ -164,15 +274,19 @@ def main(argv: Optional[list[str]] = None) -> None:
         raise SystemExit("valgrind is not on the PATH (apt-get install valgrind)")
     if a.keep:
         os.makedirs(a.keep, exist_ok=True)
-    results = [measure(c, a.n, a.design, a.keep) for c in (a.cases or list(CASES))]
+    ref_n = a.ref_n or max(BATCH, a.n // REF_SHARE // BATCH * BATCH)
+    results = [measure(c, a.n if CASES[c][0] == "native" else ref_n, a.design, a.keep)
+               for c in (a.cases or list(CASES))]
     if a.json:
         print(json.dumps(results, indent=2))
         return
     state = "DESIGN §5" if a.design else ", ".join(f"{k}={v:,}" for k, v in SMALL.items())
-    print(f"callgrind instructions per call ({state}; N={a.n:,}, warm-up {WARMUP})")
+    print(f"callgrind instructions per call ({state}; N={a.n:,}, reference {ref_n:,}, "
+          f"warm-up {WARMUP}, apply_many batches of {BATCH})")
     for r in results:
-        print(f"  {r['case']:<8} {r['ir_per_call']:>10.1f} Ir/call   "
-              f"(Ir(N)={r['ir_n']:,}, Ir(2N)={r['ir_2n']:,})")
+        extra = (f"(Ir(N)={r['ir_n']:,}, Ir(2N)={r['ir_2n']:,})" if r["ir_2n"] is not None
+                 else f"(Ir={r['ir_n']:,} over {r['n']:,} calls)")
+        print(f"  {r['case']:<16} {r['ir_per_call']:>10.1f} Ir/call   {extra}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ the one function that turns the core's error state into an exception. Users impo
 ``pyroute``, never this module.
 
 The module is one translation unit built from included parts: the core (routing_core/,
-one concept a file), then the binding — checks.pyx (argument checks), router.pyx (the
+one concept a file), then the binding — checks.pyx (argument checks), fields.pyx (command
+struct fields read from their slots, for apply_many), router.pyx (the
 Router class), lowering.pyx (config into engine arrays), convert.pyx (event records into
 events), views.pyx and state.pyx (snapshots of the state for views and tests),
 check.pyx (the core's self-check) and durability/snapshot.pyx (snapshot bytes).
@@ -76,6 +77,7 @@ from pyroute.views import STATUSES as _STATUSES, OperatorView, RequestView
 
 DEBUG = bool(PR_DEBUG)
 
+cdef long PRIORITY_LIMIT = _PRIORITY_LIMIT      # compared in C on the hot path
 cdef tuple STATUSES = _STATUSES
 cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
@@ -86,6 +88,7 @@ cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled"
 
 
 include "checks.pyx"
+include "fields.pyx"
 include "router.pyx"
 include "lowering.pyx"
 include "convert.pyx"

@@ -2,6 +2,8 @@
 # numbers into handles and indices here, or raises the error that says what to fix.
 # Functions of the Router take it as ``self``, as the methods they were.
 
+from cpython.long cimport PyLong_AsLongAndOverflow
+
 cdef inline int check_id(object x, str what) except -1:
     if type(x) is str or type(x) is int:
         return 0
@@ -20,8 +22,12 @@ cdef inline object exact_id(object x, str what):
 
 
 cdef int check_int(object x, str what, long lo, long hi) except -1:
-    if type(x) is int and lo <= x <= hi:
-        return 0
+    cdef int overflow = 0
+    cdef long v
+    if type(x) is int:     # compared in C: no int objects made for lo and hi
+        v = PyLong_AsLongAndOverflow(x, &overflow)
+        if not overflow and lo <= v <= hi:
+            return 0
     _check_int(what, x, lo, hi)      # pyroute._common: the check and its message
     return 0
 

@@ -107,9 +107,13 @@ cdef class Router:
         return 0
 
     cdef inline void _bind(self, list ids, dict idmap, hnd h, object ident):
-        if h >= len(ids):
-            ids.extend([None] * (h + 1 - len(ids)))
-        ids[h] = ident
+        cdef Py_ssize_t n = len(ids)
+        if h == n:       # the usual case, a fresh handle: no list of padding to build
+            ids.append(ident)
+        else:
+            if h > n:
+                ids.extend([None] * (h + 1 - n))
+            ids[h] = ident
         idmap[ident] = h
 
     cdef int _collect(self, list out) except -1:
@@ -159,8 +163,7 @@ cdef class Router:
         if x is None:
             raise _errors.unknown("group", group, self.gindex)
         gi = x
-        if type(priority) is not int or not (-_PRIORITY_LIMIT <= priority <= _PRIORITY_LIMIT):
-            check_int(priority, "priority", -_PRIORITY_LIMIT, _PRIORITY_LIMIT)
+        check_int(priority, "priority", -PRIORITY_LIMIT, PRIORITY_LIMIT)
         if visitor is not None and (isinstance(visitor, bool)
                                     or not isinstance(visitor, (str, int))):
             raise InvalidArgument(
@@ -596,6 +599,18 @@ cdef class Router:
 
     cdef int _apply(self, object cmd, list out) except -1:
         tp = type(cmd)
+        if FIELDS_OK:    # the hot three, their fields read from their slots (fields.pyx)
+            if tp is Submit:
+                return self._submit(
+                    field(cmd, SUBMIT_AT[0]), field(cmd, SUBMIT_AT[1]), field(cmd, SUBMIT_AT[2]),
+                    field(cmd, SUBMIT_AT[3]), field(cmd, SUBMIT_AT[4]), field(cmd, SUBMIT_AT[5]),
+                    field(cmd, SUBMIT_AT[6]), field(cmd, SUBMIT_AT[7]), field(cmd, SUBMIT_AT[8]),
+                    out)
+            if tp is Finish:
+                return self._finish(field(cmd, FINISH_AT[0]), field(cmd, FINISH_AT[1]), out)
+            if tp is Cancel:
+                return self._cancel(field(cmd, CANCEL_AT[0]), field(cmd, CANCEL_AT[1]),
+                                    field(cmd, CANCEL_AT[2]), out)
         if tp is Submit:
             return self._submit(cmd.request, cmd.channel, cmd.group, cmd.priority, cmd.visitor,
                                 cmd.now, cmd.skills, cmd.prefer, cmd.prefer_for, out)

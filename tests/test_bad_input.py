@@ -426,6 +426,47 @@ def test_bad_submit_arguments(router, group, kw, fragments):
     raises_and_changes_nothing(router, lambda r: r.apply(cmd), pr.InvalidArgument, *fragments)
 
 
+BAD_HOT_COMMANDS = [
+    (pr.Submit(request="n1", channel=None, group="support", now=NOW), pr.UnknownId, "channel"),
+    (pr.Submit(request="n1", channel="web", group="support", priority=2.5, now=NOW),
+     pr.InvalidArgument, "priority"),
+    (pr.Submit(request="f1", channel="web", group="support", now=NOW), pr.DuplicateId, "f1"),
+    (pr.Finish(request=3.5, now=NOW), pr.InvalidArgument, "conversation"),
+    (pr.Finish(request="nobody", now=NOW), pr.UnknownId, "nobody"),
+    (pr.Finish(request="f1", now=NOW - 1.0), pr.TimeError, "now"),
+    (pr.Cancel(request="nobody", now=NOW), pr.UnknownId, "nobody"),
+    (pr.Cancel(request="x1", now=NOW), pr.InvalidState, "rejected"),
+]
+
+
+@pytest.mark.parametrize("cmd, error, fragment", BAD_HOT_COMMANDS,
+                         ids=lambda x: type(x).__name__)
+def test_bad_submit_finish_cancel_in_a_batch(make, router, cmd, error, fragment):
+    """apply_many reads Submit, Finish and Cancel fields its own way (bindings/fields.pyx):
+    a bad field, given after a good command, fails the batch like the method call would,
+    with the same error, and leaves the state as the good command made it."""
+    good = pr.Advance(now=NOW)
+    twin = busy(make)
+    twin.apply(good)
+    with pytest.raises(pr.BatchError) as ei:
+        router.apply_many([good, cmd])
+    err = ei.value
+    assert err.index == 1 and isinstance(err.error, error), err
+    assert fragment in str(err.error)
+    assert router._state() == twin._state()
+
+
+class _MySubmit(pr.Submit, frozen=True, kw_only=True):
+    """A subclass of Submit: not one of the command structs."""
+
+
+def test_apply_many_refuses_a_command_subclass(router):
+    cmd = _MySubmit(request="n1", channel="web", group="support", now=NOW)
+    err = raises_and_changes_nothing(router, lambda r: r.apply_many([cmd]), pr.BatchError,
+                                     "command 0", "command struct", "_MySubmit")
+    assert isinstance(err.error, pr.InvalidArgument)
+
+
 # ------------------------------------------------------------------------------ commands
 
 NOT_COMMANDS = [None, "Advance", {"type": "Advance", "now": 7.0}, pr.Advance, 3,

@@ -191,6 +191,30 @@ def test_instruction_counts_repeat_and_reach_the_report() -> None:
     assert "Skipped" in "\n".join(instructions.text({"state": "s", "skipped": "no valgrind"}))
 
 
+def test_instruction_table_pairs_each_native_row_with_its_reference_row() -> None:
+    """The RESULTS.md table of bench --instructions: one row an operation, the reference
+    figure beside the native one and their ratio; a row measured on one engine only says
+    so instead of a ratio."""
+    from pyroute.cli import _bench
+    _bench()
+    from pyroute.bench import instructions
+    fig = {"state": "small", "n": 1_000, "warmup": 500, "batch": 500, "cases": [
+        {"case": "mixed_batch", "engine": "native", "n": 1_000, "ir_n": 10_000,
+         "ir_2n": 1_510_000, "ir_per_call": 1_500.0},
+        {"case": "ref_mixed_batch", "engine": "reference", "n": 500, "ir_n": 15_000_000,
+         "ir_2n": None, "ir_per_call": 30_000.0},
+        {"case": "finish", "engine": "native", "n": 1_000, "ir_n": 5, "ir_2n": 3_005,
+         "ir_per_call": 3.0}]}
+    rows = [line for line in instructions.text(fig) if line.startswith("| ")][2:]
+    assert len(rows) == 2, rows
+    assert "`apply_many`" in rows[0] and "1,500.0" in rows[0]
+    assert "30,000 (500 calls)" in rows[0] and rows[0].endswith("| 20.0× |")
+    assert rows[1].startswith("| finish that pulls | 3.0 |") and rows[1].endswith("| — | — |")
+    assert set(instructions.CASES) >= {"submit", "finish", "mixed_api", "mixed_batch",
+                                       "ref_submit", "ref_finish", "ref_mixed_api",
+                                       "ref_mixed_batch"}
+
+
 # --- every command does something useful with no arguments --------------------------------
 
 import re  # noqa: E402
