@@ -334,3 +334,25 @@ def test_a_snapshot_hash_written_by_anyone_is_never_unpickled(server, tenants, t
         third.step(block_ms=50)
     assert third.bad_snapshots == 0
     assert client.wait("acme", cid3, since)[0].request == "c1"
+
+
+def test_the_batch_write_keeps_every_field_byte_for_byte(server, tenants):
+    """The fenced write takes a batch as one MessagePack argument with str headers on raw
+    bytes: values of every header size (short, 8-, 16- and 32-bit lengths) and bytes that
+    are not UTF-8 come back as written, one entry per command; without the lease, nothing
+    is written."""
+    from pyroute.redis.worker import _pack
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000)
+    r = redis.Redis.from_url(server)
+    r.set(key(0, "lease"), worker.me)
+    values = [b"\xff\x00ok", b"x" * 200, b"\xc4" * 70_000, b"y" * 31]
+    fields = [f for i, v in enumerate(values)
+              for f in (f"c{i}".encode(), b"1-%d" % i, b"acme", b"events", v)]
+    assert worker._xadd(keys=[key(0, "lease"), key(0, "events")], args=[worker.me, _pack(fields)])
+    got = [f for _, f in r.xrange(key(0, "events"))]
+    assert [f[b"events"] for f in got] == values
+    assert [f[b"cid"] for f in got] == [b"c0", b"c1", b"c2", b"c3"]
+    r.set(key(0, "lease"), "someone else")
+    assert not worker._xadd(keys=[key(0, "lease"), key(0, "events")],
+                            args=[worker.me, _pack(fields)])
+    assert r.xlen(key(0, "events")) == 4

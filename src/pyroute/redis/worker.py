@@ -24,12 +24,17 @@ _ENC = msgspec.msgpack.Encoder()
 _CMD = msgspec.msgpack.Decoder(Command)
 
 # Write only while holding the lease: KEYS[1] lease, ARGV[1] me, then the writes.
-# Events: KEYS[2] stream, ARGV[2..] groups of 5 fields (cid, entry, tenant, kind, value).
+# Events: KEYS[2] stream, ARGV[2] one MessagePack array of the batch's event entries,
+# 5 fields each (cid, entry, tenant, kind, value): one argument for the whole batch, so
+# neither the worker nor Redis handles thousands of arguments per write. Redis's
+# cmsgpack reads no bin type, so every field goes as a str header on its raw bytes
+# (``_pack``): Lua strings are bytes, nothing checks UTF-8.
 _XADD_FENCED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #ARGV, 5 do
-  redis.call('XADD', KEYS[2], '*', 'cid', ARGV[i], 'entry', ARGV[i+1], 'tenant', ARGV[i+2],
-             ARGV[i+3], ARGV[i+4])
+local a = cmsgpack.unpack(ARGV[2])
+for i = 1, #a, 5 do
+  redis.call('XADD', KEYS[2], '*', 'cid', a[i], 'entry', a[i+1], 'tenant', a[i+2],
+             a[i+3], a[i+4])
 end
 return 1
 """
@@ -42,6 +47,26 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+def _str(b: bytes) -> bytes:
+    """A MessagePack str header and ``b`` (raw bytes: see _XADD_FENCED)."""
+    n = len(b)
+    if n < 32:
+        return bytes((0xA0 | n,)) + b
+    if n < 256:
+        return b"\xd9" + bytes((n,)) + b
+    if n < 65536:
+        return b"\xda" + n.to_bytes(2, "big") + b
+    return b"\xdb" + n.to_bytes(4, "big") + b
+
+
+def _pack(fields: list) -> bytes:
+    """``fields`` (bytes each) as one MessagePack array of str, for _XADD_FENCED."""
+    n = len(fields)
+    head = (bytes((0x90 | n,)) if n < 16 else
+            b"\xdc" + n.to_bytes(2, "big") if n < 65536 else b"\xdd" + n.to_bytes(4, "big"))
+    return head + b"".join(map(_str, fields))
 
 
 def _entry_time(entry: bytes) -> float:
@@ -83,6 +108,7 @@ class Shard:
         self.routers: dict[str, Any] = {}
         self.last = b"0-0"            # the last command entry applied
         self.emitted = b"0-0"         # the last command entry whose events are in Redis
+        self.replaying = False        # entries up to ``emitted`` are being replayed
         self.since_snapshot = 0
         self.snapshot_at = time.monotonic()
         self.seen: dict[str, None] = {}   # recent command ids, oldest first
@@ -98,14 +124,20 @@ class Worker:
 
     def __init__(self, url: str, tenants: dict[str, RouterConfig], shards: Any = None,
                  total_shards: int = SHARDS, lease_ms: int = 5000,
-                 snapshot_every: int = 10_000, name: Optional[str] = None) -> None:
+                 snapshot_every: int = 10_000, name: Optional[str] = None,
+                 batch: int = 1000) -> None:
         import redis
         self.redis = redis.Redis.from_url(url)
+        # XREAD's reply as Redis sends it, not a dict per entry (this client's own table)
+        self.redis.response_callbacks.pop("XREAD", None)
         self.tenants = tenants
         self.total = total_shards
         self.wanted = list(range(total_shards) if shards is None else shards)
         self.lease_ms = lease_ms
         self.snapshot_every = snapshot_every
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise errors.InvalidArgument(f"batch must be a positive int, got {batch!r}")
+        self.batch = batch
         self.me = name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.owned: dict[int, Shard] = {}
         self.applied = self.malformed = self.unknown_tenant = self.duplicates = 0
@@ -152,6 +184,7 @@ class Worker:
                 sh.routers, sh.seen, sh.last = routers, seen, last
         tail = self.redis.xrevrange(key(n, "events"), count=1)
         sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
+        sh.replaying = _cmp(sh.emitted, sh.last) > 0
         return sh
 
     def _router(self, sh: Shard, tenant: str) -> Any:
@@ -162,45 +195,76 @@ class Worker:
 
     # ------------------------------------------------------------------ commands
     def step(self, block_ms: int = 100) -> int:
-        """One round: leases, then up to 1,000 commands of each held shard. Returns the
+        """One round: leases, then up to ``batch`` commands of each held shard, read in
+        one XREAD; each shard's batch is applied in order and its event entries written
+        by one fenced script call, the writes of all shards in one pipeline. Returns the
         number of commands seen."""
         self._leases()
         if not self.owned:
             time.sleep(block_ms / 1000)
             return 0
         streams = {key(n, "commands"): sh.last for n, sh in self.owned.items()}
-        got = self.redis.xread(streams, count=1000, block=block_ms)
+        # the raw reply (no per-entry dict): stream -> [[id, [k, v, ...]], ...], a map in
+        # RESP3, pairs in RESP2
+        got = self.redis.execute_command("XREAD", "COUNT", self.batch, "BLOCK", block_ms,
+                                         "STREAMS", *streams, *streams.values())
         seen = 0
-        for stream, entries in got or ():
-            n = int(stream.decode().split(":")[1].rstrip("}"))
+        writes: list = []
+        for stream, entries in (got.items() if isinstance(got, dict) else got or ()):
+            n = int(stream[stream.index(b":") + 1:stream.index(b"}")])
             sh = self.owned.get(n)
             if sh is None:
                 continue
-            out: list = []
-            for entry, fields in entries:
-                seen += 1
-                rec = self._apply(sh, entry, fields)
-                sh.last = entry
-                if rec is not None and _cmp(entry, sh.emitted) > 0:
-                    out += rec
-            if out and not self._xadd(keys=[key(n, "lease"), key(n, "events")],
-                                      args=[self.me, *out]):
-                log.warning("lost the lease of shard %d while writing", n)
-                del self.owned[n]
-                continue
+            seen += len(entries)
+            out = self._apply_batch(sh, entries)
+            if out:
+                writes.append((n, out))
             sh.since_snapshot += len(entries)
+        if writes:
+            pipe = self.redis.pipeline(transaction=False)
+            for n, out in writes:
+                self._xadd(keys=[key(n, "lease"), key(n, "events")],
+                           args=[self.me, _pack(out)], client=pipe)
+            for (n, _), ok in zip(writes, pipe.execute()):
+                if not ok:
+                    log.warning("lost the lease of shard %d while writing", n)
+                    self.owned.pop(n, None)
+        for sh in list(self.owned.values()):
             if sh.since_snapshot >= self.snapshot_every:
                 self.snapshot(sh)
         return seen
 
-    def _apply(self, sh: Shard, entry: bytes, fields: dict) -> Optional[list]:
+    def _apply_batch(self, sh: Shard, entries: list) -> list:
+        """Apply one shard's entries in order; the fields of their event entries, 5 a
+        command (those whose events the events stream already holds left out)."""
+        out: list = []
+        apply = self._apply
+        for entry, flat in entries:
+            if (len(flat) == 6 and flat[0] == b"cid" and flat[2] == b"tenant"
+                    and flat[4] == b"cmd"):   # the order Client.send writes them
+                rec = apply(sh, entry, flat[1], flat[3], flat[5])
+            else:
+                f = dict(zip(flat[::2], flat[1::2]))
+                rec = apply(sh, entry, f.get(b"cid"), f.get(b"tenant"), f.get(b"cmd"))
+            sh.last = entry
+            if rec is not None:
+                if sh.replaying:   # after a takeover: the events stream may hold these
+                    if _cmp(entry, sh.emitted) <= 0:
+                        continue
+                    sh.replaying = False
+                out += rec
+        return out
+
+    def _apply(self, sh: Shard, entry: bytes, rcid: Any, rtenant: Any,
+               rcmd: Any) -> Optional[list]:
         """Apply one command entry; the fields of its event entry, or None if malformed."""
         try:
-            cid = fields[b"cid"].decode()
-            tenant = fields[b"tenant"].decode()
-            cmd = _CMD.decode(fields[b"cmd"])
+            cid = rcid.decode()
+            tenant = rtenant.decode()
+            cmd = _CMD.decode(rcmd)
         except Exception as e:   # any entry that does not decode: never stop the shard
-            # (a deeply nested value raises RecursionError, not DecodeError)
+            # (a deeply nested value raises RecursionError, not DecodeError; a missing
+            # field is None here, an AttributeError)
             self.malformed += 1
             log.warning("shard %d: skipped malformed entry %s (%s: %.200s)", sh.n,
                         entry.decode(errors="replace"), type(e).__name__, e)
@@ -211,9 +275,9 @@ class Worker:
             cmd = msgspec.structs.replace(cmd, now=_entry_time(entry))
         if cid in sh.seen:   # a re-delivered command: applied once, never twice
             self.duplicates += 1
-            return [cid, entry, tenant, "error",
-                    "DuplicateId: command id already applied; its events are earlier in the "
-                    "events stream"]
+            return [rcid, entry, rtenant, b"error",
+                    b"DuplicateId: command id already applied; its events are earlier in the "
+                    b"events stream"]
         sh.seen[cid] = None
         if len(sh.seen) > SEEN:
             del sh.seen[next(iter(sh.seen))]
@@ -221,20 +285,21 @@ class Worker:
             self.unknown_tenant += 1
             ev = Rejected(getattr(cmd, "request", None) or cid, cmd.now or 0.0,
                           "unknown_tenant")
-            return [cid, entry, tenant, "events", _ENC.encode([ev])]
+            return [rcid, entry, rtenant, b"events", _ENC.encode([ev])]
         try:
             events = self._router(sh, tenant).apply(cmd)
         except errors.RoutingError as e:
-            return [cid, entry, tenant, "error", f"{type(e).__name__}: {e}"]
+            return [rcid, entry, rtenant, b"error", f"{type(e).__name__}: {e}".encode()]
         except (TypeError, ValueError, OverflowError, RecursionError) as e:
             # arguments no check foresaw: refused like a RoutingError (the engines change
             # nothing before their checks pass), logged since it points at a gap
             self.failed += 1
             log.warning("shard %d: entry %s refused by an unexpected %s: %.200s", sh.n,
                         entry.decode(errors="replace"), type(e).__name__, e)
-            return [cid, entry, tenant, "error", f"InvalidArgument: {type(e).__name__}: {e}"]
+            return [rcid, entry, rtenant, b"error",
+                    f"InvalidArgument: {type(e).__name__}: {e}".encode()]
         self.applied += 1
-        return [cid, entry, tenant, "events", _ENC.encode(events)]
+        return [rcid, entry, rtenant, b"events", _ENC.encode(events)]
 
     def snapshot(self, sh: Shard) -> None:
         """Save the shard's routers at its last applied entry (fenced by the lease)."""
