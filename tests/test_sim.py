@@ -81,6 +81,37 @@ def test_report_adds_up():
     assert r.groups["tech"].occupancy > 0          # escalations reached the hidden group
 
 
+def group_rows_are_the_work_each_handled(r):
+    """Every group and line row is the stays it handled: answered there or left from its
+    queue; each of its rates a share of at most all of them."""
+    for row in [*r.groups.values(), *r.lines.values()]:
+        assert row.answered + row.abandoned + row.cancelled_early + row.rejected \
+            + row.unresolved == row.offered
+        for rate in (row.p_wait, row.p_abandon, row.service_level,
+                     row.service_level_answered):
+            assert rate is None or 0.0 <= rate <= 1.0
+    # lines sum their groups (the example: bot on line 0, first_line 1, tech and billing 2)
+    assert r.lines[2].offered == r.groups["tech"].offered + r.groups["billing"].offered
+    assert r.lines[1].answered == r.groups["first_line"].answered
+    assert sum(k.offered for k in r.lines.values()) == sum(k.offered for k in r.groups.values())
+
+
+@pytest.mark.parametrize("edits", ["", "operators.veteran.count=2"])
+def test_tech_reached_only_by_escalation_and_overflow_shows_its_own_work(edits):
+    r = simulate(apply_edits(load_scenario(EXAMPLE), edits))
+    tech = r.groups["tech"]
+    assert tech.offered > 0 and tech.answered <= tech.offered
+    assert tech.p_wait <= 1.0              # "waited" was 100 % and 600 % before
+    # escalations from first_line and its overflow after 120 s both land in tech
+    assert tech.offered > r.groups["first_line"].escalated
+    assert r.groups["first_line"].escalated > 0
+    group_rows_are_the_work_each_handled(r)
+    o = r.overall
+    assert o.offered == sum(k.offered for k in r.channels.values())
+    assert o.answered == sum(k.answered for k in r.channels.values())
+    assert o.offered + o.escalated + o.transferred == sum(k.offered for k in r.groups.values())
+
+
 def test_common_random_numbers_across_variants():
     """A variant sees the same customers: the same arrivals per channel."""
     sc = short_example()

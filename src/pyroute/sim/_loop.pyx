@@ -13,7 +13,7 @@ Report.
 
 from libc.math cimport exp, log, sqrt, cos, floor, INFINITY
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
-from libc.stdlib cimport free, malloc, qsort, realloc
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memset
 
 from ..events import Accepted, Assigned, Cancelled, Offered, Rejected
@@ -194,7 +194,8 @@ cdef class Loop:
     cdef int32_t* r_op
     cdef int32_t* r_group
     cdef int32_t* r_ch
-    cdef int32_t* r_g0
+    cdef int32_t* r_via       # the group whose row holds its current stay: the home group
+                              # until a group answers the stay, then that group
     cdef int32_t* r_batch
     cdef int8_t* r_hops
     cdef int8_t* r_answered
@@ -327,7 +328,7 @@ cdef class Loop:
         free(self.st); free(self.heap); free(self.target); free(self.escalates)
         free(self.rows); free(self.brows)
         free(self.r_arr); free(self.r_handle); free(self.r_at); free(self.r_stream)
-        free(self.r_gen); free(self.r_op); free(self.r_group); free(self.r_ch); free(self.r_g0)
+        free(self.r_gen); free(self.r_op); free(self.r_group); free(self.r_ch); free(self.r_via)
         free(self.r_batch); free(self.r_hops); free(self.r_answered); free(self.r_live)
         free(self.r_counted); free(self.r_since); free(self.r_stay)
         free(self.o_held); free(self.o_limit); free(self.o_bot); free(self.o_busy)
@@ -364,7 +365,7 @@ cdef class Loop:
             self.r_op = <int32_t*>realloc(self.r_op, k * sizeof(int32_t))
             self.r_group = <int32_t*>realloc(self.r_group, k * sizeof(int32_t))
             self.r_ch = <int32_t*>realloc(self.r_ch, k * sizeof(int32_t))
-            self.r_g0 = <int32_t*>realloc(self.r_g0, k * sizeof(int32_t))
+            self.r_via = <int32_t*>realloc(self.r_via, k * sizeof(int32_t))
             self.r_batch = <int32_t*>realloc(self.r_batch, k * sizeof(int32_t))
             self.r_hops = <int8_t*>realloc(self.r_hops, k)
             self.r_answered = <int8_t*>realloc(self.r_answered, k)
@@ -374,7 +375,7 @@ cdef class Loop:
             self.r_stay = <int8_t*>realloc(self.r_stay, k)
             if (self.r_arr == NULL or self.r_handle == NULL or self.r_at == NULL
                     or self.r_stream == NULL or self.r_gen == NULL or self.r_op == NULL
-                    or self.r_group == NULL or self.r_ch == NULL or self.r_g0 == NULL
+                    or self.r_group == NULL or self.r_ch == NULL or self.r_via == NULL
                     or self.r_batch == NULL or self.r_hops == NULL or self.r_answered == NULL
                     or self.r_live == NULL or self.r_counted == NULL or self.r_since == NULL
                     or self.r_stay == NULL):
@@ -444,7 +445,12 @@ cdef class Loop:
             return
         self.r_stay[rid] = 1
         if not self.r_counted[rid]:
+            self.r_via[rid] = g
             return
+        if g != self.r_via[rid]:   # answered through another group (an overflow): the
+            self.count_g(rid, self.r_via[rid], OFFERED, -1.0)   # stay is that group's work
+            self.count_g(rid, g, OFFERED, 1.0)
+            self.r_via[rid] = g
         wait = at - self.r_since[rid]
         self.count_g(rid, g, ANSWERED, 1.0)
         self.count_g(rid, g, WAIT_ANS, wait)
@@ -617,7 +623,7 @@ cdef class Loop:
         self.r_answered[rid] = 0
         self.r_live[rid] = 1
         self.r_ch[rid] = ch
-        self.r_g0[rid] = g
+        self.r_via[rid] = g
         self.r_since[rid] = t
         self.r_stay[rid] = 0
         self.r_counted[rid] = self.start <= t < self.end
@@ -678,9 +684,9 @@ cdef class Loop:
         elif action == 1:
             self.r_hops[rid] = hops + 1
             self.r_group[rid] = self.escalates[g]
-            if self.r_counted[rid]:
+            if self.r_counted[rid]:   # in the row of the group that handled the stay
                 self.count(rid, ESCALATED, 1.0)
-                self.count_g(rid, g, ESCALATED, 1.0)
+                self.count_g(rid, self.r_via[rid], ESCALATED, 1.0)
             self.new_stay(rid, t)
             events = self.escalate_(rid, t)
         else:
@@ -688,7 +694,7 @@ cdef class Loop:
             self.r_group[rid] = s.transfer_to
             if self.r_counted[rid]:
                 self.count(rid, TRANSFERRED, 1.0)
-                self.count_g(rid, g, TRANSFERRED, 1.0)
+                self.count_g(rid, self.r_via[rid], TRANSFERRED, 1.0)
             self.new_stay(rid, t)
             events = self.transfer_(rid, self.gnames[s.transfer_to], None, t)
         self.events(events)
@@ -698,6 +704,7 @@ cdef class Loop:
         now (the conversation was answered, so its wait starts again)."""
         self.r_since[rid] = t
         self.r_stay[rid] = 0
+        self.r_via[rid] = self.r_group[rid]
         if self.r_counted[rid]:
             self.count_g(rid, self.r_group[rid], OFFERED, 1.0)
 
@@ -757,14 +764,14 @@ cdef class Loop:
 
     def unresolved(self):
         """Counted conversations still live when the run stopped: ([per channel],
-        [per group]), each in its channel and in the group of its current stay."""
+        [per group]), each in its channel and in the row of its current stay (``r_via``)."""
         cdef int64_t rid
         ch = [0] * self.C
         gr = [0] * self.G
         for rid in range(self.n):
             if self.r_live[rid] and self.r_counted[rid]:
                 ch[self.r_ch[rid]] += 1
-                gr[self.r_group[rid]] += 1
+                gr[self.r_via[rid]] += 1
         return ch, gr
 
     def batch_rows(self, int k=-1):
@@ -782,10 +789,18 @@ cdef class Loop:
     def samples_list(self):
         return self.samples
 
-    def waits(self, int key, int which):
+    def waits(self, int key, int which, groups=None):
         """Sorted waits of the answered: ``key`` -1 for all, else a channel (``which`` 0)
-        or a group (``which`` 1) index."""
+        or a group (``which`` 1) index; with ``groups`` (which 2), the stays answered in
+        any of those group indexes (a line)."""
         cdef int64_t i, m = 0
+        cdef int8_t* ing = NULL
+        if which == 2:
+            ing = <int8_t*>calloc(self.G + 1, 1)
+            if ing == NULL:
+                raise MemoryError()
+            for i in groups:
+                ing[i] = 1
         cdef double* buf = <double*>malloc((self.wn + 1) * sizeof(double))
         if buf == NULL:
             raise MemoryError()
@@ -793,7 +808,8 @@ cdef class Loop:
             for i in range(self.wn):
                 if ((key < 0 and self.w_ch[i] >= 0)
                         or (key >= 0 and which == 0 and self.w_ch[i] == key)
-                        or (key >= 0 and which == 1 and self.w_g[i] == key)):
+                        or (key >= 0 and which == 1 and self.w_g[i] == key)
+                        or (which == 2 and self.w_g[i] >= 0 and ing[self.w_g[i]])):
                     buf[m] = self.w_val[i]
                     m += 1
             qsort(buf, m, sizeof(double), cmp_double)
@@ -801,6 +817,8 @@ cdef class Loop:
         except BaseException:
             free(buf)
             raise
+        finally:
+            free(ing)
 
 
 cdef class WaitSample:

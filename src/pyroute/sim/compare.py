@@ -85,14 +85,17 @@ def _figure(report: Report, row: str, kpi: str) -> Optional[float]:
         k = report.overall
     else:
         kind, _, name = row.partition(" ")
-        k = (report.channels if kind == "channel" else report.groups).get(name)  # type: ignore
+        if kind == "line":
+            k = report.lines.get(int(name)) if name.isdigit() else None
+        else:
+            k = (report.channels if kind == "channel" else report.groups).get(name)  # type: ignore
     return getattr(k, kpi) if k is not None else None
 
 
 def rows_of(report: Report) -> list[str]:
-    """The row labels of a report, overall first, then channels, then groups."""
+    """The row labels of a report, overall first, then channels, groups and lines."""
     return (["overall"] + [f"channel {c}" for c in report.channels]
-            + [f"group {g}" for g in report.groups])
+            + [f"group {g}" for g in report.groups] + [f"line {n}" for n in report.lines])
 
 
 def compare(base: Report, other: Report) -> dict[str, dict[str, Difference]]:

@@ -40,6 +40,7 @@ def rows(report: Report) -> list[tuple[str, KPIs]]:
     out = [("overall", report.overall)]
     out += [(f"channel {n}", k) for n, k in report.channels.items()]
     out += [(f"group {n}", k) for n, k in report.groups.items() if k.offered or k.occupancy]
+    out += [(f"line {n}", k) for n, k in report.lines.items() if k.offered or k.occupancy]
     return out
 
 
@@ -167,6 +168,8 @@ def _kpis(report: Report, label: str) -> Optional[KPIs]:
     if label == "overall":
         return report.overall
     kind, _, name = label.partition(" ")
+    if kind == "line":
+        return report.lines.get(int(name)) if name.isdigit() else None
     return (report.channels if kind == "channel" else report.groups).get(name)
 
 

@@ -131,13 +131,18 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     # answered at once, then up to each of TARGET_SHARES x target_wait, then beyond
     channel_waits: dict[str, list[int]] = {}
     bots: list[str] = []      # the operators that are bots (kept apart in load charts)
+    # support lines 0-3 (the groups' ``line``): the sum of their groups' stays, as ``groups``
+    lines: dict[int, KPIs] = {}
+    line_batches: dict[int, list[Batch]] = {}
 
     def batches_of(self, row: str) -> list[Batch]:
         """The batches of a row label of the reports: ``overall``, ``channel NAME`` or
-        ``group NAME``."""
+        ``group NAME``, ``line N``."""
         if row == "overall":
             return self.batches
         kind, _, name = row.partition(" ")
+        if kind == "line":
+            return self.line_batches.get(int(name), []) if name.isdigit() else []
         return (self.channel_batches if kind == "channel" else self.group_batches).get(name, [])
 
     def interval(self, kpi: str) -> Optional[Interval]:
@@ -171,11 +176,21 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
             cap += limits[i] * ops[i][2]
         return busy / cap if cap > 0 else None
 
-    def kpis(k: int, key: int, which: int, target: Optional[float],
-             occ: Optional[float], unresolved: int) -> KPIs:
-        row = loop.row(k)
+    def occupancy_of(gs: list[int]) -> Optional[float]:
+        busy = cap = 0.0
+        for i, ogs in enumerate(groups_of):
+            if ogs is None or not any(g in ogs for g in gs):
+                continue
+            busy += ops[i][1]
+            cap += limits[i] * ops[i][2]
+        return busy / cap if cap > 0 else None
+
+    def kpis(k: Any, key: int, which: int, target: Optional[float],
+             occ: Optional[float], unresolved: int, waits: Any = None) -> KPIs:
+        row = loop.row(k) if isinstance(k, int) else k
         off, ans = int(row[OFFERED]), int(row[ANSWERED])
-        waits = loop.waits(key, which)
+        if waits is None:
+            waits = loop.waits(key, which)
 
         def div(a: float, b: float) -> Optional[float]:
             return a / b if b else None
@@ -197,6 +212,20 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
                 for c in range(C)}
     groups = {gnames[g]: kpis(C + g, g, 1, None, occupancy(g), un_g[g]) for g in range(G)}
     overall = kpis(C + G, -1, 0, None, occupancy(None), loop.live_counted)
+    # support lines: the sum of their groups' rows (stays, where they were handled)
+    by_line: dict[int, list[int]] = {}
+    for g, grp in enumerate(cfg.groups):
+        by_line.setdefault(grp.line, []).append(g)
+    group_rows = [loop.row(C + g) for g in range(G)]
+    lines = {line: kpis([sum(group_rows[g][j] for g in gs) for j in range(N_ROW)], -1, 2,
+                        None, occupancy_of(gs), sum(un_g[g] for g in gs),
+                        loop.waits(-1, 2, gs))
+             for line, gs in sorted(by_line.items())}
+    group_batch_rows = {g: loop.batch_rows(C + g) for g in range(G)}
+    line_batches = {line: batch_list([[sum(group_batch_rows[g][b][j] for g in gs)
+                                       for j in range(N_ROW)]
+                                      for b in range(len(group_batch_rows[gs[0]]))])
+                    for line, gs in sorted(by_line.items())}
     loads = {names[i]: OperatorLoad(int(h), busy / (limits[i] * online) if online > 0 else 0.0,
                                     online)
              for i, (h, busy, online) in enumerate(ops)}
@@ -215,8 +244,8 @@ def build_report(loop: Any, sc: Any, seed: int, engine: str, names: list[str],
                   wait_histogram=loop.waits(-1, 0).histogram(),
                   batches=batch_list(loop.batch_rows(-1)),
                   channel_batches={cnames[c]: batch_list(loop.batch_rows(c)) for c in range(C)},
-                  group_batches={gnames[g]: batch_list(loop.batch_rows(C + g))
-                                 for g in range(G)},
+                  group_batches={gnames[g]: batch_list(group_batch_rows[g]) for g in range(G)},
+                  lines=lines, line_batches=line_batches,
                   bots=[names[i] for i, gs in enumerate(groups_of) if gs is None],
                   channel_waits={cnames[c]: relative_waits(
                       loop.waits(c, 0), float(cfg.channels[c].target_wait)) for c in range(C)},
