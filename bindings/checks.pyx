@@ -67,6 +67,17 @@ cdef double read_time(Router self, object now) except? -1.0:
     return t
 
 
+cdef tuple arg_group_channel(Router self, object group, object channel):
+    """A (group, channel) pair of names as indices: UnknownId naming what is known."""
+    gi = self.gindex.get(group) if isinstance(group, str) else None
+    if gi is None:
+        raise _errors.unknown("group", group, self.gindex)
+    ci = self.cindex.get(channel) if isinstance(channel, str) else None
+    if ci is None:
+        raise _errors.unknown("channel", channel, self.cindex)
+    return gi, ci
+
+
 cdef inline hnd arg_op(Router self, object opid) except -2:
     check_id(opid, "operator")
     h = self.op_map.get(opid)

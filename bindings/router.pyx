@@ -564,12 +564,7 @@ cdef class Router:
         cdef hnd ex = -1, hh
         self._ok()
         t = arg_time(self, now)   # first: a clock may call back into the router
-        gi = self.gindex.get(group) if isinstance(group, str) else None
-        if gi is None:
-            raise _errors.unknown("group", group, self.gindex)
-        ci = self.cindex.get(channel) if isinstance(channel, str) else None
-        if ci is None:
-            raise _errors.unknown("channel", channel, self.cindex)
+        gi, ci = arg_group_channel(self, group, channel)
         hold = _exact_id("hold", hold)
         if exclude is not None:
             check_id(exclude, "operator")
@@ -824,12 +819,7 @@ cdef class Router:
         fires no timers: for a platform that assigns conversations itself and asks whom
         (Rocket.Chat's External Queue Service). O(k log k) for the k operators passed over."""
         cdef hnd ex = -1, oh
-        gi = self.gindex.get(group) if isinstance(group, str) else None
-        if gi is None:
-            raise _errors.unknown("group", group, self.gindex)
-        ci = self.cindex.get(channel) if isinstance(channel, str) else None
-        if ci is None:
-            raise _errors.unknown("channel", channel, self.cindex)
+        gi, ci = arg_group_channel(self, group, channel)
         if exclude is not None:
             check_id(exclude, "operator")
             ex = self.op_map.get(exclude, -1)

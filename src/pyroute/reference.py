@@ -1747,12 +1747,7 @@ class Router:
         """The operator ``group``'s policy would give a new conversation of ``channel``
         now (online, room for the channel, level 1 where the group has tiers), skipping
         ``exclude``; None when nobody could. Changes nothing, fires no timers."""
-        gi = self._cc.group_index.get(group) if isinstance(group, str) else None
-        if gi is None:
-            raise errors.unknown("group", group, self._cc.group_index)
-        ci = self._cc.channel_index.get(channel) if isinstance(channel, str) else None
-        if ci is None:
-            raise errors.unknown("channel", channel, self._cc.channel_index)
+        gi, ci = self._group_channel(group, channel)
         if exclude is not None:
             check_id("operator", exclude)
         return self._pick(gi, ci, exclude)
