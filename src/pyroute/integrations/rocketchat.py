@@ -442,6 +442,9 @@ class RocketChat:
         self.n_holds += 1
         p = Placement(f"{HOLD_PREFIX}{self.boot}:{self.n_holds}", now)
         self.placements[key] = p
+        if len(self.hold_made) >= 1024:      # expired by now: the router ended them
+            self.hold_made = {h: t for h, t in self.hold_made.items()
+                              if now - t <= self.cfg.hold_seconds}
         self.hold_made[p.hold] = now
         note["place"] = p
         group, exclude = key
