@@ -36,6 +36,7 @@ include "requests.pyx"
 include "operators.pyx"
 include "offers.pyx"
 include "holds.pyx"
+include "ewt.pyx"
 
 import time as _time_mod
 

@@ -13,6 +13,7 @@ cdef int _check(Engine* e) except -1:
     cdef OHeap* h
     cdef hnd x, t
     cdef Hold* hd
+    cdef QStat st
     cdef int64_t n_holds = 0
     g_wait = [0] * e.G
     c_wait = [0] * e.C
@@ -29,6 +30,12 @@ cdef int _check(Engine* e) except -1:
     for i in range(<int64_t>e.G * e.C):
         q = &e.queues[i]
         g, c = i // e.C, i % e.C
+        st = e.qst[i]
+        if st.len != rq_len(q):
+            raise AssertionError(f"queue {g}/{c}: counted {st.len} entries, holds {rq_len(q)}")
+        for v in (st.pm, st.pa, st.n, st.mw, st.a, st.s):
+            if not (v >= 0.0 and v < INFINITY):
+                raise AssertionError(f"queue {g}/{c}: expected-wait record {st}")
         if not (0 <= q.n_subs <= q.cap_subs and (q.n_subs == 0 or q.subs != NULL)):
             raise AssertionError(f"queue {g}/{c}: {q.n_subs} sub-heaps of {q.cap_subs}")
         for s in range(-1, q.n_subs):
@@ -58,6 +65,9 @@ cdef int _check(Engine* e) except -1:
                     p = &nodes[(j - 1) // 2]
                     if not ((p.k, p.seq) < (nodes[j].k, nodes[j].seq)):
                         raise AssertionError(f"queue {g}/{c}: heap order")
+                if (nodes[j].k, nodes[j].seq) > (e.qst[i].kmax, e.qst[i].smax):
+                    raise AssertionError(f"queue {g}/{c}: request {r.seq} is past the "
+                                         f"largest key it remembers (expected wait)")
         g_subq[g] += q.n_subs
         for s in range(q.n_subs):
             for j in range(s):

@@ -28,7 +28,8 @@ cdef int convert_events(Router self, list out) except -1:
                     self.last_op.pop(v, None)
                     self.last_op[v] = (op_ids[ev.op], ev.at)
         elif ev.type == EV_QUEUED:
-            out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at))
+            out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at, ev.aux,
+                              ev.waited if ev.waited >= 0.0 else None))
         elif ev.type == EV_CANCELLED:
             out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
                                  CANCEL_REASONS[ev.aux]))

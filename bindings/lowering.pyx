@@ -48,6 +48,7 @@ cdef int lower_config(Router self, object cc) except -1:
         e.rng[g] = _rng_init(cfg.seed, g)
         e.cfg.has_no_ops[g] = False
         e.cfg.max_queue[g] = -1 if cc.max_queue[g] is None else cc.max_queue[g]
+        e.cfg.max_ewt[g] = _or(cc.max_expected_wait[g], -1.0)
         e.cfg.wrap_g[g] = _or(cc.group_wrap_up[g], -1.0)
         e.cfg.accept_timeout[g] = _or(cc.accept_timeout[g], -1.0)
         e.cfg.max_missed[g] = -1 if cc.max_missed[g] is None else cc.max_missed[g]

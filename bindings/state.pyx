@@ -142,6 +142,8 @@ cdef dict state_dump(Router self):
         "pending": list(self.pending),
         "holds": hold_list(self),
         "hseq": e.hseq,
+        "ewt": [(e.qst[i].last, e.qst[i].pm, e.qst[i].pa, e.qst[i].n, e.qst[i].mw,
+                 e.qst[i].a, e.qst[i].s) for i in range(<int64_t>e.G * e.C)],
         "live": ([e.cnt.c_arr_sum[c] for c in range(e.C)],
                  [e.cnt.g_arr_sum[g] for g in range(e.G)],
                  {ck: dict(cv) for ck, cv in self.cats.by_channel.items() if cv},

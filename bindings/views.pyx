@@ -186,6 +186,9 @@ cdef list req_skills(Router self, Req* r):
 
 cdef object request_view(Router self, hnd h):
     cdef Req* r = R(&self.e, h)
+    cdef int64_t pos = ewt_position(&self.e, h) if r.state == ST_QUEUED else 0
+    cdef double w = (ewt_predict(&self.e, <int64_t>r.home * self.e.C + r.ch, pos, self.e.now)
+                     if pos > 0 else -1.0)
     return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
                        self.gnames[r.home], r.prio,
                        self.op_ids[r.op] if r.op >= 0 else None, r.arrival,
@@ -196,7 +199,8 @@ cdef object request_view(Router self, hnd h):
                        self.op_ids[r.res] if r.res >= 0 and r.hold else None,
                        self.switches.from_.get(self.req_ids[h]),
                        self.switches.to.get(self.req_ids[h]),
-                       self.req_vis[h] if h < len(self.req_vis) else None)
+                       self.req_vis[h] if h < len(self.req_vis) else None,
+                       pos if pos > 0 else None, w if w >= 0.0 else None)
 
 
 cdef tuple declined_names(Router self, Req* r):

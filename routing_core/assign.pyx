@@ -11,7 +11,7 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     cdef hnd freed = -1
     if R(e, rh).hold:
         freed = unhold(e, rh)
-    dequeue(e, rh)
+    dequeue(e, rh, now, True)
     detach(e, oh)
     o = O(e, oh)
     e.tick += 1

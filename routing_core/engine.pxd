@@ -29,7 +29,7 @@ ctypedef struct EngArray:     # a row of the table of the engine's arrays (engin
     size_t item
 
 cdef enum:
-    N_ENG_ARRAYS = 64         # rows the table may have
+    N_ENG_ARRAYS = 80         # rows the table may have
 
 ctypedef struct EngConfig:    # the config, lowered to indices by the bindings; fixed after init
     bint deadline             # order="deadline": k is the arrival, off the target wait
@@ -44,6 +44,7 @@ ctypedef struct EngConfig:    # the config, lowered to indices by the bindings; 
     double* ret_after         # [steps] seconds of waiting before each step
     int32_t* policy           # [G]
     int64_t* max_queue        # [G] admission limit on waiting, or -1
+    double* max_ewt           # [G] admission limit on the expected wait, or -1
     double* wrap_g            # [G] the group's override, or -1
     double* accept_timeout    # [G] offers instead of assignments when >= 0
     int32_t* max_missed       # [G] expired offers in a row before an operator goes away, or -1
@@ -147,6 +148,7 @@ ctypedef struct Engine:
     int64_t cap_op_sk
     # structures
     RQueue* queues            # [G*C]
+    QStat* qst                # [G*C] what each queue learns for its expected wait (ewt.pyx)
     int64_t* g_subq           # [G] sub-heaps of the group's queues (kept once made)
     OHeap* oheaps             # [G]
     THeap timers

@@ -31,6 +31,7 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     k = arr(t, k, <void**>&e.cfg.ret_after, n_steps + 1, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.policy, G, sizeof(int32_t))
     k = arr(t, k, <void**>&e.cfg.max_queue, G, sizeof(int64_t))
+    k = arr(t, k, <void**>&e.cfg.max_ewt, G, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.wrap_g, G, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.accept_timeout, G, sizeof(double))
     k = arr(t, k, <void**>&e.cfg.max_missed, G, sizeof(int32_t))
@@ -49,6 +50,7 @@ cdef int64_t eng_arrays(Engine* e, EngArray* t, int32_t n_rules, int32_t n_targe
     # state
     k = arr(t, k, <void**>&e.rng, G, sizeof(uint64_t))
     k = arr(t, k, <void**>&e.queues, nq, sizeof(RQueue))
+    k = arr(t, k, <void**>&e.qst, nq, sizeof(QStat))
     k = arr(t, k, <void**>&e.g_subq, G, sizeof(int64_t))
     k = arr(t, k, <void**>&e.oheaps, G, sizeof(OHeap))
     k = arr(t, k, <void**>&e.op_ch, -1, sizeof(int32_t))

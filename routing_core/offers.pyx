@@ -113,7 +113,7 @@ cdef hnd restart_in(Engine* e, hnd rh, int32_t g, double now, hnd* freed) noexce
     if r.state == ST_QUEUED:
         if freed != NULL and r.hold:
             freed[0] = unhold(e, rh)
-        dequeue(e, rh)
+        dequeue(e, rh, now, False)
     else:
         held_by = r.op
         release(e, rh)

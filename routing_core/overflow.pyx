@@ -178,6 +178,9 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     if ev != NULL:
         ev.group = r.home
         ev.ch = r.ch
+        ev.aux = <int32_t>ewt_position(e, rh)   # < 2^31: a queue is capped by Req handles
+        ev.waited = (ewt_predict(e, <int64_t>r.home * e.C + r.ch, ev.aux, now)
+                     if ev.aux > 0 else -1.0)
 
 
 cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now) noexcept nogil:

@@ -7,9 +7,11 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
     cdef Entry* en = EN(e, eh)
     cdef Req* r = R(e, en.req)
     cdef int32_t g = en.group
-    cdef RQueue* q = &e.queues[<int64_t>g * e.C + r.ch]
+    cdef int64_t qi = <int64_t>g * e.C + r.ch
+    cdef RQueue* q = &e.queues[qi]
     cdef uint64_t need = skills_needed(e, r, now) if r.sk != -1 else 0
     cdef int64_t s
+    ewt_touch(e, &e.qst[qi], g, now)
     if need == 0:
         if q.n == q.cap and rq_reserve(q, 1, &e.mem) < 0:
             e.oom = 1
@@ -23,6 +25,7 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
             return
         en.sub = <int32_t>s
         qn_push(q.subs[s].nodes, &q.subs[s].n, <Entry*>e.ents.items, eh, req_key(e, r), r.seq)
+    ewt_joined(&e.qst[qi], req_key(e, r), r.seq)
     if r.n_queued == 0:
         e.cnt.c_waiting[r.ch] += 1
         e.cnt.c_arr_sum[r.ch] += r.arrival
@@ -33,16 +36,22 @@ cdef inline void enqueue_entry(Engine* e, hnd eh, double now) noexcept nogil:
     age_push(e, &e.cnt.g_age[g], en.req, e.cnt.g_waiting[g])
 
 
-cdef inline void dequeue(Engine* e, hnd rh) noexcept nogil:
+cdef inline void dequeue(Engine* e, hnd rh, double now, bint served) noexcept nogil:
+    """Take the request out of its queues; ``served``: it goes to an operator (assigned
+    or offered), for what the queues learn for their expected wait."""
     cdef Req* r = R(e, rh)
     cdef hnd eh = r.first_entry
     cdef Entry* en
+    cdef int64_t qi
     if r.n_queued == 0:
         return
     while eh != -1:
         en = EN(e, eh)
         if en.pos >= 0:
-            rq_remove_entry(&e.queues[<int64_t>en.group * e.C + r.ch], <Entry*>e.ents.items, eh)
+            qi = <int64_t>en.group * e.C + r.ch
+            ewt_touch(e, &e.qst[qi], en.group, now)
+            rq_remove_entry(&e.queues[qi], <Entry*>e.ents.items, eh)
+            ewt_departed(&e.qst[qi], served)
             e.cnt.g_waiting[en.group] -= 1
             e.cnt.g_arr_sum[en.group] = (e.cnt.g_arr_sum[en.group] - r.arrival
                                          if e.cnt.g_waiting[en.group] else 0.0)

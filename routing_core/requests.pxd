@@ -10,7 +10,7 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
                     uint8_t* sk_level, hnd prefer, double prefer_for, double now) noexcept nogil
 cdef hnd eng_reject(Engine* e, int32_t ch, int32_t g, int32_t prio, int8_t reason,
                     double now) noexcept nogil
-cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c) noexcept nogil
+cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c, double now) noexcept nogil
 cdef bint eng_reach_able(Engine* e, int32_t g, int32_t c) noexcept nogil
 cdef void eng_finish(Engine* e, hnd r, double now) noexcept nogil
 cdef void eng_cancel(Engine* e, hnd r, int8_t reason, double now) noexcept nogil

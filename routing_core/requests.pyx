@@ -70,18 +70,22 @@ cdef hnd new_request(Engine* e, int32_t ch, int32_t g, int32_t prio, double now)
     return rh
 
 
-cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c) noexcept nogil:
-    """max_queue reached in the group's queue of channel ``c`` and nobody in the group
-    could answer a conversation of that channel at once (``eng_pick`` finds nobody)."""
-    cdef RQueue* q
-    cdef int64_t n, s
-    if e.cfg.max_queue[g] < 0:
+cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c, double now) noexcept nogil:
+    """Nobody in the group could answer a conversation of channel ``c`` at once
+    (``eng_pick`` finds nobody) and max_queue is reached in its queue of that channel, or
+    the wait predicted for a newcomer is longer than max_expected_wait."""
+    cdef int64_t qi = <int64_t>g * e.C + c
+    cdef int64_t n
+    cdef double w
+    if e.cfg.max_queue[g] < 0 and e.cfg.max_ewt[g] < 0.0:
         return False
-    q = &e.queues[<int64_t>g * e.C + c]
-    n = q.n
-    for s in range(q.n_subs):
-        n += q.subs[s].n
-    return n >= e.cfg.max_queue[g] and eng_pick(e, g, c, -1) == -1
+    n = e.qst[qi].len
+    if e.cfg.max_queue[g] >= 0 and n >= e.cfg.max_queue[g] and eng_pick(e, g, c, -1) == -1:
+        return True
+    if e.cfg.max_ewt[g] < 0.0 or eng_pick(e, g, c, -1) != -1:
+        return False
+    w = ewt_predict(e, qi, n + 1, now)
+    return w >= 0.0 and w > e.cfg.max_ewt[g]
 
 
 cdef bint eng_reach_able(Engine* e, int32_t g, int32_t c) noexcept nogil:
@@ -128,7 +132,7 @@ cdef hnd eng_submit(Engine* e, int32_t ch, int32_t g, int32_t prio, uint64_t sk_
     cdef SkillReq* sk
     cdef ReqX* rx
     eng_begin(e, now)   # first: timers may take entries
-    if eng_overloaded(e, g, ch):
+    if eng_overloaded(e, g, ch, now):
         return reject(e, ch, g, prio, REJECT_OVERLOADED, now)
     rh = new_request(e, ch, g, prio, now)
     if rh < 0:
@@ -259,7 +263,7 @@ cdef hnd cancel(Engine* e, hnd rh, double now, int8_t reason, hnd* freed) noexce
     if r.state == ST_QUEUED:
         if r.hold:
             freed[0] = unhold(e, rh)
-        dequeue(e, rh)
+        dequeue(e, rh, now, False)
         waited = now - r.wait_since
     else:
         waited = (r.assigned_at if r.state == ST_ACTIVE else now) - r.wait_since

@@ -25,7 +25,7 @@ def test_max_queue_rejects_when_the_queue_is_full(make):
     r.submit("x", "web", "support", now=0.5)                     # alice is busy
     assert r.accepting("support", "web", now=0.5)
     assert r.submit("c1", "web", "support", now=1.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=1.0)]
+        pr.Queued(request="c1", group="support", channel="web", at=1.0, position=1)]
     assert r.accepting("support", "web", now=1.0)
     r.submit("c2", "web", "support", now=2.0)
     assert not r.accepting("support", "web", now=2.0)
@@ -39,8 +39,12 @@ def test_max_queue_rejects_when_the_queue_is_full(make):
     # another operator takes one: room again
     r.add_operator("bob", ["support"], 1, status="online", now=5.0)
     assert r.accepting("support", "web", now=5.0)
+    # c4 waits behind c2; the queue's one service start (c1, after 4 s of queue with
+    # one, then two members: 1x1 + 2x3 = 7 member-seconds, 2 more since) gives
+    # r = 1 x 2 members / 9 = 2/9 per second: two turns, 9 s
     assert r.submit("c4", "web", "support", now=6.0) == [
-        pr.Queued(request="c4", group="support", channel="web", at=6.0)]
+        pr.Queued(request="c4", group="support", channel="web", at=6.0, position=2,
+                  expected_wait=9.0)]
 
 
 def test_max_queue_zero_admits_only_what_is_answered_at_once(make):
@@ -71,7 +75,7 @@ def test_timers_fire_before_admission(make):
         pr.Overflowed(request="c1", group="support", to=("vip",), reason="after", at=61.0),
         pr.Assigned(request="c1", operator="bob", group="vip", channel="web", at=61.0,
                     waited=60.0),
-        pr.Queued(request="c2", group="support", channel="web", at=61.0)]
+        pr.Queued(request="c2", group="support", channel="web", at=61.0, position=1)]
 
 
 def test_hidden_group_never_accepts(make):
@@ -111,7 +115,7 @@ def test_ban_without_end_until_lifted_and_banning_again_replaces(make):
     assert r.unban("b", now=4.0) == []
     assert r.bans(now=4.0) == [pr.BanView(42, 2.0, 50.0, "again")]
     assert r.submit("c1", "web", "support", visitor="b", now=5.0)[0] == pr.Queued(
-        request="c1", group="support", channel="web", at=5.0)
+        request="c1", group="support", channel="web", at=5.0, position=1)
     with pytest.raises(pr.UnknownId, match="not banned"):
         r.unban("b", now=6.0)
     with pytest.raises(pr.UnknownId, match="not banned"):

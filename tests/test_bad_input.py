@@ -169,7 +169,7 @@ def test_duplicate_id(router, call, fragment):
 def test_str_and_int_ids_are_different_ids(router):
     # not a duplicate: 42 (int) is taken, "42" is not; 7 (int) is an operator, "7" is not
     assert router.submit("42", "web", "backup", now=NOW) == [
-        pr.Queued(request="42", group="backup", channel="web", at=NOW)]
+        pr.Queued(request="42", group="backup", channel="web", at=NOW, position=2)]   # behind 42
     assert router.add_operator("7", [], 1, now=NOW) == []
 
 
@@ -470,7 +470,7 @@ def test_apply_many_refuses_a_command_subclass(router):
 # ------------------------------------------------------------------------------ commands
 
 NOT_COMMANDS = [None, "Advance", {"type": "Advance", "now": 7.0}, pr.Advance, 3,
-                pr.Queued(request="q9", group="support", channel="web", at=7.0),
+                pr.Queued(request="q9", group="support", channel="web", at=7.0, position=1),
                 (pr.Advance(now=7.0),)]
 
 
@@ -561,8 +561,8 @@ def test_the_edges_of_every_range_are_accepted(router):
     assert router.set_groups(big, ("backup",), now=NOW) == []     # a tuple is a list too
     ev = router.submit("", "email", "backup", priority=10**6, visitor=-1, now=7)
     ev += router.submit(-3, "email", "backup", priority=-10**6, visitor="v", now=7)
-    assert ev == [pr.Queued(request="", group="backup", channel="email", at=7.0),
-                  pr.Queued(request=-3, group="backup", channel="email", at=7.0)]
+    assert ev == [pr.Queued(request="", group="backup", channel="email", at=7.0, position=1),
+                  pr.Queued(request=-3, group="backup", channel="email", at=7.0, position=2)]
     assert all(type(e.at) is float for e in ev)        # an int now becomes a float time
     assert router.queue("backup", "email") == ["", -3]
     # priority 10**6 on email outranks web (10); -10**6 comes last
@@ -580,6 +580,6 @@ def test_a_fresh_router_accepts_any_finite_time(make):
     r = make(pr.RouterConfig(channels=[pr.Channel("web")], groups=[pr.Group("g")]))
     assert r.advance(-1e300) == []
     assert r.submit("c1", "web", "g", now=-5) == [
-        pr.Queued(request="c1", group="g", channel="web", at=-5.0)]
+        pr.Queued(request="c1", group="g", channel="web", at=-5.0, position=1)]
     assert r.cancel("c1", now=-5.0) == [
         pr.Cancelled(request="c1", at=-5.0, waited=0.0, early=True)]

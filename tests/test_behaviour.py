@@ -21,8 +21,10 @@ def assigned(request, operator, at, waited=0.0, group="support", channel="web"):
                        at=at, waited=waited)
 
 
-def queued(request, at, group="support", channel="web"):
-    return pr.Queued(request=request, group=group, channel=channel, at=at)
+def queued(request, at, group="support", channel="web", position=1, expected_wait=None):
+    """Queued, by default the first in its queue with nothing to predict from yet."""
+    return pr.Queued(request=request, group=group, channel=channel, at=at, position=position,
+                     expected_wait=expected_wait)
 
 
 def online(router, op, groups=("support",), limit=1, now=0.0):
@@ -50,7 +52,7 @@ def test_submit_queues_when_nobody_has_room(make):
     # registered but offline (the default status): receives nothing
     assert r.add_operator("alice", ["support"], 3, now=0.0) == []
     assert r.submit("c1", channel="web", group="support", now=1.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=1.0)]
+        pr.Queued(request="c1", group="support", channel="web", at=1.0, position=1)]
     assert r.request("c1").state == "queued"
     assert r.queue("support") == ["c1"]
 
@@ -590,11 +592,11 @@ def test_when_no_operators_when_the_last_operator_is_removed_or_moved(make):
 def test_when_queue_over(make):
     r = make(_two_groups(pr.Overflow(to=["B"], when_queue_over=2)))
     assert r.submit("c1", "web", "A", now=1.0) == [queued("c1", 1.0, group="A")]
-    assert r.submit("c2", "web", "A", now=2.0) == [queued("c2", 2.0, group="A")]
+    assert r.submit("c2", "web", "A", now=2.0) == [queued("c2", 2.0, group="A", position=2)]
     # A already has 2 waiting when c3 joins it
     assert r.submit("c3", "web", "A", now=3.0) == [
         pr.Overflowed(request="c3", group="A", to=("B",), reason="queue_over", at=3.0),
-        queued("c3", 3.0, group="A")]
+        queued("c3", 3.0, group="A", position=3)]
     assert r.queue("B") == ["c3"]
     assert r.request("c3").eligible_groups == ("A", "B")
     assert r.request("c1").eligible_groups == ("A",)
@@ -761,7 +763,9 @@ def test_requeue_goes_straight_to_another_operator_with_room(make):
     assert r.set_status("alice", "offline", now=5.0, requeue=True) == [
         pr.StatusChanged(operator="alice", status="offline", at=5.0, reason=""),
         assigned("c1", "carol", 5.0, 0.0),   # waiting since the requeue
-        queued("c2", 5.0, channel="email")]
+        # the email queue served c3 after 1 s with bob and alice online (2 member-seconds);
+        # with bob and carol online now: a rate of 1 a second
+        queued("c2", 5.0, channel="email", expected_wait=1.0)]
 
 
 def test_requeue_is_ignored_when_going_online(make):
@@ -809,8 +813,10 @@ def test_remove_operator_with_requeue(make):
     r = _busy_alice(make)
     assert r.add_operator("bob", ["support"], 1, status="online", now=4.0) == [
         assigned("c3", "bob", 4.0, 1.0, channel="email")]
+    # the email queue served c3 after 1 s with bob and alice online (2 member-seconds);
+    # bob alone now serves at half that rate: 2 s
     assert r.remove_operator("alice", now=5.0, requeue=True) == [
-        queued("c1", 5.0), queued("c2", 5.0, channel="email")]
+        queued("c1", 5.0), queued("c2", 5.0, channel="email", expected_wait=2.0)]
     with pytest.raises(pr.UnknownId):
         r.operator("alice")
     assert r.queue("support") == ["c1", "c2"]
@@ -972,7 +978,7 @@ def test_views_operator_request_queue(make):
         operator="alice", arrived_at=1.0, eligible_groups=("support",), visitor="v-17")
     assert r.request("c3") == pr.RequestView(
         id="c3", state="queued", channel="email", group="support", priority=-1,
-        operator=None, arrived_at=3.0, eligible_groups=("support",))
+        operator=None, arrived_at=3.0, eligible_groups=("support",), position=1)
     assert r.queue("support") == ["c4", "c3"]
     assert r.queue("support", channel="email") == ["c3"]
     assert r.queue("support", channel="web") == ["c4"]
@@ -1261,7 +1267,7 @@ def test_requeued_conversation_view(make):
     r.set_status("alice", "offline", now=5.0, requeue=True)
     assert r.request("c1") == pr.RequestView(
         id="c1", state="queued", channel="web", group="support", priority=0, operator=None,
-        arrived_at=1.0, eligible_groups=("support",))
+        arrived_at=1.0, eligible_groups=("support",), position=1)   # nothing served yet
     assert r.operator("alice") == pr.OperatorView(
         id="alice", status="offline", limit=2, load=0, groups=("support",), active=())
 

@@ -36,18 +36,18 @@ def test_a_call_takes_all_slots_and_needs_them_all(make):
     r.add_operator("alice", ["support"], 5, status="online", now=0.0)
     r.submit("c1", "chat", "support", now=1.0)
     assert r.submit("k1", "call", "support", now=2.0) == [
-        pr.Queued(request="k1", group="support", channel="call", at=2.0)]
+        pr.Queued(request="k1", group="support", channel="call", at=2.0, position=1)]
     # the call waits for a completely free operator; alice, reserved for it, gets no
     # later chat meanwhile (blending)
     assert r.operator("alice").reserved_for == "k1"
     assert r.submit("c2", "chat", "support", now=3.0)[0] == pr.Queued(
-        request="c2", group="support", channel="chat", at=3.0)
+        request="c2", group="support", channel="chat", at=3.0, position=1)
     events = r.finish("c1", now=4.0)
     assert events[-1] == pr.Assigned(request="k1", operator="alice", group="support",
                                      channel="call", at=4.0, waited=2.0)
     assert r.operator("alice").load == 5
     assert r.submit("c3", "chat", "support", now=6.0)[0] == pr.Queued(
-        request="c3", group="support", channel="chat", at=6.0)
+        request="c3", group="support", channel="chat", at=6.0, position=2)   # behind c2
     assert r.finish("k1", now=7.0)[1].request == "c2"    # the chats flow again
 
 
@@ -60,7 +60,7 @@ def test_channel_limits(make):
     assert r.submit("e1", "email", "support", now=1.0)[0].operator == "alice"
     assert r.submit("e2", "email", "support", now=2.0)[0].operator == "bob"
     assert r.submit("e3", "email", "support", now=3.0)[0] == pr.Queued(
-        request="e3", group="support", channel="email", at=3.0)
+        request="e3", group="support", channel="email", at=3.0, position=1)
     # alice has 4 free slots but her email cap is reached: chat still goes to her
     assert r.submit("c1", "chat", "support", now=4.0)[0].operator == "alice"
     r.finish("e1", now=5.0)

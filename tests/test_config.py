@@ -108,7 +108,7 @@ def test_router_from_toml_on_both_engines(engine, tmp_path):
         pr.Assigned(request="c1", operator="a", group="first_line", channel="telegram",
                     at=1.0, waited=0.0)]
     assert r.submit("c2", "web", "first_line", now=2.0) == [
-        pr.Queued(request="c2", group="first_line", channel="web", at=2.0)]
+        pr.Queued(request="c2", group="first_line", channel="web", at=2.0, position=1)]
     assert r.advance(62.0) == [
         pr.Overflowed(request="c2", group="first_line", to=("sales",), reason="after",
                       at=62.0),

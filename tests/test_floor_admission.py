@@ -46,7 +46,7 @@ def test_sales_answers_only_web_chat_and_phone_an_email_to_sales_is_refused(make
     assert r.pick("sales", "web") == "sam"
     # support takes everything
     assert r.submit("m2", "email", "support", now=3.0)[0] == pr.Queued(
-        request="m2", group="support", channel="email", at=3.0)
+        request="m2", group="support", channel="email", at=3.0, position=1)
 
 
 def test_a_department_that_names_an_unknown_channel_is_refused_at_once():
@@ -249,7 +249,7 @@ def test_the_chat_queue_is_full_but_email_is_still_accepted(make):
     assert r.submit("w3", "web", "support", now=4.0) == [
         pr.Rejected(request="w3", at=4.0, reason="overloaded")]
     assert r.submit("m1", "email", "support", now=5.0) == [
-        pr.Queued(request="m1", group="support", channel="email", at=5.0)]
+        pr.Queued(request="m1", group="support", channel="email", at=5.0, position=1)]
     # room for chat only counts operators who take chat: bob answers e-mail only
     r.add_operator("bob", ["support"], 3, status="online", channel_limits={"web": 0},
                    now=6.0)
@@ -267,7 +267,7 @@ def test_nobody_on_the_floor_takes_calls_tonight_the_call_button_is_hidden(make)
     assert r.accepting("support", "web", now=0.0)
     # a call that comes anyway waits for someone who takes calls
     assert r.submit("p1", "phone", "support", now=1.0) == [
-        pr.Queued(request="p1", group="support", channel="phone", at=1.0)]
+        pr.Queued(request="p1", group="support", channel="phone", at=1.0, position=1)]
     r.add_operator("cat", ["support"], 2, status="away", now=2.0)
     assert not r.accepting("support", "phone", now=2.0)
     assert r.set_status("cat", "online", now=3.0)[1].request == "p1"

@@ -41,7 +41,7 @@ def test_call_waiting_while_chats_keep_arriving_gets_the_first_operator_who_drai
     r = make(floor())
     busy_floor(r)
     assert r.submit("call", "phone", "support", now=10.0) == [
-        pr.Queued(request="call", group="support", channel="phone", at=10.0)]
+        pr.Queued(request="call", group="support", channel="phone", at=10.0, position=1)]
     # all need three slots freed; "a" was assigned longest ago
     assert r.request("call").reserved == "a"
     assert r.operator("a").reserved_for == "call"
@@ -96,7 +96,7 @@ def test_a_backlog_of_low_priority_chats_behind_a_call_waits_for_it(make):
     r.submit("call", "phone", "support", now=5.0)
     for i in range(4, 8):                               # a backlog builds behind the call
         assert r.submit(f"chat{i}", "chat", "support", now=6.0 + i)[0] == pr.Queued(
-            request=f"chat{i}", group="support", channel="chat", at=6.0 + i)
+            request=f"chat{i}", group="support", channel="chat", at=6.0 + i, position=i - 3)
     assert r.request("call").reserved == "a"
     # a frees a slot: the backlog chat that arrived later does not take it
     events = r.finish("chat0", now=20.0)

@@ -162,7 +162,7 @@ def test_a_waiting_customer_transferred_to_a_busy_operator_waits_for_them_alone(
     assert r.transfer("q", operator="boris", now=2.0) == [
         pr.Transferred(request="q", at=2.0, from_operator=None, group="billing",
                        operator="boris", escalated=False),
-        pr.Queued(request="q", group="billing", channel="chat", at=2.0)]
+        pr.Queued(request="q", group="billing", channel="chat", at=2.0, position=1)]
     assert r.finish("b0", now=3.0)[1] == pr.Assigned(
         request="q", operator="boris", group="billing", channel="chat", at=3.0, waited=2.0)
 
@@ -188,7 +188,7 @@ def test_a_bot_escalating_to_a_busy_first_line_gives_the_customer_retention_step
     r.submit("busy", "chat", "first", now=0.0)        # anna is busy
     r.submit("q", "chat", "bots", now=0.0)            # the bot answers at once
     assert r.escalate("q", now=50.0)[-1] == pr.Queued(
-        request="q", group="first", channel="chat", at=50.0)
+        request="q", group="first", channel="chat", at=50.0, position=1)
     assert r.advance(now=80.0) == [
         pr.RetentionDue(request="q", action="hold_message", at=80.0)]
     # anna takes it: the next step does not fire

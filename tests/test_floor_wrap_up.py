@@ -33,7 +33,7 @@ def test_an_operator_finishing_a_chat_keeps_taking_new_ones_during_the_30s_wrap_
                         at=t, waited=0.0)]
     # the fourth waits: the wrap-up slot is still taken
     assert r.submit("n3", "chat", "support", now=14.0) == [
-        pr.Queued(request="n3", group="support", channel="chat", at=14.0)]
+        pr.Queued(request="n3", group="support", channel="chat", at=14.0, position=1)]
     assert r.stats(now=14.0).groups["support"].free_slots == 0
     # at 40 the wrap-up ends and its slot takes the waiting chat
     assert r.advance(now=40.0) == [
@@ -51,7 +51,7 @@ def test_after_a_call_the_operator_takes_nothing_during_wrap_up(make):
     assert (v.load, v.wrap_up) == (4, 4)           # the call held every slot: all in wrap-up
     assert r.stats(now=60.0).groups["support"].free_slots == 0
     assert r.submit("c1", "chat", "support", now=61.0) == [
-        pr.Queued(request="c1", group="support", channel="chat", at=61.0)]
+        pr.Queued(request="c1", group="support", channel="chat", at=61.0, position=1)]
     assert r.advance(now=89.9) == []
     assert r.advance(now=90.0) == [
         pr.Assigned(request="c1", operator="anna", group="support", channel="chat", at=90.0,
@@ -65,7 +65,7 @@ def test_a_call_waits_for_an_operator_whose_chat_is_in_wrap_up(make):
     r.submit("c1", "chat", "support", now=0.0)
     r.finish("c1", now=5.0)
     assert r.submit("p1", "phone", "support", now=6.0) == [
-        pr.Queued(request="p1", group="support", channel="phone", at=6.0)]
+        pr.Queued(request="p1", group="support", channel="phone", at=6.0, position=1)]
     assert r.advance(now=35.0)[0] == pr.Assigned(
         request="p1", operator="anna", group="support", channel="phone", at=35.0, waited=29.0)
 

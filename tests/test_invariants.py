@@ -275,7 +275,7 @@ def test_overflow_starts_exactly_at_threshold(make, arrival, afters, staffed, bu
         assert (view.state, view.operator) == ("active", "s")
         return
     assert view.state == "queued"
-    assert events[-1] == pr.Queued("x", "home", "web", arrival)
+    assert events[-1] == pr.Queued("x", "home", "web", arrival, position=1)
     pending = later
     while pending:
         d = dues[pending[0]]

@@ -45,7 +45,7 @@ def test_decline_goes_to_the_next_operator_and_never_back(make):
                    expires_at=32.0)]
     assert r.request("c1").declined == ("alice",)
     assert r.decline("c1", operator="bob", now=3.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=3.0)]
+        pr.Queued(request="c1", group="support", channel="web", at=3.0, position=1)]
     # alice and bob both have room, but neither may get c1 again; a new one goes to alice
     assert r.submit("c2", "web", "support", now=4.0)[0].operator == "alice"
     assert r.queue("support") == ["c1"]
@@ -68,7 +68,7 @@ def test_expiry_moves_on_and_counts_misses(make):
     # second miss in a row for both: each goes away, and its open offer comes back
     events = r.advance(now=20.0)
     assert events[:2] == [pr.OfferExpired(request="c1", operator="bob", at=20.0),
-                          pr.Queued(request="c1", group="support", channel="web", at=20.0)]
+                          pr.Queued(request="c1", group="support", channel="web", at=20.0, position=1)]
     assert pr.StatusChanged(operator="bob", status="away", at=20.0,
                             reason="missed_offers") in events
     assert pr.StatusChanged(operator="alice", status="away", at=20.0,
@@ -129,7 +129,7 @@ def test_going_away_returns_offers_but_keeps_active(make):
     r.submit("c2", "web", "support", now=3.0)
     events = r.set_status("alice", "away", now=4.0)
     assert events == [pr.StatusChanged(operator="alice", status="away", at=4.0),
-                      pr.Queued(request="c2", group="support", channel="web", at=4.0)]
+                      pr.Queued(request="c2", group="support", channel="web", at=4.0, position=1)]
     assert r.operator("alice").active == ("c1",)
     assert r.request("c2").declined == ()              # not a decline: she may get it later
     assert r.set_status("alice", "online", now=5.0)[1].request == "c2"
@@ -140,7 +140,7 @@ def test_remove_needs_requeue_only_for_active(make):
     r.add_operator("alice", ["support"], 2, status="online", now=0.0)
     r.submit("c1", "web", "support", now=1.0)             # offered only
     assert r.remove_operator("alice", now=2.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=2.0)]
+        pr.Queued(request="c1", group="support", channel="web", at=2.0, position=1)]
 
 
 def test_cancel_while_offered(make):
@@ -178,7 +178,7 @@ def test_a_decline_frees_the_slot_for_what_else_waits(make):
     r.submit("c1", "web", "support", now=1.0)          # offered to alice
     r.submit("c2", "web", "support", now=2.0)          # waits: alice is full
     assert r.decline("c1", now=3.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=3.0),
+        pr.Queued(request="c1", group="support", channel="web", at=3.0, position=1),
         pr.Offered(request="c2", operator="alice", group="support", channel="web", at=3.0,
                    expires_at=33.0)]
     assert r.request("c1").state == "queued" and r.request("c1").declined == ("alice",)
@@ -191,6 +191,6 @@ def test_an_expiry_frees_the_slot_for_what_else_waits(make):
     r.submit("c2", "web", "support", now=2.0)
     assert r.advance(now=11.0) == [
         pr.OfferExpired(request="c1", operator="alice", at=11.0),
-        pr.Queued(request="c1", group="support", channel="web", at=11.0),
+        pr.Queued(request="c1", group="support", channel="web", at=11.0, position=1),
         pr.Offered(request="c2", operator="alice", group="support", channel="web", at=11.0,
                    expires_at=21.0)]

@@ -26,7 +26,7 @@ def test_prefer_waits_up_to_prefer_for_then_routes_normally(make):
     two(r)
     r.submit("x", "web", "support", prefer="bob", now=0.0)        # bob busy now
     assert r.submit("c1", "web", "support", prefer="bob", prefer_for=30.0, now=1.0) == [
-        pr.Queued(request="c1", group="support", channel="web", at=1.0)]
+        pr.Queued(request="c1", group="support", channel="web", at=1.0, position=1)]
     # alice is free, but c1 waits for bob; other work goes to alice
     assert r.submit("c2", "web", "support", now=2.0)[0].operator == "alice"
     r.finish("c2", now=3.0)                                         # alice free again

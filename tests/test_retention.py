@@ -29,7 +29,7 @@ def test_steps_fire_once_each_while_waiting(make):
     # a later call fires the step with its own due time
     assert r.submit("c2", "email", "support", now=100.0) == [
         pr.RetentionDue(request="c1", action="offer_callback", at=90.0),
-        pr.Queued(request="c2", group="support", channel="email", at=100.0)]
+        pr.Queued(request="c2", group="support", channel="email", at=100.0, position=1)]
     assert r.advance(now=1000.0) == []          # email has no steps; c1's are done
 
 

@@ -497,3 +497,18 @@ def test_openapi_covers_every_route(svc):
         assert (("post", "/rocketchat/webhook") in have) is with_rc
         with TestClient(app) as c:
             assert c.get("/openapi.json").json() == json.loads(json.dumps(doc))
+
+
+def test_the_widget_asks_whether_to_show_itself_and_the_wait_to_announce(client):
+    url = "/v1/accepting?group=first&channel=web"
+    # nobody online: hidden, no promise
+    assert client.get(url, headers=INT).json() == {"accepting": False, "expected_wait": None}
+    assert post(client, "add_operator", {"operator": "alice", "groups": ["first"],
+                                         "limit": 1, "status": "online"}).status_code == 200
+    assert client.get(url, headers=INT).json() == {"accepting": True, "expected_wait": 0.0}
+    post(client, "submit", {"request": "c1", "channel": "web", "group": "first"}, INT)
+    r = post(client, "submit", {"request": "c2", "channel": "web", "group": "first"}, INT)
+    (ev,) = r.json()["events"]
+    assert (ev["type"], ev["position"], ev["expected_wait"]) == ("Queued", 1, None)
+    assert client.get(url, headers=INT).json() == {"accepting": True, "expected_wait": None}
+    assert client.get("/v1/requests/c2", headers=INT).json()["position"] == 1

@@ -20,7 +20,7 @@ def test_skills_pick_a_qualified_operator(make):
     # even would pick the novice (more free slots), but only the expert has en >= 2
     assert r.submit("c1", "web", "support", skills={"en": 2}, now=1.0)[0].operator == "expert"
     assert r.submit("c2", "web", "support", skills={"billing": 1}, now=2.0) == [
-        pr.Queued(request="c2", group="support", channel="web", at=2.0)]
+        pr.Queued(request="c2", group="support", channel="web", at=2.0, position=1)]
     assert r.request("c2").skills == {"billing": 1}
     # the novice has room but not the skill: c2 waits; plain work still goes to the novice
     assert r.submit("c3", "web", "support", now=3.0)[0].operator == "novice"

@@ -38,7 +38,7 @@ def test_an_operator_in_wrap_up_keeps_its_other_slots(make):
     assert r.submit("c3", "email", "support", now=4.0)[0].operator == "bob"
     assert r.submit("c4", "email", "support", now=5.0)[0].operator == "alice"
     assert r.submit("c5", "email", "support", now=6.0) == [
-        pr.Queued(request="c5", group="support", channel="email", at=6.0)]
+        pr.Queued(request="c5", group="support", channel="email", at=6.0, position=1)]
     # at 12 alice's wrap-up slot is free again
     assert r.advance(now=12.0)[0] == pr.Assigned(
         request="c5", operator="alice", group="support", channel="email", at=12.0, waited=6.0)

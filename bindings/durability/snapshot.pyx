@@ -130,9 +130,10 @@ cdef dict _snapshot_engine(Engine* e):
                      _blob(e.cnt.g_reserved, e.G * sizeof(int64_t))),
         "holds": (e.hseq, _blob(e.cnt.c_held, e.C * sizeof(int64_t)),
                   _blob(e.cnt.g_held, e.G * sizeof(int64_t))),
+        "ewt": _blob(e.qst, nq * sizeof(QStat)),
         "sizes": (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member), sizeof(Excl),
                   sizeof(SkillReq), sizeof(QNode), sizeof(ONode), sizeof(TNode),
-                  sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX), sizeof(Hold)),
+                  sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX), sizeof(Hold), sizeof(QStat)),
     }
 
 
@@ -141,7 +142,7 @@ cdef void _load_engine(Engine* e, dict d) except *:
     if tuple(d["sizes"]) != (sizeof(Req), sizeof(Entry), sizeof(Op), sizeof(Member),
                              sizeof(Excl), sizeof(SkillReq), sizeof(QNode), sizeof(ONode),
                              sizeof(TNode), sizeof(AgeNode), sizeof(SubQ), sizeof(ReqX),
-                             sizeof(Hold)):
+                             sizeof(Hold), sizeof(QStat)):
         raise ValueError("snapshot taken by a build with other record layouts")
     (e.now, e.seq, e.reg, e.join, e.tick, e.tseq, e.mem, e.cnt.online, e.cnt.free_slots, e.cnt.n_ops,
      e.hist.head, e.hist.n) = d["scalars"]
@@ -197,3 +198,4 @@ cdef void _load_engine(Engine* e, dict d) except *:
     e.hseq = hseq
     _fill(e.cnt.c_held, c_held, e.C * sizeof(int64_t))
     _fill(e.cnt.g_held, g_held, e.G * sizeof(int64_t))
+    _fill(e.qst, d["ewt"], nq * sizeof(QStat))

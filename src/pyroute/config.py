@@ -112,6 +112,10 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ``max_queue``: admission control — while this many conversations wait in the group
     and none of its operators has room, ``accepting()`` says no and a submit to it is
     ``Rejected(reason="overloaded")`` (0: admit only what can be answered at once).
+    ``max_expected_wait``: admission control by prediction — while nobody in the group
+    could answer a conversation of the channel at once and the wait predicted for a
+    newcomer (``Router.expected_wait``) is longer than this many seconds, ``accepting()``
+    says no and a submit is ``Rejected(reason="overloaded")``.
     ``wrap_up``: overrides the channel's wrap-up for conversations answered through this
     group.
     ``accept_timeout``: conversations are offered (``Offered``) instead of assigned; the
@@ -136,6 +140,7 @@ class Group(_Named, frozen=True, kw_only=True, forbid_unknown_fields=True):
     overflow: tuple[Overflow, ...] = ()
     hidden: bool = False
     max_queue: Annotated[int, Meta(ge=0, le=1_000_000_000)] | None = None
+    max_expected_wait: PositiveSeconds | None = None
     wrap_up: Seconds | None = None
     accept_timeout: PositiveSeconds | None = None
     max_missed: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
@@ -297,6 +302,7 @@ class Compiled(msgspec.Struct, frozen=True, kw_only=True):
     level_step: tuple[Optional[float], ...]
     transfer_timeout: tuple[float, ...]
     max_queue: tuple[Optional[int], ...]
+    max_expected_wait: tuple[Optional[float], ...]
     relax: tuple[tuple[tuple[float, tuple[str, ...]], ...], ...]   # (after, skills dropped)
     # per (group, channel): the constant added to a request's key when queues are compared
     # (the channel's target wait with order="deadline", else minus both priorities)
@@ -460,6 +466,7 @@ def compile_config(config: Any) -> Compiled:
         level_step=tuple(_opt_float(g.level_step) for g in cfg.groups),
         transfer_timeout=tuple(float(g.transfer_timeout) for g in cfg.groups),
         max_queue=tuple(g.max_queue for g in cfg.groups),
+        max_expected_wait=tuple(_opt_float(g.max_expected_wait) for g in cfg.groups),
         relax=tuple(tuple((float(x.after), tuple(x.drop)) for x in g.relax)
                     for g in cfg.groups),
         offset=tuple(tuple(float(c.target_wait) if cfg.order == "deadline"

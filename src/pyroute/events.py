@@ -60,12 +60,18 @@ class OfferExpired(_Event, frozen=True, tag=True):
 
 
 class Queued(_Event, frozen=True, tag=True):
-    """Nobody eligible had room: ``request`` waits (its home ``group`` and ``channel``)."""
+    """Nobody eligible had room: ``request`` waits (its home ``group`` and ``channel``).
+    ``position``: its place in that group's queue of the channel (1: next).
+    ``expected_wait``: the seconds it is expected to wait, from what the queue has seen
+    (docs/semantics.md "Expected wait"); None while there is nothing to go by (no
+    conversation of the queue served yet, or nobody of the group online)."""
 
     request: Id
     group: str
     channel: str
     at: float
+    position: int = 0
+    expected_wait: Optional[float] = None
 
 
 class Overflowed(_Event, frozen=True, tag=True):

@@ -102,6 +102,7 @@ READS: dict[str, tuple[str, ...]] = {
     "stats": ("now",),
     "bans": ("now",),
     "accepting": ("group", "channel", "now", "visitor"),
+    "expected_wait": ("group", "channel", "now"),
     "pick": ("group", "channel", "exclude"),
     "next_timer": (),
     "explain": ("request",),

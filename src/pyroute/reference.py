@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import msgspec
 from sortedcontainers import SortedList
 
-from . import _explain, errors, protocol, statecodec
+from . import _explain, _ewt, errors, protocol, statecodec
 from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
@@ -180,6 +180,7 @@ class Router:
         self._policy = list(cc.policies)
         self._hidden = list(cc.hidden)
         self._max_queue = list(cc.max_queue)
+        self._max_ewt = list(cc.max_expected_wait)
         self._group_takes = [list(row) for row in cc.takes]   # per group, per channel
         self._bans = Bans()
         self._categories = Categories()
@@ -203,6 +204,7 @@ class Router:
         self._history: dict[Any, RequestView] = {}
         self._history_order: deque = deque()
         self._queues = [SortedList() for _ in range(G * C)]
+        self._qst = [_ewt.new_record() for _ in range(G * C)]   # what each queue learns
         self._opsets = [SortedList() for _ in range(G)]
         self._timers: list[tuple] = []
         self._g_waiting = [0] * G
@@ -519,8 +521,10 @@ class Router:
         return _Member(self._join, rand)
 
     # ------------------------------------------------------------------ helpers: queues
-    def _enqueue(self, r: _Req, g: int) -> None:
-        self._queues[g * self._C + r.ch].add((r.k, r.seq, r.id))
+    def _enqueue(self, r: _Req, g: int, now: float) -> None:
+        q = g * self._C + r.ch
+        _ewt.touch(self._qst[q], len(self._queues[q]), self._g_online[g], now)
+        self._queues[q].add((r.k, r.seq, r.id))
         if not r.queued_in:
             self._c_waiting[r.ch] += 1
             self._c_arr[r.ch] += r.arrival
@@ -528,9 +532,12 @@ class Router:
         self._g_waiting[g] += 1
         self._g_arr[g] += r.arrival
 
-    def _dequeue(self, r: _Req) -> None:
+    def _dequeue(self, r: _Req, now: float, served: bool) -> None:
         for g in r.queued_in:
-            self._queues[g * self._C + r.ch].remove((r.k, r.seq, r.id))
+            q = g * self._C + r.ch
+            _ewt.touch(self._qst[q], len(self._queues[q]), self._g_online[g], now)
+            self._queues[q].remove((r.k, r.seq, r.id))
+            _ewt.departed(self._qst[q], served)
             self._g_waiting[g] -= 1
             self._g_arr[g] = self._g_arr[g] - r.arrival if self._g_waiting[g] else 0.0
         if r.queued_in:
@@ -544,7 +551,7 @@ class Router:
             _explain.decided(self, r, "assigned" if self._accept[g] is None else "offered",
                              now, op, g, how)
         freed = self._unhold(r)
-        self._dequeue(r)
+        self._dequeue(r, now, True)
         self._detach(op)
         self._tick += 1
         r.charge = self._charge(op, r.ch)
@@ -788,7 +795,7 @@ class Router:
             if self._explained is not None:
                 _explain.decided(self, r, "queued", now)
             for t in added:
-                self._enqueue(r, t)
+                self._enqueue(r, t, now)
             self._push_timers(r, timers)
             self._push_timers(r, self._rechecks(r, added, False, now))
             self._reserve_for(r, now)
@@ -801,15 +808,16 @@ class Router:
             if self._explained is not None:
                 _explain.decided(self, r, "queued", now)
             for g in r.elig:
-                self._enqueue(r, g)
+                self._enqueue(r, g, now)
             self._push_timers(r, timers)
             self._push_timers(r, self._rechecks(r, r.elig, True, now))
             if self._reserve[r.ch]:   # fits nobody: it may reserve an operator
                 r.hold = True
                 self._unres += 1
                 self._reserve_for(r, now)
+            pos, ewt = self._waiting_at(r, now)
             out.append(Queued(r.id, self._cc.group_names[r.home],
-                              self._cc.channel_names[r.ch], now))
+                              self._cc.channel_names[r.ch], now, pos or 0, ewt))
 
     def _sweep(self, groups: list[int], now: float, out: list) -> None:
         """``when_no_operators`` rules of groups that just lost their last online operator."""
@@ -990,6 +998,7 @@ class Router:
 
     def _view(self, r: _Req, state: str, operator: Any) -> RequestView:
         names = self._cc.group_names
+        pos, ewt = self._waiting_at(r, self._now) if r.state == QUEUED else (None, None)
         return RequestView(r.id, state, self._cc.channel_names[r.ch], names[r.home], r.prio,
                            operator, r.arrival, tuple(names[g] for g in r.elig), r.category,
                            tuple(r.excluded),
@@ -997,7 +1006,42 @@ class Router:
                            r.xfer_to if state in STATE_NAMES else None,
                            r.res,
                            self._switches.from_.get(r.id), self._switches.to.get(r.id),
-                           r.visitor)
+                           r.visitor, pos, ewt)
+
+    def _waiting_at(self, r: _Req, now: float) -> tuple:
+        """A queued conversation's place in its home group's queue of its channel (1: next)
+        and its expected wait from ``now``; (None, None) when it is not in that queue."""
+        if r.home not in r.queued_in:
+            return None, None
+        q = r.home * self._C + r.ch
+        pos = self._queues[q].bisect_left((r.k, r.seq)) + 1
+        return pos, self._predict(q, pos, now)
+
+    def _predict(self, q: int, pos: int, now: float) -> Optional[float]:
+        return _ewt.predict(self._qst[q], len(self._queues[q]), self._g_online[q // self._C],
+                            pos, now)
+
+    def _newcomer_wait(self, g: int, c: int, now: float) -> Optional[float]:
+        """The wait predicted for a conversation of channel ``c`` submitted to ``g`` now:
+        0 when someone could answer it at once, else the prediction for the back of the
+        queue (None: nothing to go by)."""
+        if self._pick(g, c, None) is not None:
+            return 0.0
+        q = g * self._C + c
+        return self._predict(q, len(self._queues[q]) + 1, now)
+
+    def expected_wait(self, group: str, channel: str, now: Optional[float] = None
+                      ) -> Optional[float]:
+        """Seconds a conversation of ``channel`` submitted to ``group`` now would wait
+        before an answer: 0.0 when someone could answer it at once, None when there is
+        nothing to go by (no conversation of that queue served yet, nobody of the group
+        online) or the group does not take it (hidden, or not its channel). Changes
+        nothing, fires no timers."""
+        t = self._read_time(now)
+        gi, ci = self._group_channel(group, channel)
+        if self._hidden[gi] or not self._group_takes[gi][ci]:
+            return None
+        return self._newcomer_wait(gi, ci, t)
 
     def _get_op(self, opid: Any) -> _Op:
         check_id("operator", opid)
@@ -1055,7 +1099,7 @@ class Router:
             reason = "hidden"
         elif not self._group_takes[gi][ci]:
             reason = "channel"
-        elif self._overloaded(gi, ci):
+        elif self._overloaded(gi, ci, t):
             reason = "overloaded"
         self._c_out[ci][OUT_SUBMITTED] += 1
         self._g_out[gi][OUT_SUBMITTED] += 1
@@ -1165,7 +1209,7 @@ class Router:
         op = freed = None
         if r.state == QUEUED:
             freed = self._unhold(r)
-            self._dequeue(r)
+            self._dequeue(r, t, False)
             waited = t - r.wait_since
         else:
             op = self._release(r)
@@ -1367,7 +1411,7 @@ class Router:
         check_visitor(visitor)
         if self._hidden[gi] or not self._group_takes[gi][ci]:
             return False
-        if self._overloaded(gi, ci):
+        if self._overloaded(gi, ci, t):
             return False
         if not any(self._able(g, ci) for g in self._reach(gi, ci)):
             return False   # nobody online who could take it: the offline form
@@ -1384,7 +1428,7 @@ class Router:
         if r.state == QUEUED:
             if unhold:
                 freed = self._unhold(r)
-            self._dequeue(r)
+            self._dequeue(r, now, False)
         else:
             held_by = r.op
             self._release(r)
@@ -1602,12 +1646,22 @@ class Router:
             self._history[request] = msgspec.structs.replace(v, category=name)
         return out
 
-    def _overloaded(self, g: int, c: int) -> bool:
-        """max_queue reached in the group's queue of channel ``c`` and nobody in the group
-        could answer a conversation of that channel at once (``pick`` finds nobody)."""
+    def _overloaded(self, g: int, c: int, now: float) -> bool:
+        """Nobody in the group could answer a conversation of channel ``c`` at once
+        (``pick`` finds nobody) and max_queue is reached in its queue of that channel, or
+        the wait predicted for a newcomer is longer than max_expected_wait."""
         mq = self._max_queue[g]
-        return (mq is not None and len(self._queues[g * self._C + c]) >= mq
-                and self._pick(g, c, None) is None)
+        me = self._max_ewt[g]
+        if mq is None and me is None:
+            return False
+        q = g * self._C + c
+        n = len(self._queues[q])
+        if mq is not None and n >= mq and self._pick(g, c, None) is None:
+            return True
+        if me is None or self._pick(g, c, None) is not None:
+            return False
+        w = self._predict(q, n + 1, now)
+        return w is not None and w > me
 
     def _able(self, g: int, c: int) -> bool:
         """Someone online in group ``g`` could take a conversation of channel ``c`` (a
@@ -1923,6 +1977,7 @@ class Router:
             "holds": [(hid, op, gn[g], cn[c], charge, until, n)
                       for hid, (op, g, c, charge, until, n) in self._holds.items()],
             "hseq": self._hseq,
+            "ewt": [tuple(st) for st in self._qst],
             "live": (list(self._c_arr), list(self._g_arr),
                      {c: dict(x) for c, x in self._categories.by_channel.items() if x},
                      {g: dict(x) for g, x in self._categories.by_group.items() if x}),
@@ -1934,6 +1989,9 @@ class Router:
     def check(self) -> None:
         """Verify internal consistency; raises AssertionError with what is wrong."""
         C, G = self._C, self._G
+        for q, st in enumerate(self._qst):
+            if not (len(st) == 7 and all(0.0 <= v < math.inf for v in st[1:])):
+                raise AssertionError(f"queue {q}: expected-wait record {st}")
         g_wait = [0] * G
         c_wait = [0] * C
         for r in self._reqs.values():

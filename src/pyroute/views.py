@@ -46,6 +46,10 @@ class RequestView(msgspec.Struct, frozen=True):
     switched_from: Optional[Id] = None   # the conversation the customer left for this one
     switched_to: Optional[Id] = None     # the conversation the customer moved to
     visitor: Optional[Id] = None       # the visitor who submitted it (to ban from it)
+    position: Optional[int] = None     # queued: its place in its home group's queue of its
+                                       # channel (1: next); else None
+    expected_wait: Optional[float] = None   # queued: seconds it is expected to wait still
+                                       # (None: nothing to go by); else None
 
 
 class Outcomes(msgspec.Struct, frozen=True):

@@ -596,8 +596,11 @@ def build_app(svc: Service, rocketchat: Any = None, chatwoot: Any = None) -> Sta
         q = request.query_params
         if "group" not in q or "channel" not in q:
             raise HTTPError(422, "query needs group= and channel=")
-        return _respond(request, {"accepting": svc.router.accepting(
-            q["group"], q["channel"], now=svc.time(), visitor=q.get("visitor"))})
+        t = svc.time()
+        return _respond(request, {
+            "accepting": svc.router.accepting(q["group"], q["channel"], now=t,
+                                              visitor=q.get("visitor")),
+            "expected_wait": svc.router.expected_wait(q["group"], q["channel"], now=t)})
 
     async def config(request: Request) -> Response:
         svc.require(request, "supervisor")
@@ -734,7 +737,7 @@ def openapi_document(rocketchat: bool = False, chatwoot: bool = False) -> dict:
         {"name": "channel", "in": "query", "required": False, "schema": {"type": "string"}}])
     paths["/v1/stats"] = get("monitoring counters", stats_v)
     paths["/v1/bans"] = get("bans in force", {"type": "object"})
-    paths["/v1/accepting"] = get("would a submit be admitted", {"type": "object"}, [
+    paths["/v1/accepting"] = get("would a submit be admitted, and the wait expected", {"type": "object"}, [
         {"name": "group", "in": "query", "required": True, "schema": {"type": "string"}},
         {"name": "channel", "in": "query", "required": True, "schema": {"type": "string"}}])
     paths["/v1/config"] = get("the router's config", {"type": "object"})
