@@ -545,9 +545,16 @@ def markdown(res: dict[str, Any], command: str) -> str:
         lines += ["", "## Simulator: `pyroute simulate` against Ciw and SimPy", "",
                   simbench.text(res["simulator"]), ""]
         lines += _md_table(simbench.HEADER, simbench.rows(res["simulator"]))
+    if res.get("ewt_accuracy"):
+        from pyroute.sim import accuracy
+        lines += ["", "## Expected wait accuracy", "", accuracy.text(res["ewt_accuracy"]), ""]
+        lines += _md_table(accuracy.HEADER, accuracy.rows(res["ewt_accuracy"]))
     if res.get("instructions"):
         from . import instructions
         lines += [""] + instructions.text(res["instructions"])
+    if res.get("sim_instructions"):
+        from . import siminstructions
+        lines += [""] + siminstructions.text(res["sim_instructions"])
     mem = res["engines"]["native"]["memory"]
     lines += ["", "## Memory", "",
               f"Native core: {fmt_bytes(mem['bytes_per_waiting'])} per waiting conversation "
@@ -632,6 +639,12 @@ def print_tables(res: dict[str, Any], console: Any) -> None:
         from . import simbench
         console.print(table("simulator: " + res["simulator"]["model"], simbench.HEADER,
                             simbench.rows(res["simulator"])))
+    if res.get("ewt_accuracy"):
+        from pyroute.sim import accuracy
+        console.print(table("expected wait accuracy (s): pyroute against QL and LES",
+                            accuracy.HEADER, accuracy.rows(res["ewt_accuracy"])))
+        console.print(accuracy.goals_text(res["ewt_accuracy"]), markup=False,
+                      highlight=False)
     h = res["heapq"]
     console.print(table(f"baseline: heapq on {h['size']:,} entries", ("operation", "median",
                                                                          "p99"),

@@ -7,7 +7,8 @@ in turn: each engine's latencies and throughput at the suite's scale
 (:func:`measure_engine`), the issue 3 cases (:func:`run_cases`), the durable router
 (:mod:`.journalbench`), the Redis worker and the HTTP service in their own processes
 (:mod:`.redisbench`, :mod:`.servicebench`; full runs only), the simulator
-(:mod:`.simbench`), the ``heapq`` and ``dict`` baselines, and the size sweep
+(:mod:`.simbench`), the accuracy of the expected wait (:mod:`pyroute.sim.accuracy`),
+the ``heapq`` and ``dict`` baselines, and the size sweep
 (:func:`measure_size`). When the reference engine cannot build the full state within the
 plan's budget, both engines are measured at a tenth of the waiting conversations for the
 ratios.
@@ -32,6 +33,7 @@ from typing import Any, Callable, Optional
 import msgspec
 
 import pyroute as pr
+from pyroute.sim import accuracy
 
 from . import journalbench, redisbench, servicebench, simbench
 from .workloads import (
@@ -330,6 +332,7 @@ def run(suite: Suite, progress: Callable[[str], None] = lambda s: None) -> dict[
     if suite.cases:
         res["simulator"] = simbench.run(suite.scale is QUICK_SCALE, progress)
         res["notes"] += res["simulator"]["notes"]
+        res["ewt_accuracy"] = accuracy.run(suite.scale is QUICK_SCALE, progress=progress)
     progress(f"heapq baseline at {scale.waiting:,} entries")
     res["heapq"] = measure_heapq(scale.waiting, plan, overhead)
     # as many ids as the native router maps at this scale: waiting, active, and the

@@ -105,6 +105,10 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
             from pyroute.bench import instructions
             progress("instructions per call (callgrind)")
             res["instructions"] = instructions.figures()
+            from pyroute.bench import siminstructions
+            progress("simulator instructions per customer, against Ciw and SimPy "
+                     "(callgrind)")
+            res["sim_instructions"] = siminstructions.figures()
     machine.update(watch.stop())
     busy = _busy(machine["others_cores"], machine["steal_cores"])
     if busy:
@@ -182,6 +186,12 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
         err.print(f"pyroute simulate: {e}", markup=False, highlight=False)
         return 1
     labels = [label for label, _, _ in runs]
+    accuracy = None
+    if args.expected_wait:   # the same runs again, each customer's announced wait recorded
+        from .sim import accuracy as acc
+        accuracy = [dict(acc.measure([sc], None if args.seed is None else [args.seed],
+                                     args.engine, base=base, arrivals=rows), case=label)
+                    for label, sc, base in runs]
     if args.html:
         present.write_atomically(Path(args.html), present.html_page(reports, labels))
     if args.json:
@@ -191,6 +201,8 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
             d["label"] = label
         for d, r in zip(data[1:], reports[1:]):   # paired differences against the first
             d["delta"] = present.json_deltas(reports[0], r)
+        for d, a in zip(data, accuracy or ()):
+            d["expected_wait"] = a
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
     else:
         for r in reports:
@@ -198,9 +210,25 @@ def cmd_simulate(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if len(reports) > 1:
             present.print_deltas(reports, labels, out)
             present.print_compare(reports, labels, out)
+        if accuracy:
+            _print_accuracy(accuracy, out)
     if args.html:
         err.print(f"wrote {args.html}")
     return 0
+
+
+def _print_accuracy(cases: list, out: Any) -> None:
+    """``simulate --expected-wait``: the waits announced against the waits that happened."""
+    from rich.table import Table
+
+    from .sim import accuracy as acc
+    t = Table(title="Expected wait: announced (Queued.expected_wait) against what happened, "
+                    "seconds; QL and LES: the published baselines (docs/scenario.md)")
+    for h in acc.HEADER:
+        t.add_column(h, justify="left" if h in ("case", "channel") else "right")
+    for row in acc.rows({"cases": cases}):
+        t.add_row(*row)
+    out.print(t)
 
 
 def cmd_staff(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -692,8 +720,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true",
                        help="print the results as JSON instead of tables")
     bench.add_argument("--instructions", action="store_true",
-                       help="also count instructions per call under callgrind (needs "
-                            "valgrind; about a minute): the figures that repeat exactly")
+                       help="also count instructions per call under callgrind, and per "
+                            "simulated customer against Ciw and SimPy (needs valgrind; a "
+                            "few minutes): the figures that repeat exactly")
     bench.set_defaults(func=cmd_bench)
     sim = sub.add_parser(
         "simulate", help="what-if: run a scenario through the real router",
@@ -711,6 +740,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="re-run the day a durable router journaled in DIR (its arrivals, "
                           "handle times and patience) under the scenario's configuration "
                           "and crews (docs/scenario.md, \"Yesterday under another plan\")")
+    sim.add_argument("--expected-wait", action="store_true",
+                     help="also score the wait each queued customer was told "
+                          "(Queued.expected_wait) against the wait that then happened, "
+                          "beside the queue-length and last-to-enter-service predictors, by "
+                          "channel (runs each scenario once more)")
     sim.add_argument("--seed", type=int, help="override the scenario's seed")
     sim.add_argument("--engine", choices=("native", "reference"), default="native",
                      help="the router engine to drive (default: native)")

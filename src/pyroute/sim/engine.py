@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time as _time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import msgspec
 
@@ -41,7 +41,8 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
               progress: bool = False, base: Path | None = None, *,
               schedule: Optional[dict[str, list[int]]] = None,
               slices: int = 20, journal: Optional[Path] = None,
-              arrivals: Optional[list] = None) -> tuple[Report, Any]:
+              arrivals: Optional[list] = None,
+              wrap: Optional[Callable[[Any], Any]] = None) -> tuple[Report, Any]:
     """``simulate``, also returning the Router the run drove (its ``stats()`` count the
     same day by the same glossary; the tests compare the two).
 
@@ -52,7 +53,10 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     the window the report's batches have. ``journal``: drive a ``Router.open(journal)``
     (a durable router: the simulated day is journaled). ``arrivals``: the rows of the
     scenario's recorded streams, given in memory (``--traffic-from``) instead of read
-    from their files."""
+    from their files. ``wrap``: called once with the Router before the run; the loop
+    drives what it returns instead (an object with the Router methods the loop calls, such
+    as the recorder of ``pyroute.sim.accuracy``, which reads every call's events on the
+    way); None, the default, costs the run nothing."""
     if engine not in ("native", "reference"):
         raise ConfigError(f"engine must be 'native' or 'reference', got {engine!r}")
     if not isinstance(scenario, Scenario):
@@ -110,8 +114,8 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     while t <= end:
         samples.append(t)
         t += scenario.sample_every
-    loop = Loop(router, scenario, seed, limits, bots, list(scenario.traffic), status,
-                samples, recorded, slices)
+    loop = Loop(router if wrap is None else wrap(router), scenario, seed, limits, bots,
+                list(scenario.traffic), status, samples, recorded, slices)
     bar = _Progress(end)
     loop.run(bar.tick if progress else None)
     bar.close()
