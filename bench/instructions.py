@@ -147,38 +147,50 @@ def child(case: str, n: int, design: bool) -> None:
     op.settle()
 
 
-def _self_cmd() -> list[str]:
-    """This module as a command: by name when a fresh interpreter can import it (an
+def self_cmd(spec_name: Optional[str], file: str) -> list[str]:
+    """A bench module as a command: by name when a fresh interpreter can import it (an
     installed pyroute), else as the script it is (the repository's bench/, loaded by the
-    CLI under the name pyroute.bench)."""
-    if __spec__ is not None and __spec__.name:
+    CLI under the name pyroute.bench). ``spec_name`` and ``file`` are the module's
+    ``__spec__.name`` (None when run as a script) and ``__file__``."""
+    if spec_name:
         import importlib.util
         try:
-            found = importlib.util.find_spec(__spec__.name) is not None and \
-                subprocess.run([sys.executable, "-c", f"import {__spec__.name}"],
+            found = importlib.util.find_spec(spec_name) is not None and \
+                subprocess.run([sys.executable, "-c", f"import {spec_name}"],
                                capture_output=True).returncode == 0
         except (ImportError, ValueError):
             found = False
         if found:
-            return [sys.executable, "-m", __spec__.name]
-    return [sys.executable, os.path.abspath(__file__)]
+            return [sys.executable, "-m", spec_name]
+    return [sys.executable, os.path.abspath(file)]
 
 
-def _run(case: str, n: int, design: bool, out: str) -> int:
-    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-           f"--toggle-collect={CASES[case][2]}",
-           f"--callgrind-out-file={out}",
-           *_self_cmd(), "--child", case, str(n)] + (["--design"] if design else [])
+def _self_cmd() -> list[str]:
+    return self_cmd(__spec__.name if __spec__ is not None else None, __file__)
+
+
+def callgrind(cmd: list[str], toggle: str, out: str) -> tuple[int, str]:
+    """Run ``cmd`` under ``valgrind --tool=callgrind`` with collection on only inside the
+    functions matching ``toggle`` (callgrind honours one ``--toggle-collect`` pattern),
+    ``PYTHONHASHSEED=0``; the callgrind file goes to ``out``. Returns the instructions
+    counted and the command's standard output. Raises SystemExit when the run fails."""
+    full = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+            f"--toggle-collect={toggle}", f"--callgrind-out-file={out}", *cmd]
     env = dict(os.environ, PYTHONHASHSEED="0")
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    res = subprocess.run(full, env=env, capture_output=True, text=True)
     if res.returncode != 0:
-        raise SystemExit(f"callgrind run failed ({' '.join(cmd)}):\n{res.stderr[-3000:]}")
+        raise SystemExit(f"callgrind run failed ({' '.join(full)}):\n{res.stderr[-3000:]}")
     with open(out) as f:
         text = f.read()
     m = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
     if m is None:
         raise SystemExit(f"no instruction total in {out}")
-    return int(m.group(1))
+    return int(m.group(1)), res.stdout
+
+
+def _run(case: str, n: int, design: bool, out: str) -> int:
+    cmd = [*_self_cmd(), "--child", case, str(n)] + (["--design"] if design else [])
+    return callgrind(cmd, CASES[case][2], out)[0]
 
 
 def measure(case: str, n: int, design: bool = False,

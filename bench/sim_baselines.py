@@ -35,7 +35,7 @@ import math
 import random
 import time
 
-__all__ = ["available", "run_ciw", "run_simpy", "erlang_c"]
+__all__ = ["available", "ciw_simulation", "simpy_model", "run_ciw", "run_simpy", "erlang_c"]
 
 
 def available() -> dict[str, bool]:
@@ -85,9 +85,8 @@ def _summary(seconds: float, waits: list[float]) -> dict:
     }
 
 
-def run_ciw(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
-    """M/M/c in Ciw (3.x) for simulated time ``n / lam``; see the module docstring."""
-    _check(c, lam, mu, n)
+def ciw_simulation(c: int, lam: float, mu: float, seed: int = 1):
+    """The M/M/c model as a fresh, seeded ``ciw.Simulation`` (not yet run)."""
     ciw = _require("ciw")
     network = ciw.create_network(
         arrival_distributions=[ciw.dists.Exponential(rate=lam)],
@@ -95,7 +94,13 @@ def run_ciw(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
         number_of_servers=[int(c)],
     )
     ciw.seed(seed)
-    sim = ciw.Simulation(network)
+    return ciw.Simulation(network)
+
+
+def run_ciw(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
+    """M/M/c in Ciw (3.x) for simulated time ``n / lam``; see the module docstring."""
+    _check(c, lam, mu, n)
+    sim = ciw_simulation(c, lam, mu, seed)
     t0 = time.perf_counter()
     sim.simulate_until_max_time(n / lam)
     seconds = time.perf_counter() - t0
@@ -104,14 +109,16 @@ def run_ciw(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
     return _summary(seconds, [r.waiting_time for r in records])
 
 
-def run_simpy(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
-    """M/M/c in SimPy (4.x) for simulated time ``n / lam``; see the module docstring.
+def simpy_model(c: int, lam: float, mu: float, seed: int = 1,
+                customers: int | None = None):
+    """The textbook SimPy M/M/c model, built but not run: ``(env, waits, done)``.
 
-    The textbook SimPy model: a ``Resource`` of capacity ``c``, a source process
-    that spawns one customer process per Poisson arrival, each customer requesting
-    the resource, recording its wait and holding a server for an exponential time.
+    A ``Resource`` of capacity ``c``, a source process that spawns one customer process
+    per Poisson arrival, each customer requesting the resource, recording its wait and
+    holding a server for an exponential time. ``waits`` fills as customers complete.
+    With ``customers``, ``done`` is an event that fires when that many have completed
+    (``env.run(until=done)``); else it is None.
     """
-    _check(c, lam, mu, n)
     simpy = _require("simpy")
     rng = random.Random(seed)
     expovariate = rng.expovariate
@@ -119,6 +126,7 @@ def run_simpy(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
     env = simpy.Environment()
     servers = simpy.Resource(env, capacity=int(c))
     waits: list[float] = []
+    done = None if customers is None else env.event()
 
     def customer():
         arrived = env.now
@@ -128,12 +136,32 @@ def run_simpy(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
             yield env.timeout(expovariate(mu))
         waits.append(wait)  # recorded on completion, like Ciw's service records
 
+    def counted_customer():
+        arrived = env.now
+        with servers.request() as req:
+            yield req
+            wait = env.now - arrived
+            yield env.timeout(expovariate(mu))
+        waits.append(wait)
+        if len(waits) == customers:
+            done.succeed()
+
+    spawn = customer if customers is None else counted_customer
+
     def source():
         while True:
             yield env.timeout(expovariate(lam))
-            env.process(customer())
+            env.process(spawn())
 
     env.process(source())
+    return env, waits, done
+
+
+def run_simpy(c: int, lam: float, mu: float, n: int, seed: int = 1) -> dict:
+    """M/M/c in SimPy (4.x) for simulated time ``n / lam``; see the module docstring
+    and :func:`simpy_model`."""
+    _check(c, lam, mu, n)
+    env, waits, _ = simpy_model(c, lam, mu, seed)
     t0 = time.perf_counter()
     env.run(until=n / lam)
     seconds = time.perf_counter() - t0

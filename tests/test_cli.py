@@ -215,6 +215,67 @@ def test_instruction_table_pairs_each_native_row_with_its_reference_row() -> Non
                                        "ref_mixed_batch"}
 
 
+def _baselines_missing() -> list[str]:
+    import importlib.util
+    return [n for n in ("ciw", "simpy") if importlib.util.find_spec(n) is None]
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.skipif(bool(_baselines_missing()), reason="ciw or simpy is not installed "
+                    "(pip install \".[test]\")")
+def test_simulator_instructions_count_the_same_customers_in_all_three() -> None:
+    """pyroute bench --instructions, simulator section at a tiny size: a row each for
+    pyroute's loop, its whole simulate(), Ciw and SimPy, all over the same number of
+    completed customers, with a wall-clock figure beside each count, in the Markdown."""
+    from pyroute.cli import _bench
+    _bench()
+    from pyroute.bench import siminstructions as si
+    fig = si.figures(n=300, rounds=1)
+    assert not fig.get("skipped") and fig["missing"] == [], fig
+    rows = {r["tool"]: r for r in fig["rows"]}
+    assert list(rows) == ["pyroute", "pyroute_whole", "ciw", "simpy"]
+    m = fig["customers"]
+    assert 200 < m < 400, m          # about 300 arrivals, every one served
+    assert {r["customers"] for r in rows.values()} == {m}, rows
+    for r in rows.values():
+        assert r["ir"] > 0 and r["ir_per_customer"] == r["ir"] / m, r
+        assert r["wall_us_per_customer"] > 0, r
+    # the whole call contains the loop
+    assert rows["pyroute_whole"]["ir"] > rows["pyroute"]["ir"]
+    assert set(si.ratios(fig)) == {"ciw", "simpy"}
+    md = "\n".join(si.text(fig))
+    assert "## Simulator vs Ciw and SimPy" in md
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")][2:]
+    assert len(table) == 4 and all(f"| {m:,} |" in ln for ln in table), table
+    assert "Ciw / pyroute" in md and "SimPy / pyroute" in md
+
+
+def test_simulator_instruction_section_says_what_was_skipped() -> None:
+    """Without valgrind the section is one Skipped line; without Ciw or SimPy their rows
+    are left out and a line says which package to install."""
+    from pyroute.cli import _bench
+    _bench()
+    from pyroute.bench import siminstructions as si
+    base = {"model": "M/M/20", "n": 10, "rounds": 1, "rows": [], "missing": []}
+    md = "\n".join(si.text(dict(base, skipped="valgrind is not on the PATH")))
+    assert "Skipped: valgrind is not on the PATH." in md and "| simulator |" not in md
+    row = {"tool": "pyroute", "size": 10, "customers": 10, "version": "0", "ir": 100_000,
+           "ir_per_customer": 10_000.0, "rounds": 1, "wall_us_per_customer": 1.0}
+    fig = dict(base, customers=10, missing=["ciw", "simpy"],
+               rows=[row, dict(row, tool="pyroute_whole", ir=150_000,
+                               ir_per_customer=15_000.0)])
+    md = "\n".join(si.text(fig))
+    assert "- Ciw: skipped, `ciw` is not installed" in md
+    assert "- SimPy: skipped, `simpy` is not installed" in md
+    assert si.ratios(fig) == {}
+    fig["missing"] = ["simpy"]
+    fig["rows"].append(dict(row, tool="ciw", ir=2_500_000, ir_per_customer=250_000.0,
+                            wall_us_per_customer=30.0))
+    md = "\n".join(si.text(fig))
+    assert "Ciw / pyroute, Ir per customer: 25.0× (target 20×: met)" in md
+    assert "whole `simulate()` call 16.7×" in md and "wall-clock 30.0× (noisy)" in md
+
+
 # --- every command does something useful with no arguments --------------------------------
 
 import re  # noqa: E402
