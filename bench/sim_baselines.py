@@ -135,23 +135,13 @@ def simpy_model(c: int, lam: float, mu: float, seed: int = 1,
             wait = env.now - arrived
             yield env.timeout(expovariate(mu))
         waits.append(wait)  # recorded on completion, like Ciw's service records
-
-    def counted_customer():
-        arrived = env.now
-        with servers.request() as req:
-            yield req
-            wait = env.now - arrived
-            yield env.timeout(expovariate(mu))
-        waits.append(wait)
-        if len(waits) == customers:
+        if done is not None and len(waits) == customers:
             done.succeed()
-
-    spawn = customer if customers is None else counted_customer
 
     def source():
         while True:
             yield env.timeout(expovariate(lam))
-            env.process(spawn())
+            env.process(customer())
 
     env.process(source())
     return env, waits, done
