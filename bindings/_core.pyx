@@ -84,7 +84,7 @@ cdef dict STATUS_CODE = {name: i for i, name in enumerate(_STATUSES)}
 cdef tuple REASONS = _REASONS
 cdef tuple REJECT_REASONS = _REJECT_REASONS
 cdef tuple CANCEL_REASONS = _CANCEL_REASONS
-cdef tuple XFER_REASONS = ("timeout", "unavailable", "busy")   # offers.pyx XFER_*
+cdef tuple XFER_REASONS = ("timeout", "unavailable", "busy", "withdrawn")   # offers.pyx XFER_*
 cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled", "rejected")
 
 

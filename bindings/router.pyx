@@ -468,8 +468,13 @@ cdef class Router:
                 raise InvalidState(
                     f"cannot transfer {request!r} to operator {operator!r}: they are in no group")
             if r.op == oh and r.state != ST_QUEUED:
-                raise InvalidState(
-                    f"conversation {request!r} is already with operator {operator!r}")
+                if xfer_to(&self.e, h) == -1 or xfer_to(&self.e, h) == oh:
+                    raise InvalidState(
+                        f"conversation {request!r} is already with operator {operator!r}")
+                # back to the one who has it: the pending transfer is withdrawn
+                eng_withdraw_transfer(&self.e, h, oh, t)
+                self._collect(out)
+                return 0
             if is_member(&self.e, oh, r.home):
                 gi = r.home
             else:

@@ -174,6 +174,7 @@ cdef enum:
     XFER_TIMEOUT = 0      # TransferFailed reasons (convert.pyx: XFER_REASONS)
     XFER_UNAVAILABLE = 1
     XFER_BUSY = 2
+    XFER_WITHDRAWN = 3
 
 
 cdef hnd taking_member(Engine* e, hnd oh, int32_t g, int32_t ch) noexcept nogil:
@@ -275,6 +276,16 @@ cdef void hand_over(Engine* e, hnd rh, hnd oh, int32_t g, double now) noexcept n
         wait_again(e, rh, now)
     if held_by != -1:
         fill(e, held_by, now)     # the sender's freed slot
+
+
+cdef void eng_withdraw_transfer(Engine* e, hnd rh, hnd oh, double now) noexcept nogil:
+    """A transfer to the operator who holds the conversation: the pending transfer to
+    another one is withdrawn (if the call's timers left it pending)."""
+    cdef Req* r
+    eng_begin(e, now)
+    r = R(e, rh)
+    if r.op == oh and r.state != ST_QUEUED and xfer_to(e, rh) != -1 and xfer_to(e, rh) != oh:
+        fail_transfer(e, rh, now, XFER_WITHDRAWN)
 
 
 cdef void eng_transfer_to(Engine* e, hnd rh, int32_t g, hnd oh, bint refuse,

@@ -97,6 +97,7 @@ class FakeRocketChat:
         self.agents = {a.username: a for a in agents}
         self.rnd = random.Random(seed)
         self.now = 0.0
+        self._last_stamp = -1.0
         self.rooms: dict[str, Room] = {}
         self.inquiries: list[str] = []          # rooms waiting, in arrival order
         self.outbox: list[Delivery] = []
@@ -204,7 +205,7 @@ class FakeRocketChat:
             return None
         agent = self.agents[chosen[0]]
         with self.lock:
-            room.served = (agent.uid, agent.username, self.now)
+            room.served = (agent.uid, agent.username, self._stamp())
             if room_id in self.inquiries:
                 self.inquiries.remove(room_id)
         self._check_limits()
@@ -250,12 +251,18 @@ class FakeRocketChat:
                                  closedAt=iso(self.now), closedBy={"_id": "x"},
                                  closer="user"))
 
+    def _stamp(self) -> float:
+        """``servedBy.ts`` of an assignment: a JavaScript Date, milliseconds; two
+        assignments of one virtual second stay apart (a real floor's are ms apart)."""
+        self._last_stamp = max(self.now, round(self._last_stamp + 0.001, 3))
+        return self._last_stamp
+
     def forward(self, room_id: str, to: str) -> None:
         room = self.rooms[room_id]
         old = self._served_by(room)
         agent = self.agents[to]
         with self.lock:
-            room.served = (agent.uid, agent.username, self.now)
+            room.served = (agent.uid, agent.username, self._stamp())
         self._check_limits()
         self._send(self._payload("LivechatSessionForwarded", room,
                                  servedBy=self._served_by(room), oldServedBy=old), adds=to)

@@ -308,3 +308,25 @@ def test_a_pending_transfer_survives_a_restart_from_the_journal(engine, tmp_path
         pr.TransferFailed(request="q", at=63.0, operator="boris", from_operator="anna",
                           reason="timeout")]
     again.close()
+
+
+def test_anna_takes_back_the_question_she_passed_to_a_busy_boris(make):
+    """Anna changes her mind before Boris is free: a transfer back to her withdraws the
+    pending one, and Boris's next free slot does not take the customer from her."""
+    r = make(floor())
+    staff(r)
+    r.submit("q", "chat", "first", now=1.0)
+    assert r.transfer("q", operator="boris", now=5.0) == []
+    assert r.request("q").transfer_to == "boris"
+    assert r.transfer("q", operator="anna", now=8.0) == [
+        pr.TransferFailed(request="q", at=8.0, operator="boris", from_operator="anna",
+                          reason="withdrawn")]
+    v = r.request("q")
+    assert (v.state, v.operator, v.transfer_to) == ("active", "anna", None)
+    r.finish("b0", now=20.0)                          # Boris is free: nothing moves
+    assert r.request("q").operator == "anna" and r.operator("boris").load == 2
+    # with nothing pending, a transfer to the one who has it is still a mistake
+    with pytest.raises(pr.InvalidState, match="already with operator"):
+        r.transfer("q", operator="anna", now=21.0)
+    # and the transfer timer of the withdrawn transfer fires nothing later
+    assert r.advance(500.0) == []

@@ -75,6 +75,28 @@ def test_taken_confirms_the_hold_and_the_chat_takes_its_slot(client, svc):
     svc.router.check()
 
 
+def test_a_forward_keeps_the_hold_of_a_placement_whose_taken_is_on_its_way(client, svc):
+    """Rocket.Chat assigned r2 to bob on pyroute's answer (its Taken not here yet), then
+    an agent forwarded r1 to bob: that forward was asked of nobody, so bob's hold is
+    still r2's, and releasing it would name bob for a chat he has no room for."""
+    r = svc.router
+    r.set_limit("bob", 2, now=r.now)
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r1",
+                  "servedBy": {"_id": "uid-alice", "username": "alice", "ts": 1000}})
+    assert queue(client, departmentId="dep-sales").json() == {"username": "bob"}
+    hook(client, {"type": "LivechatSessionForwarded", "_id": "r1",
+                  "servedBy": {"_id": "uid-bob", "username": "bob", "ts": 2000},
+                  "oldServedBy": {"_id": "uid-alice", "username": "alice", "ts": 1000}})
+    bob = r.operator("bob")
+    assert bob.active == ("r1",) and len(bob.holds) == 1 and bob.load == 2
+    assert queue(client, departmentId="dep-sales").json() == {}     # bob is full
+    hook(client, {"type": "LivechatSessionTaken", "_id": "r2", "departmentId": "dep-sales",
+                  "servedBy": {"_id": "uid-bob", "username": "bob", "ts": 1500}})
+    bob = r.operator("bob")
+    assert set(bob.active) == {"r1", "r2"} and bob.holds == () and bob.load == 2
+    r.check()
+
+
 def test_a_hold_without_its_taken_expires(client, svc):
     svc.router.set_limit("bob", 1, now=svc.router.now)
     assert queue(client, departmentId="dep-sales").json() == {"username": "bob"}

@@ -146,7 +146,8 @@ class TransferFailed(_Event, frozen=True, tag=True):
     ``from_operator`` (None if it was waiting). ``reason``: ``"timeout"`` (the operator
     could not take it within the group's ``transfer_timeout``), ``"unavailable"`` (the
     operator left online or was removed), ``"busy"`` (``if_busy="refuse"`` and the
-    operator was full when the call's timers had fired)."""
+    operator was full when the call's timers had fired), ``"withdrawn"`` (a transfer back
+    to ``from_operator``, who has it, replaced the pending one)."""
 
     request: Id
     at: float

@@ -1491,8 +1491,16 @@ class Router:
                 raise errors.InvalidState(
                     f"cannot transfer {request!r} to operator {operator!r}: they are in no group")
             if r.op == operator and r.state != QUEUED:
-                raise errors.InvalidState(
-                    f"conversation {request!r} is already with operator {operator!r}")
+                if r.xfer_to is None or r.xfer_to == operator:
+                    raise errors.InvalidState(
+                        f"conversation {request!r} is already with operator {operator!r}")
+                # back to the one who has it: the pending transfer is withdrawn
+                out = []
+                self._fire(t, out)
+                if (r.op == operator and r.state != QUEUED and r.xfer_to is not None
+                        and r.xfer_to != operator):
+                    self._fail_transfer(r, t, out, "withdrawn")
+                return out
             if r.home in op.members:
                 gi = r.home
             else:

@@ -567,9 +567,12 @@ class RocketChat:
         if before is not None and before.ts is not None and ts is not None:
             if ts < before.ts:
                 return self._ignore(note, "stale: a later assignment was applied", hook)
-            if ts == before.ts:
+            if ts == before.ts and username == before.agent:
                 return self._ignore(note, "duplicate" if not before.ended
                                     else "stale: that assignment ended", hook)
+            # the same millisecond, another agent: two assignments whose order the stamps
+            # cannot tell; the one heard last is taken as the later (dropping it would
+            # leave the chat on an agent who no longer has it)
         rec = self.rooms.touch(room)
         if ts is not None:
             rec.ts, rec.agent, rec.ended = ts, username, False
@@ -580,10 +583,20 @@ class RocketChat:
                 return self._ignore(note, f"agent {username!r} is not an online operator",
                                     hook)
             return release
+        # only a placement (a GET of the queue route) holds a slot, and its Taken confirms
+        # it; a forward to an agent was asked of nobody: the agent's holds are other
+        # placements', whose Taken is still on its way
+        confirms = t == TAKEN
         if live:
             if view.operator == username:
+                if view.transfer_to is not None and view.transfer_to != username:
+                    # forwarded away and back before the first one could take it: the
+                    # pending transfer is withdrawn (else it would move the chat later,
+                    # and Rocket.Chat would still have it on this agent)
+                    return [Transfer(request=ident, operator=username)]
                 return self._ignore(note, "duplicate", hook)
-            return [Transfer(request=ident, operator=username)] + self.release_for(username)
+            return [Transfer(request=ident, operator=username)] + (
+                self.release_for(username) if confirms else [])
         group = self._group_for(hook.departmentId, username)
         if group is None:
             return self._ignore(note, f"agent {username!r} is in no group", hook)
@@ -591,7 +604,7 @@ class RocketChat:
         # chat that prefers the agent (docs/semantics.md, "Holds")
         return [Submit(request=fresh, channel=self.cfg.channel, group=group,
                        prefer=username, prefer_for=self.cfg.prefer_for)] \
-            + self.release_for(username)
+            + (self.release_for(username) if confirms else [])
 
     def _group_for(self, department: Optional[str], username: str) -> Optional[str]:
         """The chat goes to the agent: the department's group if they are in it, else

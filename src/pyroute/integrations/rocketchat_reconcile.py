@@ -264,6 +264,10 @@ class Reconciler(Periodic):
             return []
         if live:
             if view.operator == username:
+                if view.state == "active" and view.transfer_to not in (None, username):
+                    # theirs, with a transfer away pending that Rocket.Chat undid
+                    fixed.append(f"kept on {username!r} (a pending transfer withdrawn)")
+                    return [Transfer(request=ident, operator=username)]
                 return []           # theirs already
             if view.state != "active":
                 # waiting in pyroute for the agent it was given to (their slots are full
