@@ -186,9 +186,8 @@ cdef list req_skills(Router self, Req* r):
 
 cdef object request_view(Router self, hnd h):
     cdef Req* r = R(&self.e, h)
-    cdef int64_t pos = ewt_position(&self.e, h) if r.state == ST_QUEUED else 0
-    cdef double w = (ewt_predict(&self.e, <int64_t>r.home * self.e.C + r.ch, pos, self.e.now)
-                     if pos > 0 else -1.0)
+    cdef int64_t pos = 0
+    cdef double w = ewt_waiting(&self.e, h, self.e.now, &pos) if r.state == ST_QUEUED else -1.0
     return RequestView(self.req_ids[h], STATE_NAMES[r.state], self.cnames[r.ch],
                        self.gnames[r.home], r.prio,
                        self.op_ids[r.op] if r.op >= 0 else None, r.arrival,

@@ -135,6 +135,15 @@ cdef int64_t ewt_position(Engine* e, hnd rh) noexcept nogil:
     return count + 1
 
 
+cdef double ewt_waiting(Engine* e, hnd rh, double now, int64_t* pos) noexcept nogil:
+    """A queued request's place (``pos``; 0 when not in its home queue) and its expected
+    wait from ``now`` (-1: nothing to go by)."""
+    pos[0] = ewt_position(e, rh)
+    if pos[0] == 0:
+        return -1.0
+    return ewt_predict(e, <int64_t>R(e, rh).home * e.C + R(e, rh).ch, pos[0], now)
+
+
 cdef double eng_newcomer_wait(Engine* e, int32_t g, int32_t c, double now) noexcept nogil:
     """The wait predicted for a conversation of channel ``c`` submitted to ``g`` now: 0
     when someone could answer it at once, else the prediction for the back of the queue

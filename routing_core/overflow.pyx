@@ -150,7 +150,7 @@ cdef void push_rechecks(Engine* e, hnd rh, hnd eh, bint relax, double now) noexc
 cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     """Route a request entering the queue (submitted or requeued)."""
     cdef Req* r = R(e, rh)
-    cdef int64_t n = 0
+    cdef int64_t n = 0, pos
     cdef hnd eh = r.first_entry
     cdef EvRec* ev
     e.scr.n_pending = 0
@@ -178,9 +178,8 @@ cdef void route_new(Engine* e, hnd rh, double now) noexcept nogil:
     if ev != NULL:
         ev.group = r.home
         ev.ch = r.ch
-        ev.aux = <int32_t>ewt_position(e, rh)   # < 2^31: a queue is capped by Req handles
-        ev.waited = (ewt_predict(e, <int64_t>r.home * e.C + r.ch, ev.aux, now)
-                     if ev.aux > 0 else -1.0)
+        ev.waited = ewt_waiting(e, rh, now, &pos)
+        ev.aux = <int32_t>pos   # < 2^31: a queue is capped by Req handles
 
 
 cdef void apply_rule(Engine* e, hnd rh, int32_t g, int32_t local_ri, double now) noexcept nogil:

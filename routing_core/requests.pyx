@@ -80,11 +80,13 @@ cdef bint eng_overloaded(Engine* e, int32_t g, int32_t c, double now) noexcept n
     if e.cfg.max_queue[g] < 0 and e.cfg.max_ewt[g] < 0.0:
         return False
     n = e.qst[qi].len
-    if e.cfg.max_queue[g] >= 0 and n >= e.cfg.max_queue[g] and eng_pick(e, g, c, -1) == -1:
+    if e.cfg.max_queue[g] >= 0 and n >= e.cfg.max_queue[g]:
+        if eng_pick(e, g, c, -1) != -1:
+            return False      # someone could answer it now: neither limit applies
         return True
-    if e.cfg.max_ewt[g] < 0.0 or eng_pick(e, g, c, -1) != -1:
+    if e.cfg.max_ewt[g] < 0.0:
         return False
-    w = ewt_predict(e, qi, n + 1, now)
+    w = eng_newcomer_wait(e, g, c, now)   # 0 when someone could answer it now
     return w >= 0.0 and w > e.cfg.max_ewt[g]
 
 

@@ -1662,13 +1662,11 @@ class Router:
         me = self._max_ewt[g]
         if mq is None and me is None:
             return False
-        q = g * self._C + c
-        n = len(self._queues[q])
-        if mq is not None and n >= mq and self._pick(g, c, None) is None:
-            return True
-        if me is None or self._pick(g, c, None) is not None:
+        if mq is not None and len(self._queues[g * self._C + c]) >= mq:
+            return self._pick(g, c, None) is None
+        if me is None:
             return False
-        w = self._predict(q, n + 1, now)
+        w = self._newcomer_wait(g, c, now)   # 0 when someone could answer it now
         return w is not None and w > me
 
     def _able(self, g: int, c: int) -> bool:
