@@ -894,6 +894,30 @@ cdef class Router:
             i += 1
         return out
 
+    def apply_each(self, cmds):
+        """Apply commands in order in one call, each on its own: a list with one item a
+        command, its events (a list), or the exception that refused it (a RoutingError,
+        not raised: a refused command changes nothing and the ones after it go on; a
+        TypeError, ValueError, OverflowError or RecursionError likewise, a gap in the
+        argument checks to report). For a host that answers each command's sender, such
+        as the Redis workers. MemoryError is raised (the router is then broken)."""
+        cdef list res = []
+        cdef list out
+        for cmd in _iterate(cmds):
+            out = []
+            try:
+                self._apply(cmd, out)
+            except RoutingError as exc:
+                res.append(exc)
+                continue
+            except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                if self.broken:
+                    raise
+                res.append(exc)
+                continue
+            res.append(out)
+        return res
+
     # ------------------------------------------------------------------ views
     def operator(self, operator):
         """A snapshot of one operator (``OperatorView``). O(groups + load)."""

@@ -1313,3 +1313,48 @@ def test_history_keeps_the_operator_and_the_eligible_groups(make):
     online(r, "bob", groups=["A"], now=4.0)
     r.remove_operator("bob", now=5.0)
     assert r.request("c1") == expected
+
+
+def test_apply_each_answers_every_command_on_its_own(make):
+    """A platform hands the router a shift's worth of commands at once and must answer
+    each sender: Alice comes online, two chats arrive, a colleague's client finishes a
+    chat that does not exist, a third chat arrives, Alice finishes the first. The refused
+    finish is an answer of its own (UnknownId, not raised) and changes nothing: the chats
+    after it are routed exactly as if it had never been sent, each command's events
+    are what its method call returns."""
+    cmds = [pr.AddOperator(operator="alice", groups=("support",), limit=2, status="online",
+                           now=0.0),
+            pr.Submit(request="c1", channel="web", group="support", now=1.0),
+            pr.Submit(request="c2", channel="web", group="support", now=2.0),
+            pr.Finish(request="nope", now=3.0),
+            pr.Submit(request="c3", channel="web", group="support", now=4.0),
+            pr.Finish(request="c1", now=5.0)]
+    got = make(_cmd_config()).apply_each(cmds)
+    assert len(got) == len(cmds)
+    assert isinstance(got[3], pr.UnknownId) and "nope" in str(got[3])
+    by_methods = make(_cmd_config())
+    want = [by_methods.apply(c) for c in cmds[:3] + cmds[4:]]
+    assert got[:3] + got[4:] == want
+    assert [type(e).__name__ for e in got[4]] == ["Queued"]          # Alice is full
+    assert [(type(e).__name__, e.request) for e in got[5]] == [("Finished", "c1"),
+                                                              ("Assigned", "c3")]
+    assert make(_cmd_config()).apply_each([]) == []
+
+
+def test_apply_each_refuses_garbage_item_by_item(make):
+    """Garbage inside the batch is answered where it stands; garbage instead of a batch is
+    refused whole, and nothing changes."""
+    r = make(_cmd_config())
+    got = r.apply_each([pr.Advance(now=1.0), "submit c1", None,
+                        pr.Submit(request="c1", channel="web", group="nowhere", now=2.0),
+                        pr.Advance(now=0.5)])
+    assert got[0] == []
+    assert [type(x) for x in got[1:]] == [pr.InvalidArgument, pr.InvalidArgument,
+                                          pr.UnknownId, pr.TimeError]
+    assert r.now == 1.0
+    for bad in (None, 5, pr.Advance(now=9.0)):
+        with pytest.raises(pr.InvalidArgument, match="iterable of command structs"):
+            r.apply_each(bad)
+    twin = make(_cmd_config())
+    twin.advance(now=1.0)
+    assert r.now == 1.0 and r._state() == twin._state()

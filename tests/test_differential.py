@@ -283,8 +283,15 @@ class EnginesInLockstep(RuleBasedStateMachine):
                           group=data.draw(st.sampled_from(self.groups)), prefer=prefer,
                           prefer_for=60.0, now=now),
                 pr.ReleaseHold(hold=hid, now=now)]
-        out = self.both(lambda r: r.apply_many(cmds), f"apply_many({cmds!r})")
-        self.log += cmds if out[0] == "ok" else cmds[:out[1]]
+        if data.draw(st.booleans()):
+            out = self.both(lambda r: r.apply_many(cmds), f"apply_many({cmds!r})")
+            self.log += cmds if out[0] == "ok" else cmds[:out[1]]
+            return
+        # apply_each: a refused command is an item of the answer, and those after it go on
+        out = self.both(lambda r: [x if type(x) is list else ["refused", type(x).__name__, str(x)]
+                                   for x in r.apply_each(cmds)], f"apply_each({cmds!r})")
+        assert out[0] == "ok" and len(out[1]) == len(cmds), out
+        self.log += [c for c, x in zip(cmds, out[1]) if x[:1] != ["refused"]]
 
     @rule(data=st.data(), dt=st.sampled_from(DTS), via=st.sampled_from(("method", "apply")))
     def release_hold(self, data, dt, via):

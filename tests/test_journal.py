@@ -550,3 +550,25 @@ def test_a_forked_child_leaves_the_journal_alone(tmp_path):
     state = r._state()
     r.close()
     assert pr.Router.open(tmp_path, SMALL)._state() == state
+
+
+def test_apply_each_journals_what_it_applied(engine, tmp_path):
+    """``apply_each`` on a durable router: the applied commands are journaled (one
+    record), the refused ones are not, one that cannot be journaled is refused on its
+    own, and a reopened router is the same."""
+    r = engine.open(tmp_path, SMALL)
+    got = r.apply_each([pr.AddOperator(operator="a", groups=("g",), limit=1, status="online",
+                                       now=0.0),
+                        pr.Submit(request="c1", channel="web", group="g", now=1.0),
+                        pr.Finish(request="nope", now=2.0),
+                        pr.Submit(request=2 ** 70, channel="web", group="g", now=2.0),
+                        pr.Submit(request="c2", channel="web", group="g", now=3.0)])
+    assert [type(x).__name__ for x in got] == ["list", "list", "UnknownId",
+                                               "InvalidArgument", "list"]
+    assert "cannot be journaled" in str(got[3])
+    r.close()
+    assert [type(c).__name__ for c in read_journal(tmp_path)[1]] == ["AddOperator", "Submit",
+                                                                     "Submit"]
+    again = engine.open(tmp_path, SMALL)
+    assert again._state() == r._state() and again.request("c2").state == "queued"
+    again.close()

@@ -341,18 +341,49 @@ def test_the_batch_write_keeps_every_field_byte_for_byte(server, tenants):
     bytes: values of every header size (short, 8-, 16- and 32-bit lengths) and bytes that
     are not UTF-8 come back as written, one entry per command; without the lease, nothing
     is written."""
-    from pyroute.redis.worker import _pack
+    from pyroute._durable import str_array
+    from pyroute.redis.worker import _XADD_FENCED
     worker = Worker(server, load_tenants(tenants), lease_ms=2000)
     r = redis.Redis.from_url(server)
     r.set(key(0, "lease"), worker.me)
-    values = [b"\xff\x00ok", b"x" * 200, b"\xc4" * 70_000, b"y" * 31]
+    values = [b"\xff\x00ok", b"x" * 200, b"\xc4" * 70_000, b"y" * 31, b""]
     fields = [f for i, v in enumerate(values)
               for f in (f"c{i}".encode(), b"1-%d" % i, b"acme", b"events", v)]
-    assert worker._xadd(keys=[key(0, "lease"), key(0, "events")], args=[worker.me, _pack(fields)])
+    keys = (key(0, "lease"), key(0, "events"))
+    assert r.eval(_XADD_FENCED, 2, *keys, worker.me, str_array(fields)) == 1
     got = [f for _, f in r.xrange(key(0, "events"))]
     assert [f[b"events"] for f in got] == values
-    assert [f[b"cid"] for f in got] == [b"c0", b"c1", b"c2", b"c3"]
+    assert [f[b"cid"] for f in got] == [b"c0", b"c1", b"c2", b"c3", b"c4"]
     r.set(key(0, "lease"), "someone else")
-    assert not worker._xadd(keys=[key(0, "lease"), key(0, "events")],
-                            args=[worker.me, _pack(fields)])
-    assert r.xlen(key(0, "events")) == 4
+    assert r.eval(_XADD_FENCED, 2, *keys, worker.me, str_array(fields)) == 0
+    assert r.xlen(key(0, "events")) == 5
+
+
+def _str_array(fields):
+    """MessagePack's array and str headers, written out from its specification."""
+    def head(n, small, small_max, codes):
+        if n < small_max:
+            return bytes((small | n,))
+        for code, width in codes:
+            if n < 1 << (8 * width):
+                return bytes((code,)) + n.to_bytes(width, "big")
+        raise ValueError(n)
+    return (head(len(fields), 0x90, 16, ((0xDC, 2), (0xDD, 4)))
+            + b"".join(head(len(f), 0xA0, 32, ((0xD9, 1), (0xDA, 2), (0xDB, 4))) + f
+                       for f in fields))
+
+
+@pytest.mark.parametrize("sizes", [[], [0], [31, 32, 255, 256, 65535, 65536],
+                                   [1] * 15, [1] * 16, [2] * 65536])
+def test_the_native_batch_framing_follows_the_msgpack_headers(sizes):
+    """str_array against the headers of the MessagePack specification, at every boundary
+    of their sizes (array: 15/16 and 65,535/65,536 items; str: 31/32, 255/256, 65,535/
+    65,536 bytes); anything but a list of bytes is a TypeError."""
+    from pyroute._durable import str_array
+    fields = [bytes([i % 256]) * n for i, n in enumerate(sizes)]
+    assert str_array(fields) == _str_array(fields)
+    for bad in ([b"a", "text"], [bytearray(b"x")], [None]):
+        with pytest.raises(TypeError):
+            str_array(bad)
+    with pytest.raises(TypeError):
+        str_array((b"a",))

@@ -17,6 +17,7 @@ that cannot be used exits with status 1 and a message that names the file and fi
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import math
 import json
@@ -306,6 +307,8 @@ def _finite_time(text: str) -> float:
 
 EXAMPLE = Path(__file__).resolve().parent / "sim" / "example.toml"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+#: the collector thresholds of a `pyroute worker` process (see cmd_worker)
+WORKER_GC = (50_000, 20, 100)
 
 
 def _example_scenario():  # -> pyroute.sim.scenario.Scenario
@@ -665,6 +668,11 @@ def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise RoutingError(f"shards {bad} are outside 0..{args.total_shards - 1}")
         worker = Worker(url, tenants, args.shards, args.total_shards, args.lease_ms,
                         args.snapshot_every)
+        # this process is the worker's own: its routers' state is long-lived, and each
+        # batch makes and drops some 10 containers a command, so the collector's default
+        # (a young collection every 700 allocations) costs a quarter of its time
+        # (bench/RESULTS.md, "Redis")
+        gc.set_threshold(*WORKER_GC)
     except (RoutingError, ValueError) as e:   # ValueError: a URL redis cannot read
         print(f"pyroute worker: {e}", file=sys.stderr)
         return 1

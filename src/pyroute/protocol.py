@@ -115,10 +115,11 @@ BY_NAME: dict[str, Spec] = {s.name: s for s in COMMANDS}
 BY_TYPE: dict[type, Spec] = {s.struct: s for s in COMMANDS}
 BY_TYPE_NAME: dict[str, Spec] = {s.type_name: s for s in COMMANDS}
 
-#: The calls that change a router's state: every command's method, ``apply`` and
-#: ``apply_many``.
+#: The calls that change a router's state: every command's method, ``apply``,
+#: ``apply_many`` and ``apply_each``.
 MUTATING: tuple[str, ...] = tuple(s.name for s in COMMANDS if s.mutating) + ("apply",
-                                                                             "apply_many")
+                                                                             "apply_many",
+                                                                             "apply_each")
 
 #: Command struct types, in code order.
 COMMAND_TYPES: tuple[type, ...] = tuple(s.struct for s in COMMANDS)

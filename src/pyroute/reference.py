@@ -1778,6 +1778,19 @@ class Router:
                 raise errors.BatchError(i, e, out) from e
         return out
 
+    def apply_each(self, cmds: Any) -> list:
+        """Apply commands in order, each on its own: one item a command, its events or
+        the exception that refused it (not raised; the ones after it go on). See the
+        native engine's ``apply_each``."""
+        res: list = []
+        for cmd in iterate_commands(cmds):
+            try:
+                res.append(self.apply(cmd))
+            except (errors.RoutingError, TypeError, ValueError, OverflowError,
+                    RecursionError) as e:
+                res.append(e)
+        return res
+
     # ------------------------------------------------------------------ views
     def operator(self, operator: Any) -> OperatorView:
         """A snapshot of one operator. O(groups + load)."""

@@ -515,6 +515,53 @@ class DurableRouter(_Methods):
             raise errors.BatchError(bad.index, bad.error, out) from bad.error
         return out
 
+    def apply_each(self, cmds: Any) -> list:
+        """Apply commands in order, each on its own (``Router.apply_each``: one item a
+        command, its events or the exception that refused it), and journal the applied
+        ones with one write. One that cannot be journaled is refused before anything is
+        applied: its item is the InvalidArgument that says why."""
+        self._check()
+        try:
+            cmds = list(cmds)
+        except TypeError:
+            return self._router.apply_each(cmds)   # not iterable: the router says so
+        getters = _GETTERS
+        recs: list = []          # the record of each command (None: not a command)
+        for i, c in enumerate(cmds):
+            entry = getters.get(c.__class__)
+            if entry is None:
+                recs.append(None)   # the router refuses it (InvalidArgument)
+                continue
+            if c.now is None:
+                c = cmds[i] = msgspec.structs.replace(c, now=self._clock())
+            recs.append((entry[0], *entry[1](c)))
+        refused: dict = {}       # index -> the error of a command that cannot be journaled
+        try:
+            payload: Optional[bytes] = _encode(recs)
+        except (TypeError, ValueError, OverflowError):
+            payload = None
+            for i, rec in enumerate(recs):
+                try:
+                    _encode(rec)
+                except (TypeError, ValueError, OverflowError) as e:
+                    refused[i] = _unjournalable(e)
+        # room for the record before anything is applied (the refused ones make it smaller)
+        self._check(len(payload if payload is not None else
+                        _encode([r for i, r in enumerate(recs) if i not in refused])) + 8)
+        todo = [i for i in range(len(cmds)) if i not in refused] if refused else None
+        got = self._router.apply_each(cmds if todo is None else [cmds[i] for i in todo])
+        if todo is not None:
+            res: list = [None] * len(cmds)
+            for i, e in refused.items():
+                res[i] = e
+            for i, r in zip(todo, got):
+                res[i] = r
+        else:
+            res = got
+        done = [rec for rec, r in zip(recs, res) if rec is not None and type(r) is list]
+        self._write_batch(done, payload if len(done) == len(cmds) else None)
+        return res
+
     def _write_batch(self, recs: list, payload: Optional[bytes] = None) -> None:
         """Journal ``recs`` as one record (a list of command records)."""
         if recs:

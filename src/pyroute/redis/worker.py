@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -16,6 +17,7 @@ from ..commands import Command
 from ..config import RouterConfig, compile_config
 from ..events import Rejected
 from ..router import Router
+from .._durable import apply_entries, str_array
 from .client import SHARDS, key
 
 log = logging.getLogger("pyroute.worker")
@@ -28,7 +30,7 @@ _CMD = msgspec.msgpack.Decoder(Command)
 # 5 fields each (cid, entry, tenant, kind, value): one argument for the whole batch, so
 # neither the worker nor Redis handles thousands of arguments per write. Redis's
 # cmsgpack reads no bin type, so every field goes as a str header on its raw bytes
-# (``_pack``): Lua strings are bytes, nothing checks UTF-8.
+# (``str_array``, native): Lua strings are bytes, nothing checks UTF-8.
 _XADD_FENCED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local a = cmsgpack.unpack(ARGV[2])
@@ -47,26 +49,6 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-
-
-def _str(b: bytes) -> bytes:
-    """A MessagePack str header and ``b`` (raw bytes: see _XADD_FENCED)."""
-    n = len(b)
-    if n < 32:
-        return bytes((0xA0 | n,)) + b
-    if n < 256:
-        return b"\xd9" + bytes((n,)) + b
-    if n < 65536:
-        return b"\xda" + n.to_bytes(2, "big") + b
-    return b"\xdb" + n.to_bytes(4, "big") + b
-
-
-def _pack(fields: list) -> bytes:
-    """``fields`` (bytes each) as one MessagePack array of str, for _XADD_FENCED."""
-    n = len(fields)
-    head = (bytes((0x90 | n,)) if n < 16 else
-            b"\xdc" + n.to_bytes(2, "big") if n < 65536 else b"\xdd" + n.to_bytes(4, "big"))
-    return head + b"".join(map(_str, fields))
 
 
 def _entry_time(entry: bytes) -> float:
@@ -144,7 +126,8 @@ class Worker:
         self.failed = 0   # entries refused by an error no argument check foresaw
         self.bad_snapshots = 0   # snapshots that did not restore (the stream is replayed)
         self._renewed = 0.0
-        self._xadd = self.redis.register_script(_XADD_FENCED)
+        self._conn: Any = None        # the connection rounds are sent on
+        self._inflight: deque = deque()   # what was sent and not answered yet, in order
         self._snap = self.redis.register_script(_SNAPSHOT_FENCED)
         self._renew = self.redis.register_script(_RENEW)
         self._backoff = 0.1
@@ -195,69 +178,176 @@ class Worker:
 
     # ------------------------------------------------------------------ commands
     def step(self, block_ms: int = 100) -> int:
-        """One round: leases, then up to ``batch`` commands of each held shard, read in
-        one XREAD; each shard's batch is applied in order and its event entries written
-        by one fenced script call, the writes of all shards in one pipeline. Returns the
-        number of commands seen."""
+        """One round, finished: leases, then up to ``batch`` commands of each held shard,
+        read in one XREAD; each shard's batch is applied in order (one ``apply_each`` a
+        tenant) and its event entries written by one fenced script call, the writes of
+        all shards in one pipeline, answered before it returns. Returns the number of
+        commands seen. (``run`` overlaps rounds: see ``_round``.)"""
+        self._settle()
+        seen = self._round(block_ms, overlap=False)
+        self._settle()
+        return seen
+
+    def _round(self, block_ms: int, overlap: bool) -> int:
+        """Leases, then the commands read (ahead by the round before, when it overlapped,
+        or now), applied, and their writes sent.
+
+        With ``overlap``, rounds are pipelined on the worker's own connection: as soon as
+        a round has its entries it sends the next XREAD (from their last ids, without
+        BLOCK), applies, and sends the fenced writes, awaiting no answer. Redis reads the
+        next batch and stores this one's events while the worker applies; the answers
+        come in order and are read at the start of the next round (a write the fence
+        refused drops its shard there). Only when a read ahead found nothing does the
+        worker wait, in a blocking XREAD, once every answer is in. A snapshot is taken
+        once the writes before it are answered."""
         self._leases()
         if not self.owned:
+            self._settle()
             time.sleep(block_ms / 1000)
             return 0
-        streams = {key(n, "commands"): sh.last for n, sh in self.owned.items()}
-        # the raw reply (no per-entry dict): stream -> [[id, [k, v, ...]], ...], a map in
-        # RESP3, pairs in RESP2
-        got = self.redis.execute_command("XREAD", "COUNT", self.batch, "BLOCK", block_ms,
-                                         "STREAMS", *streams, *streams.values())
-        seen = 0
-        writes: list = []
-        for stream, entries in (got.items() if isinstance(got, dict) else got or ()):
+        got = self._read_ahead() if overlap else None
+        if not got:
+            self._settle()
+            owned = dict(self.owned)
+            streams = {key(n, "commands"): sh.last for n, sh in owned.items()}
+            # the raw reply (no per-entry dict): stream -> [[id, [k, v, ...]], ...], a map
+            # in RESP3, pairs in RESP2
+            reply = self.redis.execute_command("XREAD", "COUNT", self.batch, "BLOCK",
+                                               block_ms, "STREAMS", *streams,
+                                               *streams.values())
+            got = (owned, reply)
+        owned, reply = got
+        batches = []
+        for stream, entries in (reply.items() if isinstance(reply, dict) else reply or ()):
             n = int(stream[stream.index(b":") + 1:stream.index(b"}")])
             sh = self.owned.get(n)
-            if sh is None:
+            if sh is None or sh is not owned.get(n):   # lost (and maybe retaken) since
                 continue
+            batches.append((sh, entries))
+        if overlap and batches:
+            ahead = dict(self.owned)
+            last = {sh.n: entries[-1][0] for sh, entries in batches}
+            streams = {key(n, "commands"): last.get(n, sh.last) for n, sh in ahead.items()}
+            self._send([("XREAD", "COUNT", self.batch, "STREAMS", *streams,
+                         *streams.values())], ("read", ahead))
+        seen = 0
+        writes: list = []
+        for sh, entries in batches:
             seen += len(entries)
             out = self._apply_batch(sh, entries)
             if out:
-                writes.append((n, out))
+                writes.append((sh.n, out))
             sh.since_snapshot += len(entries)
         if writes:
-            pipe = self.redis.pipeline(transaction=False)
-            for n, out in writes:
-                self._xadd(keys=[key(n, "lease"), key(n, "events")],
-                           args=[self.me, _pack(out)], client=pipe)
-            for (n, _), ok in zip(writes, pipe.execute()):
-                if not ok:
-                    log.warning("lost the lease of shard %d while writing", n)
-                    self.owned.pop(n, None)
-        for sh in list(self.owned.values()):
-            if sh.since_snapshot >= self.snapshot_every:
-                self.snapshot(sh)
+            self._send([("EVAL", _XADD_FENCED, 2, key(n, "lease"), key(n, "events"),
+                         self.me, str_array(out)) for n, out in writes],
+                       ("write", [n for n, _ in writes]))
+        due = [sh for sh in self.owned.values() if sh.since_snapshot >= self.snapshot_every]
+        if due:
+            self._settle()   # a snapshot only once the events before it are in Redis
+            for sh in due:
+                if self.owned.get(sh.n) is sh:
+                    self.snapshot(sh)
         return seen
+
+    def _send(self, cmds: list, what: tuple) -> None:
+        """Send ``cmds`` on the worker's own connection without waiting for the answers;
+        ``what`` says how to read them: ``("read", shards held)`` for a read ahead,
+        ``("write", shard numbers)`` for fenced writes."""
+        if self._conn is None:
+            self._conn = self.redis.connection_pool.get_connection()
+        conn = self._conn
+        try:
+            conn.send_packed_command(conn.pack_commands(cmds))
+        except BaseException:
+            self._drop_connection()
+            raise
+        self._inflight.append(what)
+
+    def _answer(self) -> Any:
+        """Read the answer of the oldest thing sent; a shard whose write the fence
+        refused is no longer this worker's. Returns a read ahead's ``(shards, reply)``."""
+        kind, arg = self._inflight[0]
+        conn = self._conn
+        try:
+            if kind == "read":
+                out = (arg, conn.read_response())
+            else:
+                oks = [conn.read_response() for _ in arg]
+        except BaseException:
+            self._drop_connection()
+            raise
+        self._inflight.popleft()
+        if kind == "read":
+            return out
+        for n, ok in zip(arg, oks):
+            if not ok:
+                log.warning("lost the lease of shard %d while writing", n)
+                self.owned.pop(n, None)
+        return None
+
+    def _read_ahead(self) -> Any:
+        """The answers up to the oldest read ahead, and its ``(shards, reply)`` (None
+        when none was sent, or it found nothing)."""
+        while self._inflight:
+            got = self._answer()
+            if got is not None:
+                return got if got[1] else None
+        return None
+
+    def _settle(self) -> None:
+        """Read every answer still due (a read ahead's entries are dropped: they are read
+        again from the shards' last applied entries)."""
+        while self._inflight:
+            self._answer()
+
+    def _drop_connection(self) -> None:
+        """After an error mid-exchange: the connection's answers are unknown; drop it."""
+        self._inflight.clear()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.disconnect()
+            finally:
+                self.redis.connection_pool.release(conn)
 
     def _apply_batch(self, sh: Shard, entries: list) -> list:
         """Apply one shard's entries in order; the fields of their event entries, 5 a
-        command (those whose events the events stream already holds left out)."""
-        out: list = []
-        apply = self._apply
-        for entry, flat in entries:
-            if (len(flat) == 6 and flat[0] == b"cid" and flat[2] == b"tenant"
-                    and flat[4] == b"cmd"):   # the order Client.send writes them
-                rec = apply(sh, entry, flat[1], flat[3], flat[5])
-            else:
-                f = dict(zip(flat[::2], flat[1::2]))
-                rec = apply(sh, entry, f.get(b"cid"), f.get(b"tenant"), f.get(b"cmd"))
-            sh.last = entry
-            if rec is not None:
-                if sh.replaying:   # after a takeover: the events stream may hold these
-                    if _cmp(entry, sh.emitted) <= 0:
-                        continue
-                    sh.replaying = False
-                out += rec
+        command (those whose events the events stream already holds left out).
+
+        Entries are decoded and checked (malformed, re-delivered, unknown tenant) in
+        stream order, then each tenant's commands go to its router in one ``apply_each``
+        (the tenants' routers are independent, so the order within each is all that
+        counts), and the event entries are laid out in stream order again: the loop is
+        native (``pyroute._durable.apply_entries``), the unusual entries come back here
+        (``_decode``, ``_refused``)."""
+        if not entries:
+            return []
+        out, applied = apply_entries(
+            entries, sh.seen, SEEN, _CMD.decode, _ENC.encode,
+            lambda entry, cid, tenant, cmd: self._decode(sh, entry, cid, tenant, cmd),
+            lambda tenant: self._router(sh, tenant).apply_each,
+            lambda entry, cid, tenant, res: self._refused(sh, entry, cid, tenant, res),
+            sh.replaying)
+        self.applied += applied
+        if sh.replaying:   # after a takeover: the events stream may hold some of these
+            kept: list = []
+            for entry, rec in out:
+                if rec is not None:
+                    if sh.replaying:
+                        if _cmp(entry, sh.emitted) <= 0:
+                            continue
+                        sh.replaying = False
+                    kept += rec
+            out = kept
+        sh.last = entries[-1][0]
         return out
 
-    def _apply(self, sh: Shard, entry: bytes, rcid: Any, rtenant: Any,
-               rcmd: Any) -> Optional[list]:
-        """Apply one command entry; the fields of its event entry, or None if malformed."""
+    def _decode(self, sh: Shard, entry: bytes, rcid: Any, rtenant: Any,
+                rcmd: Any) -> Any:
+        """One command entry: ``(tenant, command)`` for its router, or the fields of an
+        event entry answering it already (re-delivered, unknown tenant), or None when it
+        is malformed (skipped, counted)."""
         try:
             cid = rcid.decode()
             tenant = rtenant.decode()
@@ -286,20 +376,22 @@ class Worker:
             ev = Rejected(getattr(cmd, "request", None) or cid, cmd.now or 0.0,
                           "unknown_tenant")
             return [rcid, entry, rtenant, b"events", _ENC.encode([ev])]
-        try:
-            events = self._router(sh, tenant).apply(cmd)
-        except errors.RoutingError as e:
-            return [rcid, entry, rtenant, b"error", f"{type(e).__name__}: {e}".encode()]
-        except (TypeError, ValueError, OverflowError, RecursionError) as e:
-            # arguments no check foresaw: refused like a RoutingError (the engines change
-            # nothing before their checks pass), logged since it points at a gap
-            self.failed += 1
-            log.warning("shard %d: entry %s refused by an unexpected %s: %.200s", sh.n,
-                        entry.decode(errors="replace"), type(e).__name__, e)
-            return [rcid, entry, rtenant, b"error",
-                    f"InvalidArgument: {type(e).__name__}: {e}".encode()]
-        self.applied += 1
-        return [rcid, entry, rtenant, b"events", _ENC.encode(events)]
+        return tenant, cmd
+
+    def _refused(self, sh: Shard, entry: bytes, rcid: bytes, rtenant: bytes,
+                 res: Exception) -> list:
+        """The fields of the event entry of a command ``apply_each`` refused with
+        ``res``."""
+        if isinstance(res, errors.RoutingError):
+            return [rcid, entry, rtenant, b"error", f"{type(res).__name__}: {res}".encode()]
+        # arguments no check foresaw (TypeError, ValueError, ...): refused like a
+        # RoutingError (the engines change nothing before their checks pass), logged since
+        # it points at a gap
+        self.failed += 1
+        log.warning("shard %d: entry %s refused by an unexpected %s: %.200s", sh.n,
+                    entry.decode(errors="replace"), type(res).__name__, res)
+        return [rcid, entry, rtenant, b"error",
+                f"InvalidArgument: {type(res).__name__}: {res}".encode()]
 
     def snapshot(self, sh: Shard) -> None:
         """Save the shard's routers at its last applied entry (fenced by the lease)."""
@@ -310,14 +402,21 @@ class Worker:
             sh.since_snapshot = 0
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> None:
-        """Loop until ``stop()``; Redis errors are retried with backoff and logged."""
+        """Loop until ``stop()``, rounds overlapped (``_round``); Redis errors are retried
+        with backoff and logged. On a stop, the last round's writes are answered first."""
         import redis
         while not stop():
             try:
-                self.step()
+                self._round(100, overlap=True)
                 self._backoff = 0.1
             except (redis.ConnectionError, redis.TimeoutError) as e:
+                self._drop_connection()
                 log.error("redis unreachable (%s); retrying in %.1f s", e, self._backoff)
                 time.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, 10.0)
                 self.owned.clear()   # leases may have lapsed: take shards again
+        try:
+            self._settle()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            self._drop_connection()
+            log.error("redis unreachable (%s) while finishing the last round", e)
