@@ -59,6 +59,22 @@ def _fill(r: Any, n: int, names: list[str]) -> None:
     pipe.execute()
 
 
+def _more(r: Any, n: int, names: list[str]) -> None:
+    """``n`` more submits (new ids, new command ids) after a stream ``_fill`` wrote."""
+    import msgspec
+
+    import pyroute as pr
+    from pyroute.redis import shard_of
+    from pyroute.redis.client import key
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        t = names[i % len(names)]
+        cmd = pr.Submit(request=f"more{i}", channel="web", group="g", now=1e6 + i)
+        pipe.xadd(key(shard_of(t), "commands"),
+                  {"cid": f"{t}-more{i}", "tenant": t, "cmd": msgspec.msgpack.encode(cmd)})
+    pipe.execute()
+
+
 def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     server = shutil.which("redis-server")
     try:
@@ -123,27 +139,35 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
                     # the running workers: from their first event entries to the last
                     "running_seconds": end - first[0],
                     "running_per_second": (n - first[1]) / max(end - first[0], 1e-9)}
-            # takeover: one worker holds every shard; kill it, time the other's first event
+            # takeover: one worker holds every shard; kill it, then add commands only the
+            # other can answer, and time its first events. (Commands added only after the
+            # kill: a worker this fast may have applied the whole stream before it.)
             r.flushall()
             progress("redis: takeover after SIGKILL")
             _fill(r, n, names)
             a = subprocess.Popen(args)
-            while done() < 1000:
-                time.sleep(0.01)
-            b = subprocess.Popen(args)
-            time.sleep(0.5)
-            before = done()
-            a.send_signal(signal.SIGKILL)
-            a.wait()
-            killed = time.perf_counter()
-            while done() <= before + 100:
-                if time.perf_counter() - killed > 60:
-                    raise RuntimeError("no takeover")
-                time.sleep(0.005)
-            out["takeover_s"] = time.perf_counter() - killed
-            out["lease_s"] = 2.0
-            b.send_signal(signal.SIGTERM)
-            b.wait(timeout=20)
+            b = None
+            try:
+                while done() < 1000:
+                    time.sleep(0.01)
+                b = subprocess.Popen(args)
+                time.sleep(0.5)
+                a.send_signal(signal.SIGKILL)
+                a.wait()
+                killed = time.perf_counter()
+                before = done()
+                _more(r, 1000, names)
+                while done() <= before + 100:
+                    if time.perf_counter() - killed > 60:
+                        raise RuntimeError("no takeover")
+                    time.sleep(0.005)
+                out["takeover_s"] = time.perf_counter() - killed
+                out["lease_s"] = 2.0
+            finally:
+                for p in (a, b):
+                    if p is not None and p.poll() is None:
+                        p.send_signal(signal.SIGTERM)
+                        p.wait(timeout=20)
         finally:
             srv.terminate()
             srv.wait(timeout=10)

@@ -482,7 +482,8 @@ def iterate_commands(cmds: object):
         return iter(cmds)  # type: ignore[call-overload]
     except TypeError:
         raise errors.InvalidArgument(
-            f"apply_many takes an iterable of command structs, got {type(cmds).__name__}"
+            f"a batch (apply_many, apply_each) takes an iterable of command structs, got "
+            f"{type(cmds).__name__}"
         ) from None
 
 
