@@ -9,11 +9,12 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     cdef Req* r
     cdef EvRec* ev
     cdef hnd freed = -1
+    cdef int64_t was
     if R(e, rh).hold:
         freed = unhold(e, rh)
     dequeue(e, rh, now, True)
-    detach(e, oh)
     o = O(e, oh)
+    was = counted_free(o)
     e.tick += 1
     r = R(e, rh)
     r.charge = charge(e, o, r.ch)
@@ -25,7 +26,7 @@ cdef inline void assign(Engine* e, hnd rh, hnd mh, double now) noexcept nogil:
     m.rr = e.tick
     if e.cfg.policy[g] == POL_RANDOM:
         m.rand = <double>pr_splitmix(<unsigned long long*>&e.rng[g])
-    attach(e, oh)
+    reslot(e, oh, was)
     r = R(e, rh)
     r.act_prev = o.act_tail
     r.act_next = -1
@@ -104,14 +105,13 @@ cdef inline hnd release(Engine* e, hnd rh) noexcept nogil:
     """Free the slot a request holds; returns its operator."""
     cdef Req* r = R(e, rh)
     cdef hnd oh = r.op
-    cdef Op* o
-    detach(e, oh)
-    o = O(e, oh)
+    cdef Op* o = O(e, oh)
+    cdef int64_t was = counted_free(o)
     e.tick += 1
     o.load -= r.charge
     e.op_ch[<int64_t>oh * 2 * e.C + e.C + r.ch] -= 1
     o.idle = e.tick
-    attach(e, oh)
+    reslot(e, oh, was)
     unlink_active(e, rh, o)
     e.cnt.g_active[r.via] -= 1
     e.cnt.c_active[r.ch] -= 1
@@ -188,7 +188,13 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
                     best_m = mh
             for c in range(e.C):
                 q = &e.queues[base + c]
-                if q.n == 0 or not fits_channel(e, oh, <int32_t>c):
+                if q.n == 0:
+                    continue
+                key = q.nodes[0].k + e.cfg.off[base + c]
+                if best_entry != -1 and not (key < best_key or (
+                        key == best_key and q.nodes[0].seq < best_seq)):
+                    continue   # its top, and so all it holds, ranks below the best found
+                if not fits_channel(e, oh, <int32_t>c):
                     continue
                 pos = rq_best_allowed(e, q.nodes, q.n, mh, now)
                 if pos < 0:
@@ -215,16 +221,17 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
     cdef Req* r = R(e, rh)
     cdef hnd oh = r.op
     cdef Op* o
+    cdef int64_t was
     if th_reserve(&e.timers, 1, &e.mem) < 0:   # first, so push_timer below cannot fail
         e.oom = 1
         return release(e, rh)
-    detach(e, oh)
     o = O(e, oh)
+    was = counted_free(o)
     e.tick += 1
     o.wrap += r.charge
     e.op_ch[<int64_t>oh * 2 * e.C + e.C + r.ch] -= 1
     o.idle = e.tick
-    attach(e, oh)
+    reslot(e, oh, was)
     unlink_active(e, rh, o)
     e.cnt.g_active[r.via] -= 1
     e.cnt.c_active[r.ch] -= 1
@@ -233,12 +240,11 @@ cdef hnd hold_for_wrap_up(Engine* e, hnd rh, double until) noexcept nogil:
 
 
 cdef void end_wrap_up(Engine* e, hnd oh, int32_t slots, double now) noexcept nogil:
-    cdef Op* o
-    detach(e, oh)
-    o = O(e, oh)
+    cdef Op* o = O(e, oh)
+    cdef int64_t was = counted_free(o)
     e.tick += 1
     o.wrap -= slots
     o.load -= slots
     o.idle = e.tick
-    attach(e, oh)
+    reslot(e, oh, was)
     fill(e, oh, now)

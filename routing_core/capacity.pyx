@@ -93,6 +93,47 @@ cdef inline void attach(Engine* e, hnd oh) noexcept nogil:
     e.cnt.free_slots += free_
 
 
+cdef inline int64_t counted_free(Op* o) noexcept nogil:
+    """The free slots the operator adds to its groups' counters (none when not online)."""
+    if o.status != OP_ONLINE or o.limit <= o.load:
+        return 0
+    return o.limit - o.load
+
+
+cdef inline void reslot(Engine* e, hnd oh, int64_t was) noexcept nogil:
+    """``attach`` after a change of the operator's load or keys alone (its status, limit,
+    caps and memberships as they were), ``was`` its ``counted_free`` before: the counters
+    move by the difference and each membership moves within its group's heap in place
+    (one sift) instead of a removal and a push. The heaps hold the same nodes as
+    ``detach`` then ``attach`` would leave, and keys are unique, so every walk visits them
+    in the same order."""
+    cdef Op* o = O(e, oh)
+    cdef int64_t d
+    cdef hnd mh
+    cdef Member* m
+    cdef OHeap* h
+    if o.status != OP_ONLINE:
+        return
+    d = counted_free(o) - was
+    mh = o.first_member
+    while mh != -1:
+        m = M(e, mh)
+        e.cnt.g_free[m.group] += d
+        h = &e.oheaps[m.group]
+        if o.load < o.limit:
+            if m.pos >= 0:
+                oh_rekey(h, <Member*>e.mems.items, m.pos, op_key(e, o, m), o.last_assign,
+                         o.reg)
+            elif h.n == h.cap and oh_reserve(h, 1, &e.mem) < 0:
+                e.oom = 1
+            else:
+                oh_push(h, <Member*>e.mems.items, mh, op_key(e, o, m), o.last_assign, o.reg)
+        elif m.pos >= 0:
+            oh_remove(h, <Member*>e.mems.items, m.pos)
+        mh = m.next
+    e.cnt.free_slots += d
+
+
 cdef inline hnd new_member(Engine* e, hnd oh, int32_t g) noexcept nogil:
     """Append a membership (slab space reserved by the caller)."""
     cdef hnd mh = slab_take(&e.mems)

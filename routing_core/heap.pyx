@@ -48,6 +48,29 @@ cdef inline void hp_down(HNode* a, int64_t n, int64_t i, HNode* x, void* ctx) no
     hn_put(a, i, &v, ctx)
 
 
+cdef inline void hp_sink(HNode* a, int64_t n, int64_t i, HNode* x, void* ctx) noexcept nogil:
+    """``hp_down`` for a node that most likely belongs near the bottom (the last node,
+    filling a hole): the hole first moves down along the lesser children to a leaf, one
+    comparison a level instead of two, then ``x`` moves up from there (rarely far)."""
+    cdef HNode v = x[0]
+    cdef int64_t child, parent, top = i
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and hn_less(&a[child + 1], &a[child], ctx):
+            child += 1
+        hn_put(a, i, &a[child], ctx)
+        i = child
+    while i > top:
+        parent = (i - 1) >> 1
+        if not hn_less(&v, &a[parent], ctx):
+            break
+        hn_put(a, i, &a[parent], ctx)
+        i = parent
+    hn_put(a, i, &v, ctx)
+
+
 cdef inline void hp_push(HNode* a, int64_t* n, HNode* x, void* ctx) noexcept nogil:
     """Add ``x`` (room for it reserved by the caller)."""
     n[0] += 1
@@ -58,7 +81,7 @@ cdef inline void hp_pop(HNode* a, int64_t* n, void* ctx) noexcept nogil:
     """Drop the top (``a[0]``; read it first)."""
     n[0] -= 1
     if n[0] > 0:
-        hp_down(a, n[0], 0, &a[n[0]], ctx)
+        hp_sink(a, n[0], 0, &a[n[0]], ctx)
 
 
 cdef inline void hp_remove(HNode* a, int64_t* n, int64_t pos, void* ctx) noexcept nogil:
@@ -69,7 +92,7 @@ cdef inline void hp_remove(HNode* a, int64_t* n, int64_t pos, void* ctx) noexcep
     if pos > 0 and hn_less(&a[n[0]], &a[(pos - 1) >> 1], ctx):
         hp_up(a, pos, &a[n[0]], ctx)
     else:
-        hp_down(a, n[0], pos, &a[n[0]], ctx)
+        hp_sink(a, n[0], pos, &a[n[0]], ctx)
 
 
 cdef inline void hp_heapify(HNode* a, int64_t n, void* ctx) noexcept nogil:

@@ -17,3 +17,5 @@ cdef int oh_reserve(OHeap* h, int64_t extra, int64_t* bytes) noexcept nogil
 cdef void oh_push(OHeap* h, Member* mems, hnd member, double p, int64_t s1,
                   int64_t s2) noexcept nogil
 cdef void oh_remove(OHeap* h, Member* mems, int64_t pos) noexcept nogil
+cdef void oh_rekey(OHeap* h, Member* mems, int64_t pos, double p, int64_t s1,
+                   int64_t s2) noexcept nogil
