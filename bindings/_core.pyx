@@ -41,6 +41,11 @@ include "ewt.pyx"
 import time as _time_mod
 
 from libc.math cimport isfinite, INFINITY
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+
+cdef enum:
+    NAME_SLOTS = 64      # per kind (channels, groups) in Router's table of names seen
 
 from pyroute import errors as _errors
 from pyroute.errors import RoutingError, InvalidState, InvalidArgument, BatchError
@@ -90,6 +95,7 @@ cdef tuple STATE_NAMES = ("queued", "offered", "active", "finished", "cancelled"
 
 include "checks.pyx"
 include "fields.pyx"
+include "building.pyx"
 include "router.pyx"
 include "lowering.pyx"
 include "convert.pyx"

@@ -16,10 +16,17 @@ cdef int convert_events(Router self, list out) except -1:
     for i in range(e.evs.n):
         ev = &e.evs.recs[i]
         if ev.type == EV_ASSIGNED:
-            out.append(Assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
-                                cnames[ev.ch], ev.at, ev.waited))
+            if BUILD_OK:
+                out.append(build_assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                                          cnames[ev.ch], ev.at, ev.waited))
+            else:
+                out.append(Assigned(req_ids[ev.req], op_ids[ev.op], gnames[ev.group],
+                                    cnames[ev.ch], ev.at, ev.waited))
         elif ev.type == EV_FINISHED:
-            out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+            if BUILD_OK:
+                out.append(build_finished(req_ids[ev.req], op_ids[ev.op], ev.at))
+            else:
+                out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
             if self.by_visitor:
                 self._unvisit(ev.req)
             if self.visitors:
@@ -28,11 +35,20 @@ cdef int convert_events(Router self, list out) except -1:
                     self.last_op.pop(v, None)
                     self.last_op[v] = (op_ids[ev.op], ev.at)
         elif ev.type == EV_QUEUED:
-            out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at, ev.aux,
-                              ev.waited if ev.waited >= 0.0 else None))
+            if BUILD_OK:
+                out.append(build_queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch],
+                                        ev.at, ev.aux,
+                                        ev.waited if ev.waited >= 0.0 else None))
+            else:
+                out.append(Queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch], ev.at,
+                                  ev.aux, ev.waited if ev.waited >= 0.0 else None))
         elif ev.type == EV_CANCELLED:
-            out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
-                                 CANCEL_REASONS[ev.aux]))
+            if BUILD_OK:
+                out.append(build_cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
+                                           CANCEL_REASONS[ev.aux]))
+            else:
+                out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
+                                     CANCEL_REASONS[ev.aux]))
             if self.by_visitor:
                 self._unvisit(ev.req)
             if self.visitors:
@@ -72,11 +88,10 @@ cdef int convert_events(Router self, list out) except -1:
                                  _HOLD_REASONS[ev.flag]))
         elif ev.type == EV_HOLD_REFUSED:
             out.append(HoldRefused(self.cur_hold, gnames[ev.group], cnames[ev.ch], ev.at))
-    sw = self.switches
     for i in range(e.hist.n_dead_reqs):
         h = e.hist.dead_reqs[i]
-        if sw.to or sw.from_:
-            sw.forget(req_ids[h])
+        if self.switched:
+            self.switches.forget(req_ids[h])     # a no-op while it holds no link
         del self.req_map[req_ids[h]]
         req_ids[h] = None
         if h < len(self.req_vis):

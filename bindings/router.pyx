@@ -30,6 +30,7 @@ cdef class Router:
     cdef object bans_
     cdef object cats
     cdef object switches
+    cdef bint switched       # a channel switch was ever linked (else nothing to forget)
     cdef list cat_names
     cdef dict cat_index
     cdef bint broken
@@ -38,6 +39,10 @@ cdef class Router:
     cdef dict hold_map       # live hold id -> its Hold handle
     cdef list hold_ids       # Hold handle -> its id (None once ended)
     cdef object cur_hold     # the hold id of the call being made (HoldRefused names it)
+    # names seen, by identity: the last exact str found in cindex / gindex at each slot
+    # (a strong reference, so that its address is not reused), and its index
+    cdef PyObject* name_keys[2 * NAME_SLOTS]
+    cdef int32_t name_vals[2 * NAME_SLOTS]
 
     engine = "native"
 
@@ -83,6 +88,10 @@ cdef class Router:
         lower_config(self, cc)
 
     def __dealloc__(self):
+        cdef int i
+        for i in range(2 * NAME_SLOTS):
+            Py_XDECREF(self.name_keys[i])
+            self.name_keys[i] = NULL
         eng_dealloc(&self.e)
 
     @classmethod
@@ -105,6 +114,26 @@ cdef class Router:
             self.broken = True
             raise MemoryError("pyroute: the native core ran out of memory")
         return 0
+
+    cdef inline int32_t _name(self, object name, dict index, int half):
+        """The index of a channel (``half`` 0, ``cindex``) or group (1, ``gindex``) name, or
+        -1 when it is not one. A host names them with the same few str objects call
+        after call, so the last exact str found at each slot of a small table keyed by
+        its address answers without hashing; a str subclass always goes to the dict."""
+        cdef size_t s = ((<size_t><PyObject*>name >> 4) & (NAME_SLOTS - 1)) + half * NAME_SLOTS
+        if self.name_keys[s] == <PyObject*>name:
+            return self.name_vals[s]
+        if not isinstance(name, str):
+            return -1
+        x = index.get(name)
+        if x is None:
+            return -1
+        if type(name) is str:
+            Py_INCREF(name)
+            Py_XDECREF(self.name_keys[s])
+            self.name_keys[s] = <PyObject*>name
+            self.name_vals[s] = <int32_t>x
+        return <int32_t>x
 
     cdef inline void _bind(self, list ids, dict idmap, hnd h, object ident):
         cdef Py_ssize_t n = len(ids)
@@ -155,14 +184,12 @@ cdef class Router:
                 raise _errors.ended(request, STATE_NAMES[R(&self.e, <hnd>x).state],
                                     self.config.history)
             raise _errors.duplicate("conversation", request)
-        x = self.cindex.get(channel) if isinstance(channel, str) else None
-        if x is None:
+        ci = self._name(channel, self.cindex, 0)
+        if ci < 0:
             raise _errors.unknown("channel", channel, self.cindex)
-        ci = x
-        x = self.gindex.get(group) if isinstance(group, str) else None
-        if x is None:
+        gi = self._name(group, self.gindex, 1)
+        if gi < 0:
             raise _errors.unknown("group", group, self.gindex)
-        gi = x
         check_int(priority, "priority", -PRIORITY_LIMIT, PRIORITY_LIMIT)
         if visitor is not None and (isinstance(visitor, bool)
                                     or not isinstance(visitor, (str, int))):
@@ -262,6 +289,7 @@ cdef class Router:
                                               self.req_map.__contains__)
             reason = CANCEL_SWITCHED
             self.switches.link(self.req_ids[h], switched_to)
+            self.switched = True
         eng_cancel(&self.e, h, reason, t)
         self._collect(out)
         return 0
@@ -1009,6 +1037,7 @@ cdef class Router:
          router.last_op, router.visitors, router.bans_, router.cats, router.cat_names,
          router.cat_index, router.switches, router.req_vis, router.pending,
          router.hold_map, router.hold_ids) = py
+        router.switched = bool(router.switches.to or router.switches.from_)
         for i, v in enumerate(router.req_vis):     # the live ones, found by visitor
             if v is not None and i < router.e.reqs.used and \
                     ST_QUEUED <= R(&router.e, <hnd>i).state <= ST_ACTIVE:
