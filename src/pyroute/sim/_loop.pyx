@@ -17,6 +17,46 @@ from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memset
 
 from ..events import Accepted, Assigned, Cancelled, Offered, Rejected
+from cpython.object cimport PyObject
+from types import MemberDescriptorType as _MemberDescriptor
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+# Assigned's request, operator, group and at read where msgspec keeps them (the slot
+# offsets of its member descriptors, as the router reads its commands: bindings/fields.pyx)
+# instead of through the generic attribute lookup, some 80 instructions a field; only
+# when every field is an object slot, else ASSIGNED_OK is false and events() reads the
+# attributes.
+cdef Py_ssize_t ASSIGNED_AT[4]
+
+
+cdef bint _assigned_offsets():
+    cdef PyMemberDescrObject* d
+    cdef int i
+    for i, name in enumerate(("request", "operator", "group", "at")):
+        desc = Assigned.__dict__.get(name)
+        if type(desc) is not _MemberDescriptor:
+            return False
+        d = <PyMemberDescrObject*>desc
+        if d.d_member.type != 16 or d.d_member.offset <= 0:   # T_OBJECT_EX
+            return False
+        ASSIGNED_AT[i] = d.d_member.offset
+    return True
+
+
+cdef bint ASSIGNED_OK = _assigned_offsets()
+
+
+cdef inline object slot(object ev, Py_ssize_t at):
+    cdef PyObject* p = (<PyObject**>((<char*><PyObject*>ev) + at))[0]
+    if p == NULL:
+        raise AttributeError("an event field is not set")
+    return <object>p
 
 cdef enum:
     K_ARRIVE = 0
@@ -204,6 +244,8 @@ cdef class Loop:
     cdef double* r_since      # when its current stay in a group began (arrival, a move)
     cdef int8_t* r_stay       # answered in its current stay
     cdef dict g_of            # group name -> index
+    cdef object g_last        # the group name object last looked up in g_of...
+    cdef int32_t g_last_i     # ...and its index
     # per operator
     cdef public int32_t n_ops
     cdef int32_t* o_held
@@ -517,7 +559,11 @@ cdef class Loop:
         for e in evs:
             tp = type(e)
             if tp is Assigned:
-                self.answer(e.request, e.operator, e.at, self.g_of[e.group])
+                if ASSIGNED_OK:
+                    self.answer(slot(e, ASSIGNED_AT[0]), slot(e, ASSIGNED_AT[1]),
+                                slot(e, ASSIGNED_AT[3]), self.group_of(slot(e, ASSIGNED_AT[2])))
+                else:
+                    self.answer(e.request, e.operator, e.at, self.g_of[e.group])
             elif tp is Offered:    # the simulated operator accepts at once
                 self.calls += 1
                 for a in self.accept(e.request, None, e.at):
@@ -525,6 +571,14 @@ cdef class Loop:
                         self.answer(a.request, a.operator, a.at, self.g_of[e.group])
                     else:
                         self.events([a])
+
+    cdef inline int32_t group_of(self, object name) except -1:
+        """A group's index from its name in an event: the router names a group with the
+        same str object every time, so the last one is remembered by identity."""
+        if name is not self.g_last:
+            self.g_last_i = self.g_of[name]
+            self.g_last = name
+        return self.g_last_i
 
     cdef void answer(self, int64_t rid, int32_t op, double at, int32_t g) except *:
         cdef Stream* s = &self.st[self.r_stream[rid]]
