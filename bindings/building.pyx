@@ -9,12 +9,12 @@
 # PyObject_Init) and their fields stored at the slot offsets taken once from the member
 # descriptors (fields.pyx). msgspec's own dealloc frees them as it frees its own.
 #
-# Only when the layout is exactly that (no GC, no item size, the basic size one header
-# and one slot a field, every field an object slot, no __post_init__) and an event built
-# this way equals, and encodes as, the one the call builds; otherwise BUILD_OK is false
-# and convert_events calls the types as before.
+# Only when the layout is exactly that (no GC, no item size, the generic allocator and
+# PyObject_Free, the basic size one header and one slot a field, every field an object
+# slot, no __post_init__) and an event built this way equals, and encodes as, the one the
+# call builds; otherwise BUILD_OK is false and convert_events calls the types as before.
 
-from cpython.mem cimport PyObject_Malloc
+from cpython.mem cimport PyObject_Malloc, PyObject_Free
 from libc.string cimport memset as _memset
 
 cdef extern from "Python.h":
@@ -22,7 +22,10 @@ cdef extern from "Python.h":
         Py_ssize_t tp_basicsize
         Py_ssize_t tp_itemsize
         unsigned long tp_flags
+        void* tp_alloc
+        void* tp_free
     object PyObject_Init(PyObject* op, PyTypeObject* tp)
+    PyObject* PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t n)
     unsigned long Py_TPFLAGS_HAVE_GC
 
 cdef Py_ssize_t ASSIGNED_AT[6]
@@ -95,6 +98,9 @@ cdef bint _plain(object tp, Py_ssize_t* at):
     cdef PyTypeObject* t = <PyTypeObject*>tp
     names = tuple(tp.__struct_fields__)
     if t.tp_flags & Py_TPFLAGS_HAVE_GC or t.tp_itemsize != 0:
+        return False
+    # allocated and freed the way struct_alloc and msgspec's dealloc pair up
+    if t.tp_alloc != <void*>PyType_GenericAlloc or t.tp_free != <void*>PyObject_Free:
         return False
     if t.tp_basicsize != <Py_ssize_t>sizeof(PyObject) + len(names) * <Py_ssize_t>sizeof(void*):
         return False

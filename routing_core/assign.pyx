@@ -191,9 +191,9 @@ cdef void fill(Engine* e, hnd oh, double now) noexcept nogil:
                 if q.n == 0:
                     continue
                 key = q.nodes[0].k + e.cfg.off[base + c]
-                if best_entry != -1 and not (key < best_key or (
-                        key == best_key and q.nodes[0].seq < best_seq)):
+                if best_entry != -1 and key > best_key:
                     continue   # its top, and so all it holds, ranks below the best found
+                    # (a tie goes on to the walk: k + off may round two keys together)
                 if not fits_channel(e, oh, <int32_t>c):
                     continue
                 pos = rq_best_allowed(e, q.nodes, q.n, mh, now)

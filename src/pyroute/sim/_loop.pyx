@@ -50,6 +50,7 @@ cdef bint _assigned_offsets():
 
 
 cdef bint ASSIGNED_OK = _assigned_offsets()
+cdef object _NO_NAME = object()   # Loop.g_last before any lookup (no name is it)
 
 
 cdef inline object slot(object ev, Py_ssize_t at):
@@ -286,6 +287,7 @@ cdef class Loop:
         self.gnames = [g.name for g in cfg.groups]
         gi = {n: k for k, n in enumerate(self.gnames)}
         self.g_of = gi
+        self.g_last = _NO_NAME
         self.C, self.G, self.B = len(self.cnames), len(self.gnames), batches
         self.start, self.end = sc.warmup, sc.warmup + sc.duration
         self.drain_until = self.end + max(sc.duration, 86400.0)
