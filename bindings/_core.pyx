@@ -8,7 +8,8 @@ the one function that turns the core's error state into an exception. Users impo
 
 The module is one translation unit built from included parts: the core (routing_core/,
 one concept a file), then the binding — checks.pyx (argument checks), fields.pyx (command
-struct fields read from their slots, for apply_many), router.pyx (the
+struct fields read from their slots, for apply_many), packing.pyx (packed records, for
+apply_packed), router.pyx (the
 Router class), lowering.pyx (config into engine arrays), convert.pyx (event records into
 events), views.pyx and state.pyx (snapshots of the state for views and tests),
 check.pyx (the core's self-check) and durability/snapshot.pyx (snapshot bytes).
@@ -99,6 +100,7 @@ include "building.pyx"
 include "router.pyx"
 include "lowering.pyx"
 include "convert.pyx"
+include "packing.pyx"
 include "views.pyx"
 include "state.pyx"
 include "check.pyx"

@@ -48,6 +48,9 @@ cdef double arg_time(Router self, object now) except? -1.0:
     return t
 
 
+cdef object PK_NOW = object()   # apply_packed's stand-in for a command's now (Router.pk_now)
+
+
 cdef double read_time(Router self, object now) except? -1.0:
     """``now`` checked, for a read that fires nothing."""
     cdef double t
@@ -55,6 +58,8 @@ cdef double read_time(Router self, object now) except? -1.0:
         now = self._clock()
     if type(now) is float:
         t = now
+    elif now is PK_NOW:   # a packed command's time: a double already, no float object made
+        t = self.pk_now
     elif isinstance(now, bool) or not isinstance(now, (int, float)):
         raise _errors.bad_time(now, self.e.now)
     else:
@@ -63,7 +68,7 @@ cdef double read_time(Router self, object now) except? -1.0:
         except OverflowError:
             raise _errors.bad_time(float("inf"), self.e.now) from None
     if not isfinite(t) or t < self.e.now:
-        raise _errors.bad_time(now, self.e.now)
+        raise _errors.bad_time(t if now is PK_NOW else now, self.e.now)
     return t
 
 

@@ -1,11 +1,25 @@
 # Event conversion: the core's event records of the current call become event Structs
 # (and the id maps forget the handles the call retired).
 
-cdef int convert_events(Router self, list out) except -1:
+cdef inline int ended(Router self, EvRec* ev) except -1:
+    """What the id maps remember of a visitor, once a conversation of theirs finished or
+    was cancelled: no longer live by the visitor; its operator, for sticky routing."""
+    if self.by_visitor:
+        self._unvisit(ev.req)
+    if self.visitors:
+        v = self.visitors.pop(self.req_ids[ev.req], None)
+        if v is not None and ev.type == EV_FINISHED:
+            self.last_op.pop(v, None)
+            self.last_op[v] = (self.op_ids[ev.op], ev.at)
+    return 0
+
+
+cdef int convert_events(Router self, list out, int64_t lo, int64_t hi, bint retire) except -1:
+    """Event records ``lo`` to ``hi`` of the current call as event Structs, appended to
+    ``out``; then, with ``retire``, the id maps forget the handles the call retired."""
     cdef Engine* e = &self.e
     cdef int64_t i, j
     cdef EvRec* ev
-    cdef Req* r
     cdef list req_ids = self.req_ids
     cdef list op_ids = self.op_ids
     cdef tuple gnames = self.gnames
@@ -13,7 +27,7 @@ cdef int convert_events(Router self, list out) except -1:
     cdef hnd h
     if e.oom:
         self._raise_core()
-    for i in range(e.evs.n):
+    for i in range(lo, hi):
         ev = &e.evs.recs[i]
         if ev.type == EV_ASSIGNED:
             if BUILD_OK:
@@ -27,13 +41,8 @@ cdef int convert_events(Router self, list out) except -1:
                 out.append(build_finished(req_ids[ev.req], op_ids[ev.op], ev.at))
             else:
                 out.append(Finished(req_ids[ev.req], op_ids[ev.op], ev.at))
-            if self.by_visitor:
-                self._unvisit(ev.req)
-            if self.visitors:
-                v = self.visitors.pop(req_ids[ev.req], None)
-                if v is not None:
-                    self.last_op.pop(v, None)
-                    self.last_op[v] = (op_ids[ev.op], ev.at)
+            if self.by_visitor or self.visitors:    # else nothing to forget
+                ended(self, ev)
         elif ev.type == EV_QUEUED:
             if BUILD_OK:
                 out.append(build_queued(req_ids[ev.req], gnames[ev.group], cnames[ev.ch],
@@ -49,10 +58,8 @@ cdef int convert_events(Router self, list out) except -1:
             else:
                 out.append(Cancelled(req_ids[ev.req], ev.at, ev.waited, ev.flag != 0,
                                      CANCEL_REASONS[ev.aux]))
-            if self.by_visitor:
-                self._unvisit(ev.req)
-            if self.visitors:
-                self.visitors.pop(req_ids[ev.req], None)
+            if self.by_visitor or self.visitors:    # else nothing to forget
+                ended(self, ev)
         elif ev.type == EV_OVERFLOWED:
             out.append(Overflowed(
                 req_ids[ev.req], gnames[ev.group],
@@ -88,6 +95,8 @@ cdef int convert_events(Router self, list out) except -1:
                                  _HOLD_REASONS[ev.flag]))
         elif ev.type == EV_HOLD_REFUSED:
             out.append(HoldRefused(self.cur_hold, gnames[ev.group], cnames[ev.ch], ev.at))
+    if not retire:
+        return 0
     for i in range(e.hist.n_dead_reqs):
         h = e.hist.dead_reqs[i]
         if self.switched:

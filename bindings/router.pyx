@@ -39,6 +39,11 @@ cdef class Router:
     cdef dict hold_map       # live hold id -> its Hold handle
     cdef list hold_ids       # Hold handle -> its id (None once ended)
     cdef object cur_hold     # the hold id of the call being made (HoldRefused names it)
+    cdef bint packing        # in apply_packed: events are written as packed records...
+    cdef PyObject* pk        # ...in this bytes object (a big batch) or NULL: pk_buf
+    cdef char* pk_buf        # (packing.pyx); pk_n bytes so far
+    cdef Py_ssize_t pk_n, pk_cap
+    cdef double pk_now       # the now of the packed command being applied (read_time)
     # names seen, by identity: the last exact str found in cindex / gindex at each slot
     # (a strong reference, so that its address is not reused), and its index
     cdef PyObject* name_keys[2 * NAME_SLOTS]
@@ -92,6 +97,9 @@ cdef class Router:
         for i in range(2 * NAME_SLOTS):
             Py_XDECREF(self.name_keys[i])
             self.name_keys[i] = NULL
+        pk_drop(self)
+        free(self.pk_buf)
+        self.pk_buf = NULL
         eng_dealloc(&self.e)
 
     @classmethod
@@ -151,12 +159,31 @@ cdef class Router:
         The core has already changed state: if building the events fails (out of
         memory), the handles are still retired and the router is marked broken.
         Events held from timers fired earlier (by a read, or a call that was refused)
-        come first: this is where a call has succeeded."""
+        come first: this is where a call has succeeded. In ``apply_packed`` they are
+        written as packed records instead (timers fired by a call that may yet be refused
+        still become objects, held in ``pending``)."""
+        if self.packing and out is not self.pending:
+            return self._collect_packed()
         if self.pending and out is not self.pending:
             out.extend(self.pending)
             self.pending = []
         try:
-            convert_events(self, out)
+            convert_events(self, out, 0, self.e.evs.n, True)
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            eng_free_dead(&self.e)
+        if PR_DEBUG:
+            self.check()
+        return 0
+
+    cdef int _collect_packed(self) except -1:
+        if self.pending:
+            held, self.pending = self.pending, []
+            pk_append(self, _packed.encode_events(held, self.config))
+        try:
+            pack_events(self)
         except BaseException:
             self.broken = True
             raise
@@ -921,6 +948,37 @@ cdef class Router:
                 raise BatchError(i, exc, out) from exc
             i += 1
         return out
+
+    def apply_packed(self, data):
+        """``apply_many`` in binary: ``data`` holds packed command records (int64
+        conversation ids, channels and groups by index; ``pyroute.packed``,
+        docs/packed.md), the answer packed event records. The same checks and semantics
+        as the commands' methods. Raises InvalidArgument (not whole records) before
+        applying anything; on a failure BatchError with the events (Structs) of the
+        commands applied before it."""
+        cdef const PkCmd* cmds
+        cdef Py_ssize_t i, n
+        if not PACK_OK:
+            return _packed.apply(self, data)
+        if type(data) is not bytes or PyBytes_GET_SIZE(data) % sizeof(PkCmd):
+            data = _packed.whole(data)      # a copy of a buffer, or the error to raise
+        n = PyBytes_GET_SIZE(data) // sizeof(PkCmd)
+        cmds = <const PkCmd*>PyBytes_AS_STRING(data)
+        pk_start(self, n)
+        self.packing = True
+        i = 0
+        try:
+            try:     # around the loop, not in it: entering a try costs every command
+                while i < n:
+                    apply_record(self, &cmds[i])
+                    i += 1
+            except RoutingError as exc:
+                raise BatchError(i, exc, _packed.decode_events(pk_take(self), self.config)
+                                 ) from exc
+            return pk_take(self)
+        finally:
+            self.packing = False
+            pk_drop(self)     # what an error left
 
     def apply_each(self, cmds):
         """Apply commands in order in one call, each on its own: a list with one item a

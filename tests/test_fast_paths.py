@@ -26,9 +26,10 @@ from conftest import cfg
 
 
 def test_the_fast_paths_are_on_with_the_installed_msgspec():
-    # the instruction counts in bench/RESULTS.md are measured with both; if a msgspec
-    # release changes its layout they turn themselves off, and this says so
-    assert _core._fast_paths == {"command_fields": True, "event_slots": True}
+    # the instruction counts in bench/RESULTS.md are measured with all three; if a msgspec
+    # release changes its layout they turn themselves off, and this says so (``pack``:
+    # the packed records' C structs match pyroute.packed's formats on this machine)
+    assert _core._fast_paths == {"command_fields": True, "event_slots": True, "pack": True}
 
 
 def _floor():

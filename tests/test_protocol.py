@@ -127,8 +127,8 @@ def test_every_read_has_one_signature_everywhere(name):
 
 
 def test_the_router_has_no_public_method_the_table_does_not_know():
-    known = set(protocol.BY_NAME) | set(protocol.READS) | {
-        "apply", "apply_many", "apply_each", "from_toml", "open", "config", "engine", "now"}
+    known = set(protocol.BY_NAME) | set(protocol.READS) | set(protocol.BATCHES) | {
+        "apply", "from_toml", "open", "config", "engine", "now"}
     for cls, extra in ((pr.Router, protocol.NATIVE_READS), (reference.Router, {})):
         public = {n for n in dir(cls(CONFIG)) if not n.startswith("_")}
         assert public == known | set(extra), cls
@@ -136,7 +136,8 @@ def test_the_router_has_no_public_method_the_table_does_not_know():
 
 
 def test_mutating_is_every_command_and_apply():
-    assert set(protocol.MUTATING) == set(protocol.BY_NAME) | {"apply", "apply_many", "apply_each"}
+    assert set(protocol.MUTATING) == set(protocol.BY_NAME) | {"apply", "apply_many", "apply_each",
+                                                              "apply_packed"}
     assert not set(protocol.MUTATING) & set(protocol.READS)
 
 

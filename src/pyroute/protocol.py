@@ -115,11 +115,13 @@ BY_NAME: dict[str, Spec] = {s.name: s for s in COMMANDS}
 BY_TYPE: dict[type, Spec] = {s.struct: s for s in COMMANDS}
 BY_TYPE_NAME: dict[str, Spec] = {s.type_name: s for s in COMMANDS}
 
-#: The calls that change a router's state: every command's method, ``apply``,
-#: ``apply_many`` and ``apply_each``.
+#: The batch calls: a list of Command structs (``apply_many``, ``apply_each``) or packed
+#: command records (``apply_packed``, pyroute.packed).
+BATCHES: tuple[str, ...] = ("apply_many", "apply_each", "apply_packed")
+#: The calls that change a router's state: every command's method, ``apply`` and the
+#: batch calls.
 MUTATING: tuple[str, ...] = tuple(s.name for s in COMMANDS if s.mutating) + ("apply",
-                                                                             "apply_many",
-                                                                             "apply_each")
+                                                                             *BATCHES)
 
 #: Command struct types, in code order.
 COMMAND_TYPES: tuple[type, ...] = tuple(s.struct for s in COMMANDS)

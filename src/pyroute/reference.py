@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import msgspec
 from sortedcontainers import SortedList
 
-from . import _explain, _ewt, errors, protocol, statecodec
+from . import _explain, _ewt, errors, packed, protocol, statecodec
 from ._explain import EXPLAIN_OFF
 from ._common import (
     check_flag, check_groups, check_id, exact_id, check_limit, check_now, check_priority, check_status,
@@ -1777,6 +1777,11 @@ class Router:
             except errors.RoutingError as e:
                 raise errors.BatchError(i, e, out) from e
         return out
+
+    def apply_packed(self, data: Any) -> bytes:
+        """``apply_many`` in binary (pyroute.packed, docs/packed.md): packed command
+        records in, packed event records out; the same bytes as the native engine's."""
+        return packed.apply(self, data)
 
     def apply_each(self, cmds: Any) -> list:
         """Apply commands in order, each on its own: one item a command, its events or

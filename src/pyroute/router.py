@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _core, errors
+from . import _core, errors, packed
 from ._common import check_flag
 from ._explain import EXPLAIN_OFF
 from .protocol import MUTATING
@@ -113,6 +113,11 @@ class _ExplainingRouter(Router):
         return out
 
 
+    def apply_packed(self, data: Any) -> bytes:
+        # through apply_many (above), so that the mirror applies what the native engine did
+        return packed.apply(self, data)
+
+
 def _catch_up(router: Any) -> None:
     """Bring the mirror to the native engine's time (the timers a read or a refused call
     fired): the events it holds are never returned, its explanations are current."""
@@ -140,5 +145,6 @@ def _mirrored(name: str):
 
 
 for _name in MUTATING:
-    if _name != "apply_many":   # apply_many has its own (above): a failure mirrors a prefix
+    # apply_many has its own (above): a failure mirrors a prefix; apply_packed goes through it
+    if _name not in ("apply_many", "apply_packed"):
         setattr(_ExplainingRouter, _name, _mirrored(_name))

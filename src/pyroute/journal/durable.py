@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import msgspec
 
-from .. import errors, protocol
+from .. import errors, packed, protocol
 from .codec import OPS, encode as _encode, unjournalable as _unjournalable
 from .format import (
     _HEAD, CHUNK, FORMAT_VERSION, FSYNC, JOURNAL, PAGE, READABLE_VERSIONS, JournalError,
@@ -514,6 +514,11 @@ class DurableRouter(_Methods):
         if bad is not None:
             raise errors.BatchError(bad.index, bad.error, out) from bad.error
         return out
+
+    def apply_packed(self, data: Any) -> bytes:
+        """``apply_many`` in binary (``Router.apply_packed``), journaled as ``apply_many``
+        journals its batch."""
+        return packed.apply(self, data)
 
     def apply_each(self, cmds: Any) -> list:
         """Apply commands in order, each on its own (``Router.apply_each``: one item a
