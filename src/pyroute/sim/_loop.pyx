@@ -17,6 +17,9 @@ from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 from libc.string cimport memset
 
 from ..events import Accepted, Assigned, Cancelled, Offered, Rejected
+from .. import packed as _packed
+from .._common import REJECT_REASONS as _REJECT_REASONS
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from types import MemberDescriptorType as _MemberDescriptor
 
@@ -50,6 +53,14 @@ cdef bint _assigned_offsets():
 
 
 cdef bint ASSIGNED_OK = _assigned_offsets()
+
+# Packed batches (pyroute.packed): with a router that has apply_packed natively, the loop
+# sends each call as one packed command record and reads the packed event records it
+# gets back, so no event object is built and none is read field by field. A call the
+# packed form cannot carry (a submit with skills, a status change) goes through the
+# method as before.
+include "packed.pxi"
+cdef bint PACK_OK = _pack_layout(_packed.COMMAND.size, _packed.EVENT.size)
 cdef object _NO_NAME = object()   # Loop.g_last before any lookup (no name is it)
 
 
@@ -214,6 +225,7 @@ cdef class Loop:
 
     cdef object router, submit, finish, cancel, escalate_, transfer_, accept, advance
     cdef object next_timer, stats
+    cdef object packed        # the router's apply_packed, or None: method calls
     cdef list cnames, gnames, skills, rows_of, status_of, samples
     cdef public list reject_reasons
     cdef Stream* st
@@ -274,11 +286,13 @@ cdef class Loop:
         self.wn = self.wcap = 0
 
     def __init__(self, router, sc, int64_t seed, list limits, list bots, list streams_in,
-                 list status_events, list sample_times, list recorded, int batches=20):
+                 list status_events, list sample_times, list recorded, int batches=20,
+                 bint packed=False):
         cdef int i, h
         cdef Stream* s
         cfg = sc.router
         self.router = router
+        self.packed = router.apply_packed if packed and PACK_OK else None
         self.submit, self.finish, self.cancel = router.submit, router.finish, router.cancel
         self.escalate_, self.transfer_ = router.escalate, router.transfer
         self.accept, self.advance = router.accept, router.advance
@@ -574,6 +588,55 @@ cdef class Loop:
                     else:
                         self.events([a])
 
+    cdef bytes pk_call(self, uint8_t op, int32_t ch, int32_t g, int32_t prio, int64_t rid,
+                       double t):
+        """One packed command through the router's apply_packed: its packed answer."""
+        cdef PkCmd c
+        memset(&c, 0, sizeof(PkCmd))
+        c.op = op
+        c.ch = <uint16_t>ch
+        c.group = <uint16_t>g
+        c.prio = prio
+        c.req = rid
+        c.now = t
+        return self.packed(PyBytes_FromStringAndSize(<char*>&c, sizeof(PkCmd)))
+
+    cdef const PkEv* pk_events(self, bytes data, int32_t offer_group) except? NULL:
+        """events() for a packed answer: the assignments answered, the offers accepted (an
+        Accepted answers in ``offer_group``, the group of the offer accepted, when given).
+        Returns the last record (NULL for an empty answer)."""
+        cdef const char* p = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t i = 0, n = PyBytes_GET_SIZE(data)
+        cdef const PkEv* ev = NULL
+        while i < n:
+            ev = <const PkEv*>(p + i)
+            i += sizeof(PkEv)
+            if ev.type == PK_ASSIGNED:
+                self.answer(ev.req, <int32_t>ev.op, ev.at, ev.group)
+            elif ev.type == PK_OFFERED:    # the simulated operator accepts at once
+                self.calls += 1
+                self.pk_events(self.pk_call(PK_ACCEPT, 0, 0, 0, ev.req, ev.at), ev.group)
+            elif ev.type == PK_ACCEPTED and offer_group >= 0:
+                self.answer(ev.req, <int32_t>ev.op, ev.at, offer_group)
+            elif ev.type == PK_OTHER:
+                self.events([_packed.other_event(data[i:i + ev.aux])])
+                i += ev.aux + (-ev.aux & 7)
+        return ev
+
+    cdef int pk_early(self, bytes data, int64_t rid) except -1:
+        """The ``early`` of conversation ``rid``'s Cancelled in a packed answer (0 if none)."""
+        cdef const char* p = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t i = 0, n = PyBytes_GET_SIZE(data)
+        cdef const PkEv* ev
+        while i < n:
+            ev = <const PkEv*>(p + i)
+            i += sizeof(PkEv)
+            if ev.type == PK_CANCELLED and ev.req == rid:
+                return ev.aux != 0
+            if ev.type == PK_OTHER:
+                i += ev.aux + (-ev.aux & 7)
+        return 0
+
     cdef inline int32_t group_of(self, object name) except -1:
         """A group's index from its name in an event: the router names a group with the
         same str object every time, so the last one is remembered by identity."""
@@ -616,7 +679,10 @@ cdef class Loop:
             nt = self.next_timer()
             if nt is not None and <double>nt <= t:
                 self.calls += 1
-                self.events(self.advance(nt))
+                if self.packed is not None:
+                    self.pk_events(self.pk_call(PK_ADVANCE, 0, 0, 0, 0, nt), -1)
+                else:
+                    self.events(self.advance(nt))
                 continue
             if t > self.end and (self.live_counted == 0 or t > self.drain_until):
                 break
@@ -654,6 +720,8 @@ cdef class Loop:
         cdef double handle = -1.0, patience = -1.0
         cdef int early = 0
         cdef object row, events
+        cdef bytes data
+        cdef const PkEv* last_rec
         if s.src == 2:
             row = self.rows_of[i][s.row]
             s.row += 1
@@ -690,19 +758,29 @@ cdef class Loop:
             self.count_g(rid, g, OFFERED, 1.0)
             self.live_counted += 1
         self.calls += 1
-        events = self.submit(rid, self.cnames[ch], self.gnames[g], s.prio, None, t,
-                             self.skills[i])
-        last = events[len(events) - 1]
-        if type(last) is Rejected:
+        reason = None
+        # a rejection is its submit's one event, so the last of the answer
+        if self.packed is not None and self.skills[i] is None:
+            data = self.pk_call(PK_SUBMIT, ch, g, s.prio, rid, t)
+            last_rec = self.pk_events(data, -1)   # points into data, which lives on here
+            if last_rec != NULL and last_rec.type == PK_REJECTED and last_rec.req == rid:
+                reason = _REJECT_REASONS[last_rec.code]
+        else:
+            events = self.submit(rid, self.cnames[ch], self.gnames[g], s.prio, None, t,
+                                 self.skills[i])
+            self.events(events)
+            last = events[len(events) - 1]
+            if type(last) is Rejected:
+                reason = last.reason
+        if reason is not None:
             if self.r_counted[rid]:
                 self.count(rid, REJECTED, 1.0)
                 self.count(rid, WAITED, 1.0)
                 self.count_g(rid, g, REJECTED, 1.0)
                 self.count_g(rid, g, WAITED, 1.0)
-                self.reject_reasons.append(last.reason)
+                self.reject_reasons.append(reason)
             self.done(rid)
         else:
-            self.events(events)
             if not self.r_answered[rid] and patience >= 0:
                 self.push(t + patience, K_PATIENCE, rid, 0)
             if early:
@@ -715,6 +793,7 @@ cdef class Loop:
         cdef int hops
         cdef int action = 0   # 0 finish, 1 escalate, 2 transfer
         cdef double u = 1.0
+        cdef bytes data
         if not self.r_live[rid] or self.r_gen[rid] != gen:
             return
         s = &self.st[self.r_stream[rid]]
@@ -734,26 +813,30 @@ cdef class Loop:
             action = 0
         self.release(rid, t)
         self.calls += 1
-        if action == 0:
-            events = self.finish(rid, t)
-            self.done(rid)
-        elif action == 1:
+        if action:
             self.r_hops[rid] = hops + 1
-            self.r_group[rid] = self.escalates[g]
+            self.r_group[rid] = self.escalates[g] if action == 1 else s.transfer_to
             if self.r_counted[rid]:   # in the row of the group that handled the stay
-                self.count(rid, ESCALATED, 1.0)
-                self.count_g(rid, self.r_via[rid], ESCALATED, 1.0)
+                self.count(rid, ESCALATED if action == 1 else TRANSFERRED, 1.0)
+                self.count_g(rid, self.r_via[rid], ESCALATED if action == 1 else TRANSFERRED,
+                             1.0)
             self.new_stay(rid, t)
+        if self.packed is not None:
+            data = self.pk_call(PK_FINISH if action == 0 else
+                                PK_ESCALATE if action == 1 else PK_TRANSFER,
+                                0, s.transfer_to if action == 2 else 0, 0, rid, t)
+        elif action == 0:
+            events = self.finish(rid, t)
+        elif action == 1:
             events = self.escalate_(rid, t)
         else:
-            self.r_hops[rid] = hops + 1
-            self.r_group[rid] = s.transfer_to
-            if self.r_counted[rid]:
-                self.count(rid, TRANSFERRED, 1.0)
-                self.count_g(rid, self.r_via[rid], TRANSFERRED, 1.0)
-            self.new_stay(rid, t)
             events = self.transfer_(rid, self.gnames[s.transfer_to], None, t)
-        self.events(events)
+        if action == 0:
+            self.done(rid)
+        if self.packed is not None:
+            self.pk_events(data, -1)
+        else:
+            self.events(events)
 
     cdef void new_stay(self, int64_t rid, double t) noexcept:
         """An escalation or a transfer: a new stay begins in ``r_group``, waiting from
@@ -764,16 +847,11 @@ cdef class Loop:
         if self.r_counted[rid]:
             self.count_g(rid, self.r_group[rid], OFFERED, 1.0)
 
-    cdef void left(self, int64_t rid, double t, list events, bint unanswered) except *:
+    cdef void left(self, int64_t rid, double t, bint early, bint unanswered) except *:
         """Count a customer who left before being answered the way the router's stats
         do (docs/semantics.md, "Glossary of outcomes"): the router's ``Cancelled.early``
         (sooner than the channel's early_cancel after arrival) makes it an early cancel,
         out of service level and abandonment; otherwise it abandoned."""
-        cdef bint early = False
-        for e in events:
-            if type(e) is Cancelled and e.request == rid:
-                early = e.early
-                break
         if not self.r_counted[rid]:
             return
         if unanswered:
@@ -785,13 +863,30 @@ cdef class Loop:
             self.count_g(rid, self.r_group[rid], WAIT_ALL, t - self.r_since[rid])
             self.count_g(rid, self.r_group[rid], WAITED, 1.0)
 
+    cdef void cancelled(self, int64_t rid, double t, bint unanswered) except *:
+        """The customer leaves: the cancel, the count (by its ``Cancelled.early``), then
+        what its freed slot takes."""
+        cdef bytes data
+        cdef bint early = False
+        self.calls += 1
+        if self.packed is not None:
+            data = self.pk_call(PK_CANCEL, 0, 0, 0, rid, t)
+            self.done(rid)
+            self.left(rid, t, self.pk_early(data, rid), unanswered)
+            self.pk_events(data, -1)
+            return
+        events = self.cancel(rid, t)
+        self.done(rid)
+        for e in events:
+            if type(e) is Cancelled and e.request == rid:
+                early = e.early
+                break
+        self.left(rid, t, early, unanswered)
+        self.events(events)
+
     cdef void on_patience(self, double t, int64_t rid) except *:
         if self.r_live[rid] and not self.r_answered[rid]:
-            self.calls += 1
-            events = self.cancel(rid, t)
-            self.done(rid)
-            self.left(rid, t, events, True)
-            self.events(events)
+            self.cancelled(rid, t, True)
 
     cdef void on_early(self, double t, int64_t rid) except *:
         cdef int answered
@@ -799,13 +894,9 @@ cdef class Loop:
             return
         answered = self.r_answered[rid]
         self.release(rid, t)
-        self.calls += 1
-        events = self.cancel(rid, t)
-        self.done(rid)
         # an answered customer who hangs up stays answered (on the channel, and in the
         # group of a stay that was answered)
-        self.left(rid, t, events, not answered)
-        self.events(events)
+        self.cancelled(rid, t, not answered)
 
     cdef void on_status_event(self, double t, int64_t k) except *:
         when, op, status = self.status_of[k]

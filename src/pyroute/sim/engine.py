@@ -114,8 +114,12 @@ def _simulate(scenario: Scenario, seed: Optional[int] = None, engine: str = "nat
     while t <= end:
         samples.append(t)
         t += scenario.sample_every
+    # the native engine, driven directly, takes the loop's calls as packed records
+    # (pyroute.packed): the same calls, no event objects; the reference engine, the
+    # durable router and a wrapper get the method calls
     loop = Loop(router if wrap is None else wrap(router), scenario, seed, limits, bots,
-                list(scenario.traffic), status, samples, recorded, slices)
+                list(scenario.traffic), status, samples, recorded, slices,
+                packed=engine == "native" and journal is None and wrap is None)
     bar = _Progress(end)
     loop.run(bar.tick if progress else None)
     bar.close()
