@@ -37,6 +37,15 @@ The cases:
   command; per command;
 * ``mixed_batch`` — the same stream as ``apply_many`` of :data:`BATCH` prebuilt
   ``Command`` structs at a time; per command;
+* ``submit_packed``, ``finish_packed`` — ``submit`` and ``finish`` as above on a state
+  named by ints, each call an ``apply_packed`` of one packed record (the proposed
+  contract: int ids, packed events), counted inside the extension's wrapper of
+  ``apply_packed``;
+* ``mixed_packed`` — the same stream on a state whose conversations and operators are
+  named by ints, as ``apply_packed`` of :data:`BATCH` packed command records at a time
+  (``pyroute.packed``, encoded before counting as the structs of ``mixed_batch`` are
+  built before it); per command. The answer is bytes, not decoded inside the count, as
+  ``mixed_batch``'s events are not read;
 
 and ``ref_`` + each of them on the reference engine. The state is smaller than DESIGN §5,
 so that a run under callgrind takes about a minute: 2,000 operators (limit 5), 50 groups,
@@ -68,6 +77,10 @@ CASES = {
     # counted inside operator.call on both engines
     "mixed_api": ("native", "mixed_api", _CALL),
     "mixed_batch": ("native", "mixed_batch", _CALL),
+    "mixed_packed": ("native", "mixed_packed", _CALL),
+    # the proposed contract (pyroute.packed): int ids, one packed record a call
+    "submit_packed": ("native", "SubmitAssign", _NATIVE + "apply_packed"),
+    "finish_packed": ("native", "FinishPull", _NATIVE + "apply_packed"),
 }
 CASES.update({"ref_" + k: ("reference", op, _CALL)
               for k, (_e, op, _f) in list(CASES.items())})
@@ -75,7 +88,10 @@ CASES.update({"ref_" + k: ("reference", op, _CALL)
 #: what the rows are called in bench/RESULTS.md
 NAMES = {"submit": "submit that assigns", "finish": "finish that pulls",
          "mixed_api": "mixed stream, method calls (per command)",
-         "mixed_batch": "mixed stream, `apply_many` (per command)"}
+         "mixed_batch": "mixed stream, `apply_many` (per command)",
+         "mixed_packed": "mixed stream, `apply_packed`, int ids (per command)",
+         "submit_packed": "submit that assigns, one `apply_packed` record, int ids",
+         "finish_packed": "finish that pulls, one `apply_packed` record, int ids"}
 
 #: The default state: DESIGN §5's shape (50 groups, 8 channels, limit 5, 5 free groups)
 #: at a fifth of its operators and waiting conversations.
@@ -109,12 +125,34 @@ def _mixed(w: Any, st: Any, kind: str, n: int, counted: Callable) -> None:
         return
     cmds = w.as_commands(stream)
     apply_many = st.router.apply_many
-    batches = [cmds[i:i + BATCH] for i in range(0, len(cmds), BATCH)]
+    batches: list = [cmds[i:i + BATCH] for i in range(0, len(cmds), BATCH)]
+    if kind == "mixed_packed":
+        from pyroute import packed
+        apply_many = st.router.apply_packed
+        batches = [packed.encode_commands(b, st.router.config) for b in batches]
     k = -(-WARMUP // BATCH)
     for b in batches[:k]:
         apply_many(b)
     for b in batches[k:]:
         counted(apply_many, b)
+
+
+def _packed_call(st: Any, op: Any) -> tuple[Callable, Callable]:
+    """``op`` (SubmitAssign or FinishPull) as ``apply_packed`` of one packed record a call:
+    the record is encoded in ``prepare``, outside the count."""
+    import pyroute as pr
+    from pyroute import packed
+    config = st.router.config
+
+    def prepare() -> tuple:
+        args = op.prepare()
+        if op.name == "submit_assign":
+            rid, ch, g, prio, _visitor, t = args
+            cmd: Any = pr.Submit(request=rid, channel=ch, group=g, priority=prio, now=t)
+        else:
+            cmd = pr.Finish(request=args[0], now=args[1])
+        return (packed.encode_commands([cmd], config),)
+    return st.router.apply_packed, prepare
 
 
 def child(case: str, n: int, design: bool) -> None:
@@ -125,7 +163,8 @@ def child(case: str, n: int, design: bool) -> None:
     w = _workloads()
     engine, kind, _ = CASES[case]
     scale = w.DESIGN_SCALE if design else w.Scale(**SMALL)
-    st = w.build(engine, scale)
+    packed_form = case.endswith("packed")
+    st = w.build(engine, scale, int_ids=packed_form)
     gc.disable()
 
     def direct(f: Callable, *a: Any) -> Any:
@@ -135,7 +174,7 @@ def child(case: str, n: int, design: bool) -> None:
         _mixed(w, st, kind, n, counted)
         return
     op = getattr(w, kind)(st)
-    call, prepare = op.call, op.prepare
+    call, prepare = (_packed_call(st, op) if packed_form else (op.call, op.prepare))
     if engine == "native":
         for _ in range(WARMUP + n):
             call(*prepare())
@@ -201,7 +240,7 @@ def measure(case: str, n: int, design: bool = False,
         raise ValueError(f"unknown case {case!r}: choose from {', '.join(CASES)}")
     tmp = keep or tempfile.mkdtemp(prefix="pyroute-ir-")
     native = CASES[case][0] == "native"
-    if CASES[case][1] == "mixed_batch" and n % BATCH:
+    if CASES[case][1] in ("mixed_batch", "mixed_packed") and n % BATCH:
         raise ValueError(f"{case}: n must be a multiple of the batch size {BATCH}")
     try:
         ir_n = _run(case, n, design, os.path.join(tmp, f"callgrind.{case}.{n}"))

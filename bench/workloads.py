@@ -88,9 +88,12 @@ CHANNELS = (
 TICK = 1e-4
 
 
-def fresh(rid: str) -> str:
+def fresh(rid: Any) -> Any:
     """An equal but new string: ids reach a router freshly decoded from a request, so
-    the id maps must hash them and compare them with the stored keys."""
+    the id maps must hash them and compare them with the stored keys. An int id (a state
+    built with ``int_ids``, for packed batches) is returned as it is."""
+    if type(rid) is int:
+        return rid
     return rid[:1] + rid[1:]
 
 
@@ -206,8 +209,9 @@ class State:
     about it: which conversations are active where, and the current time."""
 
     def __init__(self, engine: str, scale: Scale, seed: int = 1,
-                 features: Features = PLAIN) -> None:
+                 features: Features = PLAIN, int_ids: bool = False) -> None:
         self.engine = engine
+        self.int_ids = int_ids    # conversations and operators named by ints, not strs
         self.scale = scale
         self.features = features
         self.rng = random.Random(seed)
@@ -240,13 +244,15 @@ class State:
         self.memory_after = 0
         self.build_s = 0.0
 
-    def new_id(self) -> str:
+    def new_id(self) -> Any:
         self._n += 1
-        return f"c{self._n}"
+        return self._n if self.int_ids else f"c{self._n}"
 
-    def new_ids(self, n: int) -> list[str]:
+    def new_ids(self, n: int) -> list[Any]:
         k = self._n
         self._n += n
+        if self.int_ids:
+            return list(range(k + 1, k + n + 1))
         return [f"c{i}" for i in range(k + 1, k + n + 1)]
 
     def tick(self) -> float:
@@ -314,10 +320,12 @@ class State:
 
 
 def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = None,
-          seed: int = 1, features: Features = PLAIN) -> State:
+          seed: int = 1, features: Features = PLAIN, int_ids: bool = False) -> State:
     """Build the benchmark state (see the module docstring) on ``engine``, with
     ``features`` switched on: with offers, the build accepts each conversation as it is
-    offered; with skills, the waiting conversations require skills.
+    offered; with skills, the waiting conversations require skills. ``int_ids``: the
+    conversations and operators are named by ints (operator ``i`` is ``1_000_000 + i``),
+    as packed batches name them.
 
     Raises :class:`TooSlow` once building has taken more than ``budget_s`` seconds.
     """
@@ -325,7 +333,7 @@ def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = 
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        st = State(engine, scale, seed, features)
+        st = State(engine, scale, seed, features, int_ids)
         r = st.router
         submit = r.submit
         accept = r.accept
@@ -343,7 +351,7 @@ def build(engine: str, scale: Scale = DESIGN_SCALE, budget_s: Optional[float] = 
 
         for i in range(scale.operators):
             g = st.groups[i // per]
-            op = f"op{i:05d}"
+            op: Any = 1_000_000 + i if int_ids else f"op{i:05d}"
             if skilled:
                 r.add_operator(op, [g], scale.limit, "online", now=st.now,
                                skills=st.operator_skills(op))
