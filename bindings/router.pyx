@@ -39,7 +39,7 @@ cdef class Router:
     cdef dict hold_map       # live hold id -> its Hold handle
     cdef list hold_ids       # Hold handle -> its id (None once ended)
     cdef object cur_hold     # the hold id of the call being made (HoldRefused names it)
-    cdef bint packing        # in apply_packed: events are written as packed records...
+    cdef bint packing        # in apply_packed (a second one is refused); its events are...
     cdef PyObject* pk        # ...in this bytes object (a big batch) or NULL: pk_buf
     cdef char* pk_buf        # (packing.pyx); pk_n bytes so far
     cdef Py_ssize_t pk_n, pk_cap
@@ -162,7 +162,7 @@ cdef class Router:
         come first: this is where a call has succeeded. In ``apply_packed`` they are
         written as packed records instead (timers fired by a call that may yet be refused
         still become objects, held in ``pending``)."""
-        if self.packing and out is not self.pending:
+        if out is None:     # apply_packed's commands (packing.pyx): written as records
             return self._collect_packed()
         if self.pending and out is not self.pending:
             out.extend(self.pending)
@@ -179,10 +179,10 @@ cdef class Router:
         return 0
 
     cdef int _collect_packed(self) except -1:
-        if self.pending:
-            held, self.pending = self.pending, []
-            pk_append(self, _packed.encode_events(held, self.config))
         try:
+            if self.pending:
+                held, self.pending = self.pending, []
+                pk_append(self, _packed.encode_events(held, self.config))
             pack_events(self)
         except BaseException:
             self.broken = True
@@ -958,6 +958,10 @@ cdef class Router:
         commands applied before it."""
         cdef const PkCmd* cmds
         cdef Py_ssize_t i, n
+        if self.packing:
+            raise InvalidState(
+                "apply_packed was called while an apply_packed of this router is running "
+                "(from its clock?): a clock must not call back into the router")
         if not PACK_OK:
             return _packed.apply(self, data)
         if type(data) is not bytes or PyBytes_GET_SIZE(data) % sizeof(PkCmd):

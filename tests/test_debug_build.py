@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ["test_differential.py", "test_invariants.py", "test_bad_input.py",
-          "test_package.py", "test_journal.py"]
+          "test_package.py", "test_journal.py", "test_packed.py"]
 
 
 @pytest.mark.skipif(not (ROOT / "setup.py").exists(), reason="needs the source tree")

@@ -204,6 +204,8 @@ def test_commands_round_trip_and_what_has_no_packed_form_is_refused():
     assert packed.decode_commands(data, CONFIG) == cmds
     assert struct.unpack_from("<BxHH", data) == (packed.SUBMIT, 2, 3)
     for bad in (pr.Submit(request="c1", channel="web", group="first"),
+                pr.Finish(request=1, now=math.nan), pr.Finish(request=1, now=True),
+                pr.Finish(request=1, now="noon"),
                 pr.Submit(request=1, channel="web", group="first", visitor="v"),
                 pr.Submit(request=1, channel="web", group="first", skills={"x": 1}),
                 pr.Submit(request=1, channel="sms", group="first"),
@@ -302,19 +304,97 @@ def test_timers_fired_by_a_refused_record_are_told_by_the_next_call(engine):
 
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 def test_any_buffer_is_read_as_a_copy(engine):
-    """A bytearray (or memoryview) is read as it was at the call: the caller changing it
-    later changes nothing."""
-    buf = bytearray(packed.encode_commands(
-        [pr.Submit(request=1, channel="web", group="first", now=1.0)], CONFIG))
-    r, twin = floor(engine), floor(engine)
+    """A bytearray (or memoryview) is read as it was at the call: a clock that changes it
+    while the batch runs (its records leave ``now`` to the clock) changes nothing."""
+    buf = bytearray(packed.COMMAND.pack(packed.SUBMIT, 0, 0, 0, 1, math.nan)
+                    + packed.COMMAND.pack(packed.SUBMIT, 0, 0, 0, 2, math.nan))
+    ticks = iter([1.0, 1.0, 1.0, 1.0])
+
+    def clock():
+        buf[:] = b"\x00" * len(buf)      # op 0: refused, if it were read now
+        return next(ticks)
+
+    r = _like_floor(ENGINES[engine](CONFIG, clock=clock))
+    twin = floor(engine)
     out = r.apply_packed(buf)
-    buf[:] = b"\x00" * len(buf)
-    assert packed.decode_events(out, CONFIG) == twin.submit(1, "web", "first", now=1.0)
+    assert packed.decode_events(out, CONFIG) == twin.apply_many(
+        [pr.Submit(request=1, channel="web", group="first", now=1.0),
+         pr.Submit(request=2, channel="web", group="first", now=1.0)])
     assert r.apply_packed(memoryview(packed.encode_commands(
         [pr.Finish(request=1, now=2.0)], CONFIG))) == packed.encode_events(
         twin.finish(1, now=2.0), CONFIG)
     assert r.apply_packed(b"") == b""
     assert r._state() == twin._state()
+
+
+def _like_floor(r):
+    """``r`` (made with its own clock) given floor()'s operators."""
+    r.add_operator(101, ["first"], 2, "online", now=0.0)
+    r.add_operator(102, ["first", "second"], 2, "online", now=0.0)
+    r.add_operator(103, ["offers"], 1, "online", now=0.0)
+    r.add_operator("senior", ["second"], 1, "online", now=0.0)
+    r.add_operator(104, ["first"], 3, "online", now=0.0, kind="bot")
+    r.add_operator(105, ["second"], 2, "offline", now=0.0)
+    return r
+
+
+def test_a_clock_that_calls_apply_packed_again_is_refused_and_its_method_calls_answered():
+    calls = []
+
+    def clock():
+        if not calls:
+            calls.append("in")
+            with pytest.raises(pr.InvalidState, match="apply_packed"):
+                r.apply_packed(packed.COMMAND.pack(packed.ADVANCE, 0, 0, 0, 0, 0.5))
+            calls.append(r.submit("from-clock", "web", "second", now=0.5))
+        return 1.0
+
+    r = _like_floor(pr.Router(CONFIG, clock=clock))
+    out = r.apply_packed(packed.COMMAND.pack(packed.SUBMIT, 0, 0, 0, 7, math.nan))
+    assert calls[1] == [pr.Assigned("from-clock", 102, "second", "web", 0.5, 0.0)]
+    assert packed.decode_events(out, CONFIG)[0].request == 7
+    r.check()
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_a_visitors_conversation_ended_by_a_packed_command_is_forgotten_as_by_apply_many(
+        engine):
+    """A conversation submitted by a method with a visitor (sticky routing remembers its
+    operator) and ended by a packed Finish or Cancel: the visitor's books are kept as
+    when apply_many ends it."""
+    cfg = pr.RouterConfig(channels=[pr.Channel("web")],
+                          groups=[pr.Group("g", sticky_for=600.0)])
+    routers = []
+    for form in ("packed", "many"):
+        r = ENGINES[engine](cfg)
+        r.add_operator(1, ["g"], 3, "online", now=0.0)
+        r.add_operator(2, ["g"], 3, "online", now=0.0)
+        r.submit(10, "web", "g", visitor="ann", now=1.0)
+        r.submit(11, "web", "g", visitor="bob", now=1.0)
+        cmds = [pr.Finish(request=10, now=2.0), pr.Cancel(request=11, now=2.0)]
+        if form == "packed":
+            r.apply_packed(packed.encode_commands(cmds, cfg))
+        else:
+            r.apply_many(cmds)
+        back = r.submit(12, "web", "g", visitor="ann", now=3.0)   # sticky: ann's operator
+        routers.append((r._state(), back))
+    assert routers[0] == routers[1]
+
+
+def test_ids_no_messagepack_holds_still_travel_in_other_records():
+    """The methods take any int and any str as an id; an event naming one MessagePack
+    cannot hold (past 64 bits, a lone surrogate) goes in the wide form, not lost."""
+    big, odd = 2**70, "caf\udce9"
+    for engine in ENGINES:
+        r = floor(engine)
+        r.submit(big, "call", "offers", now=1.0)            # offered to 103
+        r.submit(odd, "call", "offers", now=1.0)            # queued behind it
+        out = r.apply_packed(packed.encode_commands([pr.Advance(now=30.0)], CONFIG))
+        got = packed.decode_events(out, CONFIG)
+        assert got[0] == pr.OfferExpired(big, 103, 21.0)
+        assert any(e.request == odd for e in got if hasattr(e, "request"))
+        assert {packed.EVENT.unpack_from(out, 0)[:2]} == {(packed.OTHER, 1)}
+        r.check()
 
 
 def applicable(cmds: list) -> list:
@@ -338,10 +418,14 @@ def test_the_native_answer_is_the_shared_encoders_bytes_for_a_big_batch():
     then give back the native answer's room."""
     cmds = applicable(stream(7, 3000))
     assert len(cmds) > 1500
+    # then a wave the floor cannot answer, its overflow timers fired by one Advance: the
+    # answer outgrows the room it started with (two event records a command)
+    cmds += [pr.Submit(request=10**6 + k, channel="web", group="first", now=1e6)
+             for k in range(2000)] + [pr.Advance(now=2e6)]
     data = packed.encode_commands(cmds, CONFIG)
     a, b = floor("native"), floor("native")
     out = a.apply_packed(data)
-    assert len(out) > 65536 and out == packed.apply(b, data)
+    assert len(out) > 2 * packed.EVENT.size * len(cmds) and out == packed.apply(b, data)
     assert a._state() == b._state()
     assert _core._fast_paths["pack"] is True
     assert a.apply_packed(packed.encode_commands([pr.Advance(now=1e7)], CONFIG)) == \
@@ -397,6 +481,10 @@ def test_the_simulator_reports_the_same_day_packed_and_by_method_calls():
         {**g, "accept_timeout": 15.0} for g in raw["router"]["groups"]]}}
     for variant in (raw, offering):
         sc = scenario_from(variant)
+        if variant is raw:      # and a group that turns some away (max_queue)
+            for g in variant["router"]["groups"]:
+                g["max_queue"] = 0
+            sc = scenario_from(variant)
         native = _simulate(sc)[0]
         methods = _simulate(sc, wrap=lambda r: r)[0]
         ref = _simulate(sc, engine="reference")[0]
@@ -406,6 +494,8 @@ def test_the_simulator_reports_the_same_day_packed_and_by_method_calls():
             d.pop("engine")
         assert plain[0] == plain[1] == plain[2]
         assert native.overall.answered > 500
+        if variant is raw:
+            assert native.overall.rejected > 0
 
 
 def test_ids_of_every_size_come_back_as_they_went_in():

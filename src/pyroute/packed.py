@@ -131,7 +131,7 @@ def encode_commands(cmds: Any, config: Any) -> bytes:
     out = bytearray()
     for cmd in cmds:
         tp = type(cmd)
-        now = math.nan if cmd.now is None else float(cmd.now)
+        now = _packed_now(cmd.now)
         if tp is Advance:
             out += COMMAND.pack(ADVANCE, 0, 0, 0, 0, now)
             continue
@@ -169,6 +169,19 @@ def encode_commands(cmds: Any, config: Any) -> bytes:
         else:
             out += COMMAND.pack(_CODE[tp], 0, 0, 0, rid, now)
     return bytes(out)
+
+
+def _packed_now(now: Any) -> float:
+    """A command's ``now`` as its record holds it: NaN for None (the router's clock)."""
+    if now is None:
+        return math.nan
+    if isinstance(now, bool) or not isinstance(now, (int, float)):
+        raise errors.InvalidArgument(f"now must be a number of seconds or None, got {now!r}")
+    t = float(now)
+    if math.isnan(t):
+        raise errors.InvalidArgument(
+            "now is NaN: a packed record's NaN means the router's clock; pass None for that")
+    return t
 
 
 # ---------------------------------------------------------------------- events
@@ -211,13 +224,56 @@ def encode_events(events: list, config: Any) -> bytes:
 
 def other(ev: Any) -> bytes:
     """An event as an *other* record: the header (``aux`` the payload's length), then the
-    event's MessagePack, zero-padded to a multiple of 8 bytes."""
-    body = _MSGPACK.encode(ev)
-    return EVENT.pack(OTHER, 0, -1, -1, len(body), 0, 0, 0.0, 0.0) + body + bytes(-len(body) % 8)
+    event's MessagePack, zero-padded to a multiple of 8 bytes. An id MessagePack cannot
+    hold (an int past 64 bits, a str with a lone surrogate: the methods accept both) is
+    not lost: the payload is then the event in the wide form (``code`` 1, :func:`_wide`)."""
+    code = 0
+    try:
+        body = _MSGPACK.encode(ev)
+    except (OverflowError, UnicodeEncodeError):
+        code = 1
+        body = _MSGPACK.encode([type(ev).__name__,
+                                [_wide(getattr(ev, f)) for f in ev.__struct_fields__]])
+    return (EVENT.pack(OTHER, code, -1, -1, len(body), 0, 0, 0.0, 0.0) + body
+            + bytes(-len(body) % 8))
 
 
-def other_event(payload: Any) -> Any:
-    """The event of an *other* record's payload (its ``aux`` bytes after the header)."""
+def _wide(x: Any) -> Any:
+    """A field of an event as MessagePack can hold it: in the wide form every array is a
+    tag, ``["int", decimal]``, ``["str", utf-8 with surrogates]`` or ``["tuple", items]``."""
+    if type(x) is int and not INT64[0] <= x < 2**64:
+        return ["int", str(x)]
+    if type(x) is str:
+        try:
+            x.encode()
+        except UnicodeEncodeError:
+            return ["str", x.encode("utf-8", "surrogatepass")]
+        return x
+    if type(x) is tuple:
+        return ["tuple", [_wide(v) for v in x]]
+    return x
+
+
+def _narrow(x: Any) -> Any:
+    if type(x) is not list:
+        return x
+    tag, v = x
+    if tag == "int":
+        return int(v)
+    if tag == "str":
+        return v.decode("utf-8", "surrogatepass")
+    return tuple(_narrow(i) for i in v)
+
+
+_EVENT_TYPES = {t.__name__: t for t in Event.__args__}  # type: ignore[attr-defined]
+
+
+def other_event(payload: Any, code: int = 0) -> Any:
+    """The event of an *other* record's payload (its ``aux`` bytes after the header);
+    ``code`` is the record's (1: the wide form)."""
+    if code == 1:
+        name, fields = msgspec.msgpack.decode(payload)
+        return _EVENT_TYPES[name](*[_narrow(f) for f in fields])
     return _EVENTS.decode(payload)
 
 
@@ -243,7 +299,7 @@ def iter_events(data: Any, config: Any) -> Iterator[Any]:
         elif tp == ACCEPTED:
             yield Accepted(rid, op, at, value)
         elif tp == OTHER:
-            yield other_event(view[i:i + aux])
+            yield other_event(view[i:i + aux], code)
             i += aux + (-aux % 8)
         else:
             raise ValueError(f"not a packed event record (type {tp} at byte {i - EVENT.size})")

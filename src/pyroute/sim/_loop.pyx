@@ -619,7 +619,7 @@ cdef class Loop:
             elif ev.type == PK_ACCEPTED and offer_group >= 0:
                 self.answer(ev.req, <int32_t>ev.op, ev.at, offer_group)
             elif ev.type == PK_OTHER:
-                self.events([_packed.other_event(data[i:i + ev.aux])])
+                self.events([_packed.other_event(data[i:i + ev.aux], ev.code)])
                 i += ev.aux + (-ev.aux & 7)
         return ev
 
