@@ -40,7 +40,11 @@ CHANNELS = [c.name for c in CONFIG.channels]
 
 def floor(engine):
     """A small floor: int operators, one str-named operator, one bot, an offline one."""
-    r = ENGINES[engine](CONFIG)
+    return staff(ENGINES[engine](CONFIG))
+
+
+def staff(r):
+    """``r`` (a router or a durable one, of CONFIG) given the floor's operators."""
     r.add_operator(101, ["first"], 2, "online", now=0.0)
     r.add_operator(102, ["first", "second"], 2, "online", now=0.0)
     r.add_operator(103, ["offers"], 1, "online", now=0.0)
@@ -256,24 +260,19 @@ def _rec(op=1, ch=0, g=0, prio=0, rid=1, now=1.0):
 def test_a_bad_record_fails_at_its_place_on_both_engines_alike(bad, kind, words):
     """The commands before it stay applied and are told (as Structs, in BatchError);
     nothing of it or after it happens; both engines say the same."""
+    # 10 active, 11 rejected (a hidden group), 12 and 13 waiting: the first line offline
+    setup = [pr.Submit(request=10, channel="web", group="first", now=0.9),
+             pr.Submit(request=11, channel="web", group="dark", now=0.9),
+             pr.SetStatus(operator=101, status="offline", now=0.9),
+             pr.SetStatus(operator=102, status="offline", now=0.9),
+             pr.SetStatus(operator=104, status="offline", now=0.9),
+             pr.Submit(request=12, channel="web", group="first", now=0.9),
+             pr.Submit(request=13, channel="web", group="first", now=0.9)]
     seen = []
     for engine in ENGINES:
-        r = floor(engine)
-        r.apply_many([pr.Submit(request=10, channel="web", group="first", now=0.9),
-                      pr.Submit(request=11, channel="web", group="dark", now=0.9),
-                      pr.SetStatus(operator=101, status="offline", now=0.9),
-                      pr.SetStatus(operator=102, status="offline", now=0.9),
-                      pr.SetStatus(operator=104, status="offline", now=0.9),
-                      pr.Submit(request=12, channel="web", group="first", now=0.9),
-                      pr.Submit(request=13, channel="web", group="first", now=0.9)])
-        twin = floor(engine)
-        twin.apply_many([pr.Submit(request=10, channel="web", group="first", now=0.9),
-                         pr.Submit(request=11, channel="web", group="dark", now=0.9),
-                         pr.SetStatus(operator=101, status="offline", now=0.9),
-                         pr.SetStatus(operator=102, status="offline", now=0.9),
-                         pr.SetStatus(operator=104, status="offline", now=0.9),
-                         pr.Submit(request=12, channel="web", group="first", now=0.9),
-                         pr.Submit(request=13, channel="web", group="first", now=0.9)])
+        r, twin = floor(engine), floor(engine)
+        r.apply_many(setup)
+        twin.apply_many(setup)
         good = _rec(op=3, rid=12, now=1.0)
         with pytest.raises(pr.BatchError) as ei:
             r.apply_packed(good + bad + _rec(op=4, now=2.0))
@@ -314,7 +313,7 @@ def test_any_buffer_is_read_as_a_copy(engine):
         buf[:] = b"\x00" * len(buf)      # op 0: refused, if it were read now
         return next(ticks)
 
-    r = _like_floor(ENGINES[engine](CONFIG, clock=clock))
+    r = staff(ENGINES[engine](CONFIG, clock=clock))
     twin = floor(engine)
     out = r.apply_packed(buf)
     assert packed.decode_events(out, CONFIG) == twin.apply_many(
@@ -325,17 +324,6 @@ def test_any_buffer_is_read_as_a_copy(engine):
         twin.finish(1, now=2.0), CONFIG)
     assert r.apply_packed(b"") == b""
     assert r._state() == twin._state()
-
-
-def _like_floor(r):
-    """``r`` (made with its own clock) given floor()'s operators."""
-    r.add_operator(101, ["first"], 2, "online", now=0.0)
-    r.add_operator(102, ["first", "second"], 2, "online", now=0.0)
-    r.add_operator(103, ["offers"], 1, "online", now=0.0)
-    r.add_operator("senior", ["second"], 1, "online", now=0.0)
-    r.add_operator(104, ["first"], 3, "online", now=0.0, kind="bot")
-    r.add_operator(105, ["second"], 2, "offline", now=0.0)
-    return r
 
 
 def test_a_clock_that_calls_apply_packed_again_is_refused_and_its_method_calls_answered():
@@ -349,7 +337,7 @@ def test_a_clock_that_calls_apply_packed_again_is_refused_and_its_method_calls_a
             calls.append(r.submit("from-clock", "web", "second", now=0.5))
         return 1.0
 
-    r = _like_floor(pr.Router(CONFIG, clock=clock))
+    r = staff(pr.Router(CONFIG, clock=clock))
     out = r.apply_packed(packed.COMMAND.pack(packed.SUBMIT, 0, 0, 0, 7, math.nan))
     assert calls[1] == [pr.Assigned("from-clock", 102, "second", "web", 0.5, 0.0)]
     assert packed.decode_events(out, CONFIG)[0].request == 7
@@ -436,7 +424,7 @@ def test_the_native_answer_is_the_shared_encoders_bytes_for_a_big_batch():
 def test_a_durable_router_journals_a_packed_batch(tmp_path):
     cmds = applicable(stream(3, 200))
     data = packed.encode_commands(cmds, CONFIG)
-    d = floor_durable(tmp_path)
+    d = staff(pr.Router.open(tmp_path / "j", CONFIG))
     out = d.apply_packed(data)
     state = d._state()
     d.close()
@@ -444,17 +432,6 @@ def test_a_durable_router_journals_a_packed_batch(tmp_path):
     assert again._state() == state
     assert packed.decode_events(out, CONFIG) == floor("native").apply_many(cmds)
     again.close()
-
-
-def floor_durable(tmp_path):
-    d = pr.Router.open(tmp_path / "j", CONFIG)
-    d.add_operator(101, ["first"], 2, "online", now=0.0)
-    d.add_operator(102, ["first", "second"], 2, "online", now=0.0)
-    d.add_operator(103, ["offers"], 1, "online", now=0.0)
-    d.add_operator("senior", ["second"], 1, "online", now=0.0)
-    d.add_operator(104, ["first"], 3, "online", now=0.0, kind="bot")
-    d.add_operator(105, ["second"], 2, "offline", now=0.0)
-    return d
 
 
 def test_an_explaining_router_explains_what_a_packed_batch_decided():
