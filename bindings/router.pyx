@@ -162,17 +162,28 @@ cdef class Router:
         come first: this is where a call has succeeded. In ``apply_packed`` they are
         written as packed records instead (timers fired by a call that may yet be refused
         still become objects, held in ``pending``)."""
-        if out is not None and self.pending and out is not self.pending:
+        if out is None:     # apply_packed's commands (packing.pyx): written as records
+            return self._collect_packed()
+        if self.pending and out is not self.pending:
             out.extend(self.pending)
             self.pending = []
         try:
-            if out is None:     # apply_packed's own commands (packing.pyx): records
-                if self.pending:
-                    held, self.pending = self.pending, []
-                    pk_append(self, _packed.encode_events(held, self.config))
-                pack_events(self)
-            else:
-                convert_events(self, out, 0, self.e.evs.n, True)
+            convert_events(self, out, 0, self.e.evs.n, True)
+        except BaseException:
+            self.broken = True
+            raise
+        finally:
+            eng_free_dead(&self.e)
+        if PR_DEBUG:
+            self.check()
+        return 0
+
+    cdef int _collect_packed(self) except -1:
+        try:
+            if self.pending:
+                held, self.pending = self.pending, []
+                pk_append(self, _packed.encode_events(held, self.config))
+            pack_events(self)
         except BaseException:
             self.broken = True
             raise
