@@ -241,6 +241,52 @@ def test_a_redelivered_command_is_applied_once(server, tenants):
     assert worker.applied == 1 and worker.duplicates == 1 and other.duplicates == 1
 
 
+def test_a_shard_remembers_exactly_its_newest_command_ids(server, tenants):
+    """The re-send window is the newest ``remember`` ids of the shard, in the order they
+    came, whichever path an entry took (the compiled loop, or the careful one for the
+    first entry of a tenant in a batch), and a worker taking over from the snapshot
+    remembers the same: a re-send inside the window is refused, one outside is
+    applied (as a new command: here an operator id the tenant already has)."""
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000, snapshot_every=1,
+                    remember=3)
+    r = redis.Redis.from_url(server)
+    n = shard_of("acme")
+
+    def send(cid, op):
+        cmd = pr.AddOperator(operator=op, groups=("g",), limit=1, status="online", now=1.0)
+        r.xadd(key(n, "commands"), {"cid": cid, "tenant": "acme",
+                                    "cmd": msgspec.msgpack.encode(cmd)})
+    for i in range(5):   # one batch: c0 by the careful path, c1..c4 by the native loop
+        send(f"c{i}", f"op{i}")
+    worker.step(block_ms=50)
+    sh = worker.owned[n]
+    assert list(sh.seen) == list(sh.order) == ["c2", "c3", "c4"]
+    send("c6", "op6")    # a batch of one: the careful path
+    worker.step(block_ms=50)
+    assert list(sh.seen) == list(sh.order) == ["c3", "c4", "c6"]
+    assert worker.applied == 6 and worker.duplicates == 0
+    r.delete(key(n, "lease"))
+    other = Worker(server, load_tenants(tenants), lease_ms=2000, remember=3)
+    send("c4", "op4")    # inside the window: refused
+    send("c2", "op2")    # forgotten: applied again (the router refuses the operator id)
+    other.step(block_ms=50)
+    assert list(other.owned[n].seen) == ["c4", "c6", "c2"]   # c3 made room for c2
+    events = [f for _, f in r.xrange(key(n, "events"))]
+    assert [(f[b"cid"], b"error" in f) for f in events[-2:]] == [(b"c4", True),
+                                                                 (b"c2", True)]
+    assert b"DuplicateId: command id" in events[-2][b"error"]
+    assert not events[-1][b"error"].startswith(b"DuplicateId: command id")
+    assert other.duplicates == 1
+    # a worker keeping fewer ids: the snapshot's newest two (c4, c6), then the replay of
+    # the entries after the snapshot (c4 refused again, c2)
+    r.delete(key(n, "lease"))
+    third = Worker(server, load_tenants(tenants), lease_ms=2000, remember=2)
+    third.step(block_ms=50)
+    assert list(third.owned[n].seen) == list(third.owned[n].order) == ["c6", "c2"]
+    assert third.duplicates == 1
+    with pytest.raises(pr.InvalidArgument, match="remember must be a positive int"):
+        Worker(server, load_tenants(tenants), remember=0)
+
 def test_a_deeply_nested_entry_is_skipped_not_fatal(server, tenants):
     """A MessagePack value nested deeper than the decoder recurses (RecursionError, not a
     DecodeError) is malformed like any other: logged, skipped, counted; the entries read

@@ -16,8 +16,8 @@ def crc32(data: bytes) -> int: ...
 
 def str_array(fields: list[bytes]) -> bytes: ...
 
-def apply_entries(entries: list, seen: dict, seen_max: int, decode_cmd: Any, encode: Any,
-                  careful: Any, apply_each_of: Any, refused: Any,
+def apply_entries(entries: list, seen: dict, order: Any, seen_max: int, decode_cmd: Any,
+                  encode: Any, careful: Any, apply_each_of: Any, refused: Any,
                   keep_entries: bool) -> tuple[list, int]: ...
 
 class JournalLog:

@@ -94,12 +94,21 @@ class Shard:
         self.since_snapshot = 0
         self.snapshot_at = time.monotonic()
         self.seen: dict[str, None] = {}   # recent command ids, oldest first
+        self.order: deque = deque()        # the same ids: the oldest is forgotten in O(1)
+
+    def recall(self, ids: Any, most: int) -> None:
+        """Start from these command ids (a snapshot's), the newest ``most`` of them."""
+        self.seen = dict.fromkeys(ids)
+        self.order = deque(self.seen)
+        while len(self.order) > most:
+            del self.seen[self.order.popleft()]
 
 
 class Worker:
     """Holds leases on shards, applies their commands in order, writes the events.
 
-    ``Worker(redis_url, tenants, shards=range(16), lease_ms=5000, snapshot_every=10_000)``;
+    ``Worker(redis_url, tenants, shards=range(16), lease_ms=5000, snapshot_every=10_000,
+    remember=SEEN)``; ``remember`` command ids a shard keeps to drop re-sends;
     ``run(stop=lambda: False)`` loops until ``stop()``; ``step()`` does one round (for
     tests). Counters: ``applied``, ``malformed``, ``unknown_tenant``.
     """
@@ -107,7 +116,7 @@ class Worker:
     def __init__(self, url: str, tenants: dict[str, RouterConfig], shards: Any = None,
                  total_shards: int = SHARDS, lease_ms: int = 5000,
                  snapshot_every: int = 10_000, name: Optional[str] = None,
-                 batch: int = 1000) -> None:
+                 batch: int = 1000, remember: int = SEEN) -> None:
         import redis
         self.redis = redis.Redis.from_url(url)
         # XREAD's reply as Redis sends it, not a dict per entry (this client's own table)
@@ -120,6 +129,11 @@ class Worker:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise errors.InvalidArgument(f"batch must be a positive int, got {batch!r}")
         self.batch = batch
+        if isinstance(remember, bool) or not isinstance(remember, int) or remember < 1:
+            raise errors.InvalidArgument(
+                f"remember must be a positive int (command ids a shard keeps), got "
+                f"{remember!r}")
+        self.remember = remember
         self.me = name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.owned: dict[int, Shard] = {}
         self.applied = self.malformed = self.unknown_tenant = self.duplicates = 0
@@ -164,7 +178,8 @@ class Worker:
                 log.warning("shard %d: unusable snapshot (%s: %.200s); replaying the "
                             "command stream from its start", n, type(e).__name__, e)
             else:
-                sh.routers, sh.seen, sh.last = routers, seen, last
+                sh.routers, sh.last = routers, last
+                sh.recall(seen, self.remember)
         tail = self.redis.xrevrange(key(n, "events"), count=1)
         sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
         sh.replaying = _cmp(sh.emitted, sh.last) > 0
@@ -324,7 +339,7 @@ class Worker:
         if not entries:
             return []
         out, applied = apply_entries(
-            entries, sh.seen, SEEN, _CMD.decode, _ENC.encode,
+            entries, sh.seen, sh.order, self.remember, _CMD.decode, _ENC.encode,
             lambda entry, cid, tenant, cmd: self._decode(sh, entry, cid, tenant, cmd),
             lambda tenant: self._router(sh, tenant).apply_each,
             lambda entry, cid, tenant, res: self._refused(sh, entry, cid, tenant, res),
@@ -369,8 +384,9 @@ class Worker:
                     b"DuplicateId: command id already applied; its events are earlier in the "
                     b"events stream"]
         sh.seen[cid] = None
-        if len(sh.seen) > SEEN:
-            del sh.seen[next(iter(sh.seen))]
+        sh.order.append(cid)
+        if len(sh.seen) > self.remember:
+            del sh.seen[sh.order.popleft()]
         if tenant not in self.tenants:
             self.unknown_tenant += 1
             ev = Rejected(getattr(cmd, "request", None) or cid, cmd.now or 0.0,
