@@ -555,6 +555,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
     if res.get("sim_instructions"):
         from . import siminstructions
         lines += [""] + siminstructions.text(res["sim_instructions"])
+    if res.get("worker_instructions"):
+        from . import workerinstructions
+        lines += [""] + workerinstructions.text(res["worker_instructions"])
     mem = res["engines"]["native"]["memory"]
     lines += ["", "## Memory", "",
               f"Native core: {fmt_bytes(mem['bytes_per_waiting'])} per waiting conversation "

@@ -476,3 +476,49 @@ def test_worker_with_no_tenants_serves_the_example_tenant(tmp_path: Path) -> Non
         finally:
             if started is not None:
                 started.stop()
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("redis-server") is None,
+                    reason="valgrind or redis-server is not installed")
+def test_worker_instructions_count_every_command_of_both_cases() -> None:
+    """pyroute bench --instructions, Redis worker section at a tiny size: the counted
+    worker saw every command and wrote an event entry for each (the figures would
+    otherwise say so and stop), a count for fresh shards and for shards with a full
+    window of remembered ids, in the Markdown."""
+    pytest.importorskip("redis")
+    from pyroute.cli import _bench
+    _bench()
+    from pyroute.bench import workerinstructions as wi
+    fig = wi.figures(n=600)
+    assert not fig.get("skipped"), fig
+    rows = {r["case"]: r for r in fig["rows"]}
+    assert list(rows) == ["fresh", "steady"]
+    for r in rows.values():
+        assert r["commands"] == 600 and r["ir_per_command"] == r["ir"] / 600, r
+        assert 2_000 < r["ir_per_command"] < 500_000, r
+    md = "\n".join(wi.text(fig))
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")][2:]
+    assert len(table) == 2 and all("| 600 |" in ln for ln in table), table
+    assert "Skipped: no valgrind." in "\n".join(wi.text({"n": 1, "skipped": "no valgrind"}))
+
+
+def test_redis_rows_report_the_median_run_its_range_and_the_target() -> None:
+    """The Redis section of RESULTS.md: a row a configuration with the median run and the
+    slowest and fastest beside it, and the one-worker target judged on every one-worker
+    row (fresh and up for a while)."""
+    from pyroute.cli import _bench
+    _bench()
+    from pyroute.bench import redisbench as rb
+
+    def row(rate: float) -> dict:
+        return {"seconds": 1.0, "per_second": 100_000.0, "running_seconds": 0.5,
+                "running_per_second": rate, "running_range": (rate - 10_000, rate + 5_000)}
+    res = {"commands": 100_000, "tenants": 32, "shards": 16, "takeover_s": 1.7,
+           "lease_s": 2.0, "1": row(200_000), "2": row(210_000),
+           "1, up for a while": row(160_000)}
+    rows = rb.rows(res)
+    assert [r[0] for r in rows] == ["1", "2", "1, up for a while"]
+    assert rows[2][4:] == ("160,000", "150,000 - 165,000")
+    assert "or more: met" in rb.text(res)
+    res["1, up for a while"] = row(140_000)
+    assert "or more: MISSED" in rb.text(res)

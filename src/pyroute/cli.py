@@ -110,6 +110,9 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
             progress("simulator instructions per customer, against Ciw and SimPy "
                      "(callgrind)")
             res["sim_instructions"] = siminstructions.figures()
+            from pyroute.bench import workerinstructions
+            progress("Redis worker instructions per command (callgrind)")
+            res["worker_instructions"] = workerinstructions.figures()
     machine.update(watch.stop())
     busy = _busy(machine["others_cores"], machine["steal_cores"])
     if busy:
