@@ -11,11 +11,12 @@ inside one ``functools.reduce`` until every command has been seen, so everything
 does in the worker's process is counted — reading and parsing the stream entries,
 decoding the commands, the routers, encoding and framing the events, the fenced writes —
 and Redis's own work is not (redis-server is another process; its CPU time over the run
-is reported beside, in microseconds a command, and it is noisy). Ir per command =
+is reported beside — Redis's own ``INFO cpu`` just before and after the rounds, in
+microseconds a command; noisy). Ir per command =
 Ir / commands. Two rows: fresh shards, and shards "up for a while" (each starts with a
 full window of 100,000 remembered command ids in its snapshot, as in
 :mod:`.redisbench`). The collector's thresholds are the ``pyroute worker`` command's
-(``pyroute.cli.WORKER_GC``), and one full collection runs after the restores, so that
+(``pyroute.redis.worker.WORKER_GC``), and one full collection runs after the restores, so that
 the collector's walks over the restored shards (a cost of the takeover) are not counted.
 """
 
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 N = 20_000
+DEADLINE_S = 300   # the counted worker gives up (and the run fails) past this
 CASES = {"fresh": "fresh shards", "steady": "up for a while (100,000 ids remembered a shard)"}
 
 
@@ -53,19 +55,11 @@ def _self_cmd() -> list[str]:
         __spec__.name if __spec__ is not None else None, __file__)
 
 
-def _cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def child(url: str, tenants: str, n: int) -> None:
     """The counted worker: leases and restores, then rounds until ``n`` commands."""
     import functools
 
-    from pyroute.cli import WORKER_GC
-    from pyroute.redis.worker import Worker, load_tenants
+    from pyroute.redis.worker import WORKER_GC, Worker, load_tenants
     gc.set_threshold(*WORKER_GC)
     w = Worker(url, load_tenants(tenants), lease_ms=600_000, snapshot_every=10_000)
     w._leases()
@@ -74,15 +68,25 @@ def child(url: str, tenants: str, n: int) -> None:
     # of the takeover, not of a command
     gc.collect()
     seen = [0]
+    t0 = time.perf_counter()
 
     def one(acc: int, _: Any) -> int:
         seen[0] += w._round(100, overlap=True)
+        if time.perf_counter() - t0 > DEADLINE_S:
+            raise SystemExit(f"the worker saw {seen[0]:,} of {n:,} commands in "
+                             f"{DEADLINE_S} s")
         return acc
+
+    def redis_cpu() -> float:
+        info = w.redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    c0 = redis_cpu()
     t0 = time.perf_counter()
     functools.reduce(one, iter(lambda: seen[0] < n, False), 0)
     w._settle()
     secs = time.perf_counter() - t0
-    print(json.dumps({"seen": seen[0], "applied": w.applied, "seconds": secs}))
+    print(json.dumps({"seen": seen[0], "applied": w.applied, "seconds": secs,
+                      "redis_cpu_s": redis_cpu() - c0}))
 
 
 def figures(n: int = N, keep: Optional[str] = None) -> dict[str, Any]:
@@ -130,11 +134,10 @@ def figures(n: int = N, keep: Optional[str] = None) -> dict[str, Any]:
                 if case == "steady":
                     rb._remembered(r)
                 out = os.path.join(keep or d, f"callgrind.worker.{case}.{n}")
-                c0 = _cpu(srv.pid)
                 ir, stdout = cg([*_self_cmd(), "--child", url, str(cfg), str(n)],
                                 "functools_reduce", out)
-                redis_s = _cpu(srv.pid) - c0
                 got = json.loads(stdout.strip().splitlines()[-1])
+                redis_s = got["redis_cpu_s"]
                 events = sum(r.xlen(key(s, "events")) for s in range(16))
                 if got["seen"] != n or events != n:
                     raise SystemExit(f"worker run {case}: {got['seen']} commands seen, "
@@ -144,7 +147,11 @@ def figures(n: int = N, keep: Optional[str] = None) -> dict[str, Any]:
                                     "redis_us_per_command": redis_s / n * 1e6})
         finally:
             srv.terminate()
-            srv.wait(timeout=10)
+            try:
+                srv.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+                srv.wait()
     return fig
 
 

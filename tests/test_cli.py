@@ -522,3 +522,6 @@ def test_redis_rows_report_the_median_run_its_range_and_the_target() -> None:
     assert "or more: met" in rb.text(res)
     res["1, up for a while"] = row(140_000)
     assert "or more: MISSED" in rb.text(res)
+    for label in ("1", "2", "1, up for a while"):   # nothing to judge: not a miss
+        del res[label]
+    assert "or more: not measured" in rb.text(res)

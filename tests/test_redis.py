@@ -270,7 +270,8 @@ def test_a_shard_remembers_exactly_its_newest_command_ids(server, tenants):
     send("c4", "op4")    # inside the window: refused
     send("c2", "op2")    # forgotten: applied again (the router refuses the operator id)
     other.step(block_ms=50)
-    assert list(other.owned[n].seen) == ["c4", "c6", "c2"]   # c3 made room for c2
+    # c3 made room for c2
+    assert list(other.owned[n].seen) == list(other.owned[n].order) == ["c4", "c6", "c2"]
     events = [f for _, f in r.xrange(key(n, "events"))]
     assert [(f[b"cid"], b"error" in f) for f in events[-2:]] == [(b"c4", True),
                                                                  (b"c2", True)]
@@ -286,6 +287,7 @@ def test_a_shard_remembers_exactly_its_newest_command_ids(server, tenants):
     assert third.duplicates == 1
     with pytest.raises(pr.InvalidArgument, match="remember must be a positive int"):
         Worker(server, load_tenants(tenants), remember=0)
+
 
 def test_a_deeply_nested_entry_is_skipped_not_fatal(server, tenants):
     """A MessagePack value nested deeper than the decoder recurses (RecursionError, not a
@@ -433,3 +435,30 @@ def test_the_native_batch_framing_follows_the_msgpack_headers(sizes):
             str_array(bad)
     with pytest.raises(TypeError):
         str_array((b"a",))
+
+
+@pytest.mark.parametrize("seen", ["c1c2", [1, 2], [["x"]], None])
+def test_a_snapshot_whose_remembered_ids_are_not_ids_is_unusable(server, tenants, seen):
+    """A snapshot whose "seen" is not a list of command ids (a str, ints, lists, nothing)
+    is counted as unusable and the shard replayed from the start, with an empty window:
+    its routers are not restored either, and nothing in it is taken for an id."""
+    worker = Worker(server, load_tenants(tenants), lease_ms=2000, snapshot_every=1)
+    client = Client(server)
+    n = shard_of("acme")
+    r = redis.Redis.from_url(server)
+    cid, since = client.send("acme", pr.AddOperator(operator="a", groups=("g",), limit=1,
+                                                    status="online", now=1.0))
+    worker.step(block_ms=50)
+    state = msgspec.msgpack.decode(r.hget(key(n, "snapshot"), "state"))
+    assert state["seen"] == [cid]           # the worker's own snapshot: the ids, as str
+    state["seen"] = seen
+    r.hset(key(n, "snapshot"), "state", msgspec.msgpack.encode(state))
+    r.delete(key(n, "lease"))
+    other = Worker(server, load_tenants(tenants), lease_ms=2000)
+    cid2, _ = client.send("acme", pr.Submit(request="c1", channel="web", group="g", now=2.0))
+    other.step(block_ms=50)
+    sh = other.owned[n]
+    assert other.bad_snapshots == 1
+    assert list(sh.seen) == list(sh.order) == [cid, cid2]   # replayed from the start
+    assert client.wait("acme", cid2, since)[0] == pr.Assigned(
+        request="c1", operator="a", group="g", channel="web", at=2.0, waited=0.0)

@@ -6,8 +6,8 @@
 
 
 def apply_entries(list entries, dict seen, object order, Py_ssize_t seen_max,
-                  object decode_cmd, object encode, object careful, object apply_each_of, object refused,
-                  bint keep_entries):
+                  object decode_cmd, object encode, object careful, object apply_each_of,
+                  object refused, bint keep_entries):
     """Apply one shard's command entries (``[[id, [k, v, ...]], ...]``, as XREAD gives
     them) in order: each tenant's commands in one ``apply_each``. Returns ``(out,
     applied)``: ``out`` the fields of the event entries, 5 a command, in stream order
@@ -18,10 +18,10 @@ def apply_entries(list entries, dict seen, object order, Py_ssize_t seen_max,
     ``(tenant name, command)``, the fields of an event entry already (re-delivered,
     unknown tenant) or None (malformed); ``apply_each_of(tenant name)`` the router's
     ``apply_each``; ``refused(entry, cid, tenant, error)`` the fields of a refused
-    command's event entry; ``seen`` the shard's recent command ids and ``order`` (a deque) the same ids,
-    oldest first: the oldest is forgotten in O(1) (``del seen[next(iter(seen))]`` on a
-    dict whose front was deleted over and over scans every deleted slot: 4-20 us a
-    command once a shard had seen ``seen_max`` ids)."""
+    command's event entry; ``seen`` the shard's recent command ids and ``order`` (a
+    deque) the same ids, oldest first: the oldest is forgotten in O(1) (``del
+    seen[next(iter(seen))]`` on a dict whose front was deleted over and over scans every
+    deleted slot: 4-20 us a command once a shard had seen ``seen_max`` ids)."""
     cdef list recs = []          # per entry: [entry, fields or None, cid, tenant]
     cdef dict tenants = {}       # raw tenant -> (apply_each, commands, places in recs)
     cdef list flat, rec, out, cmds, places

@@ -310,8 +310,6 @@ def _finite_time(text: str) -> float:
 
 EXAMPLE = Path(__file__).resolve().parent / "sim" / "example.toml"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-#: the collector thresholds of a `pyroute worker` process (see cmd_worker)
-WORKER_GC = (50_000, 20, 100)
 
 
 def _example_scenario():  # -> pyroute.sim.scenario.Scenario
@@ -660,6 +658,7 @@ def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 1
     from .redis import Worker, load_tenants
+    from .redis.worker import WORKER_GC as worker_gc
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     url = args.redis or DEFAULT_REDIS
@@ -675,7 +674,7 @@ def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
         # batch makes and drops some 10 containers a command, so the collector's default
         # (a young collection every 700 allocations) costs a quarter of its time
         # (bench/RESULTS.md, "Redis")
-        gc.set_threshold(*WORKER_GC)
+        gc.set_threshold(*worker_gc)
     except (RoutingError, ValueError) as e:   # ValueError: a URL redis cannot read
         print(f"pyroute worker: {e}", file=sys.stderr)
         return 1

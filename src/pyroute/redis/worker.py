@@ -22,6 +22,8 @@ from .client import SHARDS, key
 
 log = logging.getLogger("pyroute.worker")
 SEEN = 100_000   # command ids remembered per shard (and kept in snapshots) to drop re-sends
+#: the collector thresholds of a `pyroute worker` process (pyroute.cli sets them there)
+WORKER_GC = (50_000, 20, 100)
 _ENC = msgspec.msgpack.Encoder()
 _CMD = msgspec.msgpack.Decoder(Command)
 
@@ -170,16 +172,19 @@ class Worker:
                 routers = {tenant: Router._restore(self.tenants[tenant], data)
                            for tenant, data in state["routers"].items()
                            if tenant in self.tenants}
-                seen = dict.fromkeys(state["seen"])
+                ids = state["seen"]
+                if not isinstance(ids, list) or not all(type(c) is str for c in ids):
+                    raise TypeError("'seen' is not a list of command ids (str)")
                 last = snap[b"entry"]
                 _cmp(last, b"0-0")
+                sh.recall(ids, self.remember)
             except Exception as e:   # data only (never unpickled): at worst unusable
                 self.bad_snapshots += 1
                 log.warning("shard %d: unusable snapshot (%s: %.200s); replaying the "
                             "command stream from its start", n, type(e).__name__, e)
+                sh = Shard(n)
             else:
                 sh.routers, sh.last = routers, last
-                sh.recall(seen, self.remember)
         tail = self.redis.xrevrange(key(n, "events"), count=1)
         sh.emitted = tail[0][1][b"entry"] if tail else b"0-0"
         sh.replaying = _cmp(sh.emitted, sh.last) > 0
