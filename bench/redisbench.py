@@ -6,6 +6,7 @@ event entry."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -16,12 +17,44 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 TENANT = """[tenants.{name}]
 channels = [{{ name = "web" }}]
 groups = [{{ name = "g" }}]
 """
+
+
+@contextlib.contextmanager
+def redis_server(server: str, directory: str) -> Iterator[str]:
+    """Start ``server`` (a redis-server, no persistence, on a free loopback port) and
+    yield its URL once it answers; stop it after (killed if it will not stop)."""
+    import redis
+    port = _port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save",
+                             "", "--appendonly", "no", "--dir", directory],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        r = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        r.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _port() -> int:
@@ -135,22 +168,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
     n = 20_000 if quick else 100_000
     names = [f"t{i}" for i in range(32)]
     out: dict[str, Any] = {"commands": n, "tenants": len(names), "shards": 16}
-    with tempfile.TemporaryDirectory() as d:
-        port = _port()
-        srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save",
-                                "", "--appendonly", "no", "--dir", d],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"redis://127.0.0.1:{port}/0"
+    with tempfile.TemporaryDirectory() as d, redis_server(server, d) as url:
         r = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.05)
         cfg = Path(d) / "tenants.toml"
         cfg.write_text("".join(TENANT.format(name=t) for t in names))
         args = [sys.executable, "-m", "pyroute.cli", "worker", "--redis", url, "--tenants",
@@ -203,8 +222,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
                         p.send_signal(signal.SIGTERM)
                         p.wait(timeout=20)
         finally:
-            srv.terminate()
-            srv.wait(timeout=10)
+            r.close()
     return out
 
 

@@ -28,7 +28,6 @@ import importlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -109,23 +108,9 @@ def figures(n: int = N, keep: Optional[str] = None) -> dict[str, Any]:
     cg = _sibling("instructions").callgrind
     from pyroute.redis.client import key
     names = [f"t{i}" for i in range(32)]
-    with tempfile.TemporaryDirectory() as d:
-        port = rb._port()
-        srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", d],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as d, rb.redis_server(server, d) as url:
+        r = redis.Redis.from_url(url)
         try:
-            url = f"redis://127.0.0.1:{port}/0"
-            r = redis.Redis.from_url(url)
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    r.ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.05)
             cfg = Path(d) / "tenants.toml"
             cfg.write_text("".join(rb.TENANT.format(name=t) for t in names))
             for case in CASES:
@@ -146,12 +131,7 @@ def figures(n: int = N, keep: Optional[str] = None) -> dict[str, Any]:
                                     "ir_per_command": ir / n,
                                     "redis_us_per_command": redis_s / n * 1e6})
         finally:
-            srv.terminate()
-            try:
-                srv.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                srv.kill()
-                srv.wait()
+            r.close()
     return fig
 
 

@@ -1,51 +1,25 @@
-"""A real redis-server on a free loopback port, for the tests that need one."""
+"""A real redis-server on a free loopback port, for the tests that need one: the
+benchmark's own (``pyroute.bench.redisbench.redis_server``)."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager
+
+from pyroute.cli import _bench
 
 SERVER = shutil.which("redis-server")
+_bench()                        # installed, or the repository's bench/ under that name
+from pyroute.bench.redisbench import _port as free_port  # noqa: E402
+from pyroute.bench.redisbench import redis_server as _redis_server  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
+def redis_server(directory: Path) -> ContextManager[str]:
     """Start redis-server (no persistence) and yield its URL once it answers; stop it
     after, whatever happened."""
-    import redis
     assert SERVER is not None, "redis-server is not installed"
-    port = free_port()
-    proc = subprocess.Popen([SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(directory)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        r = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        r.close()
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    return _redis_server(SERVER, str(directory))
+
+
+__all__ = ["SERVER", "free_port", "redis_server"]
