@@ -449,6 +449,15 @@ def test_worker_with_no_arguments_says_redis_is_unreachable_and_how(tmp_path: Pa
         started.stop()
 
 
+def test_worker_refuses_a_window_of_no_command_ids(capsys) -> None:
+    """`pyroute worker --remember 0`: refused before it connects, with what to give."""
+    pytest.importorskip("redis")
+    from pyroute.cli import main
+    assert main(["worker", "--remember", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "remember must be a positive int (command ids a shard keeps), got 0" in err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

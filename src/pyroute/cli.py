@@ -669,7 +669,7 @@ def cmd_worker(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if bad:
             raise RoutingError(f"shards {bad} are outside 0..{args.total_shards - 1}")
         worker = Worker(url, tenants, args.shards, args.total_shards, args.lease_ms,
-                        args.snapshot_every)
+                        args.snapshot_every, remember=args.remember)
         # this process is the worker's own: its routers' state is long-lived, and each
         # batch makes and drops some 10 containers a command, so the collector's default
         # (a young collection every 700 allocations) costs a quarter of its time
@@ -860,6 +860,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "router config)")
     wk.add_argument("--lease-ms", type=int, default=5000)
     wk.add_argument("--snapshot-every", type=int, default=10_000)
+    wk.add_argument("--remember", type=int, default=100_000, metavar="N",
+                    help="command ids each shard remembers to refuse a re-sent command "
+                         "(default 100,000; they travel in its snapshots)")
     wk.add_argument("--log-level", default="info")
     wk.set_defaults(func=cmd_worker)
     sch = sub.add_parser("schema", help="print the JSON Schema of commands and events",
