@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import json
 import os
 import shutil
@@ -39,14 +38,11 @@ DEADLINE_S = 300   # the counted worker gives up (and the run fails) past this
 CASES = {"fresh": "fresh shards", "steady": "up for a while (100,000 ids remembered a shard)"}
 
 
-def _sibling(name: str) -> Any:
-    """A module of bench/: as ``pyroute.bench.NAME``, or from this file's folder when run
-    as a script from a tree where pyroute.bench is not installed."""
-    try:
-        return importlib.import_module(f"pyroute.bench.{name}")
-    except ImportError:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        return importlib.import_module(name)
+try:   # the sibling-module loader of the simulator's count, wherever bench/ is found
+    from pyroute.bench.siminstructions import _sibling
+except ImportError:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from siminstructions import _sibling  # type: ignore[no-redef]
 
 
 def _self_cmd() -> list[str]:
