@@ -231,14 +231,22 @@ HEADER = ("workers", "commands", "seconds (from the start of the processes)",
           "running: slowest - fastest run")
 
 
+def _measured(res: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+    """``(row label, workers, figures)`` of each row ``res`` holds (results written before
+    the rows had labels name them ``workers_<n>``)."""
+    out = []
+    for label, workers, _ in RUNS:
+        row = res.get(label) or res.get(f"workers_{label}")
+        if row is not None:
+            out.append((label, workers, row))
+    return out
+
+
 def rows(res: dict[str, Any]) -> list[tuple[str, ...]]:
     if "skipped" in res:
         return [("skipped", res["skipped"], "", "", "", "")]
     out = []
-    for label, _, _ in RUNS:
-        row = res.get(label) or res.get(f"workers_{label}")   # (older results: no range)
-        if row is None:
-            continue
+    for label, _, row in _measured(res):
         lo, hi = row.get("running_range", (float("nan"),) * 2)
         out.append((label, f"{res['commands']:,}", f"{row['seconds']:.2f}",
                     f"{row['per_second']:,.0f}",
@@ -253,9 +261,8 @@ TARGET = 150_000   # issue 15: commands/s with one worker, running
 def text(res: dict[str, Any]) -> str:
     if "skipped" in res:
         return res["skipped"]
-    one = [row["running_per_second"] for label, w, _ in RUNS if w == 1
-           for row in [res.get(label) or res.get(f"workers_{label}")]
-           if row and "running_per_second" in row]
+    one = [row["running_per_second"] for _, workers, row in _measured(res)
+           if workers == 1 and "running_per_second" in row]
     verdict = ("not measured" if not one else "met" if min(one) >= TARGET else "MISSED")
     return (f"{res['tenants']} tenants over {res['shards']} shards; one redis-server on "
             f"loopback, workers as separate processes (this machine has 2 cores for Redis, "
